@@ -1,0 +1,98 @@
+"""cltorch: a PyTorch-compatible tensor library for every GPU vendor.
+
+``import cltorch as torch``; tensors live on ``cpu`` (NumPy), ``opencl[:N]`` (any OpenCL
+device) or ``cuda[:N]`` (NVIDIA through cuda-python); kernels come from one set of Mako
+templates for both GPU dialects.
+"""
+import sys as _sys
+
+from . import dtypes as _dtypes
+from ._devices import cuda, opencl
+from ._printing import set_printoptions
+from .backend import (BackendUnavailable, CompileError, OutOfMemoryError, device,
+                      registry as _registry)
+from .config import VERSION as __version__
+from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
+                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, arange,
+                       as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                       logspace, ones, ones_like, tensor, zeros, zeros_like)
+from .dtypes import dtype
+from .functions import FUNCTIONS as _FUNCTIONS
+from .ops import pointwise as _pointwise
+from .ops.layout import broadcast_shapes as _broadcast_shapes
+from .tensor import Size, Tensor
+
+_sys.modules[__name__ + ".opencl"] = opencl
+_sys.modules[__name__ + ".cuda"] = cuda
+
+bool = _dtypes.bool_
+uint8, int8, int16, int32, int64 = (_dtypes.uint8, _dtypes.int8, _dtypes.int16, _dtypes.int32,
+                                    _dtypes.int64)
+float16, bfloat16, float32, float64 = (_dtypes.float16, _dtypes.bfloat16, _dtypes.float32,
+                                       _dtypes.float64)
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+
+globals().update(_FUNCTIONS)
+
+
+def _method_function(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"Function form of :meth:`Tensor.{name}`."
+    return fn
+
+
+for _name in ("reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes",
+              "swapdims", "t", "narrow", "select", "unbind", "clone", "numel", "is_floating_point",
+              "is_complex", "broadcast_to"):
+    globals()[_name] = _method_function(_name)
+
+
+def is_tensor(obj) -> bool:
+    """True for a cltorch Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def broadcast_shapes(*shapes) -> Size:
+    """The shape ``shapes`` broadcast to, as PyTorch computes it."""
+    return Size(_broadcast_shapes(*(tuple(s) if not isinstance(s, int) else (s,)
+                                    for s in shapes)))
+
+
+def promote_types(type1, type2):
+    return _dtypes.promote_types(type1, type2)
+
+
+def can_cast(from_, to):
+    return _dtypes.can_cast(from_, to)
+
+
+def result_type(tensor1, tensor2):
+    """The dtype an op on these two operands (tensors or numbers) computes its result in."""
+    ops = [tensor1, tensor2]
+    return _dtypes.result_type([t.dtype for t in ops if is_tensor(t) and t.ndim],
+                               [t.dtype for t in ops if is_tensor(t) and not t.ndim],
+                               [t for t in ops if not is_tensor(t)], get_default_dtype())
+
+
+def set_default_dtype(d) -> None:
+    """Default floating point dtype (float32 unless set; float64 also allowed)."""
+    d = _dtypes.to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _pointwise.set_default_float(d)
+
+
+def get_default_dtype():
+    return _pointwise.default_float()
+
+
+def set_default_device(device) -> None:
+    """Where new tensors go when no device is given (None restores ``cpu``/$CLTORCH_DEVICE)."""
+    _registry.set_default(device)
+
+
+def get_default_device():
+    return _registry.public(_registry.default())

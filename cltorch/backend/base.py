@@ -1,0 +1,113 @@
+"""The backend contract: a Device allocates, copies to and from the host, compiles and launches.
+
+Three implementations: ``cpu`` (NumPy, no compiler), ``opencl`` (pyopencl) and ``cuda``
+(cuda.bindings + NVRTC).  Everything above this layer talks to a Device through these methods.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+class CompileError(RuntimeError):
+    """A kernel failed to build. Carries the dialect, kernel name, build log and numbered source."""
+
+    def __init__(self, dialect: str, name: str, log: str, source: str):
+        from ..codegen import numbered  # codegen is a sibling: only for the message text
+        self.dialect, self.name, self.log, self.source = dialect, name, log, source
+        super().__init__(f"[{dialect}] kernel {name} failed to build:\n{log}\n{numbered(source)}")
+
+
+class OutOfMemoryError(RuntimeError):
+    """A device allocation failed even after the cached blocks were freed."""
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend was asked for whose package or driver is missing."""
+
+
+@dataclass
+class DeviceInfo:
+    """What ``cltorch devices`` prints about one device."""
+
+    backend: str
+    index: int
+    name: str
+    vendor: str = ""
+    type: str = ""
+    compute_units: int = 0
+    clock_mhz: int = 0
+    global_mem_bytes: int = 0
+    local_mem_bytes: int = 0
+    max_alloc_bytes: int = 0
+    max_work_group_size: int = 0
+    fp64: bool = True
+    fp16: bool = False
+    version: str = ""
+    driver: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Device:
+    """One device of one backend. Subclasses fill in the methods below."""
+
+    kind = ""          # "cpu" | "opencl" | "cuda"
+    dialect = None     # codegen Dialect, None for the NumPy fallback
+
+    def __init__(self, index: int):
+        self.index = index
+        self.plans = {}     # per-device cache of launch plans, filled by the ops layer
+        self.kernels = {}   # (source, name) -> compiled kernel handle
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.index}"
+
+    def info(self) -> DeviceInfo:
+        raise NotImplementedError
+
+    def allocate(self, nbytes: int):
+        """A buffer of ``nbytes`` (uninitialised)."""
+        raise NotImplementedError
+
+    def upload(self, host: np.ndarray):
+        """A new buffer holding the bytes of the C-contiguous array ``host``."""
+        raise NotImplementedError
+
+    def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
+        """Fill the C-contiguous ``out`` from ``buffer`` at ``offset_bytes``; waits for the device."""
+        raise NotImplementedError
+
+    def kernel(self, source: str, name: str, argtypes: tuple):
+        """The compiled kernel ``name`` of ``source``, built once per device. ``argtypes`` has
+        one entry per argument: None for a buffer, a NumPy dtype for a scalar."""
+        key = (source, name)
+        kernel = self.kernels.get(key)
+        if kernel is None:
+            kernel = self.kernels[key] = self.compile(source, name, argtypes)
+        return kernel
+
+    def compile(self, source: str, name: str, argtypes: tuple):
+        raise NotImplementedError
+
+    def launch(self, kernel, n_items: int, args) -> None:
+        """Enqueue ``kernel`` over ``n_items`` work items (grid-stride) with ``args``.
+        Never waits for the device."""
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        pass
+
+    @property
+    def supports_fp64(self) -> bool:
+        return True
+
+
+def grid_size(n_items: int, local: int, max_groups: int) -> int:
+    """Global size of a grid-stride launch: whole groups, no more than ``max_groups`` of them."""
+    groups = min(max(1, -(-n_items // local)), max_groups)
+    return groups * local

@@ -1,0 +1,132 @@
+"""OpenCL through pyopencl: any platform (NVIDIA, AMD, Intel, PoCL on a CPU).
+
+One context and one in-order queue per device; memory from pyopencl's caching MemoryPool;
+programs built once per device and kept on disk by pyopencl's binary cache (its key holds the
+source, options, platform, device and driver version; the source's first line holds cltorch's
+version). Nothing here waits for the device except ``download``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from .. import config
+from ..codegen.dialect import OPENCL
+from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
+                   grid_size)
+
+LOCAL_SIZE = 256
+
+
+def _cl():
+    try:
+        import pyopencl
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise BackendUnavailable("the opencl backend needs pyopencl: pip install "
+                                 "'cltorch[pocl]' (PoCL gives any CPU an OpenCL device)") from None
+    return pyopencl
+
+
+@functools.lru_cache(maxsize=None)
+def cl_devices() -> tuple:
+    """Every OpenCL device of every platform, GPUs first; empty when there is none."""
+    try:
+        cl = _cl()
+        found = [d for p in cl.get_platforms() for d in p.get_devices()]
+    except Exception:  # no ICD loader, no platform: no device
+        return ()
+    gpu = [d for d in found if d.type & cl.device_type.GPU]
+    return tuple(gpu + [d for d in found if d not in gpu])
+
+
+def device_count() -> int:
+    return len(cl_devices())
+
+
+class OpenCLDevice(Device):
+    kind = "opencl"
+    dialect = OPENCL
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        devices = cl_devices()
+        if index >= len(devices):
+            raise RuntimeError(f"opencl:{index} does not exist: {len(devices)} OpenCL device(s) "
+                               "found (see `cltorch devices`)")
+        cl = self.cl = _cl()
+        import pyopencl.tools
+        self.device = devices[index]
+        self.context = cl.Context([self.device])
+        self.queue = cl.CommandQueue(self.context)
+        self.pool = pyopencl.tools.MemoryPool(pyopencl.tools.ImmediateAllocator(self.queue))
+        self.max_groups = 4 * self.device.max_compute_units * 8
+        self.local_size = min(LOCAL_SIZE, self.device.max_work_group_size)
+        self.options = self._build_options()
+
+    def _build_options(self) -> list:
+        # Same fp32 division and sqrt as CUDA and NumPy, where the device allows it.
+        cfg = self.device.single_fp_config
+        if cfg & self.cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT:
+            return ["-cl-fp32-correctly-rounded-divide-sqrt"]
+        return []
+
+    @property
+    def supports_fp64(self) -> bool:
+        return bool(self.device.double_fp_config)
+
+    def info(self) -> DeviceInfo:
+        d, cl = self.device, self.cl
+        return DeviceInfo(
+            "opencl", self.index, d.name.strip(), vendor=d.vendor.strip(),
+            type=cl.device_type.to_string(d.type), compute_units=d.max_compute_units,
+            clock_mhz=d.max_clock_frequency, global_mem_bytes=d.global_mem_size,
+            local_mem_bytes=d.local_mem_size, max_alloc_bytes=d.max_mem_alloc_size,
+            max_work_group_size=d.max_work_group_size, fp64=self.supports_fp64,
+            fp16="cl_khr_fp16" in d.extensions, version=d.version.strip(),
+            driver=d.driver_version.strip(), extra={"platform": d.platform.name.strip()})
+
+    def allocate(self, nbytes: int):
+        if nbytes == 0:
+            return None
+        try:
+            return self.pool.allocate(nbytes)
+        except self.cl.Error as first:
+            self.pool.free_held()  # give cached blocks back to the driver, then try once more
+            try:
+                return self.pool.allocate(nbytes)
+            except self.cl.Error:
+                raise OutOfMemoryError(
+                    f"opencl:{self.index} out of memory allocating {nbytes} bytes "
+                    f"({self.pool.active_blocks} blocks in use): {first}") from None
+
+    def upload(self, host: np.ndarray):
+        buffer = self.allocate(host.nbytes)
+        if buffer is not None:
+            self.cl.enqueue_copy(self.queue, buffer, host, is_blocking=True)
+        return buffer
+
+    def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
+        if out.nbytes:
+            self.cl.enqueue_copy(self.queue, out, buffer, src_offset=offset_bytes,
+                                 is_blocking=True)
+        return out
+
+    def compile(self, source: str, name: str, argtypes: tuple):
+        cl = self.cl
+        try:
+            program = cl.Program(self.context, source).build(
+                options=self.options, cache_dir=os.path.join(config.cache_dir(), "opencl"))
+        except cl.RuntimeError as err:
+            raise CompileError("opencl", name, str(err), source) from None
+        kernel = getattr(program, name)
+        kernel.set_scalar_arg_dtypes(list(argtypes))
+        return kernel
+
+    def launch(self, kernel, n_items: int, args) -> None:
+        size = grid_size(n_items, self.local_size, self.max_groups)
+        kernel(self.queue, (size,), (self.local_size,), *args)
+
+    def synchronize(self) -> None:
+        self.queue.finish()

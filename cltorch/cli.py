@@ -1,0 +1,119 @@
+"""``cltorch devices`` lists every backend and device; ``cltorch doctor`` self-tests them."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .backend import registry
+from .backend.base import DeviceInfo
+
+
+def _backend_devices():
+    """(backend, [DeviceInfo], reason it has none) for every backend."""
+    rows = []
+    for kind in registry.KINDS:
+        try:
+            count = registry.device_count(kind)
+            infos = [registry.get(f"{kind}:{i}").info() for i in range(count)]
+            reason = "" if infos else _missing_reason(kind)
+        except Exception as err:  # a broken driver must not break the listing
+            infos, reason = [], f"{type(err).__name__}: {err}"
+        rows.append((kind, infos, reason))
+    return rows
+
+
+def _missing_reason(kind: str) -> str:
+    import importlib.util
+    package = {"opencl": "pyopencl", "cuda": "cuda"}[kind]
+    if importlib.util.find_spec(package) is None:
+        extra = {"opencl": "pocl", "cuda": "cuda"}[kind]
+        return f"{package} is not installed (pip install 'cltorch[{extra}]')"
+    return "no device found (no driver, or no GPU)"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2 ** 20:,.0f} MiB"
+
+
+def _print_info(info: DeviceInfo) -> None:
+    print(f"  {info.backend}:{info.index}  {info.name}")
+    for label, value in (("vendor", info.vendor), ("type", info.type),
+                         ("compute units", info.compute_units),
+                         ("clock", f"{info.clock_mhz} MHz"),
+                         ("global memory", _mib(info.global_mem_bytes)),
+                         ("local memory", f"{info.local_mem_bytes // 1024} KiB"),
+                         ("max allocation", _mib(info.max_alloc_bytes)),
+                         ("max work-group", info.max_work_group_size),
+                         ("fp64", "yes" if info.fp64 else "no"),
+                         ("fp16", "yes" if info.fp16 else "no (stored, computed in fp32)"),
+                         ("version", info.version), ("driver", info.driver)):
+        print(f"      {label:15s} {value}")
+
+
+def devices(as_json: bool) -> int:
+    rows = _backend_devices()
+    if as_json:
+        print(json.dumps({kind: {"devices": [i.as_dict() for i in infos], "reason": reason}
+                          for kind, infos, reason in rows}, indent=2))
+        return 0
+    for kind, infos, reason in rows:
+        print(f"{kind}: {len(infos)} device(s)" + (f"  ({reason})" if reason else ""))
+        for info in infos:
+            _print_info(info)
+    return 0
+
+
+def _self_test(device) -> list:
+    """A few ops of each kernel family on ``device`` against the cpu; returns failures."""
+    import cltorch as torch
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((37, 19)).astype(np.float32), rng.standard_normal(19)
+    checks = {
+        "add/broadcast": lambda t: t(a) + t(b.astype(np.float32)),
+        "exp/strided": lambda t: t(a).t().exp(),
+        "where": lambda t: torch.where(t(a) > 0, t(a), 0.0),
+        "int floor_divide": lambda t: t(np.arange(-20, 20)) // 3,
+        "float16": lambda t: (t(a).half() * 3).float(),
+        "bfloat16": lambda t: (t(a).bfloat16() + 1).float(),
+        "sigmoid": lambda t: t(a).sigmoid(),
+    }
+    failures = []
+    for name, fn in checks.items():
+        try:
+            got = fn(lambda x: torch.tensor(x, device=device)).cpu()._host_values()
+            want = fn(lambda x: torch.tensor(x))._host_values()
+            if not np.allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True):
+                failures.append(f"{name}: max error {np.max(np.abs(got - want)):.3g}")
+        except Exception as err:
+            failures.append(f"{name}: {type(err).__name__}: {err}")
+    return failures
+
+
+def doctor() -> int:
+    status = 0
+    for dev in registry.all_devices():
+        failures = _self_test(dev.name)
+        print(f"{dev.name:10s} {'PASS' if not failures else 'FAIL'}  {dev.info().name}")
+        for failure in failures:
+            print(f"    {failure}")
+        status |= bool(failures)
+    return status
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="cltorch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("devices", help="list every backend and device")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("doctor", help="numerical self-test of every device against the cpu")
+    args = parser.parse_args(argv)
+    if args.command == "devices":
+        return devices(args.json)
+    return doctor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

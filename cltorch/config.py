@@ -1,0 +1,24 @@
+"""Process-wide settings read from the environment: a leaf module.
+
+- ``CLTORCH_DEVICE``: the default device for new tensors (``cpu`` unless set), as
+  ``cltorch.set_default_device`` would set it.
+- ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
+"""
+from __future__ import annotations
+
+import os
+
+import platformdirs
+
+VERSION = "0.1.0"
+
+
+def cache_dir() -> str:
+    """Directory of the on-disk kernel binary cache (created on first use)."""
+    path = os.environ.get("CLTORCH_CACHE_DIR") or platformdirs.user_cache_dir("cltorch")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def default_device_string() -> str:
+    return os.environ.get("CLTORCH_DEVICE", "cpu")

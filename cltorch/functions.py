@@ -1,0 +1,252 @@
+"""The pointwise API: ``cltorch.op`` functions, ``Tensor.op`` methods, ``op_`` in-place methods
+and Python operators, all from the one op table in ``ops.pointwise_table``."""
+from __future__ import annotations
+
+import numbers
+
+from . import dtypes
+from .ops import pointwise
+from .ops.pointwise_table import TABLE
+from .tensor import Tensor
+
+FUNCTIONS = {}   # public name -> function(input, ..., out=None)
+INPLACE = set()  # names that also get a Tensor.name_ method
+
+
+def _register(names, fn, inplace=True):
+    for name in names.split():
+        FUNCTIONS[name] = fn
+        if inplace:
+            INPLACE.add(name)
+    return fn
+
+
+def _apply(name, operands, out=None):
+    if out is not None and not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if not any(isinstance(x, Tensor) for x in operands):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not "
+                        f"{type(operands[0]).__name__}")
+    return pointwise.apply(TABLE[name], operands, out=out)
+
+
+def _unary(row):
+    def fn(input, *, out=None):
+        return _apply(row, [input], out)
+    fn.__doc__ = f"Elementwise ``{row}`` of ``input``, computed on its device."
+    return fn
+
+
+def _binary(row):
+    def fn(input, other, *, out=None):
+        return _apply(row, [input, other], out)
+    fn.__doc__ = f"Elementwise ``{row}`` of ``input`` and ``other`` (broadcast, promoted)."
+    return fn
+
+
+for _names in ("abs absolute", "sign", "reciprocal", "sqrt", "rsqrt", "exp", "exp2", "expm1",
+               "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin arcsin", "acos arccos",
+               "atan arctan", "sinh", "cosh", "tanh", "asinh arcsinh", "acosh arccosh",
+               "atanh arctanh", "sigmoid", "relu", "erf", "erfc", "floor", "ceil", "trunc fix",
+               "frac", "logical_not", "bitwise_not"):
+    _register(_names, _unary(_names.split()[0]))
+for _names in ("isnan", "isinf", "isfinite"):
+    _register(_names, _unary(_names), inplace=False)
+for _names in ("mul multiply", "remainder", "fmod", "atan2 arctan2", "maximum", "minimum", "fmax",
+               "fmin", "eq", "ne not_equal", "lt less", "le less_equal", "gt greater",
+               "ge greater_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and",
+               "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"):
+    _register(_names, _binary(_names.split()[0]))
+_register("floor_divide", _binary("div_floor"))
+
+
+def _is_bool(x) -> bool:
+    return x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, bool)
+
+
+def _integral(x) -> bool:
+    return x.dtype.category < 2 if isinstance(x, Tensor) else not isinstance(x, float)
+
+
+def _check_alpha(input, other, alpha):
+    if isinstance(alpha, float) and _integral(input) and _integral(other):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+
+
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other``, broadcast and type-promoted as in PyTorch."""
+    _check_alpha(input, other, alpha)
+    return _apply("add", [input, other, alpha], out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other``; bool tensors are refused as PyTorch refuses them."""
+    if _is_bool(input) and _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    _check_alpha(input, other, alpha)
+    return _apply("sub", [input, other, alpha], out)
+
+
+def rsub(input, other, *, alpha=1, out=None):
+    """``other - alpha * input``."""
+    return sub(other, input, alpha=alpha, out=out)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """True division, or rounded with ``rounding_mode`` ``'trunc'`` or ``'floor'``."""
+    rows = {None: "div", "trunc": "div_trunc", "floor": "div_floor"}
+    if rounding_mode not in rows:
+        raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+    return _apply(rows[rounding_mode], [input, other], out)
+
+
+def true_divide(input, other, *, out=None):
+    return div(input, other, out=out)
+
+
+def pow(input, exponent, *, out=None):
+    """``input ** exponent``; either may be a Python number."""
+    if isinstance(input, Tensor) and input.dtype.category < 2 and \
+            isinstance(exponent, numbers.Integral) and exponent < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return _apply("pow", [input, exponent], out)
+
+
+def neg(input, *, out=None):
+    """``-input``."""
+    if _is_bool(input):
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    return _apply("neg", [input], out)
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    """Limit ``input`` to [min, max]; bounds may be numbers or tensors, NaN propagates."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if max is None:
+        return _apply("maximum", [input, min], out)
+    if min is None:
+        return _apply("minimum", [input, max], out)
+    return _apply("clamp", [input, min, max], out)
+
+
+def clamp_min(input, min, *, out=None):
+    return clamp(input, min=min, out=out)
+
+
+def clamp_max(input, max, *, out=None):
+    return clamp(input, max=max, out=out)
+
+
+def lerp(input, end, weight, *, out=None):
+    """``input + weight * (end - input)``; ``weight`` a number or a tensor."""
+    return _apply("lerp", [input, end, weight], out)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 * tensor2``."""
+    return _apply("addcmul", [input, tensor1, tensor2, value], out)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 / tensor2`` (floating point only, as in PyTorch)."""
+    return _apply("addcdiv", [input, tensor1, tensor2, value], out)
+
+
+def where(condition, input, other, *, out=None):
+    """``input`` where ``condition`` is True, else ``other``."""
+    if not isinstance(condition, Tensor) or condition.dtype is not dtypes.bool_:
+        name = condition.dtype.legacy_name if isinstance(condition, Tensor) else \
+            type(condition).__name__
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {name}")
+    return _apply("where", [condition, input, other], out)
+
+
+def round(input, *, decimals=0, out=None):
+    """Round half to even; with ``decimals``, to that many decimal places."""
+    if decimals == 0:
+        return _apply("round", [input], out)
+    return _apply("round_decimals", [input, 10.0 ** abs(decimals), float(decimals < 0)], out)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """Replace NaN, +inf and -inf by finite numbers (default: the dtype's extremes)."""
+    if input.dtype.category < 2:
+        return input.clone() if out is None else out.copy_(input)
+    import numpy as np
+    finfo = np.finfo(np.float32 if input.dtype is dtypes.bfloat16 else input.dtype.numpy)
+    big = 3.3895313892515355e38 if input.dtype is dtypes.bfloat16 else float(finfo.max)
+    return _apply("nan_to_num", [input, nan, big if posinf is None else posinf,
+                                 -big if neginf is None else neginf], out)
+
+
+for _fn, _names in ((add, "add"), (sub, "sub subtract"), (div, "div divide"),
+                    (true_divide, "true_divide"), (pow, "pow"), (neg, "neg negative"),
+                    (clamp, "clamp clip"), (clamp_min, "clamp_min"), (clamp_max, "clamp_max"),
+                    (lerp, "lerp"), (addcmul, "addcmul"), (addcdiv, "addcdiv"),
+                    (round, "round"), (nan_to_num, "nan_to_num")):
+    _register(_names, _fn)
+_register("where", where, inplace=False)
+_register("rsub", rsub, inplace=False)
+
+
+def _tensor_where(self, condition, other):
+    return where(condition, self, other)
+
+
+def _inplace(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, out=self, **kwargs)
+    method.__doc__ = f"In-place version of :func:`{fn.__name__}`."
+    return method
+
+
+def _operators():
+    ops = {"add": add, "sub": sub, "mul": FUNCTIONS["mul"], "truediv": div,
+           "floordiv": FUNCTIONS["floor_divide"], "mod": FUNCTIONS["remainder"], "pow": pow,
+           "and": FUNCTIONS["bitwise_and"], "or": FUNCTIONS["bitwise_or"],
+           "xor": FUNCTIONS["bitwise_xor"], "lshift": FUNCTIONS["bitwise_left_shift"],
+           "rshift": FUNCTIONS["bitwise_right_shift"]}
+    table = {}
+    for name, fn in ops.items():
+        table[f"__{name}__"] = lambda self, other, fn=fn: fn(self, other)
+        table[f"__r{name}__"] = lambda self, other, fn=fn: fn(other, self)
+        table[f"__i{name}__"] = lambda self, other, fn=fn: fn(self, other, out=self)
+    for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+        table[f"__{name}__"] = _comparison(FUNCTIONS[name])
+    table.update(__neg__=neg, __abs__=FUNCTIONS["abs"], __invert__=FUNCTIONS["bitwise_not"],
+                 __pos__=lambda self: self)
+    return table
+
+
+def _comparison(fn):
+    def method(self, other):
+        if not isinstance(other, (Tensor, numbers.Number)):
+            return NotImplemented
+        return fn(self, other)
+    return method
+
+
+def install() -> None:
+    """Attach every function as a Tensor method, with in-place variants and operators."""
+    for name, fn in FUNCTIONS.items():
+        if name != "where":
+            setattr(Tensor, name, fn)
+        if name in INPLACE:
+            setattr(Tensor, name + "_", _inplace(fn))
+    Tensor.where = _tensor_where
+    for name, fn in _operators().items():
+        setattr(Tensor, name, fn)
+
+
+install()

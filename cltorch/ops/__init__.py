@@ -1,0 +1,1 @@
+"""Device-independent op definitions: the pointwise table and its dispatcher."""

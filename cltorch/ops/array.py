@@ -1,0 +1,98 @@
+"""Array: a strided view (shape, strides, offset, dtype) on a device Storage.
+
+The Tensor class subclasses it and adds autograd; the ops layer only needs what is here, so it
+creates its results with ``type(template)`` and never imports the tensor layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..backend import Device
+from .layout import contiguous_strides, is_contiguous, numel
+
+
+class Storage:
+    """Bytes on one device. ``buffer`` is the backend's handle (None when empty)."""
+
+    __slots__ = ("device", "buffer", "nbytes", "__weakref__")
+
+    def __init__(self, device: Device, buffer, nbytes: int):
+        self.device, self.buffer, self.nbytes = device, buffer, nbytes
+
+
+class Array:
+    """A view on a Storage; strides and offset count elements, as in PyTorch."""
+
+    __slots__ = ("_storage", "_shape", "_strides", "_offset", "dtype")
+
+    @classmethod
+    def _make(cls, storage, shape, strides, offset, dtype):
+        self = object.__new__(cls)
+        self._storage, self._shape, self._strides = storage, shape, strides
+        self._offset, self.dtype = offset, dtype
+        self._init_extra()
+        return self
+
+    def _init_extra(self):
+        """Hook for subclasses (Tensor sets its autograd fields here)."""
+
+    @property
+    def _device(self) -> Device:
+        return self._storage.device
+
+    def _numel(self) -> int:
+        return numel(self._shape)
+
+    def _is_contiguous(self) -> bool:
+        return is_contiguous(self._shape, self._strides)
+
+
+def check_dtype_supported(device: Device, dtype) -> None:
+    if dtype is dtypes.float64 and not device.supports_fp64:
+        raise TypeError(f"Cannot use a float64 tensor on {device.name}: the device has no fp64 "
+                        "support (use float32)")
+
+
+def empty(cls, shape, dtype, device: Device):
+    """A new contiguous, uninitialised array."""
+    check_dtype_supported(device, dtype)
+    shape = tuple(shape)
+    nbytes = numel(shape) * dtype.itemsize
+    storage = Storage(device, device.allocate(nbytes), nbytes)
+    return cls._make(storage, shape, contiguous_strides(shape), 0, dtype)
+
+
+def from_numpy_values(cls, values: np.ndarray, dtype, device: Device):
+    """A new contiguous array on ``device`` holding ``values`` converted to ``dtype``."""
+    stored = np.asarray(dtype.from_numpy_values(np.asarray(values)), order="C")
+    return from_stored(cls, stored, dtype, device)
+
+
+def cpu_view(x: Array) -> np.ndarray:
+    """The stored bits of a cpu array as a NumPy view (writes go to the tensor)."""
+    item = x.dtype.itemsize
+    return np.ndarray(x._shape, dtype=x.dtype.storage_np, buffer=x._storage.buffer,
+                      offset=x._offset * item, strides=tuple(s * item for s in x._strides))
+
+
+def read_stored(x: Array) -> np.ndarray:
+    """A host copy of the stored bits of ``x`` (a dense copy is made on the device first)."""
+    if x._device.kind == "cpu":
+        return cpu_view(x).copy()
+    if not x._is_contiguous():
+        from .pointwise import apply
+        x = apply("copy", [x], out_dtype=x.dtype)
+    out = np.empty(x._shape, dtype=x.dtype.storage_np)
+    return x._device.download(x._storage.buffer, x._offset * x.dtype.itemsize, out)
+
+
+def shares_memory(a: Array, b: Array) -> bool:
+    return a._storage is b._storage
+
+
+def from_stored(cls, stored: np.ndarray, dtype, device: Device):
+    """A new contiguous array on ``device`` holding the C-contiguous stored bits ``stored``."""
+    check_dtype_supported(device, dtype)
+    storage = Storage(device, device.upload(stored), stored.nbytes)
+    return cls._make(storage, tuple(stored.shape), contiguous_strides(stored.shape), 0, dtype)

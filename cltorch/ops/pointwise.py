@@ -1,0 +1,190 @@
+"""Run one pointwise op from the table on any device: dtypes, broadcasting, out=, launch.
+
+The GPU path keeps a launch plan per (op, dtypes, shapes, strides) on the device, so a repeated
+call does one dict lookup, builds the argument list and enqueues: no rendering, no NumPy work,
+no allocation beyond the output, no waiting for the device.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import dtypes
+from ..codegen import render
+from .array import Array, check_dtype_supported, cpu_view, empty, read_stored
+from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
+from .pointwise_table import TABLE, Op
+
+_INT32_LIMIT = 2 ** 31 - 1
+
+
+def default_float():
+    return _default_float[0]
+
+
+_default_float = [dtypes.float32]
+
+
+def set_default_float(dt) -> None:
+    _default_float[0] = dt
+
+
+def result_dtypes(op: Op, operands) -> tuple:
+    """(common dtype, compute dtype, result dtype) of ``op`` over ``operands``."""
+    chosen = [operands[i] for i in op.promote] if op.promote else operands
+    dims, zero, scalars = [], [], []
+    for x in chosen:
+        if isinstance(x, Array):
+            (dims if x._shape else zero).append(x.dtype)
+        else:
+            scalars.append(x)
+    common = dtypes.result_type(dims, zero, scalars, _default_float[0])
+    rule = op.rule
+    if rule in ("int", "floatonly") and (common.category == 2) != (rule == "floatonly"):
+        raise RuntimeError(f'"{op.name}" not implemented for \'{common.legacy_name}\'')
+    if rule == "float" and common.category < 2:
+        return common, _default_float[0].compute, _default_float[0]
+    if rule == "bool":
+        return common, common.compute, dtypes.bool_
+    return common, common.compute, common
+
+
+def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
+          inplace: bool = False) -> Array:
+    """``op`` over tensors and Python scalars, broadcast; into ``out`` when given.
+
+    ``inplace`` forbids resizing ``out`` (in-place ops and ``copy_``); ``out_dtype`` is the
+    result dtype of ``copy``, the only op whose result dtype is not derived from its inputs.
+    """
+    op = TABLE[op] if isinstance(op, str) else op
+    arrays = [x for x in operands if isinstance(x, Array)]
+    device = _common_device(arrays, out)
+    operands = [x if isinstance(x, Array) and x._device is device else
+                _as_scalar(x) for x in operands]
+    common, compute, result = result_dtypes(op, operands)
+    if op.rule == "copy":
+        result = out.dtype if out is not None else out_dtype
+        compute = dtypes.promote_types(common, result).compute
+    shapes = [x._shape for x in operands if isinstance(x, Array)]
+    shape = broadcast_shapes(*shapes, *([out._shape] if inplace else []))
+    out = _prepare_out(op, out, shape, result, arrays, device, inplace)
+    check_dtype_supported(device, compute)
+    if numel(shape) == 0:
+        return out
+    key = "bool" if common is dtypes.bool_ else ("float" if compute.category == 2 else "int")
+    if device.kind == "cpu":
+        _run_numpy(op, key, compute, operands, out)
+    else:
+        _run_kernel(op, key, compute, [_no_overlap(x, out) for x in operands], out)
+    return out
+
+
+def _common_device(arrays, out):
+    devices = {x._device for x in arrays if x._shape or x._device.kind != "cpu"}
+    if out is not None:
+        devices.add(out._device)
+    if len(devices) > 1:
+        names = sorted(d.name for d in devices)
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {names[0]} and {names[1]}!")
+    return devices.pop() if devices else arrays[0]._device
+
+
+def _as_scalar(x):
+    """A 0-dim tensor on another device (the cpu) takes part as a Python scalar."""
+    if not isinstance(x, Array):
+        return x
+    return x.dtype.to_numpy_values(read_stored(x)).item()
+
+
+def _prepare_out(op, out, shape, result, arrays, device, inplace):
+    if out is None:
+        return empty(type(arrays[0]), shape, result, device)
+    if op.rule != "copy" and not dtypes.can_cast(result, out.dtype):
+        raise RuntimeError(f"result type {result.legacy_name} can't be cast to the desired "
+                           f"output type {out.dtype.legacy_name}")
+    if out._shape != shape:
+        if inplace or any(x._storage is out._storage for x in arrays):
+            raise RuntimeError(f"output with shape {list(out._shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}")
+        if out._numel():
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out._shape)}, which does not match the required output shape "
+                          f"{list(shape)}.", UserWarning, stacklevel=3)
+        fresh = empty(type(out), shape, out.dtype, device)
+        out._storage, out._shape, out._strides, out._offset = (
+            fresh._storage, fresh._shape, fresh._strides, 0)
+    return out
+
+
+def _no_overlap(x, out):
+    """An input that overlaps the output in another layout is read from a copy."""
+    if isinstance(x, Array) and x._storage is out._storage and x is not out and (
+            x._offset != out._offset or x._shape != out._shape or x._strides != out._strides):
+        return apply("copy", [x], out_dtype=x.dtype)
+    return x
+
+
+def _run_numpy(op, key, compute, operands, out):
+    ct = compute.numpy
+    values = [ct.type(x) if not isinstance(x, Array)
+              else x.dtype.to_numpy_values(cpu_view(x)).astype(ct, copy=False) for x in operands]
+    with np.errstate(all="ignore"):
+        result = np.asarray(op.variant("numpy", key)(*values))
+        cpu_view(out)[...] = out.dtype.from_numpy_values(result)
+
+
+def _run_kernel(op, key, compute, operands, out):
+    device = out._device
+    n = out._numel()
+    big = n > _INT32_LIMIT // 2 or any(
+        x._storage.nbytes // x.dtype.itemsize > _INT32_LIMIT
+        for x in operands + [out] if isinstance(x, Array))
+    plan_key = (op.name, key, compute, out.dtype, out._shape, out._strides, big,
+                tuple((x.dtype, x._shape, x._strides) if isinstance(x, Array) else None
+                      for x in operands))
+    plan = device.plans.get(plan_key)
+    if plan is None:
+        plan = device.plans[plan_key] = _make_plan(op, key, compute, operands, out, big)
+    kernel, out_strides, in_strides, tail = plan
+    args = [out._storage.buffer, out._offset, *out_strides]
+    for x, strides in zip(operands, in_strides):
+        if strides is None:
+            args.append(x)
+        else:
+            args += (x._storage.buffer, x._offset, *strides)
+    device.launch(kernel, n, args + tail)
+
+
+def _make_plan(op, key, compute, operands, out, big):
+    """Collapse dims, pick contiguous/strided per operand, render and compile the kernel."""
+    device, shape = out._device, out._shape
+    arrays = [x for x in operands if isinstance(x, Array)]
+    sizes, strides = collapse(shape, [out._strides] + [
+        broadcast_strides(x._shape, x._strides, shape) for x in arrays])
+    dense = contiguous_strides(sizes)
+    kinds = ["c" if st == dense else "s" for st in strides]
+    ndim = 0 if all(k == "c" for k in kinds) else len(sizes)
+    index = "long" if big else "int"
+    idx_np = np.int64 if big else np.int32
+    it = iter(zip(kinds[1:], strides[1:]))
+    desc, in_strides, argtypes = [], [], [None, idx_np] + [idx_np] * (ndim if kinds[0] == "s" else 0)
+    for x in operands:
+        if isinstance(x, Array):
+            kind, st = next(it)
+            desc.append((kind, x.dtype))
+            in_strides.append(st if kind == "s" and ndim else ())
+            argtypes += [None, idx_np] + [idx_np] * len(in_strides[-1])
+        else:
+            desc.append(("v", compute))
+            in_strides.append(None)
+            argtypes.append(compute.numpy)
+    argtypes += [idx_np] * (1 + ndim)
+    name = f"pointwise_{op.name}"
+    source = render("pointwise.mako", device.dialect, name=name, expr=op.variant("expr", key),
+                    compute=compute, out=out.dtype, operands=tuple(desc),
+                    out_kind=kinds[0] if ndim else "c", ndim=ndim, index=index)
+    kernel = device.kernel(source, name, tuple(argtypes))
+    out_strides = strides[0] if ndim and kinds[0] == "s" else ()
+    return kernel, out_strides, in_strides, [numel(shape), *(sizes if ndim else ())]

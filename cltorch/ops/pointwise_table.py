@@ -1,0 +1,193 @@
+"""The pointwise op table: one row per op.
+
+A row's C expression (over the operands a, b, c, d, already converted to the compute type)
+becomes the kernel; its NumPy function, applied to the same compute-typed values, is the CPU
+fallback and the reference. ``rule`` gives the result dtype from the promoted operands:
+``same`` (the promoted dtype), ``float`` (integers become the default float), ``bool``,
+``int`` (integers and bool only), ``floatonly`` (floating point only), ``copy`` (the out dtype).
+Where integer and floating point differ, ``expr`` and ``numpy`` are dicts keyed by
+``float``/``int``/``bool``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arity: int
+    expr: object          # str or {"float"|"int"|"bool": str}
+    numpy: object         # callable or {"float"|"int"|"bool": callable}
+    rule: str = "same"
+    promote: tuple = ()   # operands that take part in type promotion (() means all)
+
+    def variant(self, field, key):
+        """The expression or NumPy function for a compute category key."""
+        value = getattr(self, field)
+        if not isinstance(value, dict):
+            return value
+        return value.get(key) or value["int" if key == "bool" else key]
+
+
+def _zero_division_check(b):
+    if np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _int_floordiv(a, b):
+    _zero_division_check(b)
+    return np.floor_divide(a, b)
+
+
+def _int_divtrunc(a, b):
+    _zero_division_check(b)
+    q = np.floor_divide(a, b)
+    return q + ((np.remainder(a, b) != 0) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+
+
+def _int_remainder(a, b):
+    _zero_division_check(b)
+    return np.remainder(a, b)
+
+
+def _int_fmod(a, b):
+    _zero_division_check(b)
+    return np.fmod(a, b)
+
+
+def _int_pow(a, b):
+    a, b = np.broadcast_arrays(a, b)
+    negative = b < 0
+    r = np.power(a, np.where(negative, 0, b))
+    small = np.where(a == 1, 1, np.where(a == -1, np.where(b & 1, -1, 1), 0))
+    return np.where(negative, small, r)
+
+
+def _shift(left):
+    def shift(a, b):
+        bits = np.asarray(a).dtype.itemsize * 8
+        out_of_range = (np.asarray(b) < 0) | (np.asarray(b) >= bits)
+        clipped = np.clip(b, 0, bits - 1)
+        if left:
+            return np.where(out_of_range, 0, np.left_shift(a, clipped))
+        return np.where(out_of_range, np.where(np.asarray(a) < 0, -1, 0), np.right_shift(a, clipped))
+    return shift
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _special(fn):
+    return lambda a: fn(a).astype(np.asarray(a).dtype)
+
+
+def _lerp(a, b, w):
+    return np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+
+
+def _round_decimals(a, scale, negative):
+    return np.rint(a / scale) * scale if negative else np.rint(a * scale) / scale
+
+
+def _same(a):
+    return a
+
+
+def _float_int(float_expr, int_expr):
+    return {"float": float_expr, "int": int_expr}
+
+
+OPS = [
+    # arithmetic
+    Op("copy", 1, "a", _same, "copy"),
+    Op("add", 3, "a + c * b", lambda a, b, c: a + b if c == 1 else a + c * b, promote=(0, 1)),
+    Op("sub", 3, "a - c * b", lambda a, b, c: a - b if c == 1 else a - c * b, promote=(0, 1)),
+    Op("mul", 2, "a * b", np.multiply),
+    Op("div", 2, "a / b", np.true_divide, "float"),
+    Op("div_trunc", 2, _float_int("trunc(a / b)", "ct_div_trunc(a, b)"),
+       _float_int(lambda a, b: np.trunc(a / b), _int_divtrunc)),
+    Op("div_floor", 2, "ct_floordiv(a, b)", _float_int(np.floor_divide, _int_floordiv)),
+    Op("remainder", 2, "ct_remainder(a, b)", _float_int(np.remainder, _int_remainder)),
+    Op("fmod", 2, _float_int("fmod(a, b)", "ct_fmod(a, b)"), _float_int(np.fmod, _int_fmod)),
+    Op("pow", 2, _float_int("pow(a, b)", "ct_ipow(a, b)"), _float_int(np.power, _int_pow)),
+    Op("atan2", 2, "atan2(a, b)", np.arctan2, "float"),
+    Op("maximum", 2, "ct_max(a, b)", np.maximum),
+    Op("minimum", 2, "ct_min(a, b)", np.minimum),
+    Op("fmax", 2, _float_int("fmax(a, b)", "ct_max(a, b)"), np.fmax),
+    Op("fmin", 2, _float_int("fmin(a, b)", "ct_min(a, b)"), np.fmin),
+    Op("clamp", 3, "ct_min(ct_max(a, b), c)", lambda a, b, c: np.minimum(np.maximum(a, b), c)),
+    Op("lerp", 3, "ct_lerp(a, b, c)", _lerp, "floatonly"),
+    Op("addcmul", 4, "a + d * b * c", lambda a, b, c, d: a + d * b * c, promote=(0, 1, 2)),
+    Op("addcdiv", 4, "a + d * (b / c)", lambda a, b, c, d: a + d * (b / c), "floatonly",
+       promote=(0, 1, 2)),
+    Op("where", 3, "(a != 0) ? b : c", lambda a, b, c: np.where(a != 0, b, c), promote=(1, 2)),
+    # unary
+    Op("neg", 1, "-a", np.negative),
+    Op("abs", 1, _float_int("fabs(a)", "(a < 0 ? -a : a)"), np.abs),
+    Op("sign", 1, "ct_sign(a)", np.sign),
+    Op("reciprocal", 1, "1 / a", np.reciprocal, "float"),
+    Op("sqrt", 1, "sqrt(a)", np.sqrt, "float"),
+    Op("rsqrt", 1, "rsqrt(a)", lambda a: 1 / np.sqrt(a), "float"),
+    Op("exp", 1, "exp(a)", np.exp, "float"),
+    Op("exp2", 1, "exp2(a)", np.exp2, "float"),
+    Op("expm1", 1, "expm1(a)", np.expm1, "float"),
+    Op("log", 1, "log(a)", np.log, "float"),
+    Op("log2", 1, "log2(a)", np.log2, "float"),
+    Op("log10", 1, "log10(a)", np.log10, "float"),
+    Op("log1p", 1, "log1p(a)", np.log1p, "float"),
+    Op("sin", 1, "sin(a)", np.sin, "float"),
+    Op("cos", 1, "cos(a)", np.cos, "float"),
+    Op("tan", 1, "tan(a)", np.tan, "float"),
+    Op("asin", 1, "asin(a)", np.arcsin, "float"),
+    Op("acos", 1, "acos(a)", np.arccos, "float"),
+    Op("atan", 1, "atan(a)", np.arctan, "float"),
+    Op("sinh", 1, "sinh(a)", np.sinh, "float"),
+    Op("cosh", 1, "cosh(a)", np.cosh, "float"),
+    Op("tanh", 1, "tanh(a)", np.tanh, "float"),
+    Op("asinh", 1, "asinh(a)", np.arcsinh, "float"),
+    Op("acosh", 1, "acosh(a)", np.arccosh, "float"),
+    Op("atanh", 1, "atanh(a)", np.arctanh, "float"),
+    Op("sigmoid", 1, "ct_sigmoid(a)", lambda a: 1 / (1 + np.exp(-a)), "float"),
+    Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.where(a <= 0, 0, a)),
+    Op("erf", 1, "erf(a)", _special(_erf), "float"),
+    Op("erfc", 1, "erfc(a)", _special(_erfc), "float"),
+    Op("floor", 1, _float_int("floor(a)", "a"), _float_int(np.floor, _same)),
+    Op("ceil", 1, _float_int("ceil(a)", "a"), _float_int(np.ceil, _same)),
+    Op("round", 1, _float_int("rint(a)", "a"), _float_int(np.rint, _same)),
+    Op("round_decimals", 3, _float_int("ct_round_decimals(a, b, c)", "a"),
+       _float_int(_round_decimals, lambda a, b, c: a), promote=(0,)),
+    Op("trunc", 1, _float_int("trunc(a)", "a"), _float_int(np.trunc, _same)),
+    Op("frac", 1, "a - trunc(a)", lambda a: a - np.trunc(a), "floatonly"),
+    Op("nan_to_num", 4, _float_int("ct_nan_to_num(a, b, c, d)", "a"),
+       _float_int(lambda a, b, c, d: np.nan_to_num(a, nan=b, posinf=c, neginf=d),
+                  lambda a, b, c, d: a), promote=(0,)),
+    # comparisons and predicates
+    Op("eq", 2, "a == b", np.equal, "bool"),
+    Op("ne", 2, "a != b", np.not_equal, "bool"),
+    Op("lt", 2, "a < b", np.less, "bool"),
+    Op("le", 2, "a <= b", np.less_equal, "bool"),
+    Op("gt", 2, "a > b", np.greater, "bool"),
+    Op("ge", 2, "a >= b", np.greater_equal, "bool"),
+    Op("isnan", 1, _float_int("a != a", "0"), np.isnan, "bool"),
+    Op("isinf", 1, _float_int("isinf(a)", "0"), np.isinf, "bool"),
+    Op("isfinite", 1, _float_int("isfinite(a)", "1"), np.isfinite, "bool"),
+    Op("logical_and", 2, "(a != 0) && (b != 0)", np.logical_and, "bool"),
+    Op("logical_or", 2, "(a != 0) || (b != 0)", np.logical_or, "bool"),
+    Op("logical_xor", 2, "(a != 0) != (b != 0)", np.logical_xor, "bool"),
+    Op("logical_not", 1, "a == 0", np.logical_not, "bool"),
+    # bitwise (integers and bool)
+    Op("bitwise_and", 2, "a & b", np.bitwise_and, "int"),
+    Op("bitwise_or", 2, "a | b", np.bitwise_or, "int"),
+    Op("bitwise_xor", 2, "a ^ b", np.bitwise_xor, "int"),
+    Op("bitwise_not", 1, {"int": "~a", "bool": "!a"},
+       {"int": np.invert, "bool": np.logical_not}, "int"),
+    Op("bitwise_left_shift", 2, "ct_shl(a, b)", _shift(True), "int"),
+    Op("bitwise_right_shift", 2, "ct_shr(a, b)", _shift(False), "int"),
+]
+
+TABLE = {op.name: op for op in OPS}

@@ -1,0 +1,569 @@
+"""Tensor: a strided view on device memory, with PyTorch's view, conversion and printing API.
+
+Pointwise math (functions, methods, operators) is attached by ``cltorch.functions``; creation
+functions live in ``cltorch.creation``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _printing, dtypes
+from .backend import registry
+from .ops import pointwise
+from .ops.array import Array, Storage, cpu_view, from_stored, read_stored
+from .ops.layout import contiguous_strides, numel
+
+
+class Size(tuple):
+    """Tensor shape: a tuple that prints as ``torch.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        return numel(self)
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    """Wrap a negative dim; IndexError in PyTorch's words when out of range."""
+    low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not low <= dim <= high:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], "
+                         f"but got {dim})")
+    return dim % max(ndim, 1)
+
+
+def sizes_from_args(args) -> tuple:
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean the shape (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    try:
+        return tuple(int(a.__index__()) for a in args)
+    except AttributeError:
+        raise TypeError(f"size must be a sequence of ints, got {args!r}") from None
+
+
+def view_strides(shape, strides, new_shape):
+    """Strides of ``new_shape`` over the same memory, or None if no view can say it (ATen's
+    ``computeStride``)."""
+    if numel(shape) == 0 or not shape:
+        return contiguous_strides(new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d, chunk = len(new_shape) - 1, strides[-1]
+    tensor_numel = view_numel = 1
+    for d in reversed(range(len(shape))):
+        tensor_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * chunk):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return tuple(new_strides) if view_d == -1 else None
+
+
+def infer_size(new_shape, total: int) -> tuple:
+    """Resolve one -1 in a requested shape."""
+    if new_shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = numel(s for s in new_shape if s != -1)
+    if -1 in new_shape:
+        if known == 0 or total % known:
+            raise RuntimeError(f"shape '{list(new_shape)}' is invalid for input of size {total}")
+        new_shape = tuple(total // known if s == -1 else s for s in new_shape)
+    if numel(new_shape) != total or any(s < 0 for s in new_shape):
+        raise RuntimeError(f"shape '{list(new_shape)}' is invalid for input of size {total}")
+    return new_shape
+
+
+class Tensor(Array):
+    """A multi-dimensional array on a device, with PyTorch's API.
+
+    ``Tensor(2, 3)`` makes an uninitialised float tensor (the legacy constructor);
+    ``Tensor([1, 2])`` copies data. Prefer ``cltorch.tensor``/``zeros``/``empty``.
+
+    Example:
+        >>> import cltorch as torch
+        >>> torch.tensor([[1., 2.], [3., 4.]]).t().tolist()
+        [[1.0, 3.0], [2.0, 4.0]]
+    """
+
+    __hash__ = object.__hash__
+    __array_priority__ = 1000  # NumPy defers `ndarray + tensor` to the tensor
+
+    def __new__(cls, *args, device=None):
+        from .creation import legacy_new
+        return legacy_new(pointwise.default_float(), args, device)
+
+    def __init__(self, *args, device=None):
+        pass
+
+    def _init_extra(self):
+        self.requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+
+    # ---- metadata ---------------------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._shape)
+
+    @property
+    def device(self):
+        return registry.public(self._storage.device)
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._storage.device.kind == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self._storage.device.kind == "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self._shape[normalize_dim(dim, self.ndim)]
+
+    def dim(self) -> int:
+        return len(self._shape)
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return numel(self._shape)
+
+    nelement = numel
+
+    def stride(self, dim=None):
+        return tuple(self._strides) if dim is None else \
+            self._strides[normalize_dim(dim, self.ndim)]
+
+    def storage_offset(self) -> int:
+        return self._offset
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return self._is_contiguous()
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_complex(self) -> bool:
+        return False
+
+    def storage(self):
+        """The storage under this view (shared by every view of it)."""
+        return TypedStorage(self._storage, self.dtype)
+
+    untyped_storage = storage
+
+    def data_ptr(self) -> int:
+        return TypedStorage(self._storage, self.dtype).data_ptr() + \
+            self._offset * self.dtype.itemsize
+
+    def type(self, dtype=None, non_blocking=False):
+        """Without argument the legacy type name (``torch.FloatTensor``); else a conversion."""
+        if dtype is None:
+            kind = self._storage.device.kind
+            middle = "" if kind == "cpu" else f"{kind}."
+            return f"torch.{middle}{self.dtype.legacy_name}Tensor"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            legacy = dtype.split(".")[-1][:-len("Tensor")]
+            dtype = next(d for d in dtypes.ALL if d.legacy_name == legacy)
+        return self.to(dtypes.to_dtype(dtype))
+
+    # ---- views ------------------------------------------------------------------------------
+    def _view(self, shape, strides, offset=None):
+        out = type(self)._make(self._storage, tuple(shape), tuple(strides),
+                               self._offset if offset is None else offset, self.dtype)
+        return out
+
+    def view(self, *shape):
+        """The same data with another shape (one dim may be -1); never copies."""
+        if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
+            raise NotImplementedError("view(dtype) is not supported by cltorch yet")
+        shape = infer_size(sizes_from_args(shape), self.numel())
+        strides = view_strides(self._shape, self._strides, shape)
+        if strides is None:
+            raise RuntimeError("view size is not compatible with input tensor's size and stride "
+                               "(at least one dimension spans across two contiguous subspaces)."
+                               " Use .reshape(...) instead.")
+        return self._view(shape, strides)
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape(self, *shape):
+        """A view when the strides allow it, else a contiguous copy."""
+        shape = infer_size(sizes_from_args(shape), self.numel())
+        strides = view_strides(self._shape, self._strides, shape)
+        if strides is None:
+            return self.contiguous().view(shape)
+        return self._view(shape, strides)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = normalize_dim(start_dim, self.ndim), normalize_dim(end_dim, self.ndim)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shape = self._shape[:start] + (-1 if self.numel() else 0,) + self._shape[end + 1:]
+        if self.numel() == 0:
+            shape = self._shape[:start] + (numel(self._shape[start:end + 1]),) + \
+                self._shape[end + 1:]
+        return self.reshape(shape)
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            dims = range(self.ndim)
+        else:
+            dims = [normalize_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list))
+                                                          else (dim,))]
+        keep = [d for d in range(self.ndim) if not (d in dims and self._shape[d] == 1)]
+        return self._view([self._shape[d] for d in keep], [self._strides[d] for d in keep])
+
+    def unsqueeze(self, dim):
+        dim = normalize_dim(dim, self.ndim + 1)
+        stride = self._shape[dim] * self._strides[dim] if dim < self.ndim else 1
+        return self._view(self._shape[:dim] + (1,) + self._shape[dim:],
+                          self._strides[:dim] + (stride,) + self._strides[dim:])
+
+    def expand(self, *sizes):
+        """A view repeating size-1 dims (stride 0); -1 keeps a size."""
+        sizes = sizes_from_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand(torch.{self.type().split('.')[-1]}{{{list(self._shape)}}}"
+                               f", size={list(sizes)}): the number of sizes provided "
+                               f"({len(sizes)}) must be greater or equal to the number of "
+                               f"dimensions in the tensor ({self.ndim})")
+        lead = len(sizes) - self.ndim
+        shape, strides = list(sizes[:lead]), [0] * lead
+        for size, old, stride in zip(sizes[lead:], self._shape, self._strides):
+            if size == -1 or size == old:
+                shape.append(old)
+                strides.append(stride)
+            elif old == 1:
+                shape.append(size)
+                strides.append(0)
+            else:
+                raise RuntimeError(f"The expanded size of the tensor ({size}) must match the "
+                                   f"existing size ({old}) at non-singleton dimension "
+                                   f"{len(shape)}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                                   f"{list(self._shape)}")
+        if any(s < 0 for s in shape[:lead]):
+            raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a leading,"
+                               " non-existing dimension 0")
+        return self._view(shape, strides)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(shape)
+
+    def permute(self, *dims):
+        dims = [normalize_dim(d, self.ndim) for d in sizes_from_args(dims)]
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute(): number of dims don't match in permute: input.dim() "
+                               f"= {self.ndim} is not equal to len(dims) = {len(dims)}")
+        if sorted(dims) != list(range(self.ndim)):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        return self._view([self._shape[d] for d in dims], [self._strides[d] for d in dims])
+
+    def transpose(self, dim0, dim1):
+        d0, d1 = normalize_dim(dim0, self.ndim), normalize_dim(dim1, self.ndim)
+        dims = list(range(self.ndim))
+        dims[d0], dims[d1] = d1, d0
+        return self.permute(dims) if self.ndim else self
+
+    swapaxes = swapdims = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def narrow(self, dim, start, length):
+        dim = normalize_dim(dim, self.ndim)
+        size = self._shape[dim]
+        start = start + size if start < 0 else start
+        if not 0 <= start <= size or length < 0 or start + length > size:
+            raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size "
+                             f"({size}).")
+        index = [slice(None)] * dim + [slice(start, start + length)]
+        return self[tuple(index)]
+
+    def select(self, dim, index):
+        dim = normalize_dim(dim, self.ndim)
+        return self[(slice(None),) * dim + (index,)]
+
+    def unbind(self, dim=0):
+        dim = normalize_dim(dim, self.ndim)
+        return tuple(self.select(dim, i) for i in range(self._shape[dim]))
+
+    def __getitem__(self, index):
+        from .indexing import basic_view
+        return basic_view(self, index)
+
+    def __setitem__(self, index, value):
+        target = self[index]
+        if isinstance(value, Tensor):
+            target.copy_(value)
+        else:
+            pointwise.apply("copy", [value], out=target, inplace=True)
+
+    # ---- copies and conversions -------------------------------------------------------------
+    def contiguous(self, memory_format=None):
+        return self if self._is_contiguous() else self.clone()
+
+    def clone(self, memory_format=None):
+        return pointwise.apply("copy", [self], out_dtype=self.dtype)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy ``src`` (broadcast, any dtype, any device) into this tensor, in place."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+        if src._storage.device is not self._storage.device:
+            src = src._transfer(self._storage.device)
+        pointwise.apply("copy", [src], out=self, inplace=True)
+        return self
+
+    def _transfer(self, device):
+        """The same values on another device (through the host)."""
+        return from_stored(type(self), read_stored(self), self.dtype, device)
+
+    def to(self, *args, **kwargs):
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; self when it
+        already matches (unless ``copy=True``)."""
+        device, dtype, copy = _parse_to(self, args, kwargs)
+        same_device = device is self._storage.device
+        if same_device and dtype is self.dtype and not copy:
+            return self
+        if same_device:
+            return pointwise.apply("copy", [self], out_dtype=dtype)
+        moved = self._transfer(device)
+        return moved if dtype is self.dtype else moved.to(dtype)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False):
+        return self.to(_indexed("cuda", device))
+
+    def opencl(self, device=None):
+        return self.to(_indexed("opencl", device))
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def bfloat16(self):
+        return self.to(dtypes.bfloat16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def short(self):
+        return self.to(dtypes.int16)
+
+    def char(self):
+        return self.to(dtypes.int8)
+
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def detach(self):
+        return self._view(self._shape, self._strides)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        self.requires_grad = requires_grad
+        return self
+
+    def fill_(self, value):
+        if isinstance(value, Tensor):
+            value = value.item()
+        pointwise.apply("copy", [value], out=self, inplace=True)
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    # ---- host access ------------------------------------------------------------------------
+    def _host_values(self) -> np.ndarray:
+        """A NumPy copy of the values (bfloat16 as float32); waits for the device."""
+        return self.dtype.to_numpy_values(read_stored(self))
+
+    def numpy(self, *, force=False):
+        """A NumPy array sharing memory with this cpu tensor."""
+        if self._storage.device.kind != "cpu":
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                                "Tensor.cpu() to copy the tensor to host memory first.")
+            return self._host_values()
+        if self.dtype is dtypes.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16")
+        return cpu_view(self)
+
+    def tolist(self):
+        return self._host_values().tolist()
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
+                               "Scalar")
+        return self._host_values().reshape(()).item()
+
+    def __array__(self, dtype=None, copy=None):
+        values = self._host_values()
+        return values if dtype is None else values.astype(dtype, copy=False)
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {'more than one' if self.numel() else 'no'} "
+                               "values is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.category == 2 or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __format__(self, spec):
+        return self.item().__format__(spec) if self.ndim == 0 else repr(self).__format__(spec)
+
+    def __repr__(self):
+        suffixes = []
+        if self._storage.device.kind != registry.default().kind:
+            suffixes.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            suffixes.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+        elif self.requires_grad:
+            suffixes.append("requires_grad=True")
+        opts = _printing.PRINT_OPTS
+        if self.numel() > opts.threshold:
+            values = _printing.summarized(lambda idx: self[idx]._host_values(), self._shape,
+                                          opts.edgeitems)
+        else:
+            values = self._host_values() if self.numel() else None
+        return _printing.tensor_repr(values, self._shape, self.dtype, suffixes, self.numel(),
+                                     pointwise.default_float())
+
+    __str__ = __repr__
+
+
+class TypedStorage:
+    """The memory a tensor views: ``len`` counts elements of the tensor's dtype."""
+
+    def __init__(self, storage: Storage, dtype):
+        self._storage, self.dtype = storage, dtype
+
+    @property
+    def device(self):
+        return registry.public(self._storage.device)
+
+    def size(self) -> int:
+        return self._storage.nbytes // self.dtype.itemsize
+
+    __len__ = size
+
+    def nbytes(self) -> int:
+        return self._storage.nbytes
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def data_ptr(self) -> int:
+        buffer = self._storage.buffer
+        if buffer is None:
+            return 0
+        if isinstance(buffer, np.ndarray):
+            return buffer.ctypes.data
+        return int(getattr(buffer, "ptr", None) or buffer.int_ptr)
+
+    def tolist(self):
+        flat = Tensor._make(self._storage, (self.size(),), (1,), 0, self.dtype)
+        return flat.tolist()
+
+
+def _indexed(kind, device):
+    if device is None:
+        return kind
+    if isinstance(device, int):
+        return f"{kind}:{device}"
+    return device
+
+
+def _parse_to(tensor, args, kwargs):
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg._storage.device, arg.dtype
+        elif isinstance(arg, (dtypes.dtype, type)) or (isinstance(arg, str) and
+                                                       arg.replace("torch.", "") in dtypes.BY_NAME):
+            dtype = arg
+        elif arg is not None and not isinstance(arg, bool):
+            device = arg
+    device = tensor._storage.device if device is None else registry.get(device)
+    dtype = tensor.dtype if dtype is None else dtypes.to_dtype(dtype)
+    return device, dtype, kwargs.get("copy", False)

@@ -1,0 +1,1 @@
+"""cltorch's Mako kernel templates, shipped as package data (see cltorch.codegen.render)."""

@@ -1,0 +1,84 @@
+## The only place that branches on the dialect. Kernel bodies use these macros and are written
+## once: KERNEL, GLOBAL, LOCAL, BARRIER, GID/LID/GROUP_ID/LOCAL_SIZE/GLOBAL_SIZE, INLINE,
+## F32_BITS/BITS_F32, LOAD_F16/STORE_F16. ct_ prefixes every internal name.
+<%def name="prelude(fp64=False)">
+% if dialect.name == "cuda":
+#define KERNEL extern "C" __global__
+#define GLOBAL
+#define LOCAL __shared__
+#define BARRIER __syncthreads()
+#define INLINE __device__ __forceinline__
+#define F32_BITS(x) __float_as_uint(x)
+#define BITS_F32(x) __uint_as_float(x)
+#define NAN_F32 __int_as_float(0x7fffffff)
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+typedef unsigned int uint;
+typedef unsigned short ushort;
+INLINE unsigned long long ct_dim3(const uint3 v, int d) { return d == 0 ? v.x : (d == 1 ? v.y : v.z); }
+INLINE unsigned long long ct_dim3(const dim3 v, int d) { return d == 0 ? v.x : (d == 1 ? v.y : v.z); }
+#define LID(d) ct_dim3(threadIdx, d)
+#define GROUP_ID(d) ct_dim3(blockIdx, d)
+#define LOCAL_SIZE(d) ct_dim3(blockDim, d)
+#define GID(d) (GROUP_ID(d) * LOCAL_SIZE(d) + LID(d))
+#define GLOBAL_SIZE(d) (ct_dim3(gridDim, d) * LOCAL_SIZE(d))
+INLINE float ct_half_to_float(unsigned short h) {
+    float f; asm("{ cvt.f32.f16 %0, %1; }" : "=f"(f) : "h"(h)); return f;
+}
+INLINE unsigned short ct_float_to_half(float f) {
+    unsigned short h; asm("{ cvt.rn.f16.f32 %0, %1; }" : "=h"(h) : "f"(f)); return h;
+}
+#define LOAD_F16(p, i) ct_half_to_float((p)[i])
+#define STORE_F16(p, i, v) ((p)[i] = ct_float_to_half(v))
+% else:
+% if fp64:
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+% endif
+#define KERNEL __kernel
+#define GLOBAL __global
+#define LOCAL __local
+#define BARRIER barrier(CLK_LOCAL_MEM_FENCE)
+#define INLINE inline
+#define F32_BITS(x) as_uint(x)
+#define BITS_F32(x) as_float(x)
+#define NAN_F32 as_float(0x7fffffff)
+#define LID(d) get_local_id(d)
+#define GROUP_ID(d) get_group_id(d)
+#define LOCAL_SIZE(d) get_local_size(d)
+#define GID(d) get_global_id(d)
+#define GLOBAL_SIZE(d) get_global_size(d)
+#define LOAD_F16(p, i) vload_half((i), (p))
+#define STORE_F16(p, i, v) vstore_half_rte((v), (i), (p))
+% endif
+INLINE float ct_bf16_to_float(ushort b) { return BITS_F32(((uint)b) << 16); }
+INLINE ushort ct_float_to_bf16(float f) {
+    uint u = F32_BITS(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 0x40u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+</%def>
+
+## Load element idx of a buffer of dtype `dt` as compute type `ct`.
+<%def name="load(dt, ptr, idx, ct)">\
+% if dt.name == "float16":
+((${ct})LOAD_F16(${ptr}, ${idx}))\
+% elif dt.name == "bfloat16":
+((${ct})ct_bf16_to_float(${ptr}[${idx}]))\
+% else:
+((${ct})${ptr}[${idx}])\
+% endif
+</%def>
+
+## Store value v (any arithmetic type) to element idx of a buffer of dtype `dt`.
+<%def name="store(dt, ptr, idx, v)">\
+% if dt.name == "float16":
+STORE_F16(${ptr}, ${idx}, (float)(${v}))\
+% elif dt.name == "bfloat16":
+${ptr}[${idx}] = ct_float_to_bf16((float)(${v}))\
+% elif dt.name == "bool":
+${ptr}[${idx}] = (unsigned char)((${v}) != 0)\
+% else:
+${ptr}[${idx}] = (${dialect.ctype(dt)})(${v})\
+% endif
+</%def>
