@@ -4,7 +4,7 @@
 % if is_float:
 INLINE ${T} ct_max(${T} a, ${T} b) { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
 INLINE ${T} ct_min(${T} a, ${T} b) { return (a != a) ? a : ((b != b) ? b : (a < b ? a : b)); }
-INLINE ${T} ct_sign(${T} a) { return (a != a) ? a : (${T})((a > 0) - (a < 0)); }
+INLINE ${T} ct_sign(${T} a) { return (${T})((a > 0) - (a < 0)); }  // NaN -> 0 as in PyTorch
 INLINE ${T} ct_sigmoid(${T} a) { return (${T})1 / ((${T})1 + exp(-a)); }
 INLINE ${T} ct_remainder(${T} a, ${T} b) {
     ${T} r = fmod(a, b);

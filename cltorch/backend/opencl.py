@@ -121,7 +121,8 @@ class OpenCLDevice(Device):
         except cl.RuntimeError as err:
             raise CompileError("opencl", name, str(err), source) from None
         kernel = getattr(program, name)
-        kernel.set_scalar_arg_dtypes(list(argtypes))
+        if argtypes is not None:  # None: build only (the template tests)
+            kernel.set_scalar_arg_dtypes(list(argtypes))
         return kernel
 
     def launch(self, kernel, n_items: int, args) -> None:

@@ -42,7 +42,7 @@ def result_dtypes(op: Op, operands) -> tuple:
     common = dtypes.result_type(dims, zero, scalars, _default_float[0])
     rule = op.rule
     if rule in ("int", "floatonly") and (common.category == 2) != (rule == "floatonly"):
-        raise RuntimeError(f'"{op.name}" not implemented for \'{common.legacy_name}\'')
+        raise NotImplementedError(f'"{op.name}" not implemented for \'{common.legacy_name}\'')
     if rule == "float" and common.category < 2:
         return common, _default_float[0].compute, _default_float[0]
     if rule == "bool":
@@ -157,6 +157,14 @@ def _run_kernel(op, key, compute, operands, out):
     device.launch(kernel, n, args + tail)
 
 
+def kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index) -> tuple:
+    """(kernel name, source) of ``op`` for one dialect and one operand layout."""
+    name = f"pointwise_{op.name}"
+    return name, render("pointwise.mako", dialect, name=name, expr=op.variant("expr", key),
+                        compute=compute, out=out, operands=operands, out_kind=out_kind,
+                        ndim=ndim, index=index)
+
+
 def _make_plan(op, key, compute, operands, out, big):
     """Collapse dims, pick contiguous/strided per operand, render and compile the kernel."""
     device, shape = out._device, out._shape
@@ -181,10 +189,8 @@ def _make_plan(op, key, compute, operands, out, big):
             in_strides.append(None)
             argtypes.append(compute.numpy)
     argtypes += [idx_np] * (1 + ndim)
-    name = f"pointwise_{op.name}"
-    source = render("pointwise.mako", device.dialect, name=name, expr=op.variant("expr", key),
-                    compute=compute, out=out.dtype, operands=tuple(desc),
-                    out_kind=kinds[0] if ndim else "c", ndim=ndim, index=index)
+    name, source = kernel_source(op, key, device.dialect, compute, out.dtype, tuple(desc),
+                                 kinds[0] if ndim else "c", ndim, index)
     kernel = device.kernel(source, name, tuple(argtypes))
     out_strides = strides[0] if ndim and kinds[0] == "s" else ()
     return kernel, out_strides, in_strides, [numel(shape), *(sizes if ndim else ())]

@@ -129,7 +129,7 @@ OPS = [
     # unary
     Op("neg", 1, "-a", np.negative),
     Op("abs", 1, _float_int("fabs(a)", "(a < 0 ? -a : a)"), np.abs),
-    Op("sign", 1, "ct_sign(a)", np.sign),
+    Op("sign", 1, "ct_sign(a)", lambda a: np.sign(np.nan_to_num(a, nan=0))),
     Op("reciprocal", 1, "1 / a", np.reciprocal, "float"),
     Op("sqrt", 1, "sqrt(a)", np.sqrt, "float"),
     Op("rsqrt", 1, "rsqrt(a)", lambda a: 1 / np.sqrt(a), "float"),

@@ -1,0 +1,61 @@
+"""The ``device`` fixture: every test taking it runs on cpu and every available GPU device.
+
+``pytest --device opencl`` keeps the devices whose name starts with ``opencl``;
+``--device cpu,cuda:0`` keeps several.
+"""
+import numpy as np
+import pytest
+
+import cltorch
+from cltorch.backend import registry
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default=None,
+                     help="comma-separated device name prefixes to test (default: all)")
+
+
+def _selected(config):
+    names = ["cpu"] + [f"{kind}:{i}" for kind in ("opencl", "cuda")
+                       for i in range(registry.device_count(kind))]
+    wanted = config.getoption("--device")
+    if wanted:
+        prefixes = wanted.split(",")
+        names = [n for n in names if any(n.startswith(p) for p in prefixes)]
+    return names
+
+
+def pytest_generate_tests(metafunc):
+    if "device" in metafunc.fixturenames:
+        names = _selected(metafunc.config)
+        metafunc.parametrize("device", names, ids=names)
+
+
+def pytest_report_header(config):
+    return f"cltorch devices under test: {', '.join(_selected(config))}"
+
+
+TOLERANCE = {"float64": (1e-10, 1e-12), "float32": (2e-5, 1e-6), "float16": (2e-3, 1e-3),
+             "bfloat16": (1.6e-2, 1e-2)}
+
+
+def assert_close(got, want, dtype=None, rtol=None, atol=None):
+    """Compare a tensor (or array) with a NumPy reference with the dtype's tolerance."""
+    if isinstance(got, cltorch.Tensor):
+        dtype = dtype or got.dtype.name
+        got = got.cpu()._host_values()
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
+    default_rtol, default_atol = TOLERANCE.get(dtype or got.dtype.name, (0, 0))
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    if got.dtype.kind in "fc" or want.dtype.kind in "fc":
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol,
+                                   atol=atol, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def needs_fp64(device):
+    if not registry.get(device).supports_fp64:
+        pytest.skip(f"{device} has no fp64")

@@ -1,0 +1,49 @@
+"""Imports go one way, downward (DESIGN.md): leaves <- backend | codegen <- ops <- tensor."""
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "cltorch"
+LEAVES = {"dtypes", "config"}
+ALLOWED = {
+    "dtypes": set(), "config": set(),
+    "backend": LEAVES | {"codegen"},  # only CompileError's message uses codegen.numbered
+    "codegen": LEAVES,
+    "ops": LEAVES | {"backend", "codegen"},
+}
+
+
+def _imported_layers(path: pathlib.Path) -> set:
+    """The cltorch sub-packages/modules (layers) that ``path`` imports from, itself excluded."""
+    rel = path.relative_to(ROOT).parts
+    package = ["cltorch", *rel[:-1]]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package[:len(package) - node.level + 1]
+                full = anchor + (node.module.split(".") if node.module else [])
+            else:
+                full = (node.module or "").split(".")
+            if full[0] != "cltorch":
+                continue
+            found |= {a.name for a in node.names} if len(full) == 1 else {full[1]}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("cltorch.")}
+    return found - {rel[0].removesuffix(".py")}
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_layer_imports_only_below(layer):
+    files = [ROOT / f"{layer}.py"] if (ROOT / f"{layer}.py").exists() else \
+        sorted((ROOT / layer).glob("*.py"))
+    assert files
+    for path in files:
+        extra = _imported_layers(path) - ALLOWED[layer]
+        assert not extra, f"{path.relative_to(ROOT)} imports {extra} from a layer above"
+
+
+def test_backend_and_codegen_are_siblings():
+    for path in sorted((ROOT / "codegen").glob("*.py")):
+        assert "backend" not in _imported_layers(path)

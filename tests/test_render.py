@@ -1,0 +1,108 @@
+"""Every template renders in both dialects; OpenCL builds on every OpenCL device (PoCL without
+a GPU) and CUDA compiles with NVRTC for sm_80 and sm_90 (no GPU needed)."""
+import importlib.util
+import pathlib
+import re
+
+import pytest
+
+from cltorch import dtypes as D
+from cltorch.backend import CompileError, registry
+from cltorch.codegen import CUDA, OPENCL, render, template_names
+from cltorch.ops.pointwise import kernel_source
+from cltorch.ops.pointwise_table import OPS
+
+HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
+
+
+def _pointwise_samples():
+    """One strided sample per op row and category, plus every storage dtype once."""
+    samples = []
+    for op in OPS:
+        keys = {"float": D.float32, "int": D.int64}
+        if op.rule == "int":
+            keys = {"int": D.int32, "bool": D.int32}
+        elif op.rule in ("float", "floatonly"):
+            keys = {"float": D.float32}
+        for key, compute in keys.items():
+            out = D.bool_ if op.rule == "bool" else compute
+            operands = tuple(("s" if i == 0 else "c", compute) for i in range(op.arity))
+            samples.append((op, key, compute, out, operands, "s", 2, "int"))
+    for dt in D.ALL:
+        compute = dt.compute
+        samples.append((OPS[0], "float" if compute.category == 2 else "int", compute, dt,
+                        (("s", dt),), "c", 3, "long"))
+    return samples
+
+
+SAMPLES = {"pointwise.mako": _pointwise_samples()}
+
+
+def _sources(dialect):
+    for op, key, compute, out, operands, out_kind, ndim, index in SAMPLES["pointwise.mako"]:
+        yield kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index)
+
+
+def test_every_template_has_samples():
+    assert set(template_names()) == set(SAMPLES)
+
+
+@pytest.mark.parametrize("dialect", [OPENCL, CUDA], ids=["opencl", "cuda"])
+def test_templates_render(dialect):
+    for name, source in _sources(dialect):
+        assert f"void {name}(" in source
+        assert "${" not in source and "%>" not in source
+
+
+def test_only_the_prelude_names_dialect_keywords():
+    folder = pathlib.Path(importlib.util.find_spec("kernels_cl").submodule_search_locations[0])
+    raw = re.compile(r"__kernel|__global__|__syncthreads|threadIdx|blockIdx|barrier\(|"
+                     r"get_global_id|__shared__|extern \"C\"")
+    for path in folder.glob("*.mako"):
+        if path.name != "_prelude.mako":
+            assert not raw.search(path.read_text()), f"{path.name} names a dialect keyword"
+
+
+@pytest.mark.parametrize("index", range(registry.device_count("opencl")))
+def test_opencl_builds(index):
+    dev = registry.get(f"opencl:{index}")
+    for name, source in _sources(OPENCL):
+        if "double" in source and not dev.supports_fp64:
+            continue
+        dev.compile(source, name, None)
+
+
+@pytest.mark.skipif(not HAVE_NVRTC, reason="cuda-python (NVRTC) not installed")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_cuda_compiles_with_nvrtc(arch):
+    from cltorch.backend.cuda import nvrtc_compile
+    for name, source in _sources(CUDA):
+        binary = nvrtc_compile(source, name, arch, cache=False)
+        assert binary[:4] == b"\x7fELF", f"{name}: NVRTC did not return a cubin"
+
+
+@pytest.mark.skipif(not HAVE_NVRTC, reason="cuda-python (NVRTC) not installed")
+def test_nvrtc_error_carries_context():
+    from cltorch.backend.cuda import nvrtc_compile
+    with pytest.raises(CompileError) as info:
+        nvrtc_compile("KERNEL void broken() { undefined_thing; }", "broken", "sm_80",
+                      cache=False)
+    err = info.value
+    assert err.dialect == "cuda" and err.name == "broken" and "undefined" in err.log
+    assert "   1 | KERNEL void broken()" in str(err)
+
+
+@pytest.mark.parametrize("index", range(registry.device_count("opencl")))
+def test_opencl_error_carries_context(index):
+    source = render("pointwise.mako", OPENCL, name="bad", expr="no_such_function(a)",
+                    compute=D.float32, out=D.float32, operands=(("c", D.float32),),
+                    out_kind="c", ndim=0, index="int")
+    with pytest.raises(CompileError) as info:
+        registry.get(f"opencl:{index}").compile(source, "bad", None)
+    assert info.value.dialect == "opencl" and "no_such_function" in str(info.value)
+
+
+def test_render_is_memoised():
+    args = dict(name="k", expr="a", compute=D.float32, out=D.float32,
+                operands=(("c", D.float32),), out_kind="c", ndim=0, index="int")
+    assert render("pointwise.mako", OPENCL, **args) is render("pointwise.mako", OPENCL, **args)
