@@ -142,7 +142,7 @@ class CUDADevice(Device):
             self.pool, driver.CUmemPool_attribute.CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, keep))
         major = self._attribute("COMPUTE_CAPABILITY_MAJOR")
         self.arch = f"sm_{major}{self._attribute('COMPUTE_CAPABILITY_MINOR')}"
-        self.max_groups = 32 * self._attribute("MULTIPROCESSOR_COUNT")
+        self.max_groups = 2 ** 20  # one item per thread; the grid-stride loop covers the rest
 
     def _attribute(self, name: str) -> int:
         attr = getattr(self.driver.CUdevice_attribute, f"CU_DEVICE_ATTRIBUTE_{name}")

@@ -72,6 +72,8 @@ def from_numpy_values(cls, values: np.ndarray, dtype, device: Device):
 def cpu_view(x: Array) -> np.ndarray:
     """The stored bits of a cpu array as a NumPy view (writes go to the tensor)."""
     item = x.dtype.itemsize
+    if x._numel() == 0:
+        return np.empty(x._shape, dtype=x.dtype.storage_np)
     return np.ndarray(x._shape, dtype=x.dtype.storage_np, buffer=x._storage.buffer,
                       offset=x._offset * item, strides=tuple(s * item for s in x._strides))
 

@@ -6,6 +6,7 @@ no allocation beyond the output, no waiting for the device.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -32,22 +33,28 @@ def set_default_float(dt) -> None:
 
 def result_dtypes(op: Op, operands) -> tuple:
     """(common dtype, compute dtype, result dtype) of ``op`` over ``operands``."""
-    chosen = [operands[i] for i in op.promote] if op.promote else operands
-    dims, zero, scalars = [], [], []
-    for x in chosen:
-        if isinstance(x, Array):
-            (dims if x._shape else zero).append(x.dtype)
-        else:
-            scalars.append(x)
-    common = dtypes.result_type(dims, zero, scalars, _default_float[0])
+    return _signature(op, tuple((x.dtype, x._shape) if isinstance(x, Array) else type(x)
+                                for x in operands), _default_float[0])[:3]
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature(op: Op, descs: tuple, default_float) -> tuple:
+    """Dtypes and broadcast shape from the operands' (dtype, shape) or scalar types: memoised,
+    as a repeated call sees the same ones (this is the per-op host path)."""
+    chosen = [descs[i] for i in op.promote] if op.promote else descs
+    dims = [d for d, shape in (c for c in chosen if isinstance(c, tuple)) if shape]
+    zero = [d for d, shape in (c for c in chosen if isinstance(c, tuple)) if not shape]
+    scalars = [c(1) for c in chosen if not isinstance(c, tuple)]
+    common = dtypes.result_type(dims, zero, scalars, default_float)
+    shape = broadcast_shapes(*(c[1] for c in descs if isinstance(c, tuple)))
     rule = op.rule
     if rule in ("int", "floatonly") and (common.category == 2) != (rule == "floatonly"):
         raise NotImplementedError(f'"{op.name}" not implemented for \'{common.legacy_name}\'')
     if rule == "float" and common.category < 2:
-        return common, _default_float[0].compute, _default_float[0]
+        return common, default_float.compute, default_float, shape
     if rule == "bool":
-        return common, common.compute, dtypes.bool_
-    return common, common.compute, common
+        return common, common.compute, dtypes.bool_, shape
+    return common, common.compute, common, shape
 
 
 def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
@@ -62,12 +69,14 @@ def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
     device = _common_device(arrays, out)
     operands = [x if isinstance(x, Array) and x._device is device else
                 _as_scalar(x) for x in operands]
-    common, compute, result = result_dtypes(op, operands)
+    common, compute, result, shape = _signature(
+        op, tuple((x.dtype, x._shape) if isinstance(x, Array) else type(x) for x in operands),
+        _default_float[0])
     if op.rule == "copy":
         result = out.dtype if out is not None else out_dtype
         compute = dtypes.promote_types(common, result).compute
-    shapes = [x._shape for x in operands if isinstance(x, Array)]
-    shape = broadcast_shapes(*shapes, *([out._shape] if inplace else []))
+    if inplace and shape != out._shape:
+        shape = broadcast_shapes(shape, out._shape)
     out = _prepare_out(op, out, shape, result, arrays, device, inplace)
     check_dtype_supported(device, compute)
     if numel(shape) == 0:

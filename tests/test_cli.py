@@ -1,0 +1,42 @@
+"""The device CLI: listing (text and JSON) and the self-test, through the installed entry points."""
+import json
+import subprocess
+import sys
+
+from cltorch import cli
+from cltorch.backend import registry
+
+
+def test_devices_json_lists_every_backend(capsys):
+    assert cli.main(["devices", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"cpu", "opencl", "cuda"}
+    assert len(data["opencl"]["devices"]) == registry.device_count("opencl")
+    for kind in ("opencl", "cuda"):
+        for info in data[kind]["devices"]:
+            for field in ("name", "vendor", "compute_units", "global_mem_bytes",
+                          "local_mem_bytes", "max_alloc_bytes", "max_work_group_size", "fp64",
+                          "fp16", "version", "driver"):
+                assert field in info
+        if not data[kind]["devices"]:
+            assert data[kind]["reason"]
+
+
+def test_devices_text_and_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "cltorch", "devices"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.startswith("cpu: 1 device(s)") and "opencl:" in out and "cuda:" in out
+
+
+def test_doctor_passes_on_every_device(capsys):
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for dev in registry.all_devices():
+        assert f"{dev.name}" in out
+    assert "FAIL" not in out
+
+
+def test_doctor_reports_failures(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_self_test", lambda device: ["add: max error 1"])
+    assert cli.main(["doctor"]) == 1
+    assert "FAIL" in capsys.readouterr().out
