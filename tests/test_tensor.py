@@ -223,3 +223,11 @@ def test_printing_on_devices(device):
     text = repr(big)
     assert text.startswith("tensor([[   0,    1,    2,  ...,   97,   98,   99],")
     assert "[4900, 4901, 4902,  ..., 4997, 4998, 4999]]" in text
+
+
+def test_out_of_memory_is_a_clear_error_and_keeps_data(device):
+    x = cltorch.arange(5.0, device=device)
+    with pytest.raises(cltorch.OutOfMemoryError, match="out of memory"):
+        cltorch.empty(2 ** 48, device=device)
+    assert_close(x, np.arange(5.0))
+    assert_close(x + 1, np.arange(1.0, 6.0))

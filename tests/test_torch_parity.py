@@ -19,7 +19,6 @@ SKIP = {"rsub"}
 def _arity(name):
     if name in TERNARY:
         return 3
-    fn = getattr(torch, name, None) or getattr(torch.Tensor, name)
     one = {"abs", "absolute", "sign", "reciprocal", "sqrt", "rsqrt", "exp", "exp2", "expm1",
            "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin", "arcsin", "acos",
            "arccos", "atan", "arctan", "sinh", "cosh", "tanh", "asinh", "arcsinh", "acosh",

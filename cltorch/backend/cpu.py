@@ -6,7 +6,7 @@ import platform
 
 import numpy as np
 
-from .base import Device, DeviceInfo
+from .base import Device, DeviceInfo, OutOfMemoryError
 
 
 class CPUDevice(Device):
@@ -22,7 +22,10 @@ class CPUDevice(Device):
                           max_alloc_bytes=memory, version=f"NumPy {np.__version__}")
 
     def allocate(self, nbytes: int):
-        return np.empty(nbytes, dtype=np.uint8)
+        try:
+            return np.empty(nbytes, dtype=np.uint8)
+        except MemoryError:
+            raise OutOfMemoryError(f"cpu out of memory allocating {nbytes} bytes") from None
 
     def upload(self, host: np.ndarray):
         return np.frombuffer(host.tobytes(), dtype=np.uint8).copy()

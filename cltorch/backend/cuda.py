@@ -145,7 +145,10 @@ class CUDADevice(Device):
         self.max_groups = 2 ** 20  # one item per thread; the grid-stride loop covers the rest
 
     def _attribute(self, name: str) -> int:
-        attr = getattr(self.driver.CUdevice_attribute, f"CU_DEVICE_ATTRIBUTE_{name}")
+        """A device attribute; 0 for one this driver's bindings no longer have (CLOCK_RATE)."""
+        attr = getattr(self.driver.CUdevice_attribute, f"CU_DEVICE_ATTRIBUTE_{name}", None)
+        if attr is None:
+            return 0
         return int(_check(self.driver.cuDeviceGetAttribute(attr, self.device)))
 
     def info(self) -> DeviceInfo:
