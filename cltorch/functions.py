@@ -24,9 +24,6 @@ def _register(names, fn, inplace=True):
 def _apply(name, operands, out=None):
     if out is not None and not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if not any(isinstance(x, Tensor) for x in operands):
-        raise TypeError(f"{name}(): argument 'input' must be Tensor, not "
-                        f"{type(operands[0]).__name__}")
     return pointwise.apply(TABLE[name], operands, out=out)
 
 

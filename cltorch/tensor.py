@@ -93,6 +93,10 @@ class Tensor(Array):
 
     __hash__ = object.__hash__
     __array_priority__ = 1000  # NumPy defers `ndarray + tensor` to the tensor
+    # Autograd fields: class defaults, so that making a tensor on the hot path sets nothing.
+    requires_grad = False
+    grad = None
+    grad_fn = None
 
     def __new__(cls, *args, device=None):
         from .creation import legacy_new
@@ -100,11 +104,6 @@ class Tensor(Array):
 
     def __init__(self, *args, device=None):
         pass
-
-    def _init_extra(self):
-        self.requires_grad = False
-        self.grad = None
-        self.grad_fn = None
 
     # ---- metadata ---------------------------------------------------------------------------
     @property

@@ -31,11 +31,7 @@ class Array:
         self = object.__new__(cls)
         self._storage, self._shape, self._strides = storage, shape, strides
         self._offset, self.dtype = offset, dtype
-        self._init_extra()
         return self
-
-    def _init_extra(self):
-        """Hook for subclasses (Tensor sets its autograd fields here)."""
 
     @property
     def _device(self) -> Device:

@@ -1,8 +1,8 @@
 """Run one pointwise op from the table on any device: dtypes, broadcasting, out=, launch.
 
-The GPU path keeps a launch plan per (op, dtypes, shapes, strides) on the device, so a repeated
-call does one dict lookup, builds the argument list and enqueues: no rendering, no NumPy work,
-no allocation beyond the output, no waiting for the device.
+A repeated call finds a memoised runner (or, with ``out=``, a launch plan cached on the device)
+and does one dict lookup, builds the argument list and enqueues: no rendering, no NumPy work on
+the GPU path, no allocation beyond the output, no waiting for the device.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import render
-from .array import Array, check_dtype_supported, cpu_view, empty, read_stored
+from .array import Array, Storage, check_dtype_supported, cpu_view, empty, read_stored
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
 
@@ -29,12 +29,6 @@ _default_float = [dtypes.float32]
 
 def set_default_float(dt) -> None:
     _default_float[0] = dt
-
-
-def result_dtypes(op: Op, operands) -> tuple:
-    """(common dtype, compute dtype, result dtype) of ``op`` over ``operands``."""
-    return _signature(op, tuple((x.dtype, x._shape) if isinstance(x, Array) else type(x)
-                                for x in operands), _default_float[0])[:3]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -56,16 +50,41 @@ def _signature(op: Op, descs: tuple, default_float) -> tuple:
         return common, common.compute, dtypes.bool_, shape
     return common, common.compute, common, shape
 
-
 def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
           inplace: bool = False) -> Array:
     """``op`` over tensors and Python scalars, broadcast; into ``out`` when given.
 
     ``inplace`` forbids resizing ``out`` (in-place ops and ``copy_``); ``out_dtype`` is the
     result dtype of ``copy``, the only op whose result dtype is not derived from its inputs.
+    A call without ``out`` reuses a runner memoised on its operands' dtypes, shapes, strides
+    and device: the per-op host path is one dict lookup, the allocation and the launch.
     """
     op = TABLE[op] if isinstance(op, str) else op
+    if out is None:
+        key = (op, out_dtype, _default_float[0], *[
+            (x.dtype, x._shape, x._strides, x._storage.device, x._storage.nbytes > _BIG_BYTES)
+            if isinstance(x, Array) else type(x) for x in operands])
+        run = _RUNNERS.get(key)
+        if run is None:
+            if len(_RUNNERS) > _MAX_RUNNERS:
+                _RUNNERS.clear()
+            run = _RUNNERS[key] = _fresh_runner(op, operands, out_dtype)
+        if run:
+            return run(operands)
+    return _apply_into(op, operands, out, out_dtype, inplace)
+
+
+_RUNNERS = {}
+_MAX_RUNNERS = 20000
+_BIG_BYTES = _INT32_LIMIT  # a storage past 2**31 bytes may need 64-bit indices
+
+
+def _resolve(op, operands, out, out_dtype, inplace):
+    """Device, operands (foreign 0-dim tensors made scalars), dtypes, shape, variant key."""
     arrays = [x for x in operands if isinstance(x, Array)]
+    if not arrays and out is None:
+        raise TypeError(f"{op.name}(): expected at least one Tensor argument, got "
+                        f"{', '.join(type(x).__name__ for x in operands)}")
     device = _common_device(arrays, out)
     operands = [x if isinstance(x, Array) and x._device is device else
                 _as_scalar(x) for x in operands]
@@ -77,16 +96,76 @@ def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
         compute = dtypes.promote_types(common, result).compute
     if inplace and shape != out._shape:
         shape = broadcast_shapes(shape, out._shape)
-    out = _prepare_out(op, out, shape, result, arrays, device, inplace)
     check_dtype_supported(device, compute)
+    key = "bool" if common is dtypes.bool_ else ("float" if compute.category == 2 else "int")
+    return device, operands, compute, result, shape, key
+
+
+def _fresh_runner(op, operands, out_dtype):
+    """A function running ``op`` into a new contiguous result for operands laid out like these;
+    False where the general path is needed (empty result, a foreign 0-dim tensor)."""
+    device, resolved, compute, result, shape, key = _resolve(op, operands, None, out_dtype,
+                                                            False)
+    if numel(shape) == 0 or any(a is not b for a, b in zip(resolved, operands)):
+        return False
+    check_dtype_supported(device, result)
+    cls = type(next(x for x in operands if isinstance(x, Array)))
+    strides = contiguous_strides(shape)
+    if device.kind == "cpu":
+        fn, ct = op.variant("numpy", key), compute.numpy
+
+        def run_numpy(operands):
+            with np.errstate(all="ignore"):
+                stored = _stored(fn(*_numpy_values(operands, ct)), result, shape)
+            storage = Storage(device, stored.reshape(-1).view(np.uint8), stored.nbytes)
+            return cls._make(storage, shape, strides, 0, result)
+        return run_numpy
+    n = numel(shape)
+    kernel, _, in_strides, tail = _make_plan(op, key, compute, operands, result, shape, strides,
+                                             device, _needs_long(operands, n))
+    nbytes = n * result.itemsize
+
+    def run_kernel(operands):
+        buffer = device.allocate(nbytes)
+        device.launch(kernel, n, _kernel_args([buffer, 0], operands, in_strides) + tail)
+        return cls._make(Storage(device, buffer, nbytes), shape, strides, 0, result)
+    return run_kernel
+
+
+def _apply_into(op, operands, out, out_dtype, inplace):
+    """The general path: ``out=``, in place, empty results and foreign 0-dim tensors."""
+    arrays = [x for x in operands if isinstance(x, Array)]
+    device, operands, compute, result, shape, key = _resolve(op, operands, out, out_dtype,
+                                                            inplace)
+    out = _prepare_out(op, out, shape, result, arrays, device, inplace)
     if numel(shape) == 0:
         return out
-    key = "bool" if common is dtypes.bool_ else ("float" if compute.category == 2 else "int")
     if device.kind == "cpu":
-        _run_numpy(op, key, compute, operands, out)
+        with np.errstate(all="ignore"):
+            values = op.variant("numpy", key)(*_numpy_values(operands, compute.numpy))
+            cpu_view(out)[...] = out.dtype.from_numpy_values(np.asarray(values))
     else:
         _run_kernel(op, key, compute, [_no_overlap(x, out) for x in operands], out)
     return out
+
+
+def _numpy_values(operands, ct):
+    """Operands as NumPy values of the compute type ``ct`` (scalars as NumPy scalars)."""
+    return [x.dtype.to_numpy_values(cpu_view(x)).astype(ct, copy=False)
+            if isinstance(x, Array) else ct.type(x) for x in operands]
+
+
+def _stored(values, result, shape) -> np.ndarray:
+    """NumPy results as a new C-contiguous array of ``result``'s stored bits, owning its memory
+    (a result that is a view of an input, e.g. an identity, is copied)."""
+    values = np.asarray(values)
+    if values.shape != shape:
+        values = np.broadcast_to(values, shape)
+    stored = result.from_numpy_values(values) if result is dtypes.bfloat16 else \
+        values.astype(result.storage_np, copy=False)
+    if not (stored.flags.owndata and stored.flags.c_contiguous):
+        stored = np.array(stored, order="C")
+    return stored
 
 
 def _common_device(arrays, out):
@@ -135,34 +214,34 @@ def _no_overlap(x, out):
     return x
 
 
-def _run_numpy(op, key, compute, operands, out):
-    ct = compute.numpy
-    values = [ct.type(x) if not isinstance(x, Array)
-              else x.dtype.to_numpy_values(cpu_view(x)).astype(ct, copy=False) for x in operands]
-    with np.errstate(all="ignore"):
-        result = np.asarray(op.variant("numpy", key)(*values))
-        cpu_view(out)[...] = out.dtype.from_numpy_values(result)
+
+def _needs_long(arrays, n) -> bool:
+    """64-bit indices when the grid or any storage passes what 32-bit ones can address."""
+    return n > _INT32_LIMIT // 2 or any(
+        x._storage.nbytes > _BIG_BYTES for x in arrays if isinstance(x, Array))
 
 
-def _run_kernel(op, key, compute, operands, out):
-    device = out._device
-    n = out._numel()
-    big = n > _INT32_LIMIT // 2 or any(
-        x._storage.nbytes // x.dtype.itemsize > _INT32_LIMIT
-        for x in operands + [out] if isinstance(x, Array))
-    plan_key = (op.name, key, compute, out.dtype, out._shape, out._strides, big,
-                tuple((x.dtype, x._shape, x._strides) if isinstance(x, Array) else None
-                      for x in operands))
-    plan = device.plans.get(plan_key)
-    if plan is None:
-        plan = device.plans[plan_key] = _make_plan(op, key, compute, operands, out, big)
-    kernel, out_strides, in_strides, tail = plan
-    args = [out._storage.buffer, out._offset, *out_strides]
+def _kernel_args(args, operands, in_strides):
     for x, strides in zip(operands, in_strides):
         if strides is None:
             args.append(x)
         else:
             args += (x._storage.buffer, x._offset, *strides)
+    return args
+
+
+def _run_kernel(op, key, compute, operands, out):
+    device, n = out._device, out._numel()
+    big = _needs_long(operands + [out], n)
+    plan_key = (op, key, compute, out.dtype, out._shape, out._strides, big,
+                tuple((x.dtype, x._shape, x._strides) if isinstance(x, Array) else None
+                      for x in operands))
+    plan = device.plans.get(plan_key)
+    if plan is None:
+        plan = device.plans[plan_key] = _make_plan(op, key, compute, operands, out.dtype,
+                                                   out._shape, out._strides, device, big)
+    kernel, out_strides, in_strides, tail = plan
+    args = _kernel_args([out._storage.buffer, out._offset, *out_strides], operands, in_strides)
     device.launch(kernel, n, args + tail)
 
 
@@ -174,22 +253,23 @@ def kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, inde
                         ndim=ndim, index=index)
 
 
-def _make_plan(op, key, compute, operands, out, big):
-    """Collapse dims, pick contiguous/strided per operand, render and compile the kernel."""
-    device, shape = out._device, out._shape
+def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device, big):
+    """Collapse dims, pick contiguous/strided per operand, render and compile the kernel.
+
+    Returns (kernel, out strides, per-operand strides (None for a scalar), trailing args)."""
     arrays = [x for x in operands if isinstance(x, Array)]
-    sizes, strides = collapse(shape, [out._strides] + [
+    sizes, strides = collapse(shape, [out_strides] + [
         broadcast_strides(x._shape, x._strides, shape) for x in arrays])
     dense = contiguous_strides(sizes)
     kinds = ["c" if st == dense else "s" for st in strides]
     ndim = 0 if all(k == "c" for k in kinds) else len(sizes)
-    index = "long" if big else "int"
     idx_np = np.int64 if big else np.int32
-    it = iter(zip(kinds[1:], strides[1:]))
-    desc, in_strides, argtypes = [], [], [None, idx_np] + [idx_np] * (ndim if kinds[0] == "s" else 0)
+    out_st = strides[0] if ndim and kinds[0] == "s" else ()
+    layout = iter(zip(kinds[1:], strides[1:]))
+    desc, in_strides, argtypes = [], [], [None, idx_np] + [idx_np] * len(out_st)
     for x in operands:
         if isinstance(x, Array):
-            kind, st = next(it)
+            kind, st = next(layout)
             desc.append((kind, x.dtype))
             in_strides.append(st if kind == "s" and ndim else ())
             argtypes += [None, idx_np] + [idx_np] * len(in_strides[-1])
@@ -198,8 +278,7 @@ def _make_plan(op, key, compute, operands, out, big):
             in_strides.append(None)
             argtypes.append(compute.numpy)
     argtypes += [idx_np] * (1 + ndim)
-    name, source = kernel_source(op, key, device.dialect, compute, out.dtype, tuple(desc),
-                                 kinds[0] if ndim else "c", ndim, index)
+    name, source = kernel_source(op, key, device.dialect, compute, out_dtype, tuple(desc),
+                                 kinds[0] if ndim else "c", ndim, "long" if big else "int")
     kernel = device.kernel(source, name, tuple(argtypes))
-    out_strides = strides[0] if ndim and kinds[0] == "s" else ()
-    return kernel, out_strides, in_strides, [numel(shape), *(sizes if ndim else ())]
+    return kernel, out_st, in_strides, [numel(shape), *(sizes if ndim else ())]
