@@ -89,7 +89,7 @@ def get_default_dtype():
     return _pointwise.default_float()
 
 
-def set_default_device(device) -> None:
+def set_default_device(device) -> None:  # noqa: F811 - PyTorch's parameter name
     """Where new tensors go when no device is given (None restores ``cpu``/$CLTORCH_DEVICE)."""
     _registry.set_default(device)
 

@@ -154,8 +154,8 @@ def _like(input, dtype, device):
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False, **_):
-    return empty(input.shape, dtype=_like(input, dtype, device)[0],
-                 device=_like(input, dtype, device)[1], requires_grad=requires_grad)
+    dtype, device = _like(input, dtype, device)
+    return empty(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False, **_):

@@ -27,7 +27,7 @@ class dtype:
         return f"torch.{self.name}"
 
     def __reduce__(self):
-        return (getattr, (_module(), self.name))
+        return (_by_name, (self.name,))
 
     @property
     def is_floating_point(self) -> bool:
@@ -67,9 +67,8 @@ class dtype:
             return values.astype(self.storage_np)
 
 
-def _module():
-    import importlib
-    return importlib.import_module(__name__)
+def _by_name(name: str) -> "dtype":
+    return BY_NAME[name]
 
 
 def float32_to_bfloat16_bits(values) -> np.ndarray:
@@ -134,18 +133,6 @@ def scalar_dtype(value, default_float: dtype) -> dtype:
     if isinstance(value, (builtins.float, np.floating)):
         return default_float
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
-
-
-def scalar_category(value) -> int:
-    if isinstance(value, (builtins.bool, np.bool_)):
-        return 0
-    if isinstance(value, (builtins.int, np.integer)):
-        return 1
-    if isinstance(value, (builtins.float, np.floating)):
-        return 2
-    if isinstance(value, complex):
-        raise TypeError("complex numbers are not supported by cltorch")
-    raise TypeError(f"unsupported operand type {type(value).__name__}")
 
 
 def result_type(tensors, zero_dim, scalars, default_float: dtype) -> dtype:

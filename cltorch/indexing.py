@@ -18,7 +18,7 @@ def basic_view(tensor, index):
             start, stop, step = _slice_bounds(item, size)
             shape.append(max(0, -(-(stop - start) // step)))
             strides.append(stride * step)
-            offset += start * stride if start < size else 0
+            offset += start * stride
         else:
             offset += _int_index(item, size, dim) * stride
         dim += 1

@@ -376,36 +376,6 @@ class Tensor(Array):
     def opencl(self, device=None):
         return self.to(_indexed("opencl", device))
 
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def half(self):
-        return self.to(dtypes.float16)
-
-    def bfloat16(self):
-        return self.to(dtypes.bfloat16)
-
-    def long(self):
-        return self.to(dtypes.int64)
-
-    def int(self):
-        return self.to(dtypes.int32)
-
-    def short(self):
-        return self.to(dtypes.int16)
-
-    def char(self):
-        return self.to(dtypes.int8)
-
-    def byte(self):
-        return self.to(dtypes.uint8)
-
-    def bool(self):
-        return self.to(dtypes.bool_)
-
     def type_as(self, other):
         return self.to(other.dtype)
 
@@ -469,8 +439,8 @@ class Tensor(Array):
 
     def __bool__(self):
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {'more than one' if self.numel() else 'no'} "
-                               "values is ambiguous")
+            count = "more than one" if self.numel() else "no"
+            raise RuntimeError(f"Boolean value of Tensor with {count} values is ambiguous")
         return bool(self.item())
 
     def __float__(self):
@@ -509,6 +479,20 @@ class Tensor(Array):
                                      pointwise.default_float())
 
     __str__ = __repr__
+
+
+def _conversion(dtype):
+    def convert(self):
+        return self.to(dtype)
+    convert.__doc__ = f"``self.to({dtype!r})``."
+    return convert
+
+
+for _name, _dtype in (("float", dtypes.float32), ("double", dtypes.float64),
+                      ("half", dtypes.float16), ("bfloat16", dtypes.bfloat16),
+                      ("long", dtypes.int64), ("int", dtypes.int32), ("short", dtypes.int16),
+                      ("char", dtypes.int8), ("byte", dtypes.uint8), ("bool", dtypes.bool_)):
+    setattr(Tensor, _name, _conversion(_dtype))
 
 
 class TypedStorage:

@@ -79,7 +79,8 @@ class Device:
         raise NotImplementedError
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
-        """Fill the C-contiguous ``out`` from ``buffer`` at ``offset_bytes``; waits for the device."""
+        """Fill the C-contiguous ``out`` from ``buffer`` at ``offset_bytes``; waits for the
+        device."""
         raise NotImplementedError
 
     def kernel(self, source: str, name: str, argtypes: tuple):

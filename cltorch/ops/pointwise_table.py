@@ -74,7 +74,8 @@ def _shift(left):
         clipped = np.clip(b, 0, bits - 1)
         if left:
             return np.where(out_of_range, 0, np.left_shift(a, clipped))
-        return np.where(out_of_range, np.where(np.asarray(a) < 0, -1, 0), np.right_shift(a, clipped))
+        negative = np.asarray(a) < 0
+        return np.where(out_of_range, np.where(negative, -1, 0), np.right_shift(a, clipped))
     return shift
 
 
