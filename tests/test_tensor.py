@@ -231,3 +231,34 @@ def test_out_of_memory_is_a_clear_error_and_keeps_data(device):
         cltorch.empty(2 ** 48, device=device)
     assert_close(x, np.arange(5.0))
     assert_close(x + 1, np.arange(1.0, 6.0))
+
+
+def _run_python(code, **env):
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, check=True).stdout
+
+
+def test_import_without_optional_backends():
+    out = _run_python(
+        "import sys\n"
+        "sys.modules['pyopencl'] = sys.modules['cuda'] = None  # as if not installed\n"
+        "import cltorch\n"
+        "print(cltorch.opencl.is_available(), cltorch.cuda.device_count())\n"
+        "print((cltorch.ones(2) * 3).tolist())\n"
+        "try:\n"
+        "    cltorch.zeros(1, device='opencl')\n"
+        "except cltorch.BackendUnavailable as err:\n"
+        "    print(err)\n")
+    lines = out.splitlines()
+    assert lines[0] == "False 0" and lines[1] == "[3.0, 3.0]"
+    assert "pip install" in lines[2] and "pyopencl" in lines[2]
+
+
+def test_default_device_from_environment():
+    if not cltorch.opencl.is_available():
+        pytest.skip("no OpenCL device")
+    out = _run_python("import cltorch; print(cltorch.zeros(1).device)", CLTORCH_DEVICE="opencl")
+    assert out.strip() == "opencl:0"
