@@ -112,14 +112,9 @@ class CUDABuffer:
 
     __slots__ = ("ptr", "nbytes", "__weakref__")
 
-    def __init__(self, ptr: int, nbytes: int, stream):
+    def __init__(self, driver, ptr: int, nbytes: int, stream):
         self.ptr, self.nbytes = ptr, nbytes
-        weakref.finalize(self, _free, ptr, stream)
-
-
-def _free(ptr, stream):
-    driver, _ = _bindings()
-    driver.cuMemFreeAsync(ptr, stream)
+        weakref.finalize(self, driver.cuMemFreeAsync, ptr, stream)
 
 
 class CUDADevice(Device):
@@ -178,7 +173,7 @@ class CUDADevice(Device):
                 raise OutOfMemoryError(f"cuda:{self.index} out of memory allocating "
                                        f"{nbytes} bytes")
         _check((err,))
-        return CUDABuffer(int(ptr), nbytes, self.stream)
+        return CUDABuffer(d, int(ptr), nbytes, self.stream)
 
     def upload(self, host: np.ndarray):
         buffer = self.allocate(host.nbytes)
