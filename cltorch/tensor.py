@@ -99,7 +99,7 @@ class Tensor(Array):
     grad_fn = None
 
     def __new__(cls, *args, device=None):
-        from .creation import legacy_new
+        from .creation import legacy_new  # creation builds on this module: import when called
         return legacy_new(pointwise.default_float(), args, device)
 
     def __init__(self, *args, device=None):

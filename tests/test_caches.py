@@ -41,7 +41,7 @@ def test_opencl_binary_cache_key_holds_driver_and_version(index):
     dev = registry.get(f"opencl:{index}")
     key = str(get_device_cache_id(dev.device))
     assert dev.device.driver_version in key and dev.device.name in key
-    source = cltorch.codegen.render("pointwise.mako", dev.dialect, name="k", expr="a",
+    source = cltorch.codegen.render("pointwise.mako", cltorch.codegen.OPENCL, name="k", expr="a",
                                     compute=cltorch.float32, out=cltorch.float32,
                                     operands=(("c", cltorch.float32),), out_kind="c", ndim=0,
                                     index="int")

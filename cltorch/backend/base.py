@@ -14,9 +14,13 @@ class CompileError(RuntimeError):
     """A kernel failed to build. Carries the dialect, kernel name, build log and numbered source."""
 
     def __init__(self, dialect: str, name: str, log: str, source: str):
-        from ..codegen import numbered  # codegen is a sibling: only for the message text
         self.dialect, self.name, self.log, self.source = dialect, name, log, source
         super().__init__(f"[{dialect}] kernel {name} failed to build:\n{log}\n{numbered(source)}")
+
+
+def numbered(source: str) -> str:
+    """Source with line numbers, the way build errors show it."""
+    return "\n".join(f"{i:4d} | {line}" for i, line in enumerate(source.splitlines(), 1))
 
 
 class OutOfMemoryError(RuntimeError):
@@ -56,7 +60,6 @@ class Device:
     """One device of one backend. Subclasses fill in the methods below."""
 
     kind = ""          # "cpu" | "opencl" | "cuda"
-    dialect = None     # codegen Dialect, None for the NumPy fallback
 
     def __init__(self, index: int):
         self.index = index

@@ -15,7 +15,6 @@ import weakref
 import numpy as np
 
 from .. import config
-from ..codegen.dialect import CUDA
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
                    grid_size)
 
@@ -119,7 +118,6 @@ class CUDABuffer:
 
 class CUDADevice(Device):
     kind = "cuda"
-    dialect = CUDA
 
     def __init__(self, index: int):
         super().__init__(index)

@@ -13,7 +13,6 @@ import os
 import numpy as np
 
 from .. import config
-from ..codegen.dialect import OPENCL
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
                    grid_size)
 
@@ -47,7 +46,6 @@ def device_count() -> int:
 
 class OpenCLDevice(Device):
     kind = "opencl"
-    dialect = OPENCL
 
     def __init__(self, index: int):
         super().__init__(index)

@@ -32,7 +32,3 @@ def render(template: str, dialect, **params) -> str:
     source = _lookup().get_template(template).render(dialect=dialect, **params)
     return f"// cltorch {config.VERSION} {dialect.name} {template}\n{source.strip()}\n"
 
-
-def numbered(source: str) -> str:
-    """Source with line numbers, the way build errors show it."""
-    return "\n".join(f"{i:4d} | {line}" for i, line in enumerate(source.splitlines(), 1))

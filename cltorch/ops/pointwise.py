@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
-from ..codegen import render
+from ..codegen import DIALECTS, render
 from .array import Array, Storage, check_dtype_supported, cpu_view, empty, read_stored
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
@@ -278,7 +278,7 @@ def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device
             in_strides.append(None)
             argtypes.append(compute.numpy)
     argtypes += [idx_np] * (1 + ndim)
-    name, source = kernel_source(op, key, device.dialect, compute, out_dtype, tuple(desc),
+    name, source = kernel_source(op, key, DIALECTS[device.kind], compute, out_dtype, tuple(desc),
                                  kinds[0] if ndim else "c", ndim, "long" if big else "int")
     kernel = device.kernel(source, name, tuple(argtypes))
     return kernel, out_st, in_strides, [numel(shape), *(sizes if ndim else ())]
