@@ -18,6 +18,7 @@ from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, Doubl
                        logspace, ones, ones_like, tensor, zeros, zeros_like)
 from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
+from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
 from .ops import pointwise as _pointwise
 from .ops.layout import broadcast_shapes as _broadcast_shapes
 from .tensor import Size, Tensor
@@ -34,6 +35,8 @@ half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
 globals().update(_FUNCTIONS)
+globals().update(_REDUCTIONS)
+_sys.modules[__name__ + ".linalg"] = linalg
 
 
 def _method_function(name):

@@ -23,6 +23,7 @@ INLINE unsigned long long ct_dim3(const dim3 v, int d) { return d == 0 ? v.x : (
 #define LOCAL_SIZE(d) ct_dim3(blockDim, d)
 #define GID(d) (GROUP_ID(d) * LOCAL_SIZE(d) + LID(d))
 #define GLOBAL_SIZE(d) (ct_dim3(gridDim, d) * LOCAL_SIZE(d))
+#define NUM_GROUPS(d) ct_dim3(gridDim, d)
 INLINE float ct_half_to_float(unsigned short h) {
     float f; asm("{ cvt.f32.f16 %0, %1; }" : "=f"(f) : "h"(h)); return f;
 }
@@ -48,6 +49,7 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define LOCAL_SIZE(d) get_local_size(d)
 #define GID(d) get_global_id(d)
 #define GLOBAL_SIZE(d) get_global_size(d)
+#define NUM_GROUPS(d) get_num_groups(d)
 #define LOAD_F16(p, i) vload_half((i), (p))
 #define STORE_F16(p, i, v) vstore_half_rte((v), (i), (p))
 % endif

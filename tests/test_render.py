@@ -11,6 +11,8 @@ from cltorch.backend import CompileError, registry
 from cltorch.codegen import CUDA, OPENCL, render, template_names
 from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
+from cltorch.ops.reduce import ROWS as REDUCTIONS
+from cltorch.ops.reduce import reduce_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
 
@@ -35,12 +37,32 @@ def _pointwise_samples():
     return samples
 
 
-SAMPLES = {"pointwise.mako": _pointwise_samples()}
+def _reduce_samples():
+    """Every reduction row, final and partial, float and integer, both index widths."""
+    samples = []
+    for red in REDUCTIONS:
+        for src in (D.float32, D.int64, D.float16) if red.result != "float" else (D.float32,):
+            out = D.bool_ if red.result == "bool" else src
+            samples.append((red, src, src.compute, out, True, 2, 2, 256, "int", False))
+        if not red.arg:
+            samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, "long",
+                            False))
+            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))
+    samples.append((REDUCTIONS[0], D.float64, D.float64, D.float64, True, 0, 1, 32, "int",
+                    False))
+    return samples
+
+
+SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples()}
 
 
 def _sources(dialect):
     for op, key, compute, out, operands, out_kind, ndim, index in SAMPLES["pointwise.mako"]:
         yield kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index)
+    for red, src, compute, out, final, kept, reduced, group, index, identity in \
+            SAMPLES["reduce.mako"]:
+        yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
+                                                  reduced, group, index, identity)
 
 
 def test_every_template_has_samples():

@@ -120,3 +120,37 @@ def test_half_precision_arithmetic_matches_torch(device):
         # CUDA path and cltorch keep it in float32), so results may differ by an ulp or two.
         assert_close(got.float(), want, rtol=2 ** -6 if dtype == "bfloat16" else 2 ** -9)
         assert not math.isnan(got.float().cpu()._host_values().sum())
+
+
+REDUCTION_CALLS = {
+    "sum": lambda m, x: m.sum(x, 1), "sum_all": lambda m, x: m.sum(x),
+    "mean": lambda m, x: m.mean(x, (0, 1), keepdim=True), "prod": lambda m, x: m.prod(x, 0),
+    "nansum": lambda m, x: m.nansum(x, -1), "amax": lambda m, x: m.amax(x, 1),
+    "amin": lambda m, x: m.amin(x), "max_dim": lambda m, x: m.max(x, 1)[0],
+    "argmax_dim": lambda m, x: m.max(x, 1)[1], "argmin": lambda m, x: m.argmin(x),
+    "all": lambda m, x: m.all(x, 0), "any": lambda m, x: m.any(x),
+    "count_nonzero": lambda m, x: m.count_nonzero(x, 1), "var": lambda m, x: m.var(x, 1),
+    "std": lambda m, x: m.std(x, correction=0), "norm": lambda m, x: m.norm(x, 3, 1),
+    "logsumexp": lambda m, x: m.logsumexp(x, 1), "softmax": lambda m, x: m.softmax(x, 1),
+    "log_softmax": lambda m, x: m.log_softmax(x, 0),
+    "vector_norm_inf": lambda m, x: m.linalg.vector_norm(x, float("inf"), dim=1),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+@pytest.mark.parametrize("name", sorted(REDUCTION_CALLS))
+def test_reduction_matches_torch(device, name, dtype):
+    a = np.random.default_rng(3).standard_normal((4, 6)).astype(np.float32)
+    if dtype == "float32":
+        a[1, 2] = np.nan
+    a = a.astype(dtype) if dtype != "bool" else a > 0
+    call = REDUCTION_CALLS[name]
+    try:
+        want = call(torch, torch.from_numpy(a))
+    except (RuntimeError, TypeError) as err:
+        with pytest.raises(type(err)):
+            call(cltorch, cltorch.tensor(a, device=device))
+        return
+    got = call(cltorch, cltorch.tensor(a, device=device))
+    assert repr(got.dtype) == str(want.dtype) and got.shape == tuple(want.shape)
+    assert_close(got, want.numpy(), rtol=1e-5, atol=1e-6)

@@ -64,6 +64,7 @@ class Device:
     def __init__(self, index: int):
         self.index = index
         self.plans = {}     # per-device cache of launch plans, filled by the ops layer
+        self.compute_units = 1
         self.kernels = {}   # (source, name) -> compiled kernel handle
 
     @property
@@ -98,9 +99,9 @@ class Device:
     def compile(self, source: str, name: str, argtypes: tuple):
         raise NotImplementedError
 
-    def launch(self, kernel, n_items: int, args) -> None:
-        """Enqueue ``kernel`` over ``n_items`` work items (grid-stride) with ``args``.
-        Never waits for the device."""
+    def launch(self, kernel, n_items: int, args, local=None) -> None:
+        """Enqueue ``kernel`` over ``n_items`` work items (grid-stride) with ``args``, in
+        work-groups of ``local`` items (the backend's choice when None). Never waits."""
         raise NotImplementedError
 
     def synchronize(self) -> None:

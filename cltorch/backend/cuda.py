@@ -136,6 +136,7 @@ class CUDADevice(Device):
         major = self._attribute("COMPUTE_CAPABILITY_MAJOR")
         self.arch = f"sm_{major}{self._attribute('COMPUTE_CAPABILITY_MINOR')}"
         self.max_groups = 2 ** 20  # one item per thread; the grid-stride loop covers the rest
+        self.compute_units = self._attribute("MULTIPROCESSOR_COUNT")
 
     def _attribute(self, name: str) -> int:
         """A device attribute; 0 for one this driver's bindings no longer have (CLOCK_RATE)."""
@@ -195,14 +196,15 @@ class CUDADevice(Device):
         types = [np.dtype(np.uint64) if t is None else np.dtype(t) for t in argtypes]
         return (function, types, module)
 
-    def launch(self, kernel, n_items: int, args) -> None:
+    def launch(self, kernel, n_items: int, args, local=None) -> None:
         function, types, _ = kernel
         values = [np.array([a.ptr if isinstance(a, CUDABuffer) else a], dtype=t)
                   for a, t in zip(args, types)]
         pointers = np.array([v.ctypes.data for v in values], dtype=np.uint64)
-        size = grid_size(n_items, BLOCK_SIZE, self.max_groups)
-        _check(self.driver.cuLaunchKernel(function, size // BLOCK_SIZE, 1, 1, BLOCK_SIZE, 1, 1,
-                                          0, self.stream, pointers.ctypes.data, 0))
+        block = local or BLOCK_SIZE
+        groups = grid_size(n_items, block, self.max_groups) // block
+        _check(self.driver.cuLaunchKernel(function, groups, 1, 1, block, 1, 1, 0, self.stream,
+                                          pointers.ctypes.data, 0))
 
     def synchronize(self) -> None:
         _check(self.driver.cuStreamSynchronize(self.stream))

@@ -63,6 +63,7 @@ class OpenCLDevice(Device):
         # takes over. (A small grid made PoCL 4x slower: it vectorises across work-items.)
         self.max_groups = 2 ** 20
         self.local_size = min(LOCAL_SIZE, self.device.max_work_group_size)
+        self.compute_units = self.device.max_compute_units
         self.options = self._build_options()
 
     def _build_options(self) -> list:
@@ -125,9 +126,9 @@ class OpenCLDevice(Device):
             kernel.set_scalar_arg_dtypes(list(argtypes))
         return kernel
 
-    def launch(self, kernel, n_items: int, args) -> None:
-        size = grid_size(n_items, self.local_size, self.max_groups)
-        kernel(self.queue, (size,), (self.local_size,), *args)
+    def launch(self, kernel, n_items: int, args, local=None) -> None:
+        local = local or self.local_size
+        kernel(self.queue, (grid_size(n_items, local, self.max_groups),), (local,), *args)
 
     def synchronize(self) -> None:
         self.queue.finish()

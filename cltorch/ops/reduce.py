@@ -1,0 +1,247 @@
+"""Reductions over any dims of any strided tensor: one template (``reduce.mako``), two passes
+when few outputs each reduce many elements, and a NumPy twin on the cpu.
+
+A row gives the accumulator's start value, the per-element map, the combine and the finishing
+expression; ``arg`` rows (argmax/argmin) carry the index of the best element instead.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import dtypes
+from ..codegen import DIALECTS, render
+from .array import Array, check_dtype_supported, cpu_view, empty
+from .layout import collapse, numel
+
+_INT32_LIMIT = 2 ** 31 - 1
+_LOCAL = 256
+
+
+@dataclass(frozen=True, eq=False)
+class Reduction:
+    name: str
+    init: str             # "0", "1", "low" (lowest value), "high" (highest value)
+    combine: str          # over accumulators a, b
+    numpy: object         # fn(values, axis) on compute-typed values
+    map: str = "v"        # per element, over v
+    post: str = "a"       # finish, over a and ct_count
+    arg: str = ""         # "max" / "min": index of the best element
+    result: str = "same"  # same | sum (ints -> int64) | bool | float (floats only) | index
+    nonempty: bool = False  # refuses to reduce zero elements (max, argmax, ...)
+
+
+def _np_arg(fn):
+    def arg(values, axis):
+        moved = np.moveaxis(values, axis, range(-len(axis), 0))
+        return fn(moved.reshape(moved.shape[:moved.ndim - len(axis)] + (-1,)), axis=-1)
+    return arg
+
+
+def _np_norm(p):
+    return lambda v, axis: np.sum(np.abs(v) ** p, axis=axis) ** (1 / p)
+
+
+def _np_extreme(fn, values, axis):
+    return fn(values, axis=axis)
+
+
+ROWS = [
+    Reduction("sum", "0", "a + b", lambda v, axis: np.sum(v, axis=axis), result="sum"),
+    Reduction("nansum", "0", "a + b", lambda v, axis: np.nansum(v, axis=axis),
+              map="(v != v) ? 0 : v", result="sum"),
+    Reduction("prod", "1", "a * b", lambda v, axis: np.prod(v, axis=axis), result="sum"),
+    Reduction("mean", "0", "a + b", lambda v, axis: np.mean(v, axis=axis), post="a / ct_count",
+              result="float"),
+    Reduction("amax", "low", "ct_max(a, b)", lambda v, axis: np.max(v, axis=axis),
+              nonempty=True),
+    Reduction("amin", "high", "ct_min(a, b)", lambda v, axis: np.min(v, axis=axis),
+              nonempty=True),
+    Reduction("all", "1", "a && b", lambda v, axis: np.all(v != 0, axis=axis), map="v != 0",
+              result="bool"),
+    Reduction("any", "0", "a || b", lambda v, axis: np.any(v != 0, axis=axis), map="v != 0",
+              result="bool"),
+    Reduction("argmax", "low", "", _np_arg(np.argmax), arg="max", result="index",
+              nonempty=True),
+    Reduction("argmin", "high", "", _np_arg(np.argmin), arg="min", result="index",
+              nonempty=True),
+    Reduction("norm1", "0", "a + b", _np_norm(1), map="fabs(v)", result="float"),
+    Reduction("norm2", "0", "a + b", lambda v, axis: np.sqrt(np.sum(v * v, axis=axis)),
+              map="v * v", post="sqrt(a)", result="float"),
+    Reduction("norm_inf", "0", "ct_max(a, b)",
+              lambda v, axis: np.max(np.abs(v), axis=axis, initial=0), map="fabs(v)",
+              result="float"),
+    Reduction("norm_ninf", "high", "ct_min(a, b)",
+              lambda v, axis: np.min(np.abs(v), axis=axis, initial=np.inf), map="fabs(v)",
+              result="float"),
+    Reduction("norm0", "0", "a + b", lambda v, axis: np.sum(v != 0, axis=axis),
+              map="(v != 0)", result="float"),
+]
+TABLE = {r.name: r for r in ROWS}
+
+
+def normalize_dims(dim, ndim) -> tuple:
+    """Reduced dims, sorted; None (or ()) means all. IndexError / RuntimeError as PyTorch."""
+    if dim is None or dim == () or dim == []:
+        return tuple(range(ndim))
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    out = []
+    for d in dims:
+        low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+        if not low <= d <= high:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{low}, "
+                             f"{high}], but got {d})")
+        d %= max(ndim, 1)
+        if d in out:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    return tuple(sorted(d for d in out if d < ndim))
+
+
+def result_dtypes(red: Reduction, dtype, requested=None) -> tuple:
+    """(dtype the kernel computes in, result dtype)."""
+    if requested is not None and red.result in ("sum", "float", "same"):
+        if red.result == "float" and requested.category < 2:
+            raise RuntimeError(f"{red.name}(): the dtype argument must be a floating point "
+                               f"dtype, got {requested!r}")
+        return requested.compute, requested
+    if red.result == "sum":
+        out = dtypes.int64 if dtype.category < 2 else dtype
+        return out.compute, out
+    if red.result == "float" and dtype.category < 2:
+        raise RuntimeError(f"{red.name}(): could not infer output dtype. Input dtype must be "
+                           f"either a floating point or complex dtype. Got: "
+                           f"{dtype.legacy_name}")
+    if red.result == "bool":
+        return dtype.compute, dtypes.bool_
+    return dtype.compute, dtype
+
+
+def reduce(red: Reduction | str, x: Array, dim=None, keepdim=False, dtype=None):
+    """``red`` of ``x`` over ``dim``; for arg rows returns (values, indices)."""
+    red = TABLE[red] if isinstance(red, str) else red
+    dims = normalize_dims(dim, len(x._shape))
+    compute, result = result_dtypes(red, x.dtype, dtype)
+    check_dtype_supported(x._device, compute)
+    kept = [d for d in range(len(x._shape)) if d not in dims]
+    out_shape = tuple(x._shape[d] for d in kept)
+    k = numel(x._shape[d] for d in dims)
+    if red.nonempty and k == 0 and x._numel() == 0:
+        _empty_error(red, dim, dims)
+    cls = type(x)
+    values = empty(cls, out_shape, x.dtype if red.arg else result, x._device)
+    index = empty(cls, out_shape, dtypes.int64, x._device) if red.arg else None
+    if numel(out_shape):
+        if x._device.kind == "cpu":
+            _reduce_numpy(red, x, dims, compute, values, index)
+        else:
+            _reduce_kernel(red, x, kept, dims, compute, values, index)
+    if keepdim:
+        shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape))
+        values, index = (None if t is None else _reshape(t, shape) for t in (values, index))
+    return (values, index) if red.arg else values
+
+
+def _empty_error(red, dim, dims):
+    if dim is None:
+        raise RuntimeError(f"{red.name}(): Expected reduction dim to be specified for "
+                           "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                           "argument.")
+    raise IndexError(f"{red.name}(): Expected reduction dim {dims[0]} to have non-zero size.")
+
+
+def _reshape(t, shape):
+    from .layout import contiguous_strides
+    return type(t)._make(t._storage, shape, contiguous_strides(shape), t._offset, t.dtype)
+
+
+def _reduce_numpy(red, x, dims, compute, values, index):
+    v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": NaN, as wanted
+        r = np.asarray(red.numpy(v, dims))
+        if red.arg:
+            cpu_view(index)[...] = r
+            r = np.asarray(_np_arg(lambda a, axis: np.take_along_axis(
+                a, np.expand_dims(r, -1), -1)[..., 0])(v, dims))
+        cpu_view(values)[...] = values.dtype.from_numpy_values(r)
+
+
+def _extreme(compute, low: bool) -> str:
+    if compute.category == 2:
+        return "-INFINITY" if low else "INFINITY"
+    info = np.iinfo(compute.numpy)
+    return f"({info.min + 1} - 1)" if low else str(info.max)
+
+
+def _reduce_kernel(red, x, kept, dims, compute, values, index):
+    device = x._device
+    kept_sizes, (kept_strides,) = collapse(tuple(x._shape[d] for d in kept),
+                                           [tuple(x._strides[d] for d in kept)])
+    red_sizes, (red_strides,) = collapse(tuple(x._shape[d] for d in dims),
+                                         [tuple(x._strides[d] for d in dims)])
+    m, k = values._numel(), numel(red_sizes)
+    big = x._storage.nbytes > _INT32_LIMIT or m * k > _INT32_LIMIT // 2
+    split = _split(m, k, device) if not red.arg else 1
+    chunk = -(-k // split) if k else 1
+    split = -(-k // chunk) if k else 1
+    local = min(_LOCAL, 1 << max(0, (chunk - 1).bit_length()))
+    count = float(k) if compute.category == 2 else k
+    geometry = [m, k, split, chunk, count]
+    layout = [v for pair in zip(kept_sizes, kept_strides) for v in pair] + \
+        [v for pair in zip(red_sizes, red_strides) for v in pair]
+    if split == 1:
+        outs = [values._storage.buffer] + ([index._storage.buffer] if red.arg else [])
+        kernel = _kernel(red, device, x.dtype, compute, values.dtype, True, len(kept_sizes),
+                         len(red_sizes), local, big)
+        device.launch(kernel, m * local, outs + [x._storage.buffer, x._offset] + geometry +
+                      layout, local=local)
+        return
+    partial = empty(type(x), (m, split), compute, device)
+    first = _kernel(red, device, x.dtype, compute, compute, False, len(kept_sizes),
+                    len(red_sizes), local, big)
+    device.launch(first, m * split * local, [partial._storage.buffer, x._storage.buffer,
+                                             x._offset] + geometry + layout, local=local)
+    second_local = min(_LOCAL, 1 << (split - 1).bit_length())
+    second = _kernel(red, device, compute, compute, values.dtype, True, 1, 1, second_local, big,
+                     identity=True)
+    device.launch(second, m * second_local, [values._storage.buffer, partial._storage.buffer, 0,
+                                             m, split, 1, split, count, m, split, split, 1],
+                  local=second_local)
+
+
+def _split(m, k, device) -> int:
+    """Chunks per output so that a few outputs of many elements still fill the device."""
+    target = 4 * device.compute_units
+    if m >= target or k <= 8 * _LOCAL:
+        return 1
+    return max(1, min(-(-target // m), k // (4 * _LOCAL)))
+
+
+def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
+            identity=False):
+    key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, local, big, identity)
+    found = device.plans.get(key)
+    if found is None:
+        source = reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim,
+                               red_ndim, local, "long" if big else "int", identity)
+        idx = np.int64 if big else np.int32
+        argtypes = [None] * (2 if red.arg else 1) + [None, idx, idx, idx, idx, idx,
+                                                     compute.numpy] + \
+            [idx] * (2 * (kept_ndim + red_ndim))
+        found = device.plans[key] = device.kernel(source, f"reduce_{red.name}",
+                                                  tuple(argtypes))
+    return found
+
+
+def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, local, index,
+                  identity=False) -> str:
+    """Source of the ``red`` kernel for one dialect and layout (the template tests use it)."""
+    init = {"low": _extreme(compute, True), "high": _extreme(compute, False)}.get(red.init,
+                                                                                   red.init)
+    return render("reduce.mako", dialect, name=f"reduce_{red.name}", src=src, compute=compute,
+                  out=out, final=final, arg=red.arg, init=init, map_expr="v" if identity
+                  else red.map, combine=red.combine, post=red.post, kept_ndim=kept_ndim,
+                  red_ndim=red_ndim, group_size=local, index=index)

@@ -1,0 +1,243 @@
+"""Reductions, statistics, norms and softmax: functions and Tensor methods over ops.reduce."""
+from __future__ import annotations
+
+import builtins
+import collections
+import math
+import types
+
+from . import dtypes
+from .functions import FUNCTIONS
+from .ops import pointwise
+from .ops.reduce import normalize_dims, reduce
+from .tensor import Tensor
+
+def _return_type(name, fields):
+    """A named tuple printed as PyTorch prints ``torch.return_types.max(values=..., ...)``."""
+    base = collections.namedtuple(name, fields)
+
+    def __repr__(self):
+        items = ",\n".join(f"{k}={v!r}" for k, v in zip(self._fields, self))
+        return f"torch.return_types.{name}(\n{items})"
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+return_types = types.SimpleNamespace(max=_return_type("max", "values indices"),
+                                     min=_return_type("min", "values indices"),
+                                     aminmax=_return_type("aminmax", "min max"))
+
+
+def _dtype(dtype):
+    return None if dtype is None else dtypes.to_dtype(dtype)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (int or tuple; all dims when None). Integers sum to int64.
+
+    Example:
+        >>> tensor([[1, 2], [3, 4]]).sum(0).tolist()
+        [4, 6]
+    """
+    return reduce("sum", input, dim, keepdim, _dtype(dtype))
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum treating NaN as zero."""
+    return reduce("nansum", input, dim, keepdim, _dtype(dtype))
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over ``dim`` (all dims when None)."""
+    return reduce("prod", input, dim, keepdim, _dtype(dtype))
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean over ``dim``; floating point inputs only, as in PyTorch."""
+    return reduce("mean", input, dim, keepdim, _dtype(dtype))
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean of the non-NaN elements."""
+    valid = reduce("sum", input.isnan().logical_not(), dim, keepdim)
+    return nansum(input, dim, keepdim, dtype=dtype) / valid
+
+
+def amax(input, dim=(), keepdim=False):
+    """Largest value over ``dim`` (all dims when empty); NaN propagates."""
+    return reduce("amax", input, dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    """Smallest value over ``dim`` (all dims when empty); NaN propagates."""
+    return reduce("amin", input, dim, keepdim)
+
+
+def _extreme(name, input, dim, keepdim):
+    if dim is None:
+        return reduce("a" + name, input, None, False)
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return FUNCTIONS["maximum" if name == "max" else "minimum"](input, dim)
+    values, indices = reduce("arg" + name, input, dim, keepdim)
+    return getattr(return_types, name)(values, indices)
+
+
+def max(input, dim=None, keepdim=False):
+    """Whole-tensor max; with ``dim`` a (values, indices) named tuple; with a tensor, maximum."""
+    return _extreme("max", input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    """Whole-tensor min; with ``dim`` a (values, indices) named tuple; with a tensor, minimum."""
+    return _extreme("min", input, dim, keepdim)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """(min, max) over ``dim`` as a named tuple."""
+    return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
+                                amax(input, () if dim is None else dim, keepdim))
+
+
+def _arg(name, input, dim, keepdim):
+    if input.dtype is dtypes.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
+    if dim is None:
+        flat = input.reshape(-1)
+        index = reduce(name, flat, 0, False)[1]
+        return index.reshape([1] * input.ndim) if keepdim else index
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    return reduce(name, input, dim, keepdim)[1]
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest value (over the flattened tensor when ``dim`` is None)."""
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest value (over the flattened tensor when ``dim`` is None)."""
+    return _arg("argmin", input, dim, keepdim)
+
+
+def all(input, dim=None, keepdim=False):
+    """True where every element over ``dim`` is non-zero."""
+    return reduce("all", input, dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    """True where some element over ``dim`` is non-zero."""
+    return reduce("any", input, dim, keepdim)
+
+
+def count_nonzero(input, dim=None):
+    """Number of non-zero elements over ``dim`` (int64)."""
+    return reduce("sum", input.ne(0), dim, False)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default)."""
+    if input.dtype.category < 2:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    dims = normalize_dims(dim, input.ndim)
+    count = math.prod(input._shape[d] for d in dims)
+    centred = input - mean(input, dims, keepdim=True)
+    squares = sum(centred * centred, dims, keepdim)
+    return squares / builtins.max(0, count - _correction(unbiased, correction))
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim`` with Bessel's ``correction`` (1 by default)."""
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(variance, mean) over ``dim``."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(standard deviation, mean) over ``dim``."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """The vector ``ord``-norm over ``dim``: 1, 2, inf, -inf, 0 or any other real ``ord``."""
+    if dtype is not None:
+        x = x.to(_dtype(dtype))
+    if x.dtype.category < 2:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {x.dtype.legacy_name}")
+    rows = {1: "norm1", 2: "norm2", math.inf: "norm_inf", -math.inf: "norm_ninf", 0: "norm0"}
+    if ord in rows:
+        return reduce(rows[ord], x, dim, keepdim)
+    return sum(x.abs() ** ord, dim, keepdim) ** (1.0 / ord)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """``vector_norm`` with PyTorch's ``norm`` signature ('fro' is the 2-norm of the elements)."""
+    if p in ("fro", None):
+        p = 2
+    if isinstance(p, str):
+        raise RuntimeError(f"norm(): p='{p}' is not supported by cltorch yet")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+linalg = types.SimpleNamespace(vector_norm=vector_norm, norm=norm)
+
+
+def _float(input):
+    return input if input.dtype.category == 2 else input.to(pointwise.default_float())
+
+
+def _floating(name, input, dtype):
+    """softmax-like ops take floating point input, or an explicit floating ``dtype``."""
+    if dtype is not None:
+        return input.to(_dtype(dtype))
+    if input.dtype.category < 2:
+        raise NotImplementedError(f'"{name}" not implemented for \'{input.dtype.legacy_name}\'')
+    return input
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(input)))`` over ``dim``, computed stably."""
+    x = _float(input)
+    dims = normalize_dims(dim, x.ndim)
+    top = amax(x, dims, keepdim=True)
+    top = FUNCTIONS["where"](top.isinf(), 0.0, top)
+    out = sum((x - top).exp(), dims, keepdim=True).log() + top
+    return out if keepdim else out.squeeze(dims) if dims else out
+
+
+def softmax(input, dim, dtype=None):
+    """``exp(x) / sum(exp(x))`` over ``dim``, shifted by the max for stability."""
+    x = _floating("softmax", input, dtype)
+    e = (x - amax(x, dim, keepdim=True)).exp()
+    return e / sum(e, dim, keepdim=True)
+
+
+def log_softmax(input, dim, dtype=None):
+    """``log(softmax(x))`` over ``dim``, computed without forming the softmax."""
+    x = _floating("log_softmax", input, dtype)
+    shifted = x - amax(x, dim, keepdim=True)
+    return shifted - sum(shifted.exp(), dim, keepdim=True).log()
+
+REDUCTIONS = {f.__name__: f for f in (
+    sum, nansum, prod, mean, nanmean, amax, amin, max, min, aminmax, argmax, argmin, all, any,
+    count_nonzero, var, std, var_mean, std_mean, norm, logsumexp, softmax, log_softmax)}
+METHODS = set(REDUCTIONS) - {"var_mean", "std_mean"}
+
+
+def install() -> None:
+    for name in METHODS:
+        setattr(Tensor, name, REDUCTIONS[name])
+
+
+install()

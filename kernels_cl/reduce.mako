@@ -1,0 +1,114 @@
+## Reduce K elements into each of M outputs: one work-group per (output, split).
+##   map(v)        C expression over v (input value in compute type), e.g. "v" or "fabs(v)"
+##   init          C literal of the accumulator's start value
+##   combine(a,b)  C expression combining two accumulators
+##   post(a)       C expression finishing an accumulator (ct_count = K, in compute type)
+##   arg           "max"/"min": track the index of the best element (argmax/argmin) instead
+##   final         True: apply post and store into `out`; False: store raw partial accumulators
+##   kept_ndim / red_ndim: collapsed dims of outputs / of the reduced elements; group_size
+## With split S > 1 each output's K elements are cut into S chunks (the first of two passes).
+<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_math.mako" import="helpers"/>
+<%
+    T = dialect.ctype(compute)
+    idx = index
+    fp64 = "float64" in (compute.name, out.name, src.name)
+%>
+${prelude(fp64)}
+${helpers(T, compute.is_floating_point)}
+% if arg:
+## a beats the best so far (b, at bi): NaN beats numbers, ties go to the lower index
+INLINE int ct_better(${T} a, ${idx} ai, ${T} b, ${idx} bi) {
+    if (bi < 0) return 1;
+% if compute.is_floating_point:
+    if (b != b) return (a != a) && ai < bi;
+    if (a != a) return 1;
+% endif
+    return (a ${">" if arg == "max" else "<"} b) || (a == b && ai < bi);
+}
+% endif
+
+KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
+% if arg:
+    GLOBAL ${dialect.int64}* ct_out_index,
+% endif
+    GLOBAL const ${dialect.ctype(src)}* ct_in, const ${idx} ct_in_off,
+    const ${idx} ct_m, const ${idx} ct_k, const ${idx} ct_split, const ${idx} ct_chunk,
+    const ${T} ct_count
+% for d in range(kept_ndim):
+    , const ${idx} ct_ksize${d}, const ${idx} ct_kstride${d}
+% endfor
+% for d in range(red_ndim):
+    , const ${idx} ct_rsize${d}, const ${idx} ct_rstride${d}
+% endfor
+    )
+{
+    LOCAL ${T} ct_acc_sh[${group_size}];
+% if arg:
+    LOCAL ${idx} ct_idx_sh[${group_size}];
+% endif
+    const ${idx} ct_lid = (${idx})LID(0);
+    for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_m * ct_split; ct_g += (${idx})NUM_GROUPS(0)) {
+        const ${idx} ct_o = ct_g / ct_split;
+        const ${idx} ct_first = (ct_g % ct_split) * ct_chunk;
+        const ${idx} ct_last = ct_first + ct_chunk < ct_k ? ct_first + ct_chunk : ct_k;
+        ${idx} ct_base = ct_in_off;
+        {
+            ${idx} ct_rest = ct_o;
+% for d in reversed(range(kept_ndim)):
+            ct_base += (ct_rest % ct_ksize${d}) * ct_kstride${d};
+            ct_rest /= ct_ksize${d};
+% endfor
+        }
+        ${T} ct_acc = ${init};
+% if arg:
+        ${idx} ct_best = -1;
+% endif
+        for (${idx} ct_r = ct_first + ct_lid; ct_r < ct_last; ct_r += ${group_size}) {
+            ${idx} ct_pos = ct_base;
+            ${idx} ct_rest = ct_r;
+% for d in reversed(range(red_ndim)):
+            ct_pos += (ct_rest % ct_rsize${d}) * ct_rstride${d};
+            ct_rest /= ct_rsize${d};
+% endfor
+            const ${T} v = ${load(src, "ct_in", "ct_pos", T)};
+% if arg:
+            if (ct_better(v, ct_r, ct_acc, ct_best)) { ct_acc = v; ct_best = ct_r; }
+% else:
+            { const ${T} a = ct_acc; const ${T} b = ${map_expr}; ct_acc = ${combine}; }
+% endif
+        }
+        ct_acc_sh[ct_lid] = ct_acc;
+% if arg:
+        ct_idx_sh[ct_lid] = ct_best;
+% endif
+        BARRIER;
+% for step in [2 ** i for i in reversed(range(group_size.bit_length() - 1))]:
+        if (ct_lid < ${step}) {
+% if arg:
+            if (ct_better(ct_acc_sh[ct_lid + ${step}], ct_idx_sh[ct_lid + ${step}],
+                          ct_acc_sh[ct_lid], ct_idx_sh[ct_lid])) {
+                ct_acc_sh[ct_lid] = ct_acc_sh[ct_lid + ${step}];
+                ct_idx_sh[ct_lid] = ct_idx_sh[ct_lid + ${step}];
+            }
+% else:
+            const ${T} a = ct_acc_sh[ct_lid]; const ${T} b = ct_acc_sh[ct_lid + ${step}];
+            ct_acc_sh[ct_lid] = ${combine};
+% endif
+        }
+        BARRIER;
+% endfor
+        if (ct_lid == 0) {
+% if arg:
+            ${store(out, "ct_out", "ct_g", "ct_acc_sh[0]")};
+            ct_out_index[ct_g] = ct_idx_sh[0] < 0 ? 0 : ct_idx_sh[0];
+% elif final:
+            const ${T} a = ct_acc_sh[0];
+            ${store(out, "ct_out", "ct_g", post)};
+% else:
+            ct_out[ct_g] = ct_acc_sh[0];
+% endif
+        }
+        BARRIER;
+    }
+}

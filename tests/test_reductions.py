@@ -1,0 +1,164 @@
+"""Reductions on every device against NumPy (float64 references), and against PyTorch where it
+is installed: any dims, negative dims, keepdim, strided inputs, dtypes, empty inputs, errors."""
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_close, needs_fp64
+
+import cltorch
+
+DIMS = [None, 0, -1, (0, 2), (1,), (0, 1, 2)]
+
+
+def _data(dtype="float32", shape=(4, 37, 6), seed=0):
+    a = np.random.default_rng(seed).standard_normal(shape)
+    if dtype.startswith("int") or dtype in ("uint8", "bool"):
+        a = np.round(a * 3) % (2 if dtype == "bool" else 7)
+    return cltorch.tensor(a, dtype=getattr(cltorch, dtype))._host_values().astype(np.float64)
+
+
+def _np_dims(dim):
+    return dim if dim is None or isinstance(dim, tuple) else (dim,)
+
+
+@pytest.mark.parametrize("dim", DIMS, ids=str)
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("name,ref", [("sum", np.sum), ("mean", np.mean), ("amax", np.max),
+                                      ("amin", np.min), ("prod", np.prod),
+                                      ("nansum", np.nansum)])
+def test_float_reductions(device, name, ref, dim, keepdim):
+    a = _data() * (0.5 if name == "prod" else 1)
+    x = cltorch.tensor(a, dtype=cltorch.float32, device=device).permute(1, 0, 2)
+    got = getattr(cltorch, name)(x, **({} if dim is None else {"dim": dim}), keepdim=keepdim)
+    want = ref(a.transpose(1, 0, 2), axis=_np_dims(dim), keepdims=keepdim)
+    assert got.dtype is cltorch.float32 and got.device == cltorch.device(device)
+    assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool", "float16", "bfloat16",
+                                   "float64"])
+def test_reduction_dtypes(device, dtype):
+    if dtype == "float64":
+        needs_fp64(device)
+    a = _data(dtype, (5, 9))
+    x = cltorch.tensor(a, dtype=getattr(cltorch, dtype), device=device)
+    s = x.sum(1)
+    assert s.dtype is (cltorch.int64 if dtype in ("int64", "int32", "uint8", "bool")
+                       else x.dtype)
+    assert_close(s, a.sum(1), rtol=1e-2 if "16" in dtype else 1e-6)
+    assert_close(x.amax(0), a.max(0))
+    assert_close(x.all(1), np.all(a != 0, 1))
+    assert_close(x.any(0), np.any(a != 0, 0))
+    assert_close(cltorch.count_nonzero(x, 0), np.count_nonzero(a, 0))
+    assert cltorch.sum(x, dtype=cltorch.float32).dtype is cltorch.float32
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, None])
+def test_max_min_with_indices(device, dim):
+    a = np.array([[3.0, 7.0, 7.0, -1.0], [2.0, np.nan, 5.0, 5.0], [0.0, 0.0, -4.0, 9.0]],
+                 dtype=np.float32)
+    x = cltorch.tensor(a, device=device)
+    if dim is None:
+        assert math.isnan(x.max().item()) and math.isnan(x.min().item())
+        assert x.argmax().item() == 5 and x.argmin().item() == 5  # NaN wins, as in PyTorch
+        assert x.argmax(keepdim=True).shape == (1, 1)
+        return
+    values, indices = x.max(dim)
+    assert indices.dtype is cltorch.int64
+    assert_close(indices, np.argmax(a, dim))
+    assert_close(values, np.max(a, dim))
+    lo = x.min(dim, keepdim=True)
+    assert_close(lo.indices, np.expand_dims(np.argmin(a, dim), dim))
+    assert_close(lo.values, np.min(a, dim, keepdims=True))
+    assert_close(cltorch.max(x, cltorch.zeros_like(x)), np.maximum(a, 0))
+
+
+def test_argmax_ties_take_the_first(device):
+    x = cltorch.tensor([[1, 5, 5, 2, 5]] * 3, device=device)
+    assert x.argmax(1).tolist() == [1, 1, 1] and x.argmin().item() == 0
+
+
+@pytest.mark.parametrize("size", [1, 255, 256, 257, 5000, 300_001])
+def test_long_reductions_use_two_passes_correctly(device, size):
+    a = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+    x = cltorch.tensor(a, device=device)
+    assert_close(x.sum(), a.astype(np.float64).sum(), rtol=1e-4, atol=1e-3)
+    assert_close(x.mean(), a.astype(np.float64).mean(), rtol=1e-4, atol=1e-5)
+    assert_close(x.amax(), a.max())
+    assert x.argmin().item() == int(a.argmin())
+    assert_close(x.norm(), np.linalg.norm(a.astype(np.float64)), rtol=1e-5)
+    m = cltorch.tensor(a[: size - size % 3].reshape(3, -1), device=device) if size >= 3 else x
+    assert_close(m.sum(-1), a[: size - size % 3].reshape(3, -1).astype(np.float64).sum(-1)
+                 if size >= 3 else a.sum(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("correction", [0, 1, 2])
+def test_var_std(device, correction):
+    a = _data(shape=(6, 11))
+    x = cltorch.tensor(a, dtype=cltorch.float32, device=device)
+    assert_close(x.var(1, correction=correction), np.var(a, 1, ddof=correction), rtol=1e-5)
+    assert_close(x.std(0, keepdim=True, correction=correction),
+                 np.std(a, 0, ddof=correction, keepdims=True), rtol=1e-5)
+    assert_close(x.var(), np.var(a, ddof=1), rtol=1e-5)
+    assert_close(cltorch.std(x, 1, False), np.std(a, 1), rtol=1e-5)  # unbiased=False
+    v, m = cltorch.var_mean(x, 0)
+    assert_close(v, np.var(a, 0, ddof=1), rtol=1e-5) and assert_close(m, a.mean(0), rtol=1e-5)
+    with pytest.raises(RuntimeError, match="only support floating point"):
+        cltorch.tensor([1, 2], device=device).var()
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 0.5, math.inf, -math.inf, 0])
+def test_vector_norms(device, p):
+    a = _data(shape=(5, 8))
+    a[0, 0] = 0.0
+    x = cltorch.tensor(a, dtype=cltorch.float32, device=device)
+    assert_close(cltorch.linalg.vector_norm(x, p, dim=1),
+                 np.linalg.norm(a, ord=p, axis=1), rtol=1e-5, atol=1e-6)
+    flat = a.ravel()
+    want = np.count_nonzero(flat) if p == 0 else np.linalg.norm(flat, ord=p)
+    assert_close(x.norm(p), want, rtol=1e-5)
+
+
+def test_softmax_logsumexp(device):
+    a = _data(shape=(3, 5, 7)) * 30  # large values: the shift must keep it finite
+    x = cltorch.tensor(a, dtype=cltorch.float32, device=device)
+    e = np.exp(a - a.max(1, keepdims=True))
+    assert_close(x.softmax(1), e / e.sum(1, keepdims=True), rtol=1e-4, atol=1e-7)
+    assert_close(cltorch.log_softmax(x, -1),
+                 a - a.max(-1, keepdims=True) - np.log(np.exp(a - a.max(-1, keepdims=True))
+                                                       .sum(-1, keepdims=True)), rtol=1e-4,
+                 atol=1e-4)
+    lse = np.log(np.exp(a - a.max(2, keepdims=True)).sum(2)) + a.max(2)
+    assert_close(cltorch.logsumexp(x, 2), lse, rtol=1e-5)
+    inf = cltorch.tensor([-math.inf, -math.inf], device=device)
+    assert inf.logsumexp(0).item() == -math.inf
+
+
+def test_empty_and_zero_size(device):
+    e = cltorch.zeros(0, 3, device=device)
+    assert_close(e.sum(0), np.zeros(3)) and assert_close(e.prod(0), np.ones(3))
+    assert e.sum(1).shape == (0,) and e.amax(1).shape == (0,)
+    assert math.isnan(e.mean().item())
+    assert e.all().item() is True and e.any().item() is False
+    with pytest.raises(IndexError, match="Expected reduction dim 0 to have non-zero size"):
+        e.amax(0)
+    with pytest.raises(RuntimeError, match="Specify the reduction dim"):
+        e.max()
+
+
+def test_bad_dims_and_dtypes(device):
+    x = cltorch.ones(2, 3, device=device)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.sum(2)
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        x.sum((0, -2))
+    with pytest.raises(RuntimeError, match="could not infer output dtype"):
+        cltorch.tensor([1, 2], device=device).mean()
+
+
+def test_full_reduction_stays_on_device(device):
+    x = cltorch.arange(10.0, device=device)
+    s = x.sum()
+    assert s.shape == () and s.device == cltorch.device(device)
+    assert (s + 1).item() == 46.0
