@@ -5,7 +5,8 @@ on the CPU when it is installed). It measures; it asserts nothing.
 
 Figures: the host time of one tiny op (dispatch overhead, 1 element, averaged over a burst with
 one synchronisation at the end), the effective bandwidth of a large add (3 arrays of float32
-moved: 2 reads + 1 write), and the time of a few pointwise ops on the large size.
+moved: 2 reads + 1 write) and of a full sum (1 array read), and the time of pointwise ops,
+reductions and a softmax over rows of 1024 on the large size.
 """
 from __future__ import annotations
 
@@ -22,11 +23,21 @@ from cltorch.backend import registry
 
 OPS = {"add": lambda m, a, b: m.add(a, b), "mul": lambda m, a, b: m.multiply(a, b),
        "exp": lambda m, a, b: m.exp(a), "sigmoid": lambda m, a, b: _sigmoid(m, a),
-       "where": lambda m, a, b: m.where(a > b, a, b)}
+       "where": lambda m, a, b: m.where(a > b, a, b),
+       "sum": lambda m, a, b: m.sum(a), "amax": lambda m, a, b: m.amax(a),
+       "rowsum": lambda m, a, b: m.sum(a.reshape(-1, 1024), 1),
+       "softmax": lambda m, a, b: _softmax(m, a.reshape(-1, 1024))}
 
 
 def _sigmoid(module, a):
     return 1 / (1 + np.exp(-a)) if module is np else module.sigmoid(a)
+
+
+def _softmax(module, a):
+    if module is not np:
+        return module.softmax(a, 1)
+    e = np.exp(a - a.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
 
 
 def _median_time(fn, sync, repeat):
@@ -71,6 +82,7 @@ def run(size: int, repeat: int) -> list:
         for op, fn in OPS.items():
             row[f"{op}_ms"] = _median_time(lambda fn=fn: fn(module, a, b), sync, repeat) * 1e3
         row["add_GBps"] = 3 * size * 4 / (row["add_ms"] / 1e3) / 1e9
+        row["sum_GBps"] = size * 4 / (row["sum_ms"] / 1e3) / 1e9
         rows.append(row)
         print(_format(row), flush=True)
     return rows
@@ -78,8 +90,8 @@ def run(size: int, repeat: int) -> list:
 
 def _format(row):
     ops = "  ".join(f"{op} {row[f'{op}_ms']:8.3f} ms" for op in OPS)
-    return (f"{row['target']:32s} tiny op {row['tiny_op_us']:8.1f} us  "
-            f"add {row['add_GBps']:7.2f} GB/s  {ops}")
+    return (f"{row['target']:30s} tiny op {row['tiny_op_us']:6.1f} us  "
+            f"add {row['add_GBps']:6.2f} GB/s  sum {row['sum_GBps']:6.2f} GB/s\n    {ops}")
 
 
 def main():

@@ -56,8 +56,12 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
         {
             ${idx} ct_rest = ct_o;
 % for d in reversed(range(kept_ndim)):
+% if d:
             ct_base += (ct_rest % ct_ksize${d}) * ct_kstride${d};
             ct_rest /= ct_ksize${d};
+% else:
+            ct_base += ct_rest * ct_kstride0;
+% endif
 % endfor
         }
         ${T} ct_acc = ${init};
@@ -68,8 +72,12 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
             ${idx} ct_pos = ct_base;
             ${idx} ct_rest = ct_r;
 % for d in reversed(range(red_ndim)):
+% if d:
             ct_pos += (ct_rest % ct_rsize${d}) * ct_rstride${d};
             ct_rest /= ct_rsize${d};
+% else:
+            ct_pos += ct_rest * ct_rstride0;
+% endif
 % endfor
             const ${T} v = ${load(src, "ct_in", "ct_pos", T)};
 % if arg:

@@ -65,6 +65,7 @@ class Device:
         self.index = index
         self.plans = {}     # per-device cache of launch plans, filled by the ops layer
         self.compute_units = 1
+        self.cpu_like = False  # a CPU behind OpenCL: kernels should loop, not use barriers
         self.kernels = {}   # (source, name) -> compiled kernel handle
 
     @property

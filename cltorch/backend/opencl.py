@@ -64,6 +64,7 @@ class OpenCLDevice(Device):
         self.max_groups = 2 ** 20
         self.local_size = min(LOCAL_SIZE, self.device.max_work_group_size)
         self.compute_units = self.device.max_compute_units
+        self.cpu_like = bool(self.device.type & cl.device_type.CPU)
         self.options = self._build_options()
 
     def _build_options(self) -> list:

@@ -184,10 +184,13 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
                                          [tuple(x._strides[d] for d in dims)])
     m, k = values._numel(), numel(red_sizes)
     big = x._storage.nbytes > _INT32_LIMIT or m * k > _INT32_LIMIT // 2
-    split = _split(m, k, device) if not red.arg else 1
+    # A CPU device (PoCL) runs a work-group's items in a loop: one item per group reading a
+    # contiguous chunk beats a barrier tree there (PERFORMANCE.md).
+    group = 1 if device.cpu_like else _LOCAL
+    split = _split(m, k, device, group) if not red.arg else 1
     chunk = -(-k // split) if k else 1
     split = -(-k // chunk) if k else 1
-    local = min(_LOCAL, 1 << max(0, (chunk - 1).bit_length()))
+    local = min(group, 1 << max(0, (chunk - 1).bit_length()))
     count = float(k) if compute.category == 2 else k
     geometry = [m, k, split, chunk, count]
     layout = [v for pair in zip(kept_sizes, kept_strides) for v in pair] + \
@@ -204,7 +207,7 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
                     len(red_sizes), local, big)
     device.launch(first, m * split * local, [partial._storage.buffer, x._storage.buffer,
                                              x._offset] + geometry + layout, local=local)
-    second_local = min(_LOCAL, 1 << (split - 1).bit_length())
+    second_local = min(group, 1 << (split - 1).bit_length())
     second = _kernel(red, device, compute, compute, values.dtype, True, 1, 1, second_local, big,
                      identity=True)
     device.launch(second, m * second_local, [values._storage.buffer, partial._storage.buffer, 0,
@@ -212,12 +215,12 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
                   local=second_local)
 
 
-def _split(m, k, device) -> int:
+def _split(m, k, device, group) -> int:
     """Chunks per output so that a few outputs of many elements still fill the device."""
     target = 4 * device.compute_units
-    if m >= target or k <= 8 * _LOCAL:
+    if m >= target or k <= 8 * max(group, 256):
         return 1
-    return max(1, min(-(-target // m), k // (4 * _LOCAL)))
+    return max(1, min(-(-target // m), k // (4 * max(group, 256))))
 
 
 def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
