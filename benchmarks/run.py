@@ -88,6 +88,21 @@ def run(size: int, repeat: int) -> list:
     return rows
 
 
+def run_matmul(sizes, repeat: int) -> list:
+    """GFLOP/s of a square float32 matmul per size and target."""
+    rows = []
+    for label, module, make, sync in _targets():
+        row = {"target": label}
+        for n in sizes:
+            a = make(np.random.default_rng(n).standard_normal((n, n)).astype(np.float32))
+            seconds = _median_time(lambda: module.matmul(a, a), sync, max(3, repeat // 4))
+            row[f"matmul{n}_GFLOPs"] = 2 * n ** 3 / seconds / 1e9
+        rows.append(row)
+        print(f"{label:30s} matmul " + "  ".join(
+            f"{n}: {row[f'matmul{n}_GFLOPs']:7.1f} GFLOP/s" for n in sizes), flush=True)
+    return rows
+
+
 def _format(row):
     ops = "  ".join(f"{op} {row[f'{op}_ms']:8.3f} ms" for op in OPS)
     return (f"{row['target']:30s} tiny op {row['tiny_op_us']:6.1f} us  "
@@ -100,13 +115,18 @@ def main():
                         help="elements in the large arrays (default 2**24)")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", default="bench-results.json", help="where to write results")
+    parser.add_argument("--matmul", default="256,512,1024",
+                        help="square matmul sizes, comma-separated ('' to skip)")
     args = parser.parse_args()
     print(f"pointwise benchmark, {args.size} float32 elements, median of {args.repeat}")
     rows = run(args.size, args.repeat)
+    sizes = [int(s) for s in args.matmul.split(",") if s]
+    matmul_rows = run_matmul(sizes, args.repeat) if sizes else []
     devices = [d.info().as_dict() for d in registry.all_devices()]
     with open(args.json, "w") as f:
         json.dump({"size": args.size, "repeat": args.repeat, "host": platform.platform(),
-                   "cltorch": cltorch.__version__, "devices": devices, "results": rows}, f,
+                   "cltorch": cltorch.__version__, "devices": devices, "results": rows,
+                   "matmul": matmul_rows}, f,
                   indent=2)
     print(f"wrote {args.json}")
 

@@ -18,6 +18,7 @@ from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, Doubl
                        logspace, ones, ones_like, tensor, zeros, zeros_like)
 from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
+from .linalg_ops import MATMUL as _MATMUL
 from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
 from .ops import pointwise as _pointwise
 from .ops.layout import broadcast_shapes as _broadcast_shapes
@@ -36,6 +37,7 @@ short, int, long = int16, int32, int64
 
 globals().update(_FUNCTIONS)
 globals().update(_REDUCTIONS)
+globals().update(_MATMUL)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

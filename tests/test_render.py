@@ -13,6 +13,7 @@ from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
+from cltorch.ops.gemm import gemm_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
 
@@ -53,7 +54,10 @@ def _reduce_samples():
     return samples
 
 
-SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples()}
+GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.float32),
+               (D.bfloat16, D.float32), (D.int64, D.int64), (D.int8, D.int32)]
+SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
+           "gemm.mako": [(dt, ct, index) for dt, ct in GEMM_DTYPES for index in ("int", "long")]}
 
 
 def _sources(dialect):
@@ -63,6 +67,8 @@ def _sources(dialect):
             SAMPLES["reduce.mako"]:
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
                                                   reduced, group, index, identity)
+    for dt, compute, index in SAMPLES["gemm.mako"]:
+        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index)
 
 
 def test_every_template_has_samples():

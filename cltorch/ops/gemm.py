@@ -1,0 +1,88 @@
+"""Batched matrix products: C[b] = A[b] @ B[b] through the tiled ``gemm.mako`` template (strided
+operands, so transposed views need no copy), or ``numpy.matmul`` on the cpu."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..codegen import DIALECTS, render
+from .array import Array, check_dtype_supported, cpu_view, empty
+from .layout import collapse
+
+TILE, GROUP = 64, 256  # must match gemm.mako: WG * WPT and WG * WG
+_INT32_LIMIT = 2 ** 31 - 1
+
+
+def bmm(a: Array, b: Array) -> Array:
+    """(batch, m, k) @ (batch, k, n) -> (batch, m, n); batch strides may be 0 (broadcast)."""
+    if a._device is not b._device:
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {a._device.name} and {b._device.name}!")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_name(a.dtype)} != {_name(b.dtype)}")
+    batch, m, k = a._shape
+    n = b._shape[2]
+    if b._shape[:2] != (batch, k):
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({m}x{k} and "
+                           f"{b._shape[1]}x{n})")
+    compute = a.dtype.compute
+    check_dtype_supported(a._device, compute)
+    out = empty(type(a), (batch, m, n), a.dtype, a._device)
+    if out._numel() == 0:
+        return out
+    if k == 0:
+        from .pointwise import apply
+        return apply("copy", [0], out=out, inplace=True)
+    if a._device.kind == "cpu":
+        va, vb = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+                  for x in (a, b))
+        with np.errstate(all="ignore"):
+            cpu_view(out)[...] = out.dtype.from_numpy_values(np.matmul(va, vb))
+        return out
+    _launch(a, b, out, batch, m, n, k, compute)
+    return out
+
+
+def _name(dt):
+    return {"float32": "float", "float64": "double", "int64": "long int"}.get(dt.name, dt.name)
+
+
+def _launch(a, b, out, batch, m, n, k, compute):
+    device = a._device
+    big = max(a._storage.nbytes, b._storage.nbytes, out._storage.nbytes) > _INT32_LIMIT
+    tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
+    kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big)
+    args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
+            b._storage.buffer, b._offset, *b._strides, batch, m, n, k, tiles_m, tiles_n]
+    device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
+
+
+def _kernel(device, src_a, src_b, compute, out, big):
+    key = ("gemm", src_a, src_b, compute, out, big)
+    found = device.plans.get(key)
+    if found is None:
+        idx = np.int64 if big else np.int32
+        argtypes = (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6
+        source = gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out,
+                             "long" if big else "int")
+        found = device.plans[key] = device.kernel(source, "gemm", argtypes)
+    return found
+
+
+def gemm_source(dialect, src_a, src_b, compute, out, index) -> str:
+    """Source of the GEMM kernel for one dialect and dtype set (the template tests use it)."""
+    return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
+                  out=out, index=index)
+
+
+def batch_strides(x: Array, batch_shape) -> tuple:
+    """The single batch stride of ``x`` broadcast to ``batch_shape``, or None when its batch
+    dims cannot be walked with one stride."""
+    lead = len(batch_shape) - (len(x._shape) - 2)
+    strides = (0,) * lead + tuple(0 if s == 1 and t != 1 else st for s, st, t in zip(
+        x._shape[:-2], x._strides[:-2], batch_shape[lead:]))
+    sizes, (collapsed,) = collapse(tuple(batch_shape), [strides])
+    if len(sizes) > 1:
+        return None
+    return collapsed[0] if collapsed else 0
+

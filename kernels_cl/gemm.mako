@@ -1,0 +1,85 @@
+## Batched C[b] = A[b] @ B[b], A and B strided (no copies for transposed views), C contiguous.
+## A work-group of WG x WG items computes a TILE x TILE block of C, each item a WPT x WPT
+## register block spread WG apart; K advances TK at a time through local-memory tiles.
+##   src_a, src_b, out: dtypes;  compute: accumulator dtype;  index: C index type
+<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%
+    T = dialect.ctype(compute)
+    idx = index
+    WG, WPT, TK = 16, 4, 16
+    TILE = WG * WPT
+    fp64 = "float64" in (compute.name, out.name, src_a.name, src_b.name)
+%>
+${prelude(fp64)}
+
+KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
+    GLOBAL const ${dialect.ctype(src_a)}* ct_a, const ${idx} ct_a_off, const ${idx} ct_a_sb,
+    const ${idx} ct_a_sm, const ${idx} ct_a_sk,
+    GLOBAL const ${dialect.ctype(src_b)}* ct_b, const ${idx} ct_b_off, const ${idx} ct_b_sb,
+    const ${idx} ct_b_sk, const ${idx} ct_b_sn,
+    const ${idx} ct_batch, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_k,
+    const ${idx} ct_tiles_m, const ${idx} ct_tiles_n)
+{
+    LOCAL ${T} ct_as[${TK}][${TILE}];
+    LOCAL ${T} ct_bs[${TK}][${TILE}];
+    const int ct_tid = (int)LID(0);
+    const int ct_tx = ct_tid % ${WG};
+    const int ct_ty = ct_tid / ${WG};
+    const ${idx} ct_tiles = ct_tiles_m * ct_tiles_n;
+    for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_batch * ct_tiles; ct_g += (${idx})NUM_GROUPS(0)) {
+        const ${idx} ct_bi = ct_g / ct_tiles;
+        const ${idx} ct_row0 = ((ct_g % ct_tiles) / ct_tiles_n) * ${TILE};
+        const ${idx} ct_col0 = ((ct_g % ct_tiles) % ct_tiles_n) * ${TILE};
+        const ${idx} ct_abase = ct_a_off + ct_bi * ct_a_sb;
+        const ${idx} ct_bbase = ct_b_off + ct_bi * ct_b_sb;
+% for i in range(WPT):
+% for j in range(WPT):
+        ${T} ct_acc${i}_${j} = 0;
+% endfor
+% endfor
+        for (${idx} ct_k0 = 0; ct_k0 < ct_k; ct_k0 += ${TK}) {
+            for (int ct_l = ct_tid; ct_l < ${TILE * TK}; ct_l += ${WG * WG}) {
+                const int ct_i = ct_l / ${TK};
+                const int ct_kk = ct_l % ${TK};
+                const ${idx} ct_r = ct_row0 + ct_i;
+                const ${idx} ct_kx = ct_k0 + ct_kk;
+                ct_as[ct_kk][ct_i] = (ct_r < ct_m && ct_kx < ct_k) ?
+                    ${load(src_a, "ct_a", "ct_abase + ct_r * ct_a_sm + ct_kx * ct_a_sk", T)} : (${T})0;
+            }
+            for (int ct_l = ct_tid; ct_l < ${TILE * TK}; ct_l += ${WG * WG}) {
+                const int ct_kk = ct_l / ${TILE};
+                const int ct_j = ct_l % ${TILE};
+                const ${idx} ct_c0 = ct_col0 + ct_j;
+                const ${idx} ct_kx = ct_k0 + ct_kk;
+                ct_bs[ct_kk][ct_j] = (ct_c0 < ct_n && ct_kx < ct_k) ?
+                    ${load(src_b, "ct_b", "ct_bbase + ct_kx * ct_b_sk + ct_c0 * ct_b_sn", T)} : (${T})0;
+            }
+            BARRIER;
+            for (int ct_kk = 0; ct_kk < ${TK}; ++ct_kk) {
+% for i in range(WPT):
+                const ${T} ct_av${i} = ct_as[ct_kk][ct_ty + ${WG * i}];
+% endfor
+% for j in range(WPT):
+                const ${T} ct_bv${j} = ct_bs[ct_kk][ct_tx + ${WG * j}];
+% endfor
+% for i in range(WPT):
+% for j in range(WPT):
+                ct_acc${i}_${j} += ct_av${i} * ct_bv${j};
+% endfor
+% endfor
+            }
+            BARRIER;
+        }
+% for i in range(WPT):
+% for j in range(WPT):
+        {
+            const ${idx} ct_r = ct_row0 + ct_ty + ${WG * i};
+            const ${idx} ct_c0 = ct_col0 + ct_tx + ${WG * j};
+            if (ct_r < ct_m && ct_c0 < ct_n) {
+                ${store(out, "ct_c", "(ct_bi * ct_m + ct_r) * ct_n + ct_c0", "ct_acc%d_%d" % (i, j))};
+            }
+        }
+% endfor
+% endfor
+    }
+}

@@ -1,0 +1,88 @@
+"""Matrix products on every device against NumPy: PyTorch's shape rules, strided (transposed)
+operands, dtypes, empty sizes and errors; and against PyTorch where it is installed."""
+import numpy as np
+import pytest
+from conftest import assert_close, needs_fp64
+
+import cltorch
+
+SHAPES = [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4)),
+          ((2, 3, 5), (5, 4)), ((5,), (2, 5, 4)), ((2, 1, 3, 5), (4, 5, 7)),
+          ((70, 130), (130, 66)), ((1, 1), (1, 1))]
+
+
+def _rand(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("sa,sb", SHAPES, ids=str)
+def test_matmul_shapes(device, sa, sb):
+    a, b = _rand(sa, 1).astype(np.float32), _rand(sb, 2).astype(np.float32)
+    got = cltorch.tensor(a, device=device) @ cltorch.tensor(b, device=device)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    assert got.shape == want.shape
+    assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64"])
+def test_matmul_dtypes_and_transposed_views(device, dtype):
+    if dtype == "float64":
+        needs_fp64(device)
+    dt = getattr(cltorch, dtype)
+    a = np.round(_rand((40, 33), 3) * 4)
+    b = np.round(_rand((29, 33), 4) * 4)
+    x = cltorch.tensor(a, dtype=dt, device=device)
+    y = cltorch.tensor(b, dtype=dt, device=device).t()  # (33, 29), not contiguous
+    assert not y.is_contiguous()
+    got = cltorch.mm(x, y)
+    assert got.dtype is dt
+    ref = x._host_values().astype(np.float64) @ y._host_values().astype(np.float64)
+    want = cltorch.tensor(ref).to(dt)._host_values()  # rounded to the dtype like the kernel
+    assert_close(got, want, rtol=1e-2 if "16" in dtype else 1e-6)
+
+
+def test_products(device):
+    a, b, c = _rand((3, 4), 5), _rand((4, 6), 6), _rand((3, 6), 7)
+    ta, tb, tc = (cltorch.tensor(v, dtype=cltorch.float32, device=device) for v in (a, b, c))
+    assert_close(cltorch.addmm(tc, ta, tb, beta=0.5, alpha=2), 0.5 * c + 2 * (a @ b),
+                 rtol=1e-5, atol=1e-5)
+    nan = cltorch.full((3, 6), float("nan"), device=device)
+    assert_close(cltorch.addmm(nan, ta, tb, beta=0), a @ b, rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.mv(ta, tb[:, 0]), a @ b[:, 0], rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.outer(ta[0], tb[0]), np.outer(a[0], b[0]), rtol=1e-6)
+    assert_close(cltorch.dot(ta[0], tb[:, 1]), a[0] @ b[:, 1], rtol=1e-5)
+    bb = _rand((2, 3, 4), 8)
+    tbb = cltorch.tensor(bb, dtype=cltorch.float32, device=device)
+    assert_close(cltorch.bmm(tbb, tbb.transpose(1, 2)), bb @ bb.transpose(0, 2, 1),
+                 rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.baddbmm(tbb @ tbb.transpose(1, 2), tbb, tbb.transpose(1, 2), alpha=2),
+                 3 * (bb @ bb.transpose(0, 2, 1)), rtol=1e-5, atol=1e-5)
+
+
+def test_empty_and_zero_k(device):
+    z = cltorch.zeros(3, 0, device=device) @ cltorch.zeros(0, 4, device=device)
+    assert_close(z, np.zeros((3, 4)))
+    assert (cltorch.zeros(0, 5, device=device) @ cltorch.zeros(5, 2, device=device)).shape == (0, 2)
+
+
+def test_matmul_errors(device):
+    x = cltorch.ones(2, 3, device=device)
+    with pytest.raises(RuntimeError, match=r"shapes cannot be multiplied \(2x3 and 2x3\)"):
+        x @ x
+    with pytest.raises(RuntimeError, match="same dtype"):
+        x @ cltorch.ones(3, 2, dtype=cltorch.int64, device=device)
+    with pytest.raises(RuntimeError, match="at least 1D"):
+        cltorch.matmul(cltorch.tensor(1.0, device=device), x)
+    with pytest.raises(RuntimeError, match="inconsistent tensor size"):
+        cltorch.dot(cltorch.ones(3, device=device), cltorch.ones(4, device=device))
+    with pytest.raises(RuntimeError, match="self must be a matrix"):
+        cltorch.mm(cltorch.ones(3, device=device), x)
+
+
+def test_matches_torch_including_batch_broadcast(device):
+    torch = pytest.importorskip("torch")
+    a, b = _rand((4, 1, 5, 3), 9).astype(np.float32), _rand((2, 3, 6), 10).astype(np.float32)
+    want = torch.from_numpy(a) @ torch.from_numpy(b)
+    got = cltorch.tensor(a, device=device) @ cltorch.tensor(b, device=device)
+    assert got.shape == tuple(want.shape)
+    assert_close(got, want.numpy(), rtol=1e-5, atol=1e-5)
