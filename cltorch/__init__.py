@@ -19,6 +19,7 @@ from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, Doubl
 from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
 from .linalg_ops import MATMUL as _MATMUL
+from .random import RANDOM as _RANDOM, Generator, default_generator
 from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
 from .ops import pointwise as _pointwise
 from .ops.layout import broadcast_shapes as _broadcast_shapes
@@ -38,6 +39,7 @@ short, int, long = int16, int32, int64
 globals().update(_FUNCTIONS)
 globals().update(_REDUCTIONS)
 globals().update(_MATMUL)
+globals().update(_RANDOM)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

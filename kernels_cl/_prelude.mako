@@ -36,6 +36,8 @@ INLINE unsigned short ct_float_to_half(float f) {
 % if fp64:
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 % endif
+// No contraction of a * b + c into fma: the same roundings as CUDA (--fmad=false) and NumPy.
+#pragma OPENCL FP_CONTRACT OFF
 #define KERNEL __kernel
 #define GLOBAL __global
 #define LOCAL __local

@@ -14,6 +14,7 @@ from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.gemm import gemm_source
+from cltorch.ops.random import DISTRIBUTIONS, random_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
 
@@ -57,7 +58,11 @@ def _reduce_samples():
 GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.float32),
                (D.bfloat16, D.float32), (D.int64, D.int64), (D.int8, D.int32)]
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
-           "gemm.mako": [(dt, ct, index) for dt, ct in GEMM_DTYPES for index in ("int", "long")]}
+           "gemm.mako": [(dt, ct, index) for dt, ct in GEMM_DTYPES for index in ("int", "long")],
+           "random.mako": [(dist, out, compute) for dist in DISTRIBUTIONS
+                           for out, compute in ((D.float32, D.float32), (D.float64, D.float64),
+                                                (D.float16, D.float32), (D.int64, D.float32),
+                                                (D.bool_, D.float32))]}
 
 
 def _sources(dialect):
@@ -69,6 +74,8 @@ def _sources(dialect):
                                                   reduced, group, index, identity)
     for dt, compute, index in SAMPLES["gemm.mako"]:
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index)
+    for dist, out, compute in SAMPLES["random.mako"]:
+        yield f"random_{dist}", random_source(dialect, dist, out, compute)
 
 
 def test_every_template_has_samples():
