@@ -18,6 +18,7 @@ from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, Doubl
                        logspace, ones, ones_like, tensor, zeros, zeros_like)
 from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
+from .joining import JOINING as _JOINING
 from .linalg_ops import MATMUL as _MATMUL
 from .random import RANDOM as _RANDOM, Generator, default_generator
 from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
@@ -40,6 +41,7 @@ globals().update(_FUNCTIONS)
 globals().update(_REDUCTIONS)
 globals().update(_MATMUL)
 globals().update(_RANDOM)
+globals().update(_JOINING)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

@@ -1,0 +1,334 @@
+"""Joining, splitting and rearranging: cat/stack/split/chunk, flip/roll/rot90, repeat/tile,
+tril/triu/diag/diagonal/trace, movedim/unfold/meshgrid/broadcast_tensors.
+
+Where PyTorch returns a view, so does cltorch (split, chunk, diagonal, unfold, movedim...);
+the rest are copies through the pointwise copy kernel of reversed, strided or expanded views.
+"""
+from __future__ import annotations
+
+from . import dtypes
+from .creation import arange, empty, zeros
+from .functions import FUNCTIONS
+from .ops.layout import broadcast_shapes
+from .tensor import Tensor, normalize_dim, sizes_from_args
+
+
+def cat(tensors, dim=0, *, out=None):
+    """Concatenate along an existing ``dim`` (dtypes promoted, as in PyTorch)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    parts = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
+    ref = parts[0]
+    d = normalize_dim(dim, ref.ndim)
+    for i, t in enumerate(parts):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} "
+                               f"and {t.ndim}")
+        for k in range(ref.ndim):
+            if k != d and t._shape[k] != ref._shape[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
+                                   f"Expected size {ref._shape[k]} but got size {t._shape[k]} "
+                                   f"for tensor number {i} in the list.")
+    dtype = parts[0].dtype
+    for t in parts[1:]:
+        dtype = dtypes.promote_types(dtype, t.dtype)
+    shape = list(ref._shape)
+    shape[d] = sum(t._shape[d] for t in parts)
+    result = empty(shape, dtype=dtype, device=ref._storage.device) if out is None else out
+    start = 0
+    for t in parts:
+        result.narrow(d, start, t._shape[d]).copy_(t)
+        start += t._shape[d]
+    return result
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    """Join equal-shaped tensors along a new ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t._shape != tensors[0]._shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0]._shape)} at entry 0 and {list(t._shape)} at "
+                               f"entry {i}")
+    d = normalize_dim(dim, tensors[0].ndim + 1)
+    return cat([t.unsqueeze(d) for t in tensors], d, out=out)
+
+
+def hstack(tensors):
+    tensors = [t if t.ndim else t.reshape(1) for t in tensors]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Views of ``split_size`` along ``dim`` (the last may be smaller), or of given sizes."""
+    d = normalize_dim(dim, tensor.ndim)
+    size = tensor._shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {size}")
+        sizes = [min(step, size - s) for s in range(0, size, step)] if size else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(tensor.narrow(d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    """Up to ``chunks`` views of equal size (the last may be smaller)."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    size = input._shape[normalize_dim(dim, input.ndim)]
+    return split(input, max(1, -(-size // chunks)), dim)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Views split at indices, or into ``n`` near-equal parts (the first ones one larger)."""
+    d = normalize_dim(dim, input.ndim)
+    size = input._shape[d]
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        base, extra = divmod(size, n)
+        return split(input, [base + (i < extra) for i in range(n)], d)
+    bounds = [0] + [min(max(int(i), 0), size) for i in indices_or_sections] + [size]
+    return tuple(input.narrow(d, a, max(0, b - a)) for a, b in zip(bounds, bounds[1:]))
+
+
+def _reversed_view(x, dims):
+    shape, strides, offset = x._shape, list(x._strides), x._offset
+    for d in dims:
+        if shape[d]:
+            offset += (shape[d] - 1) * strides[d]
+        strides[d] = -strides[d]
+    return x._view(shape, strides, offset)
+
+
+def flip(input, dims):
+    """Reverse the order along ``dims`` (a copy, as in PyTorch)."""
+    dims = [normalize_dim(d, input.ndim) for d in (dims if isinstance(dims, (list, tuple))
+                                                    else (dims,))]
+    return _reversed_view(input, dims).clone()
+
+
+def fliplr(input):
+    return flip(input, [1])
+
+
+def flipud(input):
+    return flip(input, [0])
+
+
+def roll(input, shifts, dims=None):
+    """Shift elements along ``dims`` cyclically (the flattened tensor when dims is None)."""
+    if dims is None:
+        return roll(input.flatten(), shifts, 0).view(input.shape)
+    shifts = shifts if isinstance(shifts, (list, tuple)) else (shifts,)
+    dims = dims if isinstance(dims, (list, tuple)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
+                           f"{len(dims)}")
+    out = input
+    for shift, dim in zip(shifts, dims):
+        d = normalize_dim(dim, input.ndim)
+        size = out._shape[d]
+        if size == 0:
+            continue
+        s = shift % size
+        out = cat([out.narrow(d, size - s, s), out.narrow(d, 0, size - s)], d) if s else \
+            out.clone()
+    return out
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims``."""
+    d0, d1 = (normalize_dim(d, input.ndim) for d in dims)
+    k %= 4
+    if k == 1:
+        return flip(input, [d1]).transpose(d0, d1)
+    if k == 2:
+        return flip(input, [d0, d1])
+    if k == 3:
+        return flip(input, [d0]).transpose(d0, d1)
+    return input.clone()
+
+
+def repeat(input, *sizes):
+    """Tile ``input`` ``sizes`` times along each dim (a copy)."""
+    sizes = sizes_from_args(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    x = input.reshape((1,) * (len(sizes) - input.ndim) + input._shape)
+    interleaved = [s for dim in x._shape for s in (1, dim)]
+    expanded = [s for r, dim in zip(sizes, x._shape) for s in (r, dim)]
+    return x.reshape(interleaved).expand(expanded).reshape(
+        [r * dim for r, dim in zip(sizes, x._shape)])
+
+
+def tile(input, dims):
+    dims = tuple(dims)
+    return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
+
+
+def repeat_interleave(input, repeats, dim=None):
+    """Repeat each element ``repeats`` times (an int) along ``dim`` (flattened when None)."""
+    if not isinstance(repeats, int):
+        raise NotImplementedError("repeat_interleave with a tensor of repeats needs the "
+                                  "indexing ops, which cltorch does not have yet")
+    x = input.flatten() if dim is None else input
+    d = 0 if dim is None else normalize_dim(dim, x.ndim)
+    shape = list(x._shape)
+    expanded = x.unsqueeze(d + 1).expand(*shape[:d + 1], repeats, *shape[d + 1:])
+    shape[d] *= repeats
+    return expanded.reshape(shape)
+
+
+def _band_mask(input, diagonal, lower):
+    rows, cols = input._shape[-2:]
+    device = input._storage.device
+    offset = arange(rows, device=device).unsqueeze(1) - arange(cols, device=device)
+    return offset >= -diagonal if lower else offset <= -diagonal
+
+
+def _zero(input):
+    """A 0-dim zero of ``input``'s dtype, so that ``where`` keeps that dtype (bool too)."""
+    return zeros((), dtype=input.dtype, device=input._storage.device)
+
+
+def tril(input, diagonal=0):
+    """Lower triangle (on and below ``diagonal``); the rest zero."""
+    if input.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return FUNCTIONS["where"](_band_mask(input, diagonal, True), input, _zero(input))
+
+
+def triu(input, diagonal=0):
+    """Upper triangle (on and above ``diagonal``); the rest zero."""
+    if input.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return FUNCTIONS["where"](_band_mask(input, diagonal, False), input, _zero(input))
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """A view of the diagonal ``offset`` of the ``dim1``/``dim2`` planes, as the last dim."""
+    d1, d2 = normalize_dim(dim1, input.ndim), normalize_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n1, n2 = input._shape[d1], input._shape[d2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    start = input._offset
+    if length:
+        start += offset * input._strides[d2] if offset >= 0 else -offset * input._strides[d1]
+    keep = [d for d in range(input.ndim) if d not in (d1, d2)]
+    return input._view([input._shape[d] for d in keep] + [length],
+                       [input._strides[d] for d in keep] +
+                       [input._strides[d1] + input._strides[d2]], start)
+
+
+def diag(input, diagonal=0):
+    """1-D: a matrix with ``input`` on a diagonal. 2-D: that diagonal, copied."""
+    if input.ndim == 1:
+        n = input._shape[0] + abs(diagonal)
+        out = zeros(n, n, dtype=input.dtype, device=input._storage.device)
+        out.diagonal(diagonal).copy_(input)
+        return out
+    if input.ndim != 2:
+        raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{input.ndim}D")
+    return input.diagonal(diagonal).clone()
+
+
+def trace(input):
+    """Sum of the main diagonal of a matrix."""
+    if input.ndim != 2:
+        raise RuntimeError("trace: expected a matrix, but got tensor with dim " + str(input.ndim))
+    return diagonal(input).sum()
+
+
+def movedim(input, source, destination):
+    """A view with ``source`` dims moved to ``destination``."""
+    src = [normalize_dim(d, input.ndim) for d in (source if isinstance(source, (list, tuple))
+                                                   else (source,))]
+    dst = [normalize_dim(d, input.ndim) for d in (destination if isinstance(
+        destination, (list, tuple)) else (destination,))]
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} dims)")
+    rest = iter(d for d in range(input.ndim) if d not in src)
+    placed = dict(zip(dst, src))
+    return input.permute([placed[i] if i in placed else next(rest) for i in range(input.ndim)])
+
+
+moveaxis = movedim
+
+
+def unfold(self, dimension, size, step):
+    """A view of all windows of ``size`` taken every ``step`` along ``dimension`` (last dim)."""
+    d = normalize_dim(dimension, self.ndim)
+    n = self._shape[d] if self.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    shape = list(self._shape)
+    strides = list(self._strides)
+    shape[d] = (n - size) // step + 1
+    strides[d] *= step
+    return self._view(shape + [size], strides + [self._strides[d] if self.ndim else 1])
+
+
+def broadcast_tensors(*tensors):
+    """Views of ``tensors`` expanded to their common shape."""
+    shape = broadcast_shapes(*(t._shape for t in tensors))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids (views) from 1-D tensors; ``indexing`` 'ij' or 'xy'."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    swap = indexing == "xy" and len(tensors) >= 2
+    ordered = (tensors[1], tensors[0], *tensors[2:]) if swap else tensors
+    shape = [t.numel() for t in ordered]
+    grids = []
+    for i, t in enumerate(ordered):
+        view = [1] * len(ordered)
+        view[i] = -1
+        grids.append(t.reshape(view).expand(shape))
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+JOINING = {f.__name__: f for f in (
+    cat, stack, hstack, vstack, split, chunk, tensor_split, flip, fliplr, flipud, roll, rot90,
+    tile, repeat_interleave, tril, triu, diagonal, diag, trace, movedim, broadcast_tensors,
+    meshgrid)}
+JOINING.update(concat=cat, concatenate=cat, moveaxis=movedim)
+METHODS = ("split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll", "rot90",
+           "tile", "repeat_interleave", "tril", "triu", "diagonal", "diag", "trace", "movedim",
+           "moveaxis")
+for _name in METHODS:
+    setattr(Tensor, _name, JOINING[_name])
+Tensor.repeat = repeat
+Tensor.unfold = unfold
