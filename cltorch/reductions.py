@@ -10,6 +10,7 @@ from . import dtypes
 from .functions import FUNCTIONS
 from .ops import pointwise
 from .ops.reduce import normalize_dims, reduce
+from .ops.scan import scan
 from .tensor import Tensor
 
 def _return_type(name, fields):
@@ -24,7 +25,9 @@ def _return_type(name, fields):
 
 return_types = types.SimpleNamespace(max=_return_type("max", "values indices"),
                                      min=_return_type("min", "values indices"),
-                                     aminmax=_return_type("aminmax", "min max"))
+                                     aminmax=_return_type("aminmax", "min max"),
+                                     cummax=_return_type("cummax", "values indices"),
+                                     cummin=_return_type("cummin", "values indices"))
 
 
 def _dtype(dtype):
@@ -229,9 +232,43 @@ def log_softmax(input, dim, dtype=None):
     shifted = x - amax(x, dim, keepdim=True)
     return shifted - sum(shifted.exp(), dim, keepdim=True).log()
 
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along ``dim`` (integers accumulate in int64)."""
+    return scan("cumsum", input, _scan_dim(input, dim), _dtype(dtype))
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Running product along ``dim``."""
+    return scan("cumprod", input, _scan_dim(input, dim), _dtype(dtype))
+
+
+def cummax(input, dim):
+    """Running maximum and the index where it was reached (NaN propagates)."""
+    return return_types.cummax(*scan("cummax", input, _scan_dim(input, dim)))
+
+
+def cummin(input, dim):
+    """Running minimum and the index where it was reached (NaN propagates)."""
+    return return_types.cummin(*scan("cummin", input, _scan_dim(input, dim)))
+
+
+def logcumsumexp(input, dim):
+    """``log(cumsum(exp(input)))`` along ``dim``, computed stably."""
+    return scan("logcumsumexp", input, _scan_dim(input, dim))
+
+
+def _scan_dim(input, dim):
+    from .tensor import normalize_dim
+    if input.ndim == 0:
+        normalize_dim(dim, 0)
+        return 0
+    return normalize_dim(dim, input.ndim)
+
+
 REDUCTIONS = {f.__name__: f for f in (
     sum, nansum, prod, mean, nanmean, amax, amin, max, min, aminmax, argmax, argmin, all, any,
-    count_nonzero, var, std, var_mean, std_mean, norm, logsumexp, softmax, log_softmax)}
+    count_nonzero, var, std, var_mean, std_mean, norm, logsumexp, softmax, log_softmax, cumsum,
+    cumprod, cummax, cummin, logcumsumexp)}
 METHODS = set(REDUCTIONS) - {"var_mean", "std_mean"}
 
 

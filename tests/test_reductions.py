@@ -162,3 +162,36 @@ def test_full_reduction_stays_on_device(device):
     s = x.sum()
     assert s.shape == () and s.device == cltorch.device(device)
     assert (s + 1).item() == 46.0
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_scans(device, dim):
+    a = _data(shape=(4, 9, 5))
+    a[1, 3, 2] = np.nan
+    x = cltorch.tensor(a, dtype=cltorch.float32, device=device).transpose(0, 2)
+    ref = a.transpose(2, 1, 0)
+    assert_close(x.cumsum(dim), np.cumsum(ref, dim), rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.cumprod(x * 0.5, dim), np.cumprod(ref * 0.5, dim), rtol=1e-5,
+                 atol=1e-6)
+    assert_close(x.cummax(dim).values, np.maximum.accumulate(ref, dim))
+    assert_close(x.cummin(dim).values, np.minimum.accumulate(ref, dim))
+    assert_close(x.logcumsumexp(dim), np.logaddexp.accumulate(ref, dim), rtol=1e-5, atol=1e-6)
+    i = cltorch.tensor([[3, 1, 3, 0, 3]], device=device)
+    assert i.cumsum(1).dtype is cltorch.int64
+    assert i.cummax(1).indices.tolist() == [[0, 0, 2, 2, 4]]  # ties take the latest index
+    assert i.cummin(1).indices.tolist() == [[0, 1, 1, 3, 3]]
+    inf = cltorch.tensor([-np.inf, -np.inf, 0.0], device=device)
+    assert inf.logcumsumexp(0).tolist() == [-np.inf, -np.inf, 0.0]
+
+
+def test_scans_match_torch(device):
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.0, 3.0, 3.0, np.nan, 0.0], [5, 4, 4, 6, 1]], dtype=np.float32)
+    for name in ("cumsum", "cumprod", "logcumsumexp"):
+        want = getattr(torch, name)(torch.from_numpy(a), 1).numpy()
+        assert_close(getattr(cltorch, name)(cltorch.tensor(a, device=device), 1), want)
+    for name in ("cummax", "cummin"):
+        want = getattr(torch, name)(torch.from_numpy(a), 1)
+        got = getattr(cltorch, name)(cltorch.tensor(a, device=device), 1)
+        assert_close(got.values, want.values.numpy())
+        assert got.indices.tolist() == want.indices.tolist()

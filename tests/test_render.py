@@ -15,6 +15,7 @@ from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.gemm import gemm_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
+from cltorch.ops.scan import SCANS, scan_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
 
@@ -62,7 +63,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "random.mako": [(dist, out, compute) for dist in DISTRIBUTIONS
                            for out, compute in ((D.float32, D.float32), (D.float64, D.float64),
                                                 (D.float16, D.float32), (D.int64, D.float32),
-                                                (D.bool_, D.float32))]}
+                                                (D.bool_, D.float32))],
+           "scan.mako": [(op, src, kept, index) for op in SCANS.values()
+                         for src in (D.float32, D.int64, D.bfloat16)
+                         for kept, index in ((0, "int"), (2, "long"))]}
 
 
 def _sources(dialect):
@@ -74,6 +78,9 @@ def _sources(dialect):
                                                   reduced, group, index, identity)
     for dt, compute, index in SAMPLES["gemm.mako"]:
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index)
+    for op, src, kept, index in SAMPLES["scan.mako"]:
+        compute = src.compute if src.category == 2 else D.float32
+        yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index)
     for dist, out, compute in SAMPLES["random.mako"]:
         yield f"random_{dist}", random_source(dialect, dist, out, compute)
 

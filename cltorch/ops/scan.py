@@ -1,0 +1,100 @@
+"""Inclusive scans along one dim (cumsum, cumprod, cummax, cummin, logcumsumexp): the
+``scan.mako`` kernel, or NumPy's accumulate on the cpu."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import dtypes
+from ..codegen import DIALECTS, render
+from .array import Array, check_dtype_supported, cpu_view, empty
+from .layout import collapse
+
+_INT32_LIMIT = 2 ** 31 - 1
+
+
+def _np_arg_scan(extreme):
+    def scan(v, axis):
+        acc = extreme.accumulate(v, axis=axis)
+        positions = np.arange(v.shape[axis]).reshape([-1 if d == axis else 1
+                                                      for d in range(v.ndim)])
+        nan_v = np.isnan(v) if v.dtype.kind == "f" else np.zeros(v.shape, bool)
+        nan_acc = np.isnan(acc) if v.dtype.kind == "f" else np.zeros(v.shape, bool)
+        hit = nan_v | (~nan_acc & (v == acc))
+        return acc, np.maximum.accumulate(np.where(hit, positions, 0), axis=axis)
+    return scan
+
+
+@dataclass(frozen=True, eq=False)
+class Scan:
+    name: str
+    combine: str
+    numpy: object
+    arg: str = ""
+    result: str = "sum"  # sum (ints -> int64) | same | float
+
+
+SCANS = {s.name: s for s in (
+    Scan("cumsum", "a + b", lambda v, axis: np.cumsum(v, axis=axis)),
+    Scan("cumprod", "a * b", lambda v, axis: np.cumprod(v, axis=axis)),
+    Scan("cummax", "", _np_arg_scan(np.maximum), "max", "same"),
+    Scan("cummin", "", _np_arg_scan(np.minimum), "min", "same"),
+    Scan("logcumsumexp", "(a == -INFINITY) ? b : ((b == -INFINITY) ? a : "
+         "ct_max(a, b) + log1p(exp(-fabs(a - b))))",
+         lambda v, axis: np.logaddexp.accumulate(v, axis=axis), result="float"),
+)}
+
+
+def scan(name: str, x: Array, dim: int, dtype=None):
+    """The ``name`` scan of ``x`` along ``dim`` (already normalised); (values, indices) for
+    cummax/cummin."""
+    op = SCANS[name]
+    result = dtype or (dtypes.int64 if op.result == "sum" and x.dtype.category < 2 else x.dtype)
+    if op.result == "float" and result.category < 2:
+        raise NotImplementedError(f'"{name}" not implemented for \'{result.legacy_name}\'')
+    compute = result.compute if not op.arg else x.dtype.compute
+    check_dtype_supported(x._device, compute)
+    values = empty(type(x), x._shape, result, x._device)
+    index = empty(type(x), x._shape, dtypes.int64, x._device) if op.arg else None
+    if x._numel():
+        if x._device.kind == "cpu":
+            v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+            with np.errstate(all="ignore"):
+                r = op.numpy(v, dim)
+            if op.arg:
+                r, positions = r
+                cpu_view(index)[...] = positions
+            cpu_view(values)[...] = values.dtype.from_numpy_values(np.asarray(r))
+        else:
+            _launch(op, x, dim, compute, values, index)
+    return (values, index) if op.arg else values
+
+
+def _launch(op, x, dim, compute, values, index):
+    device = x._device
+    kept = [d for d in range(len(x._shape)) if d != dim]
+    sizes, (in_strides, out_strides) = collapse(
+        tuple(x._shape[d] for d in kept),
+        [tuple(x._strides[d] for d in kept), tuple(values._strides[d] for d in kept)])
+    big = x._storage.nbytes > _INT32_LIMIT or values._storage.nbytes > _INT32_LIMIT
+    key = ("scan", op, x.dtype, compute, values.dtype, len(sizes), big)
+    kernel = device.plans.get(key)
+    if kernel is None:
+        idx = np.int64 if big else np.int32
+        argtypes = (None,) * (2 if op.arg else 1) + (None, idx, idx, idx, idx, idx) + \
+            (idx,) * (3 * len(sizes))
+        kernel = device.plans[key] = device.kernel(
+            scan_source(op, DIALECTS[device.kind], x.dtype, compute, values.dtype, len(sizes),
+                        "long" if big else "int"), f"scan_{op.name}", argtypes)
+    m = x._numel() // x._shape[dim]
+    layout = [v for triple in zip(sizes, in_strides, out_strides) for v in triple]
+    outs = [values._storage.buffer] + ([index._storage.buffer] if op.arg else [])
+    device.launch(kernel, m, outs + [x._storage.buffer, x._offset, m, x._shape[dim],
+                                     x._strides[dim], values._strides[dim]] + layout)
+
+
+def scan_source(op, dialect, src, compute, out, kept_ndim, index) -> str:
+    """Source of the ``op`` scan kernel for one dialect (the template tests use it)."""
+    return render("scan.mako", dialect, name=f"scan_{op.name}", src=src, compute=compute,
+                  out=out, arg=op.arg, combine=op.combine, kept_ndim=kept_ndim, index=index)
