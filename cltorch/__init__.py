@@ -20,6 +20,7 @@ from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
 from .joining import JOINING as _JOINING
 from .linalg_ops import MATMUL as _MATMUL
+from .misc import MISC as _MISC
 from .random import RANDOM as _RANDOM, Generator, default_generator
 from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
 from .ops import pointwise as _pointwise
@@ -42,6 +43,7 @@ globals().update(_REDUCTIONS)
 globals().update(_MATMUL)
 globals().update(_RANDOM)
 globals().update(_JOINING)
+globals().update(_MISC)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

@@ -193,7 +193,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 
-linalg = types.SimpleNamespace(vector_norm=vector_norm, norm=norm)
+linalg = types.SimpleNamespace(vector_norm=vector_norm, norm=norm)  # cross: see misc.py
 
 
 def _float(input):
