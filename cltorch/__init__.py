@@ -19,6 +19,7 @@ from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, Doubl
 from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
 from .joining import JOINING as _JOINING
+from .indexing_ops import INDEXING as _INDEXING
 from .linalg_ops import MATMUL as _MATMUL
 from .misc import MISC as _MISC
 from .random import RANDOM as _RANDOM, Generator, default_generator
@@ -44,6 +45,7 @@ globals().update(_MATMUL)
 globals().update(_RANDOM)
 globals().update(_JOINING)
 globals().update(_MISC)
+globals().update(_INDEXING)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

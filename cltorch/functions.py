@@ -159,8 +159,12 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     return _apply("addcdiv", [input, tensor1, tensor2, value], out)
 
 
-def where(condition, input, other, *, out=None):
-    """``input`` where ``condition`` is True, else ``other``."""
+def where(condition, input=None, other=None, *, out=None):
+    """``input`` where ``condition`` is True, else ``other``; ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``."""
+    if input is None and other is None:
+        from .indexing_ops import nonzero  # builds on this module
+        return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor) or condition.dtype is not dtypes.bool_:
         name = condition.dtype.legacy_name if isinstance(condition, Tensor) else \
             type(condition).__name__

@@ -4,6 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 
+def is_basic(index) -> bool:
+    """True when every item is an int, slice, None or ``...`` (a view can express it)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(item is None or item is Ellipsis or isinstance(item, slice) or is_int_index(item)
+               for item in items)
+
+
 def basic_view(tensor, index):
     """``tensor[index]`` for basic indices; a view on the same storage."""
     items = _expand_ellipsis(tensor, index if isinstance(index, tuple) else (index,))
@@ -29,7 +36,7 @@ def basic_view(tensor, index):
 
 def _expand_ellipsis(tensor, items):
     for item in items:
-        if not (item is None or item is Ellipsis or isinstance(item, slice) or _is_int(item)):
+        if not (item is None or item is Ellipsis or isinstance(item, slice) or is_int_index(item)):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`) and None are valid "
                              "indices for now: indexing with tensors, lists or masks comes with "
                              "the indexing ops (gather, index_select, masked_select)")
@@ -44,7 +51,7 @@ def _expand_ellipsis(tensor, items):
     return items
 
 
-def _is_int(item) -> bool:
+def is_int_index(item) -> bool:
     if isinstance(item, (bool, np.bool_)):
         return False
     if isinstance(item, (int, np.integer)):

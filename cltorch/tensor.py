@@ -325,10 +325,21 @@ class Tensor(Array):
         return tuple(self.select(dim, i) for i in range(self._shape[dim]))
 
     def __getitem__(self, index):
-        from .indexing import basic_view
-        return basic_view(self, index)
+        from .indexing import basic_view, is_basic
+        if is_basic(index):
+            return basic_view(self, index)
+        from .indexing_ops import advanced_getitem  # tensor indices: a gather, not a view
+        return advanced_getitem(self, index)
 
     def __setitem__(self, index, value):
+        from .indexing import is_basic
+        if not is_basic(index):
+            mask = index if isinstance(index, Tensor) else None
+            if mask is not None and mask.dtype.name == "bool" and not isinstance(value, Tensor):
+                self.masked_fill_(mask, value)
+                return
+            raise NotImplementedError("assigning through index tensors (index_put_) is not "
+                                      "supported by cltorch yet; x[mask] = number works")
         target = self[index]
         if isinstance(value, Tensor):
             target.copy_(value)

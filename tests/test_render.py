@@ -13,6 +13,7 @@ from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
+from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
@@ -66,7 +67,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                                 (D.bool_, D.float32))],
            "scan.mako": [(op, src, kept, index) for op in SCANS.values()
                          for src in (D.float32, D.int64, D.bfloat16)
-                         for kept, index in ((0, "int"), (2, "long"))]}
+                         for kept, index in ((0, "int"), (2, "long"))],
+           "gather.mako": [(dt, ndim, dim, index) for dt in (D.float16, D.float32, D.float64,
+                                                             D.int64, D.bool_)
+                           for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))]}
 
 
 def _sources(dialect):
@@ -81,6 +85,8 @@ def _sources(dialect):
     for op, src, kept, index in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index)
+    for dt, ndim, dim, index in SAMPLES["gather.mako"]:
+        yield "gather", gather_source(dialect, dt, ndim, dim, index)
     for dist, out, compute in SAMPLES["random.mako"]:
         yield f"random_{dist}", random_source(dialect, dist, out, compute)
 

@@ -1,0 +1,72 @@
+"""Reads through an index tensor: ``gather`` (and ``index_select`` as a gather with the index
+broadcast along the other dims). The values move as stored bits: any dtype, no conversion."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..codegen import DIALECTS, render
+from .array import Array, cpu_view, empty
+from .layout import broadcast_strides
+
+_INT32_LIMIT = 2 ** 31 - 1
+
+
+def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
+    """out[c] = src[c with c[dim] = index[c]]; ``index`` broadcasts to ``out_shape``.
+
+    Raises IndexError (PyTorch's words) for an index out of range; checking reads the index's
+    min and max back, one small host sync per call.
+    """
+    if index.dtype is not dtypes.int64:
+        raise RuntimeError(f"gather(): Expected dtype int64 for index, got "
+                           f"{index.dtype!r}")
+    out = empty(type(src), out_shape, src.dtype, src._device)
+    if out._numel() == 0:
+        return out
+    size = src._shape[dim]
+    _check_range(index, size, dim)
+    if src._device.kind == "cpu":
+        idx = np.broadcast_to(cpu_view(index), out_shape) % max(size, 1)
+        part = tuple(slice(None) if d == dim else slice(0, out_shape[d])
+                     for d in range(len(out_shape)))
+        cpu_view(out)[...] = np.take_along_axis(cpu_view(src)[part], idx, dim)
+        return out
+    _launch(src, dim, index, out)
+    return out
+
+
+def _check_range(index, size, dim):
+    from .reduce import reduce
+    low, high = reduce("amin", index).item(), reduce("amax", index).item()
+    for value in (low, high):
+        if not -size <= value < size:
+            raise IndexError(f"index {value} is out of bounds for dimension {dim} with size "
+                             f"{size}")
+
+
+def _launch(src, dim, index, out):
+    device = src._device
+    ndim = len(out._shape)
+    big = max(src._storage.nbytes, index._storage.nbytes) > _INT32_LIMIT or \
+        out._numel() > _INT32_LIMIT // 2
+    key = ("gather", src.dtype, ndim, dim, big)
+    kernel = device.plans.get(key)
+    if kernel is None:
+        idx = np.int64 if big else np.int32
+        argtypes = (None, None, idx, None, idx, idx, idx) + (idx,) * (3 * ndim)
+        source = gather_source(DIALECTS[device.kind], src.dtype, ndim, dim,
+                               "long" if big else "int")
+        kernel = device.plans[key] = device.kernel(source, "gather", argtypes)
+    istrides = broadcast_strides(index._shape, index._strides, out._shape)
+    sstrides = src._strides
+    layout = [v for d in range(ndim) for v in (out._shape[d], sstrides[d], istrides[d])]
+    n = out._numel()
+    device.launch(kernel, n, [out._storage.buffer, src._storage.buffer, src._offset,
+                              index._storage.buffer, index._offset, n, src._shape[dim]] + layout)
+
+
+def gather_source(dialect, src, ndim, dim, index) -> str:
+    """Source of the gather kernel for one dialect (the template tests use it)."""
+    return render("gather.mako", dialect, name="gather", src=src, ndim=ndim, dim=dim,
+                  index=index)

@@ -1,0 +1,38 @@
+## out[c] = src[c with coordinate `dim` replaced by index[c]] over the contiguous out's shape
+## (index broadcast with 0 strides gives index_select). Out-of-range indices were refused on
+## the host before the launch; the kernel still writes 0 rather than read outside `src`.
+<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%
+    idx = index
+    fp64 = src.name == "float64"
+    # values move as bits: no arithmetic, so half needs no cl_khr_fp16
+    ST = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: dialect.int64}[src.itemsize]
+%>
+${prelude(fp64)}
+
+KERNEL void ${name}(GLOBAL ${ST}* ct_out, GLOBAL const ${ST}* ct_src, const ${idx} ct_src_off,
+    GLOBAL const ${dialect.int64}* ct_index, const ${idx} ct_index_off, const ${idx} ct_n,
+    const ${idx} ct_dim_size
+% for d in range(ndim):
+    , const ${idx} ct_size${d}, const ${idx} ct_sst${d}, const ${idx} ct_ist${d}
+% endfor
+    )
+{
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_n; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        ${idx} ct_rest = ct_i, ct_spos = ct_src_off, ct_ipos = ct_index_off;
+% for d in reversed(range(ndim)):
+        {
+            const ${idx} ct_c = ct_rest % ct_size${d};
+            ct_rest /= ct_size${d};
+% if d != dim:
+            ct_spos += ct_c * ct_sst${d};
+% endif
+            ct_ipos += ct_c * ct_ist${d};
+        }
+% endfor
+        ${idx} ct_j = (${idx})ct_index[ct_ipos];
+        if (ct_j < 0) ct_j += ct_dim_size;
+        const int ct_ok = ct_j >= 0 && ct_j < ct_dim_size;
+        ct_out[ct_i] = ct_ok ? ct_src[ct_spos + (ct_ok ? ct_j : 0) * ct_sst${dim}] : (${ST})0;
+    }
+}
