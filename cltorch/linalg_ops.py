@@ -113,12 +113,138 @@ def _scaled_sum(input, product, beta, alpha):
     return product.add(input, alpha=beta)
 
 
-MATMUL = {f.__name__: f for f in (matmul, mm, bmm, mv, dot, outer, addmm, baddbmm)}
+def vdot(input, other):
+    """Dot product of two 1-D tensors (real dtypes: the same as ``dot``)."""
+    return dot(input, other)
+
+
+def inner(input, other):
+    """Sum of products over the last dims: ``input @ other.mT`` generalised to N-D."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    result = matmul(input.reshape(-1, input._shape[-1]), other.reshape(-1, other._shape[-1]).t())
+    return result.reshape(input._shape[:-1] + other._shape[:-1])
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat @ vec)``."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)``."""
+    return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def tensordot(a, b, dims=2):
+    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or explicit lists)."""
+    if isinstance(dims, int):
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    dims_a = [d % a.ndim for d in dims_a]
+    dims_b = [d % b.ndim for d in dims_b]
+    for da, db in zip(dims_a, dims_b):
+        if a._shape[da] != b._shape[db]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a._shape[da]} in dim {da} and second has size "
+                               f"{b._shape[db]} in dim {db}")
+    free_a = [d for d in range(a.ndim) if d not in dims_a]
+    free_b = [d for d in range(b.ndim) if d not in dims_b]
+    k = 1
+    for d in dims_a:
+        k *= a._shape[d]
+    left = a.permute(free_a + dims_a).reshape(-1, k)
+    right = b.permute(dims_b + free_b).reshape(k, -1)
+    return mm(left, right).reshape([a._shape[d] for d in free_a] +
+                                   [b._shape[d] for d in free_b])
+
+
+def kron(input, other):
+    """Kronecker product."""
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (nd - input.ndim) + input._shape)
+    b = other.reshape((1,) * (nd - other.ndim) + other._shape)
+    interleaved_a = [s for d in a._shape for s in (d, 1)]
+    interleaved_b = [s for d in b._shape for s in (1, d)]
+    product = a.reshape(interleaved_a) * b.reshape(interleaved_b)
+    return product.reshape([x * y for x, y in zip(a._shape, b._shape)])
+
+
+def einsum(equation, *operands):
+    """Einstein summation for one or two operands, through permutes, sums and one matmul."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    lhs, _, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands) or len(operands) not in (1, 2) or "." in equation:
+        raise NotImplementedError("cltorch's einsum takes one or two operands without '...'")
+    if not _:
+        letters = "".join(terms)
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    sizes = {}
+    for term, t in zip(terms, operands):
+        if len(term) != t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                               f"({len(term)}) does not match the number of dimensions "
+                               f"({t.ndim}) for operand {terms.index(term)}")
+        for c, s in zip(term, t._shape):
+            sizes.setdefault(c, s)
+    prepared = [_einsum_prepare(term, t, rhs + "".join(terms[:i] + terms[i + 1:]))
+                for i, (term, t) in enumerate(zip(terms, operands))]
+    if len(prepared) == 1:
+        term, t = prepared[0]
+        return t.permute([term.index(c) for c in rhs]) if rhs else t.reshape(())
+    (ta, a), (tb, b) = prepared
+    batch = [c for c in ta if c in tb and c in rhs]
+    contract = [c for c in ta if c in tb and c not in rhs]
+    left = [c for c in ta if c not in tb]
+    right = [c for c in tb if c not in ta]
+    a = a.permute([ta.index(c) for c in batch + left + contract])
+    b = b.permute([tb.index(c) for c in batch + contract + right])
+    shape = [sizes[c] for c in batch]
+    m, n, k = (_prod(sizes[c] for c in g) for g in (left, right, contract))
+    out = matmul(a.reshape(shape + [m, k]), b.reshape(shape + [k, n]))
+    out = out.reshape(shape + [sizes[c] for c in left + right])
+    order = batch + left + right
+    return out.permute([order.index(c) for c in rhs]) if rhs else out.reshape(())
+
+
+def _einsum_prepare(term, t, others):
+    """Take repeated letters' diagonals and sum letters used by no other term or output."""
+    for c in set(term):
+        while term.count(c) > 1:
+            i = term.index(c)
+            j = term.index(c, i + 1)
+            t = t.diagonal(0, i, j)
+            term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+    lone = [i for i, c in enumerate(term) if c not in others]
+    if lone:
+        t = t.sum(lone)
+        term = "".join(c for i, c in enumerate(term) if i not in lone)
+    return term, t
+
+
+def _prod(values):
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+MATMUL = {f.__name__: f for f in (matmul, mm, bmm, mv, dot, outer, addmm, baddbmm, vdot, inner,
+                                   addmv, addr, addbmm, tensordot, kron, einsum)}
 
 
 def install() -> None:
     for name, fn in MATMUL.items():
-        setattr(Tensor, name, fn)
+        if name not in ("einsum", "tensordot"):
+            setattr(Tensor, name, fn)
     Tensor.__matmul__ = matmul
     Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
     Tensor.ger = outer

@@ -86,3 +86,36 @@ def test_matches_torch_including_batch_broadcast(device):
     got = cltorch.tensor(a, device=device) @ cltorch.tensor(b, device=device)
     assert got.shape == tuple(want.shape)
     assert_close(got, want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,kj->ik", [(3, 4), (5, 4)]), ("i,i->", [(6,), (6,)]), ("i,j->ij", [(3,), (4,)]),
+    ("ii->i", [(4, 4)]), ("ij->ji", [(3, 4)]), ("ij->", [(3, 4)]), ("ijk,jl->kil", [(2, 3, 4), (3, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]), ("ij,ij->ij", [(3, 4), (3, 4)])])
+def test_einsum(device, equation, shapes):
+    arrays = [_rand(s, i) for i, s in enumerate(shapes)]
+    got = cltorch.einsum(equation, *[cltorch.tensor(a, dtype=cltorch.float32, device=device)
+                                     for a in arrays])
+    assert_close(got, np.einsum(equation, *arrays), rtol=1e-4, atol=1e-5)
+
+
+def test_more_products(device):
+    a, b = _rand((3, 4), 11), _rand((4, 2), 12)
+    ta, tb = (cltorch.tensor(v, dtype=cltorch.float32, device=device) for v in (a, b))
+    assert_close(cltorch.tensordot(ta, tb, 1), np.tensordot(a, b, 1), rtol=1e-5, atol=1e-5)
+    c = _rand((2, 3, 4), 13)
+    tc = cltorch.tensor(c, dtype=cltorch.float32, device=device)
+    assert_close(cltorch.tensordot(tc, ta, ([1, 2], [0, 1])), np.tensordot(c, a, ([1, 2], [0, 1])),
+                 rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.kron(ta, tb), np.kron(a, b), rtol=1e-6)
+    assert_close(cltorch.inner(tc, ta), np.inner(c, a), rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.vdot(ta[0], ta[1]), a[0] @ a[1], rtol=1e-5)
+    assert_close(cltorch.addmv(ta[:, 0], ta, tb[:, 0], beta=2), 2 * a[:, 0] + a @ b[:, 0],
+                 rtol=1e-5, atol=1e-5)
+    assert_close(cltorch.addr(ta, ta[:, 0], ta[0], alpha=3), a + 3 * np.outer(a[:, 0], a[0]),
+                 rtol=1e-5, atol=1e-5)
+    bb = cltorch.tensor(_rand((2, 3, 4), 14), dtype=cltorch.float32, device=device)
+    square = ta[:, :3]
+    assert_close(cltorch.addbmm(square, bb, bb.transpose(1, 2)),
+                 a[:, :3] + sum(x @ x.T for x in bb._host_values()), rtol=1e-4, atol=1e-4)
