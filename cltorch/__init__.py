@@ -22,6 +22,7 @@ from .joining import JOINING as _JOINING
 from .indexing_ops import INDEXING as _INDEXING
 from .linalg_ops import MATMUL as _MATMUL
 from .misc import MISC as _MISC
+from .sorting import SORTING as _SORTING
 from .random import RANDOM as _RANDOM, Generator, default_generator
 from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
 from .ops import pointwise as _pointwise
@@ -46,6 +47,7 @@ globals().update(_RANDOM)
 globals().update(_JOINING)
 globals().update(_MISC)
 globals().update(_INDEXING)
+globals().update(_SORTING)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

@@ -17,6 +17,7 @@ from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
+from cltorch.ops.sort import sort_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
 
@@ -70,7 +71,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                          for kept, index in ((0, "int"), (2, "long"))],
            "gather.mako": [(dt, ndim, dim, index) for dt in (D.float16, D.float32, D.float64,
                                                              D.int64, D.bool_)
-                           for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))]}
+                           for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))],
+           "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
+                         for desc in (False, True)]}
 
 
 def _sources(dialect):
@@ -85,6 +88,8 @@ def _sources(dialect):
     for op, src, kept, index in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index)
+    for dt, descending in SAMPLES["sort.mako"]:
+        yield "bitonic_step", sort_source(dialect, dt, descending)
     for dt, ndim, dim, index in SAMPLES["gather.mako"]:
         yield "gather", gather_source(dialect, dt, ndim, dim, index)
     for dist, out, compute in SAMPLES["random.mako"]:

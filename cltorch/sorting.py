@@ -1,0 +1,97 @@
+"""Sorting and order statistics: sort, argsort, msort, topk, kthvalue, median."""
+from __future__ import annotations
+
+from . import dtypes
+from .ops.sort import sort_rows
+from .reductions import _return_type, return_types
+from .tensor import Tensor, normalize_dim
+
+for _name in ("sort", "topk", "kthvalue", "median"):
+    setattr(return_types, _name, _return_type(_name, "values indices"))
+
+
+def _along_last(input, dim, fn):
+    """Run ``fn`` on ``input`` as contiguous (rows, len) with ``dim`` last; restore the dims."""
+    if input.ndim == 0:
+        values, index = fn(input.reshape(1, 1))
+        return values.reshape(()), index.reshape(())
+    d = normalize_dim(dim, input.ndim)
+    moved = input.movedim(d, -1)
+    rows = moved.contiguous().reshape(-1, moved._shape[-1])
+    values, index = fn(rows)
+    shape = moved._shape[:-1] + (values._shape[-1],)
+    return values.reshape(shape).movedim(-1, d), index.reshape(shape).movedim(-1, d)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """Sorted values and their indices along ``dim`` (always stable; NaN sorts as largest)."""
+    values, index = _along_last(input, dim, lambda rows: sort_rows(rows, descending))
+    return return_types.sort(values, index)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    """Indices that sort ``input`` along ``dim``."""
+    return sort(input, dim, descending).indices
+
+
+def msort(input):
+    """``sort(input, dim=0).values``."""
+    return sort(input, 0).values
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+    size = input._shape[normalize_dim(dim, input.ndim)] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    values, index = _along_last(input, dim, lambda rows: tuple(
+        t.narrow(1, 0, k) for t in sort_rows(rows, largest)))
+    return return_types.topk(values, index)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """The ``k``-th smallest element along ``dim`` (1-based) and its index."""
+    size = input._shape[normalize_dim(dim, input.ndim)] if input.ndim else 1
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
+    values, index = _along_last(input, dim, lambda rows: tuple(
+        t.narrow(1, k - 1, 1) for t in sort_rows(rows, False)))
+    if not keepdim and input.ndim:
+        d = normalize_dim(dim, input.ndim)
+        values, index = values.squeeze(d), index.squeeze(d)
+    return return_types.kthvalue(values, index)
+
+
+def median(input, dim=None, keepdim=False):
+    """Lower median (NaN when the slice holds a NaN, as in PyTorch); with ``dim``, also its
+    index."""
+    if dim is None:
+        flat = input.reshape(-1)
+        if flat.numel() == 0:
+            return _nan_like(flat)
+        return median(flat, 0).values
+    d = normalize_dim(dim, input.ndim)
+    size = input._shape[d] if input.ndim else 1
+    values, index = kthvalue(input, (size + 1) // 2, d, keepdim)
+    if input.dtype.category == 2:
+        nan = input.isnan()
+        has_nan = nan.any(d, keepdim=keepdim)
+        first_nan = nan.to(dtypes.int32).argmax(d, keepdim=keepdim)
+        values = values.masked_fill(has_nan, float("nan"))
+        index = _where(has_nan, first_nan, index)
+    return return_types.median(values, index)
+
+
+def _where(cond, a, b):
+    from .functions import FUNCTIONS
+    return FUNCTIONS["where"](cond, a, b)
+
+
+def _nan_like(flat):
+    from .creation import full
+    return full((), float("nan"), dtype=flat.dtype, device=flat._storage.device)
+
+
+SORTING = {f.__name__: f for f in (sort, argsort, msort, topk, kthvalue, median)}
+for _name, _fn in SORTING.items():
+    setattr(Tensor, _name, _fn)
