@@ -13,6 +13,7 @@ from .creation import tensor, zeros
 from .functions import FUNCTIONS
 from .indexing import is_int_index
 from .ops import gather as gather_op
+from .ops import scatter as scatter_op
 from .tensor import Tensor, normalize_dim
 
 
@@ -160,8 +161,148 @@ def _is_tensor_index(item):
     return isinstance(item, (list, np.ndarray))
 
 
+def _scatter_args(input, dim, index, src):
+    d = normalize_dim(dim, input.ndim)
+    index = _long_index(index, input._storage.device)
+    if index.ndim != input.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if isinstance(src, Tensor):
+        if src.dtype is not input.dtype:
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+        src = src.to(input._storage.device)
+    for k in range(input.ndim):
+        too_big = (k != d and index._shape[k] > input._shape[k]) or (
+            isinstance(src, Tensor) and index._shape[k] > src._shape[k])
+        if too_big:
+            raise RuntimeError(f"Expected index {list(index._shape)} to be smaller than self "
+                               f"{list(input._shape)} apart from dimension {d}" +
+                               (f" and to be smaller size than src {list(src._shape)}"
+                                if isinstance(src, Tensor) else ""))
+    return d, index, src
+
+
+def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    """``self[..., index[c], ...] = src[c]`` along ``dim`` (``reduce='add'`` adds)."""
+    if reduce not in (None, "add"):
+        raise NotImplementedError(f"scatter(reduce='{reduce}') is not supported by cltorch yet")
+    src = value if src is None else src
+    d, index, src = _scatter_args(self, dim, index, src)
+    scatter_op.scatter(self, d, index, src, "add" if reduce == "add" else "set")
+    return self
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """Out-of-place ``scatter_``."""
+    return scatter_(input.clone(), dim, index, src, value=value, reduce=reduce)
+
+
+def scatter_add_(self, dim, index, src):
+    """``self[..., index[c], ...] += src[c]`` along ``dim`` (duplicates accumulate)."""
+    return scatter_(self, dim, index, src, reduce="add")
+
+
+def scatter_add(input, dim, index, src):
+    return scatter_add_(input.clone(), dim, index, src)
+
+
+def _along(self, dim, index, n_like):
+    """A 1-D ``index`` broadcast over the selection ``self`` with ``dim`` resized to it."""
+    d = normalize_dim(dim, self.ndim)
+    index = _long_index(index, self._storage.device)
+    if index.ndim > 1:
+        raise IndexError("index_add_(): Index is supposed to be a vector")
+    shape = list(self._shape)
+    shape[d] = index.numel()
+    view = [1] * self.ndim
+    view[d] = index.numel()
+    return d, index.reshape(view).expand(shape), shape
+
+
+def index_add_(self, dim, index, source, *, alpha=1):
+    """``self.select(dim, index[i]) += alpha * source.select(dim, i)``."""
+    d, expanded, shape = _along(self, dim, index, source)
+    if tuple(source._shape) != tuple(shape):
+        raise RuntimeError(f"index_add_(): source shape {list(source._shape)} does not match "
+                           f"the selection {shape}")
+    src = source if alpha == 1 else source * alpha
+    scatter_op.scatter(self, d, expanded, src.to(self.dtype), "add")
+    return self
+
+
+def index_copy_(self, dim, index, source):
+    """``self.select(dim, index[i]) = source.select(dim, i)``."""
+    d, expanded, shape = _along(self, dim, index, source)
+    if tuple(source._shape) != tuple(shape):
+        raise RuntimeError(f"index_copy_(): source shape {list(source._shape)} does not match "
+                           f"the selection {shape}")
+    scatter_op.scatter(self, d, expanded, source.to(self.dtype), "set")
+    return self
+
+
+def index_fill_(self, dim, index, value):
+    """``self.select(dim, index[i]) = value``."""
+    d, expanded, _ = _along(self, dim, index, None)
+    scatter_op.scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
+                       "set")
+    return self
+
+
+def index_put_(self, indices, values, accumulate=False):
+    """``self[indices] = values`` (``+=`` with ``accumulate``) for one index tensor or mask."""
+    indices = tuple(indices)
+    if len(indices) != 1:
+        raise NotImplementedError("index_put_ with several index tensors is not supported by "
+                                  "cltorch yet")
+    index = indices[0]
+    if isinstance(index, Tensor) and index.dtype is dtypes.bool_:
+        if accumulate or isinstance(values, Tensor) and values.numel() != 1:
+            raise NotImplementedError("index_put_ with a mask takes one value in cltorch")
+        return self.masked_fill_(index, values.item() if isinstance(values, Tensor) else values)
+    index = _long_index(index, self._storage.device).reshape(-1)
+    shape = (index.numel(),) + self._shape[1:]
+    if not isinstance(values, Tensor):
+        values = zeros((), dtype=self.dtype, device=self._storage.device).fill_(values)
+    values = values.to(self._storage.device, self.dtype).expand(shape)
+    return (index_add_ if accumulate else index_copy_)(self, 0, index, values)
+
+
+def put_(self, index, source, accumulate=False):
+    """``self.flatten()[index] = source`` (``+=`` with ``accumulate``), in place."""
+    if not self.is_contiguous():
+        raise RuntimeError("put_(): the tensor must be contiguous in cltorch")
+    index_put_(self.view(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
+    return self
+
+
+def advanced_setitem(x, index, value):
+    """``x[index] = value`` for one index tensor (or list) among basic indices, or a mask."""
+    items = index if isinstance(index, tuple) else (index,)
+    if len(items) == 1 and isinstance(items[0], Tensor) and items[0].dtype is dtypes.bool_:
+        index_put_(x, items, value)
+        return
+    tensor_at = [i for i, item in enumerate(items) if _is_tensor_index(item)]
+    if len(tensor_at) != 1 or Ellipsis in items[:tensor_at[0]]:
+        raise NotImplementedError("assigning through several index tensors (or one after "
+                                  "'...') is not supported by cltorch yet")
+    at = tensor_at[0]
+    item = items[at]
+    item = item if isinstance(item, Tensor) else tensor(item, device=x._storage.device)
+    if item.dtype is dtypes.bool_ or item.ndim != 1:
+        raise NotImplementedError("assignment takes a 1-D index tensor here in cltorch")
+    before = items[:at]
+    dim = sum(1 for i in before if i is not None and not is_int_index(i))
+    base = x[items[:at] + (slice(None),) + items[at + 1:]]
+    shape = list(base._shape)
+    shape[dim] = item.numel()
+    if not isinstance(value, Tensor):
+        value = zeros((), dtype=x.dtype, device=x._storage.device).fill_(value)
+    index_copy_(base, dim, item, value.to(x._storage.device, x.dtype).expand(shape))
+
+
 INDEXING = {f.__name__: f for f in (index_select, gather, take, masked_fill, nonzero,
-                                     masked_select)}
+                                     masked_select, scatter, scatter_add)}
 for _name in INDEXING:
     setattr(Tensor, _name, INDEXING[_name])
-Tensor.masked_fill_ = masked_fill_
+for _fn in (masked_fill_, scatter_, scatter_add_, index_add_, index_copy_, index_fill_,
+            index_put_, put_):
+    setattr(Tensor, _fn.__name__, _fn)

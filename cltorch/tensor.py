@@ -334,12 +334,9 @@ class Tensor(Array):
     def __setitem__(self, index, value):
         from .indexing import is_basic
         if not is_basic(index):
-            mask = index if isinstance(index, Tensor) else None
-            if mask is not None and mask.dtype.name == "bool" and not isinstance(value, Tensor):
-                self.masked_fill_(mask, value)
-                return
-            raise NotImplementedError("assigning through index tensors (index_put_) is not "
-                                      "supported by cltorch yet; x[mask] = number works")
+            from .indexing_ops import advanced_setitem  # a scatter, not a view
+            advanced_setitem(self, index, value)
+            return
         target = self[index]
         if isinstance(value, Tensor):
             target.copy_(value)

@@ -32,6 +32,10 @@ INLINE unsigned short ct_float_to_half(float f) {
 }
 #define LOAD_F16(p, i) ct_half_to_float((p)[i])
 #define STORE_F16(p, i, v) ((p)[i] = ct_float_to_half(v))
+#define ATOMIC_ADD_F32(p, v) atomicAdd((p), (v))
+#define ATOMIC_ADD_I32(p, v) atomicAdd((p), (v))
+#define ATOMIC_ADD_F64(p, v) atomicAdd((p), (v))
+#define ATOMIC_ADD_I64(p, v) atomicAdd((unsigned long long*)(p), (unsigned long long)(v))
 % else:
 % if fp64:
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -54,6 +58,16 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define NUM_GROUPS(d) get_num_groups(d)
 #define LOAD_F16(p, i) vload_half((i), (p))
 #define STORE_F16(p, i, v) vstore_half_rte((v), (i), (p))
+// float atomics: a compare-and-swap loop on the bits (32-bit global atomics are core OpenCL)
+INLINE void ct_atomic_add_f32(volatile __global float* p, float v) {
+    uint seen = as_uint(*p), expected;
+    do {
+        expected = seen;
+        seen = atomic_cmpxchg((volatile __global uint*)p, expected, as_uint(as_float(expected) + v));
+    } while (seen != expected);
+}
+#define ATOMIC_ADD_F32(p, v) ct_atomic_add_f32((p), (v))
+#define ATOMIC_ADD_I32(p, v) atomic_add((volatile __global int*)(p), (v))
 % endif
 INLINE float ct_bf16_to_float(ushort b) { return BITS_F32(((uint)b) << 16); }
 INLINE ushort ct_float_to_bf16(float f) {

@@ -58,8 +58,10 @@ def test_masks_and_nonzero(device):
     assert cltorch.nonzero(cltorch.tensor(5.0, device=device)).shape == (1, 0)
     with pytest.raises(RuntimeError, match="only supports boolean masks"):
         x.masked_fill(x, 1.0)
-    with pytest.raises(NotImplementedError, match="index_put_"):
-        x[[0]] = 1.0
+    z = x.clone()
+    z[[1]] = cltorch.tensor([7.0, 8.0, 9.0], device=device)
+    z[:, [2, 0]] = -5.0
+    assert z.tolist() == [[-5.0, 1.5, -5.0], [-5.0, 8.0, -5.0]]
 
 
 def test_matches_torch(device):
@@ -74,4 +76,77 @@ def test_matches_torch(device):
         want = case(torch, torch.tensor(a), torch.tensor(i))
         got = case(cltorch, cltorch.tensor(a, device=device), cltorch.tensor(i, device=device))
         assert got.shape == tuple(want.shape) and repr(got.dtype) == str(want.dtype)
+        assert_close(got, want.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "float16", "int64", "bool"])
+def test_scatter_set(device, dtype):
+    dt = getattr(cltorch, dtype)
+    x = cltorch.zeros(3, 5, dtype=dt, device=device)
+    index = np.array([[4, 0, 2], [1, 3, 0]])
+    src = (np.arange(1, 7).reshape(2, 3) % (2 if dtype == "bool" else 7))
+    got = x.scatter(1, cltorch.tensor(index, device=device), cltorch.tensor(src, dtype=dt,
+                                                                            device=device))
+    want = np.zeros((3, 5), dtype=got.dtype.numpy)
+    np.put_along_axis(want[:2], index, src, 1)
+    assert_close(got, want)
+    assert_close(x.scatter(0, cltorch.tensor([[2, 0]], device=device), True if dtype == "bool"
+                           else 5), np.array([[0, 5 if dtype != "bool" else 1, 0, 0, 0],
+                                              [0] * 5, [5 if dtype != "bool" else 1, 0, 0, 0,
+                                                        0]]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_scatter_add_accumulates_duplicates(device, dtype):
+    dt = getattr(cltorch, dtype)
+    index = np.random.default_rng(0).integers(0, 7, 5000)
+    src = np.random.default_rng(1).integers(-3, 4, 5000)
+    got = cltorch.zeros(7, dtype=dt, device=device).scatter_add_(
+        0, cltorch.tensor(index, device=device), cltorch.tensor(src, dtype=dt, device=device))
+    assert_close(got, np.bincount(index, weights=src, minlength=7))
+    y = cltorch.ones(4, 2, dtype=dt, device=device)
+    y.index_add_(0, cltorch.tensor([3, 3, 0], device=device),
+                 cltorch.tensor([[1, 2], [3, 4], [5, 6]], dtype=dt, device=device), alpha=2)
+    assert y.tolist() == [[11, 13], [1, 1], [1, 1], [9, 13]]
+
+
+def test_index_copy_fill_put(device):
+    x = cltorch.zeros(3, 4, device=device)
+    x.index_copy_(1, cltorch.tensor([3, 0], device=device),
+                  cltorch.tensor([[1.0, 2.0]] * 3, device=device))
+    x.index_fill_(0, cltorch.tensor([1], device=device), -1.0)
+    assert x.tolist() == [[2.0, 0, 0, 1.0], [-1.0] * 4, [2.0, 0, 0, 1.0]]
+    x.index_put_((cltorch.tensor([0, 0], device=device),), cltorch.tensor(1.0, device=device),
+                 accumulate=True)
+    assert x[0].tolist() == [4.0, 2.0, 2.0, 3.0]
+    x.put_(cltorch.tensor([11], device=device), cltorch.tensor([9.0], device=device))
+    assert x[2, 3].item() == 9.0
+    with pytest.raises(IndexError, match="out of bounds"):
+        x.index_fill_(0, cltorch.tensor([3], device=device), 0.0)
+    with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
+        x.scatter_(0, cltorch.tensor([[0]], device=device), cltorch.ones(1, 1, dtype=cltorch.int64,
+                                                                         device=device))
+    if device.startswith("opencl"):
+        with pytest.raises(NotImplementedError, match="no atomic add"):
+            cltorch.zeros(3, dtype=cltorch.float64, device=device).scatter_add_(
+                0, cltorch.tensor([0], device=device), cltorch.ones(1, dtype=cltorch.float64,
+                                                                    device=device))
+
+
+def test_scatter_matches_torch(device):
+    torch = pytest.importorskip("torch")
+    idx = np.array([[0, 1, 2, 3, 0], [3, 2, 1, 0, 3]])
+    src = np.arange(10, dtype=np.float32).reshape(2, 5)
+    rows = np.array([4, 0, 4])
+    block = np.arange(15, dtype=np.float32).reshape(3, 5)
+    cases = [lambda t, i, s, r, b: t.scatter(0, i, s),
+             lambda t, i, s, r, b: t.scatter_add(0, i, s),
+             lambda t, i, s, r, b: t.index_add_(0, r, b),
+             lambda t, i, s, r, b: t.index_copy_(1, r[:1], b[:1].t())]
+    for case in cases:
+        want = case(torch.zeros(5, 5), torch.from_numpy(idx), torch.from_numpy(src),
+                    torch.from_numpy(rows), torch.from_numpy(block))
+        got = case(cltorch.zeros(5, 5, device=device), cltorch.tensor(idx, device=device),
+                   cltorch.tensor(src, device=device), cltorch.tensor(rows, device=device),
+                   cltorch.tensor(block, device=device))
         assert_close(got, want.numpy())

@@ -17,6 +17,7 @@ from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
+from cltorch.ops.scatter import scatter_source
 from cltorch.ops.sort import sort_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
@@ -73,7 +74,12 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                                              D.int64, D.bool_)
                            for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))],
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
-                         for desc in (False, True)]}
+                         for desc in (False, True)],
+           "scatter.mako": [(dt, mode, scalar) for dt in (D.float32, D.int32, D.float16, D.int64,
+                                                          D.float64, D.bool_)
+                            for mode in ("set", "add") for scalar in (False, True)
+                            if mode == "set" or dt.name in ("float32", "int32", "float64",
+                                                            "int64")]}
 
 
 def _sources(dialect):
@@ -88,6 +94,10 @@ def _sources(dialect):
     for op, src, kept, index in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index)
+    for dt, mode, scalar in SAMPLES["scatter.mako"]:
+        if dialect.name == "opencl" and mode == "add" and dt.itemsize == 8:
+            continue  # 64-bit atomic adds exist on the CUDA path only
+        yield "scatter", scatter_source(dialect, dt, 3, 1, mode, scalar, "int")
     for dt, descending in SAMPLES["sort.mako"]:
         yield "bitonic_step", sort_source(dialect, dt, descending)
     for dt, ndim, dim, index in SAMPLES["gather.mako"]:

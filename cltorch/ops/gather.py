@@ -25,7 +25,7 @@ def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
     if out._numel() == 0:
         return out
     size = src._shape[dim]
-    _check_range(index, size, dim)
+    check_range(index, size, dim)
     if src._device.kind == "cpu":
         idx = np.broadcast_to(cpu_view(index), out_shape) % max(size, 1)
         part = tuple(slice(None) if d == dim else slice(0, out_shape[d])
@@ -36,7 +36,7 @@ def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
     return out
 
 
-def _check_range(index, size, dim):
+def check_range(index, size, dim):
     from .reduce import reduce
     low, high = reduce("amin", index).item(), reduce("amax", index).item()
     for value in (low, high):
