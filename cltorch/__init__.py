@@ -12,6 +12,7 @@ from ._printing import set_printoptions
 from .backend import (BackendUnavailable, CompileError, OutOfMemoryError, device,
                       registry as _registry)
 from .config import VERSION as __version__
+from .counting import COUNTING as _COUNTING
 from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
                        FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, arange,
                        as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
@@ -48,6 +49,7 @@ globals().update(_JOINING)
 globals().update(_MISC)
 globals().update(_INDEXING)
 globals().update(_SORTING)
+globals().update(_COUNTING)
 _sys.modules[__name__ + ".linalg"] = linalg
 
 

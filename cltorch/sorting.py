@@ -16,6 +16,9 @@ def _along_last(input, dim, fn):
         values, index = fn(input.reshape(1, 1))
         return values.reshape(()), index.reshape(())
     d = normalize_dim(dim, input.ndim)
+    if input.numel() == 0:
+        from .creation import empty
+        return input.clone(), empty(input.shape, dtype=dtypes.int64, device=input._storage.device)
     moved = input.movedim(d, -1)
     rows = moved.contiguous().reshape(-1, moved._shape[-1])
     values, index = fn(rows)

@@ -17,6 +17,7 @@ from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
+from cltorch.ops.search import search_source
 from cltorch.ops.scatter import scatter_source
 from cltorch.ops.sort import sort_source
 
@@ -73,6 +74,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "gather.mako": [(dt, ndim, dim, index) for dt in (D.float16, D.float32, D.float64,
                                                              D.int64, D.bool_)
                            for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))],
+           "search.mako": [(src, vals, right) for src, vals in ((D.float32, D.float32),
+                                                                 (D.int64, D.float64),
+                                                                 (D.float16, D.int32))
+                           for right in (False, True)],
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
                          for desc in (False, True)],
            "scatter.mako": [(dt, mode, scalar) for dt in (D.float32, D.int32, D.float16, D.int64,
@@ -98,6 +103,9 @@ def _sources(dialect):
         if dialect.name == "opencl" and mode == "add" and dt.itemsize == 8:
             continue  # 64-bit atomic adds exist on the CUDA path only
         yield "scatter", scatter_source(dialect, dt, 3, 1, mode, scalar, "int")
+    for src, vals, right in SAMPLES["search.mako"]:
+        compute = D.promote_types(src, vals).compute
+        yield "searchsorted", search_source(dialect, src, vals, compute, right)
     for dt, descending in SAMPLES["sort.mako"]:
         yield "bitonic_step", sort_source(dialect, dt, descending)
     for dt, ndim, dim, index in SAMPLES["gather.mako"]:
