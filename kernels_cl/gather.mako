@@ -5,8 +5,7 @@
 <%
     idx = index
     fp64 = src.name == "float64"
-    # values move as bits: no arithmetic, so half needs no cl_khr_fp16
-    ST = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: dialect.int64}[src.itemsize]
+    ST = dialect.bits(src)  # values move as bits: no arithmetic
 %>
 ${prelude(fp64)}
 

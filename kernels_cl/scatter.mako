@@ -7,7 +7,7 @@
     idx = index
     fp64 = dtype.name == "float64"
     if mode == "set":
-        T = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: dialect.int64}[dtype.itemsize]
+        T = dialect.bits(dtype)
     else:
         T = dialect.ctype(dtype)
     atomic = {"float32": "ATOMIC_ADD_F32", "int32": "ATOMIC_ADD_I32", "float64": "ATOMIC_ADD_F64",

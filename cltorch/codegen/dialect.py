@@ -20,6 +20,12 @@ class Dialect:
         """C type of one stored element of ``dt``."""
         return self.ctypes[dt.name]
 
+    def bits(self, dt: dtypes.dtype) -> str:
+        """An integer C type of ``dt``'s size, for kernels that move values without arithmetic
+        (so float16 needs no cl_khr_fp16)."""
+        return {1: "unsigned char", 2: "unsigned short", 4: "unsigned int",
+                8: self.int64}[dt.itemsize]
+
 
 def _ctypes(int64, int8, half):
     return {"bool": "unsigned char", "uint8": "unsigned char", "int8": int8, "int16": "short",

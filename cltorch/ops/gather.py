@@ -6,10 +6,10 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, cpu_view, empty
 from .layout import broadcast_strides
 
-_INT32_LIMIT = 2 ** 31 - 1
 
 
 def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
@@ -48,16 +48,13 @@ def check_range(index, size, dim):
 def _launch(src, dim, index, out):
     device = src._device
     ndim = len(out._shape)
-    big = max(src._storage.nbytes, index._storage.nbytes) > _INT32_LIMIT or \
-        out._numel() > _INT32_LIMIT // 2
+    big = max(src._storage.nbytes, index._storage.nbytes) > INT32_LIMIT or \
+        out._numel() > INT32_LIMIT // 2
     key = ("gather", src.dtype, ndim, dim, big)
-    kernel = device.plans.get(key)
-    if kernel is None:
-        idx = np.int64 if big else np.int32
-        argtypes = (None, None, idx, None, idx, idx, idx) + (idx,) * (3 * ndim)
-        source = gather_source(DIALECTS[device.kind], src.dtype, ndim, dim,
-                               "long" if big else "int")
-        kernel = device.plans[key] = device.kernel(source, "gather", argtypes)
+    idx, cidx = index_types(big)
+    kernel = cached_kernel(device, key, lambda: (
+        gather_source(DIALECTS[device.kind], src.dtype, ndim, dim, cidx), "gather",
+        (None, None, idx, None, idx, idx, idx) + (idx,) * (3 * ndim)))
     istrides = broadcast_strides(index._shape, index._strides, out._shape)
     sstrides = src._strides
     layout = [v for d in range(ndim) for v in (out._shape[d], sstrides[d], istrides[d])]

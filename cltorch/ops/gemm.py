@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen import DIALECTS, render
+from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, check_dtype_supported, cpu_view, empty
 from .layout import collapse
 
 TILE, GROUP = 64, 256  # must match gemm.mako: WG * WPT and WG * WG
-_INT32_LIMIT = 2 ** 31 - 1
 
 
 def bmm(a: Array, b: Array) -> Array:
@@ -49,7 +49,7 @@ def _name(dt):
 
 def _launch(a, b, out, batch, m, n, k, compute):
     device = a._device
-    big = max(a._storage.nbytes, b._storage.nbytes, out._storage.nbytes) > _INT32_LIMIT
+    big = max(a._storage.nbytes, b._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
     tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
     kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big)
     args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
@@ -59,14 +59,10 @@ def _launch(a, b, out, batch, m, n, k, compute):
 
 def _kernel(device, src_a, src_b, compute, out, big):
     key = ("gemm", src_a, src_b, compute, out, big)
-    found = device.plans.get(key)
-    if found is None:
-        idx = np.int64 if big else np.int32
-        argtypes = (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6
-        source = gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out,
-                             "long" if big else "int")
-        found = device.plans[key] = device.kernel(source, "gemm", argtypes)
-    return found
+    idx, cidx = index_types(big)
+    return cached_kernel(device, key, lambda: (
+        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx), "gemm",
+        (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
 
 
 def gemm_source(dialect, src_a, src_b, compute, out, index) -> str:

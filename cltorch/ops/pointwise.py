@@ -14,10 +14,10 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .array import Array, Storage, check_dtype_supported, cpu_view, empty, read_stored
+from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
 
-_INT32_LIMIT = 2 ** 31 - 1
 
 
 def default_float():
@@ -76,7 +76,7 @@ def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
 
 _RUNNERS = {}
 _MAX_RUNNERS = 20000
-_BIG_BYTES = _INT32_LIMIT  # a storage past 2**31 bytes may need 64-bit indices
+_BIG_BYTES = INT32_LIMIT  # a storage past 2**31 bytes may need 64-bit indices
 
 
 def _resolve(op, operands, out, out_dtype, inplace):
@@ -217,7 +217,7 @@ def _no_overlap(x, out):
 
 def _needs_long(arrays, n) -> bool:
     """64-bit indices when the grid or any storage passes what 32-bit ones can address."""
-    return n > _INT32_LIMIT // 2 or any(
+    return n > INT32_LIMIT // 2 or any(
         x._storage.nbytes > _BIG_BYTES for x in arrays if isinstance(x, Array))
 
 
@@ -263,7 +263,7 @@ def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device
     dense = contiguous_strides(sizes)
     kinds = ["c" if st == dense else "s" for st in strides]
     ndim = 0 if all(k == "c" for k in kinds) else len(sizes)
-    idx_np = np.int64 if big else np.int32
+    idx_np, cidx = index_types(big)
     out_st = strides[0] if ndim and kinds[0] == "s" else ()
     layout = iter(zip(kinds[1:], strides[1:]))
     desc, in_strides, argtypes = [], [], [None, idx_np] + [idx_np] * len(out_st)
@@ -279,6 +279,6 @@ def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device
             argtypes.append(compute.numpy)
     argtypes += [idx_np] * (1 + ndim)
     name, source = kernel_source(op, key, DIALECTS[device.kind], compute, out_dtype, tuple(desc),
-                                 kinds[0] if ndim else "c", ndim, "long" if big else "int")
+                                 kinds[0] if ndim else "c", ndim, cidx)
     kernel = device.kernel(source, name, tuple(argtypes))
     return kernel, out_st, in_strides, [numel(shape), *(sizes if ndim else ())]

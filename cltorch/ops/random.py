@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import cached_kernel
 from .array import Array, cpu_view
 
 _M0, _M1, _W0, _W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
@@ -63,13 +64,10 @@ def fill(out: Array, dist: str, seed: int, offset: int, a, b) -> None:
                 out._shape))
         return
     key = ("random", dist, out.dtype, compute)
-    kernel = device.plans.get(key)
-    if kernel is None:
-        param = np.int64 if dist == "integer" else compute.numpy
-        argtypes = (None, np.int64, np.uint32, np.uint32, np.uint32, np.uint32, param, param)
-        kernel = device.plans[key] = device.kernel(
-            random_source(DIALECTS[device.kind], dist, out.dtype, compute), f"random_{dist}",
-            argtypes)
+    param = np.int64 if dist == "integer" else compute.numpy
+    kernel = cached_kernel(device, key, lambda: (
+        random_source(DIALECTS[device.kind], dist, out.dtype, compute), f"random_{dist}",
+        (None, np.int64, np.uint32, np.uint32, np.uint32, np.uint32, param, param)))
     device.launch(kernel, n, [out._storage.buffer, n, seed & 0xFFFFFFFF,
                               (seed >> 32) & 0xFFFFFFFF, offset & 0xFFFFFFFF,
                               (offset >> 32) & 0xFFFFFFFF, a, b])

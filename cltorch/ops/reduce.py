@@ -13,10 +13,10 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, check_dtype_supported, cpu_view, empty
 from .layout import collapse, numel
 
-_INT32_LIMIT = 2 ** 31 - 1
 _LOCAL = 256
 
 
@@ -183,7 +183,7 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     red_sizes, (red_strides,) = collapse(tuple(x._shape[d] for d in dims),
                                          [tuple(x._strides[d] for d in dims)])
     m, k = values._numel(), numel(red_sizes)
-    big = x._storage.nbytes > _INT32_LIMIT or m * k > _INT32_LIMIT // 2
+    big = x._storage.nbytes > INT32_LIMIT or m * k > INT32_LIMIT // 2
     # A CPU device (PoCL) runs a work-group's items in a loop: one item per group reading a
     # contiguous chunk beats a barrier tree there (PERFORMANCE.md).
     group = 1 if device.cpu_like else _LOCAL
@@ -226,17 +226,12 @@ def _split(m, k, device, group) -> int:
 def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
             identity=False):
     key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, local, big, identity)
-    found = device.plans.get(key)
-    if found is None:
-        source = reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim,
-                               red_ndim, local, "long" if big else "int", identity)
-        idx = np.int64 if big else np.int32
-        argtypes = [None] * (2 if red.arg else 1) + [None, idx, idx, idx, idx, idx,
-                                                     compute.numpy] + \
-            [idx] * (2 * (kept_ndim + red_ndim))
-        found = device.plans[key] = device.kernel(source, f"reduce_{red.name}",
-                                                  tuple(argtypes))
-    return found
+    idx, cidx = index_types(big)
+    return cached_kernel(device, key, lambda: (
+        reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim, red_ndim,
+                      local, cidx, identity), f"reduce_{red.name}",
+        (None,) * (2 if red.arg else 1) + (None, idx, idx, idx, idx, idx, compute.numpy) +
+        (idx,) * (2 * (kept_ndim + red_ndim))))
 
 
 def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, local, index,

@@ -8,10 +8,10 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, check_dtype_supported, cpu_view, empty
 from .layout import collapse
 
-_INT32_LIMIT = 2 ** 31 - 1
 
 
 def _np_arg_scan(extreme):
@@ -77,16 +77,14 @@ def _launch(op, x, dim, compute, values, index):
     sizes, (in_strides, out_strides) = collapse(
         tuple(x._shape[d] for d in kept),
         [tuple(x._strides[d] for d in kept), tuple(values._strides[d] for d in kept)])
-    big = x._storage.nbytes > _INT32_LIMIT or values._storage.nbytes > _INT32_LIMIT
+    big = x._storage.nbytes > INT32_LIMIT or values._storage.nbytes > INT32_LIMIT
     key = ("scan", op, x.dtype, compute, values.dtype, len(sizes), big)
-    kernel = device.plans.get(key)
-    if kernel is None:
-        idx = np.int64 if big else np.int32
-        argtypes = (None,) * (2 if op.arg else 1) + (None, idx, idx, idx, idx, idx) + \
-            (idx,) * (3 * len(sizes))
-        kernel = device.plans[key] = device.kernel(
-            scan_source(op, DIALECTS[device.kind], x.dtype, compute, values.dtype, len(sizes),
-                        "long" if big else "int"), f"scan_{op.name}", argtypes)
+    idx, cidx = index_types(big)
+    kernel = cached_kernel(device, key, lambda: (
+        scan_source(op, DIALECTS[device.kind], x.dtype, compute, values.dtype, len(sizes), cidx),
+        f"scan_{op.name}",
+        (None,) * (2 if op.arg else 1) + (None, idx, idx, idx, idx, idx) +
+        (idx,) * (3 * len(sizes))))
     m = x._numel() // x._shape[dim]
     layout = [v for triple in zip(sizes, in_strides, out_strides) for v in triple]
     outs = [values._storage.buffer] + ([index._storage.buffer] if op.arg else [])

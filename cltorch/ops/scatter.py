@@ -6,10 +6,10 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, cpu_view
 from .gather import check_range
 
-_INT32_LIMIT = 2 ** 31 - 1
 # dtypes each backend can add atomically ("set" copies bits and takes any dtype)
 ATOMIC_ADD = {"cpu": {"float16", "float32", "float64", "int8", "uint8", "int16", "int32",
                       "int64"},
@@ -59,17 +59,13 @@ def _launch(out, dim, index, src, mode):
     ndim = len(index._shape)
     scalar = not isinstance(src, Array)
     arrays = [out, index] + ([] if scalar else [src])
-    big = any(a._storage.nbytes > _INT32_LIMIT for a in arrays) or index._numel() > 2 ** 30
+    big = any(a._storage.nbytes > INT32_LIMIT for a in arrays) or index._numel() > 2 ** 30
     key = ("scatter", out.dtype, ndim, dim, mode, scalar, big)
-    kernel = device.plans.get(key)
-    if kernel is None:
-        idx = np.int64 if big else np.int32
-        value = _value_type(out.dtype, mode) if scalar else None
-        argtypes = (None, idx) + ((value,) if scalar else (None, idx)) + (None, idx, idx, idx) + \
-            (idx,) * (4 * ndim)
-        source = scatter_source(DIALECTS[device.kind], out.dtype, ndim, dim, mode, scalar,
-                                "long" if big else "int")
-        kernel = device.plans[key] = device.kernel(source, "scatter", argtypes)
+    idx, cidx = index_types(big)
+    value = (_value_type(out.dtype, mode),) if scalar else (None, idx)
+    kernel = cached_kernel(device, key, lambda: (
+        scatter_source(DIALECTS[device.kind], out.dtype, ndim, dim, mode, scalar, cidx),
+        "scatter", (None, idx) + value + (None, idx, idx, idx) + (idx,) * (4 * ndim)))
     sstrides = (0,) * ndim if scalar else src._strides
     layout = [v for d in range(ndim) for v in (index._shape[d], out._strides[d], sstrides[d],
                                                 index._strides[d])]

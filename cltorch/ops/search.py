@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import cached_kernel
 from .array import Array, cpu_view, empty
 
 
@@ -25,11 +26,9 @@ def searchsorted(rows: Array, values: Array, right: bool) -> Array:
         return out
     device = values._device
     key = ("search", rows.dtype, values.dtype, compute, right)
-    kernel = device.plans.get(key)
-    if kernel is None:
-        kernel = device.plans[key] = device.kernel(
-            search_source(DIALECTS[device.kind], rows.dtype, values.dtype, compute, right),
-            "searchsorted", (None, None) + (np.int64,) * 4 + (None,) + (np.int64,) * 3)
+    kernel = cached_kernel(device, key, lambda: (
+        search_source(DIALECTS[device.kind], rows.dtype, values.dtype, compute, right),
+        "searchsorted", (None, None) + (np.int64,) * 4 + (None,) + (np.int64,) * 3))
     n = values._numel()
     row_stride = rows._strides[0] if rows._shape[0] > 1 else 0
     device.launch(kernel, n, [out._storage.buffer, rows._storage.buffer, rows._offset,

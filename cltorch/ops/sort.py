@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
+from .launch import cached_kernel
 from .array import Array, cpu_view, empty
 from .pointwise import apply
 
@@ -47,11 +48,9 @@ def _positions(x, p):
 def _network(keys, index, m, p, n, descending):
     device = keys._device
     key = ("sort", keys.dtype, descending)
-    kernel = device.plans.get(key)
-    if kernel is None:
-        kernel = device.plans[key] = device.kernel(
-            sort_source(DIALECTS[device.kind], keys.dtype, descending), "bitonic_step",
-            (None, None) + (np.int64,) * 5)
+    kernel = cached_kernel(device, key, lambda: (
+        sort_source(DIALECTS[device.kind], keys.dtype, descending), "bitonic_step",
+        (None, None) + (np.int64,) * 5))
     total = m * p
     k = 2
     while k <= p:

@@ -1,0 +1,22 @@
+"""What every op family shares on the GPU path: the index width rule and the per-device kernel
+memo (render and compile once per key; later calls are one dict lookup)."""
+from __future__ import annotations
+
+import numpy as np
+
+INT32_LIMIT = 2 ** 31 - 1  # past this many bytes (or items), kernels index with 64 bits
+
+
+def index_types(big: bool) -> tuple:
+    """(NumPy dtype, C type name) of kernel indices."""
+    return (np.int64, "long") if big else (np.int32, "int")
+
+
+def cached_kernel(device, key, build):
+    """The kernel for ``key`` on ``device``; ``build()`` returns (source, name, argtypes) and
+    runs only on the first call."""
+    kernel = device.plans.get(key)
+    if kernel is None:
+        source, name, argtypes = build()
+        kernel = device.plans[key] = device.kernel(source, name, argtypes)
+    return kernel
