@@ -5,6 +5,8 @@
 ##   post(a)       C expression finishing an accumulator (ct_count = K, in compute type)
 ##   arg           "max"/"min": track the index of the best element (argmax/argmin) instead
 ##   final         True: apply post and store into `out`; False: store raw partial accumulators
+##   arg_in        (arg only) the input is a first pass's partial results: candidate indices
+##                 come from `ct_in_index` instead of the element's position
 ##   kept_ndim / red_ndim: collapsed dims of outputs / of the reduced elements; group_size
 ## With split S > 1 each output's K elements are cut into S chunks (the first of two passes).
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
@@ -32,8 +34,11 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
 % if arg:
     GLOBAL ${dialect.int64}* ct_out_index,
 % endif
-    GLOBAL const ${dialect.ctype(src)}* ct_in, const ${idx} ct_in_off,
-    const ${idx} ct_m, const ${idx} ct_k, const ${idx} ct_split, const ${idx} ct_chunk,
+    GLOBAL const ${dialect.ctype(src)}* ct_in,
+% if arg_in:
+    GLOBAL const ${dialect.int64}* ct_in_index,
+% endif
+    const ${idx} ct_in_off, const ${idx} ct_m, const ${idx} ct_k, const ${idx} ct_split, const ${idx} ct_chunk,
     const ${T} ct_count
 % for d in range(kept_ndim):
     , const ${idx} ct_ksize${d}, const ${idx} ct_kstride${d}
@@ -81,7 +86,8 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
 % endfor
             const ${T} v = ${load(src, "ct_in", "ct_pos", T)};
 % if arg:
-            if (ct_better(v, ct_r, ct_acc, ct_best)) { ct_acc = v; ct_best = ct_r; }
+            const ${idx} ct_cand = ${"(" + idx + ")ct_in_index[ct_pos]" if arg_in else "ct_r"};
+            if (ct_better(v, ct_cand, ct_acc, ct_best)) { ct_acc = v; ct_best = ct_cand; }
 % else:
             { const ${T} a = ct_acc; const ${T} b = ${map_expr}; ct_acc = ${combine}; }
 % endif

@@ -93,6 +93,19 @@ def test_long_reductions_use_two_passes_correctly(device, size):
                  if size >= 3 else a.sum(), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("size", [5000, 300_001])
+def test_long_arg_reductions(device, size):
+    a = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+    a[size // 3] = a[size - 2] = 9.0  # a tie across two chunks: the first index wins
+    x = cltorch.tensor(a, device=device)
+    assert x.argmax().item() == size // 3
+    assert x.argmin().item() == int(a.argmin())
+    values, indices = cltorch.tensor(a.reshape(-1, 1), device=device).max(0)
+    assert values.tolist() == [9.0] and indices.tolist() == [size // 3]
+    a[size - 1] = np.nan
+    assert cltorch.tensor(a, device=device).argmax().item() == size - 1
+
+
 @pytest.mark.parametrize("correction", [0, 1, 2])
 def test_var_std(device, correction):
     a = _data(shape=(6, 11))

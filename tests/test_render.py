@@ -51,7 +51,11 @@ def _reduce_samples():
         for src in (D.float32, D.int64, D.float16) if red.result != "float" else (D.float32,):
             out = D.bool_ if red.result == "bool" else src
             samples.append((red, src, src.compute, out, True, 2, 2, 256, "int", False))
-        if not red.arg:
+        if red.arg:  # the two passes of a long arg reduction
+            samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, "long",
+                            False))
+            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))
+        else:
             samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, "long",
                             False))
             samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))

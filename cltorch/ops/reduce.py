@@ -187,7 +187,7 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     # A CPU device (PoCL) runs a work-group's items in a loop: one item per group reading a
     # contiguous chunk beats a barrier tree there (PERFORMANCE.md).
     group = 1 if device.cpu_like else _LOCAL
-    split = _split(m, k, device, group) if not red.arg else 1
+    split = _split(m, k, device, group)
     chunk = -(-k // split) if k else 1
     split = -(-k // chunk) if k else 1
     local = min(group, 1 << max(0, (chunk - 1).bit_length()))
@@ -195,24 +195,26 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     geometry = [m, k, split, chunk, count]
     layout = [v for pair in zip(kept_sizes, kept_strides) for v in pair] + \
         [v for pair in zip(red_sizes, red_strides) for v in pair]
+    outs = [values._storage.buffer] + ([index._storage.buffer] if red.arg else [])
     if split == 1:
-        outs = [values._storage.buffer] + ([index._storage.buffer] if red.arg else [])
         kernel = _kernel(red, device, x.dtype, compute, values.dtype, True, len(kept_sizes),
                          len(red_sizes), local, big)
         device.launch(kernel, m * local, outs + [x._storage.buffer, x._offset] + geometry +
                       layout, local=local)
         return
+    # first pass: (m, split) partial accumulators (and, for arg rows, their indices)
     partial = empty(type(x), (m, split), compute, device)
+    partial_index = empty(type(x), (m, split), dtypes.int64, device) if red.arg else None
+    parts = [partial] + ([partial_index] if red.arg else [])
     first = _kernel(red, device, x.dtype, compute, compute, False, len(kept_sizes),
                     len(red_sizes), local, big)
-    device.launch(first, m * split * local, [partial._storage.buffer, x._storage.buffer,
-                                             x._offset] + geometry + layout, local=local)
+    device.launch(first, m * split * local, [p._storage.buffer for p in parts] +
+                  [x._storage.buffer, x._offset] + geometry + layout, local=local)
     second_local = min(group, 1 << (split - 1).bit_length())
     second = _kernel(red, device, compute, compute, values.dtype, True, 1, 1, second_local, big,
                      identity=True)
-    device.launch(second, m * second_local, [values._storage.buffer, partial._storage.buffer, 0,
-                                             m, split, 1, split, count, m, split, split, 1],
-                  local=second_local)
+    device.launch(second, m * second_local, outs + [p._storage.buffer for p in parts] +
+                  [0, m, split, 1, split, count, m, split, split, 1], local=second_local)
 
 
 def _split(m, k, device, group) -> int:
@@ -230,7 +232,8 @@ def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, b
     return cached_kernel(device, key, lambda: (
         reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim, red_ndim,
                       local, cidx, identity), f"reduce_{red.name}",
-        (None,) * (2 if red.arg else 1) + (None, idx, idx, idx, idx, idx, compute.numpy) +
+        (None,) * (2 if red.arg else 1) + (None,) * (2 if red.arg and identity else 1) +
+        (idx, idx, idx, idx, idx, compute.numpy) +
         (idx,) * (2 * (kept_ndim + red_ndim))))
 
 
@@ -242,4 +245,5 @@ def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, l
     return render("reduce.mako", dialect, name=f"reduce_{red.name}", src=src, compute=compute,
                   out=out, final=final, arg=red.arg, init=init, map_expr="v" if identity
                   else red.map, combine=red.combine, post=red.post, kept_ndim=kept_ndim,
-                  red_ndim=red_ndim, group_size=local, index=index)
+                  red_ndim=red_ndim, group_size=local, index=index,
+                  arg_in=bool(red.arg and identity))
