@@ -21,6 +21,7 @@ from .dtypes import dtype
 from .functions import FUNCTIONS as _FUNCTIONS
 from .joining import JOINING as _JOINING
 from .indexing_ops import INDEXING as _INDEXING
+from .index_writes import WRITES as _WRITES
 from .linalg_ops import MATMUL as _MATMUL
 from .misc import MISC as _MISC
 from .sorting import SORTING as _SORTING
@@ -48,6 +49,7 @@ globals().update(_RANDOM)
 globals().update(_JOINING)
 globals().update(_MISC)
 globals().update(_INDEXING)
+globals().update(_WRITES)
 globals().update(_SORTING)
 globals().update(_COUNTING)
 _sys.modules[__name__ + ".linalg"] = linalg

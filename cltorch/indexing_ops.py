@@ -1,5 +1,6 @@
-"""Indexing through tensors: index_select, gather, take, masked_fill, masked_select, nonzero,
-where(cond), and ``tensor[index_tensor]`` / ``tensor[mask]`` reads.
+"""Reading through index tensors: index_select, gather, take, masked_fill, masked_select,
+nonzero, and ``tensor[index]`` with index tensors, lists and masks (``AdvancedIndex``, which
+``index_writes`` shares for writes).
 
 nonzero and masked_select have a data-dependent size, so they read the mask back (a host sync,
 as in PyTorch's CUDA backend); index checks read back an index's min and max.
@@ -13,7 +14,6 @@ from .creation import tensor, zeros
 from .functions import FUNCTIONS
 from .indexing import is_int_index
 from .ops import gather as gather_op
-from .ops import scatter as scatter_op
 from .tensor import Tensor, normalize_dim
 
 
@@ -112,197 +112,144 @@ def _shape(a, b):
     return broadcast_shapes(a._shape, b._shape)
 
 
+class AdvancedIndex:
+    """``x[index]`` with index tensors, split as PyTorch does: ints, slices and None make a
+    basic view ``base``; the index tensors (masks become their nonzero coordinates) broadcast
+    together and pick along the base dims ``dims``.
+
+    ``front``: the index tensors were not next to each other, so the result's advanced dims
+    go first; otherwise they replace ``dims`` in place (NumPy's and PyTorch's rule).
+    """
+
+    def __init__(self, x, index):
+        device = x._storage.device
+        items = [_as_index(item, device) for item in
+                 (index if isinstance(index, tuple) else (index,))]
+        basic, picks, self.dims = [], [], []
+        dim = 0  # dim of x the next item indexes
+        for item in _expand_ellipsis(x, items):
+            if item is None or isinstance(item, slice) or is_int_index(item):
+                basic.append(item)
+                dim += item is not None
+                continue
+            if item.ndim == 0:  # x[True] is x[None]; x[False] is x[None][[]]
+                coords = [zeros(int(bool(item.item())), dtype=dtypes.int64, device=device)]
+                basic_item = None
+            else:
+                coords = _mask_coords(x, item, dim) if item.dtype is dtypes.bool_ else [item]
+                basic_item = slice(None)
+                dim += item.ndim if item.dtype is dtypes.bool_ else 1
+            for coord in coords:
+                # its dim in base: ints select (and drop out) before the tensors pick
+                self.dims.append(sum(1 for b in basic if not is_int_index(b)))
+                basic.append(basic_item)
+                picks.append(coord)
+        self.base = x[tuple(basic)]
+        self.front = self.dims != list(range(self.dims[0], self.dims[0] + len(self.dims)))
+        self.picks = _broadcast_picks(picks)
+        self.shape = tuple(self.picks[0]._shape)
+
+    def result_shape(self) -> tuple:
+        """The shape of ``x[index]``."""
+        base, dims = self.base._shape, self.dims
+        rest = tuple(s for d, s in enumerate(base) if d not in dims)
+        if self.front:
+            return self.shape + rest
+        return base[:dims[0]] + self.shape + rest[dims[0]:]
+
+    def linear(self):
+        """One int64 index into the advanced dims taken together (row-major), negatives
+        wrapped, every index checked against its dim's size."""
+        linear = None
+        for d, pick in zip(self.dims, self.picks):
+            size = self.base._shape[d]
+            gather_op.check_range(pick, size, d)
+            pick = pick.remainder(size) if size else pick
+            linear = pick if linear is None else linear * size + pick
+        return linear.reshape(-1)
+
+    def grouped(self):
+        """``base`` with the advanced dims moved first (a view): (view, rest dims' sizes)."""
+        rest = [d for d in range(self.base.ndim) if d not in self.dims]
+        return self.base.permute(self.dims + rest), tuple(self.base._shape[d] for d in rest)
+
+    def to_picked_layout(self, t):
+        """A tensor shaped like ``x[index]`` with the advanced dims moved first."""
+        if self.front or self.dims[0] == 0:
+            return t
+        k, first = len(self.shape), self.dims[0]
+        return t.movedim(list(range(first, first + k)), list(range(k)))
+
+
+def _as_index(item, device):
+    if isinstance(item, (list, np.ndarray, bool, np.bool_)):
+        item = tensor(item, device=device)
+        return item if item.dtype is dtypes.bool_ or item.numel() else item.long()
+    if isinstance(item, Tensor) and not is_int_index(item):
+        if item.dtype.category != 1 and item.dtype is not dtypes.bool_:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        return item.to(device) if item.dtype is dtypes.bool_ else _long_index(item, device)
+    return item
+
+
+def _expand_ellipsis(x, items):
+    if sum(item is Ellipsis for item in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(_dims_used(item) for item in items)
+    if used > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items = items[:at] + [slice(None)] * (x.ndim - used) + items[at + 1:]
+    return items
+
+
+def _dims_used(item):
+    if item is None or item is Ellipsis:
+        return 0
+    if isinstance(item, Tensor) and item.dtype is dtypes.bool_:
+        return item.ndim
+    return 1
+
+
+def _mask_coords(x, mask, dim):
+    shape = x._shape[dim:dim + mask.ndim]
+    for i, (m, s) in enumerate(zip(mask._shape, shape)):
+        if m != s:
+            raise IndexError(f"The shape of the mask {list(mask._shape)} at index {i} does not "
+                             f"match the shape of the indexed tensor {list(x._shape)} at index "
+                             f"{dim + i}")
+    return list(nonzero(mask, as_tuple=True))
+
+
+def _broadcast_picks(picks):
+    from .ops.layout import broadcast_shapes
+    try:
+        shape = broadcast_shapes(*(p._shape for p in picks))
+    except RuntimeError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
+                         "with shapes " + ", ".join(str(list(p._shape)) for p in picks))
+    return [p.expand(shape) for p in picks]
+
+
 def advanced_getitem(x, index):
-    """``x[index]`` where ``index`` holds one index tensor/list or one bool mask."""
-    items = index if isinstance(index, tuple) else (index,)
-    tensor_at = [i for i, item in enumerate(items) if _is_tensor_index(item)]
-    if len(tensor_at) != 1:
-        raise IndexError("indexing with several index tensors is not supported by cltorch yet; "
-                         "use one index tensor (or mask) per indexing expression")
-    at = tensor_at[0]
-    item = items[at]
-    if not isinstance(item, Tensor):
-        item = tensor(item, device=x._storage.device)
-    if item.dtype is dtypes.bool_ and at == 0 and len(items) == 1:
-        return _mask_getitem(x, item)
-    if item.dtype is dtypes.bool_:
-        raise IndexError("a bool mask is supported alone (x[mask]) in cltorch for now")
-    before = items[:at]
-    dim = sum(1 for i in before if i is not None and not isinstance(i, int)) \
-        if Ellipsis not in before else None
-    if dim is None:
-        raise IndexError("an index tensor after '...' is not supported by cltorch yet")
-    base = x[items[:at] + (slice(None),) + items[at + 1:]]
-    selected = index_select(base, dim, item.reshape(-1))
-    shape = base._shape[:dim] + tuple(item._shape) + base._shape[dim + 1:]
-    result = selected.reshape(shape)
-    # NumPy's rule: integers count as advanced indices; when one is separated from the index
-    # tensor by a slice (or None), the advanced dims go first.
-    group = sorted([i for i, it in enumerate(items) if is_int_index(it)] + [at])
-    if group != list(range(group[0], group[-1] + 1)) and dim:
-        k = item.ndim
-        result = result.movedim(list(range(dim, dim + k)), list(range(k)))
-    return result
-
-
-def _mask_getitem(x, mask):
-    k = mask.ndim
-    if mask._shape != x._shape[:k]:
-        raise IndexError(f"The shape of the mask {list(mask._shape)} at index 0 does not match "
-                         f"the shape of the indexed tensor {list(x._shape)} at index 0")
-    flat = np.flatnonzero(mask._host_values())
-    rows = x.reshape((-1,) + x._shape[k:])
-    return index_select(rows, 0, tensor(flat, dtype=dtypes.int64, device=x._storage.device))
-
-
-def _is_tensor_index(item):
-    if isinstance(item, Tensor):
-        return item.ndim > 0 or item.dtype is dtypes.bool_
-    return isinstance(item, (list, np.ndarray))
-
-
-def _scatter_args(input, dim, index, src):
-    d = normalize_dim(dim, input.ndim)
-    index = _long_index(index, input._storage.device)
-    if index.ndim != input.ndim:
-        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
-    if isinstance(src, Tensor):
-        if src.dtype is not input.dtype:
-            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
-        src = src.to(input._storage.device)
-    for k in range(input.ndim):
-        too_big = (k != d and index._shape[k] > input._shape[k]) or (
-            isinstance(src, Tensor) and index._shape[k] > src._shape[k])
-        if too_big:
-            raise RuntimeError(f"Expected index {list(index._shape)} to be smaller than self "
-                               f"{list(input._shape)} apart from dimension {d}" +
-                               (f" and to be smaller size than src {list(src._shape)}"
-                                if isinstance(src, Tensor) else ""))
-    return d, index, src
-
-
-def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-    """``self[..., index[c], ...] = src[c]`` along ``dim`` (``reduce='add'`` adds)."""
-    if reduce not in (None, "add"):
-        raise NotImplementedError(f"scatter(reduce='{reduce}') is not supported by cltorch yet")
-    src = value if src is None else src
-    d, index, src = _scatter_args(self, dim, index, src)
-    scatter_op.scatter(self, d, index, src, "add" if reduce == "add" else "set")
-    return self
-
-
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    """Out-of-place ``scatter_``."""
-    return scatter_(input.clone(), dim, index, src, value=value, reduce=reduce)
-
-
-def scatter_add_(self, dim, index, src):
-    """``self[..., index[c], ...] += src[c]`` along ``dim`` (duplicates accumulate)."""
-    return scatter_(self, dim, index, src, reduce="add")
-
-
-def scatter_add(input, dim, index, src):
-    return scatter_add_(input.clone(), dim, index, src)
-
-
-def _along(self, dim, index, n_like):
-    """A 1-D ``index`` broadcast over the selection ``self`` with ``dim`` resized to it."""
-    d = normalize_dim(dim, self.ndim)
-    index = _long_index(index, self._storage.device)
-    if index.ndim > 1:
-        raise IndexError("index_add_(): Index is supposed to be a vector")
-    shape = list(self._shape)
-    shape[d] = index.numel()
-    view = [1] * self.ndim
-    view[d] = index.numel()
-    return d, index.reshape(view).expand(shape), shape
-
-
-def index_add_(self, dim, index, source, *, alpha=1):
-    """``self.select(dim, index[i]) += alpha * source.select(dim, i)``."""
-    d, expanded, shape = _along(self, dim, index, source)
-    if tuple(source._shape) != tuple(shape):
-        raise RuntimeError(f"index_add_(): source shape {list(source._shape)} does not match "
-                           f"the selection {shape}")
-    src = source if alpha == 1 else source * alpha
-    scatter_op.scatter(self, d, expanded, src.to(self.dtype), "add")
-    return self
-
-
-def index_copy_(self, dim, index, source):
-    """``self.select(dim, index[i]) = source.select(dim, i)``."""
-    d, expanded, shape = _along(self, dim, index, source)
-    if tuple(source._shape) != tuple(shape):
-        raise RuntimeError(f"index_copy_(): source shape {list(source._shape)} does not match "
-                           f"the selection {shape}")
-    scatter_op.scatter(self, d, expanded, source.to(self.dtype), "set")
-    return self
-
-
-def index_fill_(self, dim, index, value):
-    """``self.select(dim, index[i]) = value``."""
-    d, expanded, _ = _along(self, dim, index, None)
-    scatter_op.scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
-                       "set")
-    return self
-
-
-def index_put_(self, indices, values, accumulate=False):
-    """``self[indices] = values`` (``+=`` with ``accumulate``) for one index tensor or mask."""
-    indices = tuple(indices)
-    if len(indices) != 1:
-        raise NotImplementedError("index_put_ with several index tensors is not supported by "
-                                  "cltorch yet")
-    index = indices[0]
-    if isinstance(index, Tensor) and index.dtype is dtypes.bool_:
-        if accumulate or isinstance(values, Tensor) and values.numel() != 1:
-            raise NotImplementedError("index_put_ with a mask takes one value in cltorch")
-        return self.masked_fill_(index, values.item() if isinstance(values, Tensor) else values)
-    index = _long_index(index, self._storage.device).reshape(-1)
-    shape = (index.numel(),) + self._shape[1:]
-    if not isinstance(values, Tensor):
-        values = zeros((), dtype=self.dtype, device=self._storage.device).fill_(values)
-    values = values.to(self._storage.device, self.dtype).expand(shape)
-    return (index_add_ if accumulate else index_copy_)(self, 0, index, values)
-
-
-def put_(self, index, source, accumulate=False):
-    """``self.flatten()[index] = source`` (``+=`` with ``accumulate``), in place."""
-    if not self.is_contiguous():
-        raise RuntimeError("put_(): the tensor must be contiguous in cltorch")
-    index_put_(self.view(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
-    return self
-
-
-def advanced_setitem(x, index, value):
-    """``x[index] = value`` for one index tensor (or list) among basic indices, or a mask."""
-    items = index if isinstance(index, tuple) else (index,)
-    if len(items) == 1 and isinstance(items[0], Tensor) and items[0].dtype is dtypes.bool_:
-        index_put_(x, items, value)
-        return
-    tensor_at = [i for i, item in enumerate(items) if _is_tensor_index(item)]
-    if len(tensor_at) != 1 or Ellipsis in items[:tensor_at[0]]:
-        raise NotImplementedError("assigning through several index tensors (or one after "
-                                  "'...') is not supported by cltorch yet")
-    at = tensor_at[0]
-    item = items[at]
-    item = item if isinstance(item, Tensor) else tensor(item, device=x._storage.device)
-    if item.dtype is dtypes.bool_ or item.ndim != 1:
-        raise NotImplementedError("assignment takes a 1-D index tensor here in cltorch")
-    before = items[:at]
-    dim = sum(1 for i in before if i is not None and not is_int_index(i))
-    base = x[items[:at] + (slice(None),) + items[at + 1:]]
-    shape = list(base._shape)
-    shape[dim] = item.numel()
-    if not isinstance(value, Tensor):
-        value = zeros((), dtype=x.dtype, device=x._storage.device).fill_(value)
-    index_copy_(base, dim, item, value.to(x._storage.device, x.dtype).expand(shape))
+    """``x[index]`` where ``index`` holds index tensors, lists or bool masks."""
+    plan = AdvancedIndex(x, index)
+    linear = plan.linear()
+    if len(plan.dims) == 1:
+        d = plan.dims[0]
+        picked = index_select(plan.base, d, linear)
+        return picked.reshape(plan.base._shape[:d] + plan.shape + plan.base._shape[d + 1:])
+    grouped, rest = plan.grouped()
+    picked = index_select(grouped.reshape((-1,) + rest), 0, linear).reshape(plan.shape + rest)
+    if plan.front:
+        return picked
+    k, first = len(plan.shape), plan.dims[0]
+    return picked.movedim(list(range(k)), list(range(first, first + k)))
 
 
 INDEXING = {f.__name__: f for f in (index_select, gather, take, masked_fill, nonzero,
-                                     masked_select, scatter, scatter_add)}
+                                     masked_select)}
 for _name in INDEXING:
     setattr(Tensor, _name, INDEXING[_name])
-for _fn in (masked_fill_, scatter_, scatter_add_, index_add_, index_copy_, index_fill_,
-            index_put_, put_):
-    setattr(Tensor, _fn.__name__, _fn)
+Tensor.masked_fill_ = masked_fill_

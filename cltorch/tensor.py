@@ -334,7 +334,7 @@ class Tensor(Array):
     def __setitem__(self, index, value):
         from .indexing import is_basic
         if not is_basic(index):
-            from .indexing_ops import advanced_setitem  # a scatter, not a view
+            from .index_writes import advanced_setitem  # a scatter, not a view
             advanced_setitem(self, index, value)
             return
         target = self[index]

@@ -29,8 +29,8 @@ def test_advanced_getitem(device):
     x = cltorch.tensor(a, device=device)
     assert_close(x[cltorch.tensor([1, 0, 1], device=device)], a[[1, 0, 1]])
     assert_close(x[:, [2, 0]], a[:, [2, 0]])
-    # an int and an index separated by a slice: NumPy/PyTorch put the index dims first
-    assert_close(x[1, :, [[0, 3], [1, 1]]], a[1, :, [[0, 3], [1, 1]]])
+    # PyTorch applies ints first (unlike NumPy, which counts them as advanced indices)
+    assert_close(x[1, :, [[0, 3], [1, 1]]], a[1][:, [[0, 3], [1, 1]]])
     assert_close(x[1, [2, 0]], a[1, [2, 0]])
     assert_close(x[:, 1, [3, 3]], a[:, 1, [3, 3]])
     assert_close(x[x > 10], a[a > 10])
@@ -39,6 +39,73 @@ def test_advanced_getitem(device):
         x[[3]]
     with pytest.raises(IndexError, match="out of bounds for dimension 1 with size 3"):
         x.index_select(1, cltorch.tensor([-4], device=device))
+
+
+INDEX_CASES = [  # indices built by a function of lists; NumPy agrees with PyTorch on these
+    lambda i: (i([[0, 2], [1, 1]]), i([3, 0])),          # two tensors, broadcast
+    lambda i: (slice(None), i([2, 0]), i([1, 4])),        # adjacent after a slice: in place
+    lambda i: (i([1, 0]), slice(None), i([4, 1])),        # separated by a slice: dims first
+    lambda i: (Ellipsis, i([0, 2]), i([[1], [3]])),       # after '...'
+    lambda i: (i([1]), slice(1, 3), None, i([2, 2, 2])),  # a None among them
+    lambda i: (i([-1, 0]), i([-3, 2]), i([0, -1])),       # negative indices, every dim
+    lambda i: (i([[True, False, True, False]] * 3),),     # a 2-D mask over leading dims
+    lambda i: (slice(None), i([True, False, True, True]), i([0, 1, 2])),  # mask + tensor
+]
+
+
+@pytest.mark.parametrize("case", range(len(INDEX_CASES)))
+def test_several_index_tensors(device, case):
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    make = INDEX_CASES[case]
+    want_index = make(lambda v: np.array(v))
+    index = make(lambda v: cltorch.tensor(v, device=device))
+    x = cltorch.tensor(a, device=device)
+    assert_close(x[index], a[want_index])
+    y, b = x.clone(), a.copy()
+    b[want_index] = -np.arange(a[want_index].size).reshape(a[want_index].shape)
+    y[index] = cltorch.tensor(-np.arange(a[want_index].size).reshape(a[want_index].shape),
+                              dtype=cltorch.float32, device=device)
+    assert_close(y, b)
+    y[index] = 7.0  # a scalar broadcasts
+    b[want_index] = 7.0
+    assert_close(y, b)
+
+
+def test_several_index_tensors_match_torch(device):
+    torch = pytest.importorskip("torch")
+    a = np.arange(3 * 4 * 5 * 6, dtype=np.float32).reshape(3, 4, 5, 6)
+    cases = [lambda i: (0, slice(None), i([1, 2])), lambda i: (slice(None), 0, slice(None),
+                                                                i([1, 2])),
+             lambda i: (i([0, 1]), 2, i([1, 2])), lambda i: (None, i([0, 1]), None, i([1, 2])),
+             lambda i: (i([[0], [2]]), slice(None), i([1, 3, 4]), 1), lambda i: (True,),
+             lambda i: (False, 0), lambda i: (1, i([[True, False, True, False, True]] * 4))]
+    for make in cases:
+        want = torch.from_numpy(a)[make(lambda v: torch.tensor(v))]
+        got = cltorch.tensor(a, device=device)[make(lambda v: cltorch.tensor(v, device=device))]
+        assert got.shape == tuple(want.shape)
+        assert_close(got, want.numpy())
+        t, c = torch.from_numpy(a.copy()), cltorch.tensor(a, device=device)
+        t[make(lambda v: torch.tensor(v))] = -1.0
+        c[make(lambda v: cltorch.tensor(v, device=device))] = -1.0
+        assert_close(c, t.numpy())
+
+
+def test_index_errors(device):
+    x = cltorch.zeros(2, 3, device=device)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 1 with size 3"):
+        x[[0, 1], [0, 3]]
+    with pytest.raises(IndexError, match="shape mismatch: indexing tensors could not be "
+                                         "broadcast together"):
+        x[[0, 1], [0, 1, 2]]
+    with pytest.raises(IndexError, match="The shape of the mask \\[2\\] at index 0 does not "
+                                         "match the shape of the indexed tensor \\[2, 3\\] at index 1"):
+        x[:, cltorch.tensor([True, False], device=device)]
+    with pytest.raises(IndexError, match="too many indices"):
+        x[[0], [0], [0]]
+    with pytest.raises(RuntimeError, match="shape mismatch: value tensor of shape \\[4\\]"):
+        x[[0, 1], [0, 1]] = cltorch.zeros(4, device=device)
+    with pytest.raises(IndexError, match="tensors used as indices must be long"):
+        x[cltorch.tensor([0.5], device=device)]
 
 
 def test_masks_and_nonzero(device):
@@ -76,77 +143,4 @@ def test_matches_torch(device):
         want = case(torch, torch.tensor(a), torch.tensor(i))
         got = case(cltorch, cltorch.tensor(a, device=device), cltorch.tensor(i, device=device))
         assert got.shape == tuple(want.shape) and repr(got.dtype) == str(want.dtype)
-        assert_close(got, want.numpy())
-
-
-@pytest.mark.parametrize("dtype", ["float32", "int32", "float16", "int64", "bool"])
-def test_scatter_set(device, dtype):
-    dt = getattr(cltorch, dtype)
-    x = cltorch.zeros(3, 5, dtype=dt, device=device)
-    index = np.array([[4, 0, 2], [1, 3, 0]])
-    src = (np.arange(1, 7).reshape(2, 3) % (2 if dtype == "bool" else 7))
-    got = x.scatter(1, cltorch.tensor(index, device=device), cltorch.tensor(src, dtype=dt,
-                                                                            device=device))
-    want = np.zeros((3, 5), dtype=got.dtype.numpy)
-    np.put_along_axis(want[:2], index, src, 1)
-    assert_close(got, want)
-    assert_close(x.scatter(0, cltorch.tensor([[2, 0]], device=device), True if dtype == "bool"
-                           else 5), np.array([[0, 5 if dtype != "bool" else 1, 0, 0, 0],
-                                              [0] * 5, [5 if dtype != "bool" else 1, 0, 0, 0,
-                                                        0]]))
-
-
-@pytest.mark.parametrize("dtype", ["float32", "int32"])
-def test_scatter_add_accumulates_duplicates(device, dtype):
-    dt = getattr(cltorch, dtype)
-    index = np.random.default_rng(0).integers(0, 7, 5000)
-    src = np.random.default_rng(1).integers(-3, 4, 5000)
-    got = cltorch.zeros(7, dtype=dt, device=device).scatter_add_(
-        0, cltorch.tensor(index, device=device), cltorch.tensor(src, dtype=dt, device=device))
-    assert_close(got, np.bincount(index, weights=src, minlength=7))
-    y = cltorch.ones(4, 2, dtype=dt, device=device)
-    y.index_add_(0, cltorch.tensor([3, 3, 0], device=device),
-                 cltorch.tensor([[1, 2], [3, 4], [5, 6]], dtype=dt, device=device), alpha=2)
-    assert y.tolist() == [[11, 13], [1, 1], [1, 1], [9, 13]]
-
-
-def test_index_copy_fill_put(device):
-    x = cltorch.zeros(3, 4, device=device)
-    x.index_copy_(1, cltorch.tensor([3, 0], device=device),
-                  cltorch.tensor([[1.0, 2.0]] * 3, device=device))
-    x.index_fill_(0, cltorch.tensor([1], device=device), -1.0)
-    assert x.tolist() == [[2.0, 0, 0, 1.0], [-1.0] * 4, [2.0, 0, 0, 1.0]]
-    x.index_put_((cltorch.tensor([0, 0], device=device),), cltorch.tensor(1.0, device=device),
-                 accumulate=True)
-    assert x[0].tolist() == [4.0, 2.0, 2.0, 3.0]
-    x.put_(cltorch.tensor([11], device=device), cltorch.tensor([9.0], device=device))
-    assert x[2, 3].item() == 9.0
-    with pytest.raises(IndexError, match="out of bounds"):
-        x.index_fill_(0, cltorch.tensor([3], device=device), 0.0)
-    with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
-        x.scatter_(0, cltorch.tensor([[0]], device=device), cltorch.ones(1, 1, dtype=cltorch.int64,
-                                                                         device=device))
-    if device.startswith("opencl"):
-        with pytest.raises(NotImplementedError, match="no atomic add"):
-            cltorch.zeros(3, dtype=cltorch.float64, device=device).scatter_add_(
-                0, cltorch.tensor([0], device=device), cltorch.ones(1, dtype=cltorch.float64,
-                                                                    device=device))
-
-
-def test_scatter_matches_torch(device):
-    torch = pytest.importorskip("torch")
-    idx = np.array([[0, 1, 2, 3, 0], [3, 2, 1, 0, 3]])
-    src = np.arange(10, dtype=np.float32).reshape(2, 5)
-    rows = np.array([4, 0, 4])
-    block = np.arange(15, dtype=np.float32).reshape(3, 5)
-    cases = [lambda t, i, s, r, b: t.scatter(0, i, s),
-             lambda t, i, s, r, b: t.scatter_add(0, i, s),
-             lambda t, i, s, r, b: t.index_add_(0, r, b),
-             lambda t, i, s, r, b: t.index_copy_(1, r[:1], b[:1].t())]
-    for case in cases:
-        want = case(torch.zeros(5, 5), torch.from_numpy(idx), torch.from_numpy(src),
-                    torch.from_numpy(rows), torch.from_numpy(block))
-        got = case(cltorch.zeros(5, 5, device=device), cltorch.tensor(idx, device=device),
-                   cltorch.tensor(src, device=device), cltorch.tensor(rows, device=device),
-                   cltorch.tensor(block, device=device))
         assert_close(got, want.numpy())

@@ -84,11 +84,14 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for right in (False, True)],
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
                          for desc in (False, True)],
-           "scatter.mako": [(dt, mode, scalar) for dt in (D.float32, D.int32, D.float16, D.int64,
-                                                          D.float64, D.bool_)
-                            for mode in ("set", "add") for scalar in (False, True)
-                            if mode == "set" or dt.name in ("float32", "int32", "float64",
-                                                            "int64")]}
+           "scatter.mako": [(dt, mode, scalar, serial)
+                            for dt in (D.float32, D.int32, D.float16, D.bfloat16, D.int64,
+                                       D.float64, D.bool_)
+                            for mode in ("set", "add", "multiply", "amax", "amin")
+                            for scalar in (False, True) for serial in (False, True)
+                            if (serial and mode != "set") or (not serial and (
+                                mode == "set" or mode == "add" and dt.name in (
+                                    "float32", "int32", "float64", "int64")))]}
 
 
 def _sources(dialect):
@@ -103,10 +106,10 @@ def _sources(dialect):
     for op, src, kept, index in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index)
-    for dt, mode, scalar in SAMPLES["scatter.mako"]:
-        if dialect.name == "opencl" and mode == "add" and dt.itemsize == 8:
+    for dt, mode, scalar, serial in SAMPLES["scatter.mako"]:
+        if dialect.name == "opencl" and mode == "add" and dt.itemsize == 8 and not serial:
             continue  # 64-bit atomic adds exist on the CUDA path only
-        yield "scatter", scatter_source(dialect, dt, 3, 1, mode, scalar, "int")
+        yield "scatter", scatter_source(dialect, dt, 3, 1, mode, scalar, "int", serial)
     for src, vals, right in SAMPLES["search.mako"]:
         compute = D.promote_types(src, vals).compute
         yield "searchsorted", search_source(dialect, src, vals, compute, right)

@@ -38,6 +38,8 @@ def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
 
 def check_range(index, size, dim):
     from .reduce import reduce
+    if index._numel() == 0:
+        return
     low, high = reduce("amin", index).item(), reduce("amax", index).item()
     for value in (low, high):
         if not -size <= value < size:

@@ -10,28 +10,26 @@ from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, cpu_view
 from .gather import check_range
 
-# dtypes each backend can add atomically ("set" copies bits and takes any dtype)
-ATOMIC_ADD = {"cpu": {"float16", "float32", "float64", "int8", "uint8", "int16", "int32",
-                      "int64"},
-              "opencl": {"float32", "int32"},
+# dtypes each accelerator backend adds atomically; other adds, and every other combining
+# mode, take the serial per-line kernel (scatter.mako)
+ATOMIC_ADD = {"opencl": {"float32", "int32"},
               "cuda": {"float32", "int32", "float64", "int64"}}
+NUMPY_AT = {"add": np.add, "multiply": np.multiply, "amax": np.maximum, "amin": np.minimum}
+MODES = ("set",) + tuple(NUMPY_AT)
 
 
 def scatter(out: Array, dim: int, index: Array, src, mode: str) -> None:
-    """For every element c of ``index``: out[c, c[dim] = index[c]] = (or +=) src[c].
+    """For every element c of ``index``: out[c, c[dim] = index[c]] = src[c] (mode "set"), or
+    combined into it by "add", "multiply", "amax" or "amin".
 
     ``src`` is an Array at least as large as ``index`` in every dim, or a Python number.
     """
     if index.dtype is not dtypes.int64:
         raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {index.dtype!r}")
-    device = out._device
-    if mode == "add" and out.dtype.name not in ATOMIC_ADD[device.kind]:
-        raise NotImplementedError(f"adding through an index into a {out.dtype.name} tensor "
-                                  f"is not supported on {device.name} (no atomic add)")
     if index._numel() == 0:
         return
     check_range(index, out._shape[dim], dim)
-    if device.kind == "cpu":
+    if out._device.kind == "cpu":
         _scatter_numpy(out, dim, index, src, mode)
     else:
         _launch(out, dim, index, src, mode)
@@ -49,22 +47,28 @@ def _scatter_numpy(out, dim, index, src, mode):
     target = cpu_view(out)
     if mode == "set":
         target[tuple(coords)] = values
+    elif out.dtype is dtypes.bfloat16:  # stored as bits: combine the values, then store
+        combined = out.dtype.to_numpy_values(target)
+        with np.errstate(all="ignore"):
+            NUMPY_AT[mode].at(combined, tuple(coords), out.dtype.to_numpy_values(values))
+        target[...] = out.dtype.from_numpy_values(combined)
     else:
         with np.errstate(all="ignore"):
-            np.add.at(target, tuple(coords), values)
+            NUMPY_AT[mode].at(target, tuple(coords), values)
 
 
 def _launch(out, dim, index, src, mode):
     device = out._device
     ndim = len(index._shape)
     scalar = not isinstance(src, Array)
+    serial = mode != "set" and not (mode == "add" and out.dtype.name in ATOMIC_ADD[device.kind])
     arrays = [out, index] + ([] if scalar else [src])
     big = any(a._storage.nbytes > INT32_LIMIT for a in arrays) or index._numel() > 2 ** 30
-    key = ("scatter", out.dtype, ndim, dim, mode, scalar, big)
+    key = ("scatter", out.dtype, ndim, dim, mode, scalar, serial, big)
     idx, cidx = index_types(big)
     value = (_value_type(out.dtype, mode),) if scalar else (None, idx)
     kernel = cached_kernel(device, key, lambda: (
-        scatter_source(DIALECTS[device.kind], out.dtype, ndim, dim, mode, scalar, cidx),
+        scatter_source(DIALECTS[device.kind], out.dtype, ndim, dim, mode, scalar, cidx, serial),
         "scatter", (None, idx) + value + (None, idx, idx, idx) + (idx,) * (4 * ndim)))
     sstrides = (0,) * ndim if scalar else src._strides
     layout = [v for d in range(ndim) for v in (index._shape[d], out._strides[d], sstrides[d],
@@ -72,7 +76,7 @@ def _launch(out, dim, index, src, mode):
     head = [out._storage.buffer, out._offset]
     head += [_scalar_value(src, out.dtype, mode)] if scalar else [src._storage.buffer,
                                                                    src._offset]
-    n = index._numel()
+    n = index._numel() // (index._shape[dim] if serial else 1)
     device.launch(kernel, n, head + [index._storage.buffer, index._offset, n,
                                      out._shape[dim]] + layout)
 
@@ -80,16 +84,18 @@ def _launch(out, dim, index, src, mode):
 def _value_type(dtype, mode):
     if mode == "set":
         return {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.int64}[dtype.itemsize]
-    return dtype.storage_np.type
+    return dtype.compute.storage_np.type
 
 
 def _scalar_value(value, dtype, mode):
     stored = dtype.from_numpy_values(np.asarray(value))
-    return stored.view(_value_type(dtype, mode)).item() if mode == "set" else stored.item()
+    if mode == "set":
+        return stored.view(_value_type(dtype, mode)).item()
+    return _value_type(dtype, mode)(dtype.to_numpy_values(stored).item())
 
 
-def scatter_source(dialect, dtype, ndim, dim, mode, scalar, index) -> str:
+def scatter_source(dialect, dtype, ndim, dim, mode, scalar, index, serial=False) -> str:
     """Source of the scatter kernel for one dialect (the template tests use it)."""
     return render("scatter.mako", dialect, name="scatter", dtype=dtype, ndim=ndim, dim=dim,
-                  mode=mode, scalar=scalar, index=index)
+                  mode=mode, scalar=scalar, index=index, serial=serial)
 

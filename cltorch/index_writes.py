@@ -1,0 +1,233 @@
+"""Writes through index tensors: scatter (with reductions), scatter_add, scatter_reduce,
+index_add_/index_copy_/index_fill_, index_put_, put_, masked_scatter_ and ``x[index] = value``.
+
+All of them end in the ``scatter`` op (``ops/scatter.py``); index checks read back an index's
+min and max, as reads do.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes
+from .creation import ones, zeros
+from .functions import FUNCTIONS
+from .indexing_ops import AdvancedIndex, _long_index
+from .ops import scatter as scatter_op
+from .tensor import Tensor, normalize_dim
+
+
+def _scatter_args(input, dim, index, src):
+    d = normalize_dim(dim, input.ndim)
+    index = _long_index(index, input._storage.device)
+    if index.ndim != input.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if isinstance(src, Tensor):
+        if src.dtype is not input.dtype:
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+        src = src.to(input._storage.device)
+    for k in range(input.ndim):
+        too_big = (k != d and index._shape[k] > input._shape[k]) or (
+            isinstance(src, Tensor) and index._shape[k] > src._shape[k])
+        if too_big:
+            raise RuntimeError(f"Expected index {list(index._shape)} to be smaller than self "
+                               f"{list(input._shape)} apart from dimension {d}" +
+                               (f" and to be smaller size than src {list(src._shape)}"
+                                if isinstance(src, Tensor) else ""))
+    return d, index, src
+
+
+def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    """``self[..., index[c], ...] = src[c]`` along ``dim``; ``reduce='add'`` adds and
+    ``reduce='multiply'`` multiplies instead (duplicates combine)."""
+    modes = {None: "set", "add": "add", "multiply": "multiply"}
+    if reduce not in modes:
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+    src = value if src is None else src
+    d, index, src = _scatter_args(self, dim, index, src)
+    scatter_op.scatter(self, d, index, src, modes[reduce])
+    return self
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """Out-of-place ``scatter_``."""
+    return scatter_(input.clone(), dim, index, src, value=value, reduce=reduce)
+
+
+_REDUCE_MODES = {"sum": "add", "prod": "multiply", "mean": "add", "amax": "amax",
+                 "amin": "amin"}
+
+
+def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+    """Reduce ``src`` into ``self`` along ``dim`` at ``index`` with ``reduce`` in sum, prod,
+    mean, amax, amin; ``include_self=False`` leaves the old values of hit positions out."""
+    if reduce not in _REDUCE_MODES:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    if not isinstance(src, Tensor) or src.dtype is not self.dtype:
+        raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
+    d, index, src = _scatter_args(self, dim, index, src)
+    if not include_self:
+        scatter_op.scatter(self, d, index, _identity(reduce, self.dtype), "set")
+    scatter_op.scatter(self, d, index, src, _REDUCE_MODES[reduce])
+    if reduce == "mean":
+        counts = (ones if include_self else zeros)(self.shape, dtype=self.dtype,
+                                                    device=self.device)
+        scatter_op.scatter(counts, d, index, 1, "add")
+        counts = counts.clamp_(min=1)
+        self.copy_(self / counts if self.dtype.is_floating_point else
+                   self.div(counts, rounding_mode="floor"))
+    return self
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """Out-of-place ``scatter_reduce_``."""
+    return scatter_reduce_(input.clone(), dim, index, src, reduce, include_self=include_self)
+
+
+def _identity(reduce, dtype):
+    """The start value of positions that ``include_self=False`` leaves their old value out of."""
+    if reduce in ("sum", "mean", "prod"):
+        return int(reduce == "prod")
+    if dtype.is_floating_point:
+        return float("-inf") if reduce == "amax" else float("inf")
+    if dtype is dtypes.bool_:
+        return reduce == "amin"
+    limits = np.iinfo(dtype.storage_np)
+    return int(limits.min if reduce == "amax" else limits.max)
+
+
+def scatter_add_(self, dim, index, src):
+    """``self[..., index[c], ...] += src[c]`` along ``dim`` (duplicates accumulate)."""
+    return scatter_(self, dim, index, src, reduce="add")
+
+
+def scatter_add(input, dim, index, src):
+    return scatter_add_(input.clone(), dim, index, src)
+
+
+def _along(self, dim, index, n_like):
+    """A 1-D ``index`` broadcast over the selection ``self`` with ``dim`` resized to it."""
+    d = normalize_dim(dim, self.ndim)
+    index = _long_index(index, self._storage.device)
+    if index.ndim > 1:
+        raise IndexError("index_add_(): Index is supposed to be a vector")
+    shape = list(self._shape)
+    shape[d] = index.numel()
+    view = [1] * self.ndim
+    view[d] = index.numel()
+    return d, index.reshape(view).expand(shape), shape
+
+
+def index_add_(self, dim, index, source, *, alpha=1):
+    """``self.select(dim, index[i]) += alpha * source.select(dim, i)``."""
+    d, expanded, shape = _along(self, dim, index, source)
+    if tuple(source._shape) != tuple(shape):
+        raise RuntimeError(f"index_add_(): source shape {list(source._shape)} does not match "
+                           f"the selection {shape}")
+    src = source if alpha == 1 else source * alpha
+    scatter_op.scatter(self, d, expanded, src.to(self.dtype), "add")
+    return self
+
+
+def index_copy_(self, dim, index, source):
+    """``self.select(dim, index[i]) = source.select(dim, i)``."""
+    d, expanded, shape = _along(self, dim, index, source)
+    if tuple(source._shape) != tuple(shape):
+        raise RuntimeError(f"index_copy_(): source shape {list(source._shape)} does not match "
+                           f"the selection {shape}")
+    scatter_op.scatter(self, d, expanded, source.to(self.dtype), "set")
+    return self
+
+
+def index_fill_(self, dim, index, value):
+    """``self.select(dim, index[i]) = value``."""
+    d, expanded, _ = _along(self, dim, index, None)
+    scatter_op.scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
+                       "set")
+    return self
+
+
+def index_put_(self, indices, values, accumulate=False):
+    """``self[indices] = values`` (``+=`` with ``accumulate``: duplicates add up) for a tuple
+    of index tensors or masks, as ``x[i, j] = v``."""
+    _put(self, tuple(indices), values, accumulate)
+    return self
+
+
+def index_put(input, indices, values, accumulate=False):
+    """Out-of-place ``index_put_``."""
+    return index_put_(input.clone(), indices, values, accumulate)
+
+
+def put_(self, index, source, accumulate=False):
+    """``self.flatten()[index] = source`` (``+=`` with ``accumulate``), in place."""
+    if not self.is_contiguous():
+        raise RuntimeError("put_(): the tensor must be contiguous in cltorch")
+    index_put_(self.view(-1), (index.reshape(-1),), source.reshape(-1), accumulate)
+    return self
+
+
+def advanced_setitem(x, index, value):
+    """``x[index] = value`` where ``index`` holds index tensors, lists or bool masks."""
+    _put(x, index, value, False)
+
+
+def _put(x, index, value, accumulate):
+    plan = AdvancedIndex(x, index)
+    shape = plan.result_shape()
+    if not isinstance(value, Tensor):
+        value = zeros((), dtype=x.dtype, device=x._storage.device).fill_(value)
+    value = value.to(x._storage.device, x.dtype)
+    try:
+        value = value.expand(shape)
+    except RuntimeError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(value.shape)} cannot "
+                           f"be broadcast to indexing result of shape {list(shape)}") from None
+    linear, write = plan.linear(), (index_add_ if accumulate else index_copy_)
+    if len(plan.dims) == 1:
+        d = plan.dims[0]
+        base = plan.base
+        write(base, d, linear, value.reshape(base._shape[:d] + (-1,) + base._shape[d + 1:]))
+        return
+    grouped, rest = plan.grouped()
+    value = plan.to_picked_layout(value).reshape((-1,) + rest)
+    try:
+        write(grouped.view((-1,) + rest), 0, linear, value)
+    except RuntimeError as error:  # the advanced dims do not merge in place: write a copy back
+        if "view" not in str(error):
+            raise
+        merged = grouped.reshape((-1,) + rest)
+        write(merged, 0, linear, value)
+        grouped.copy_(merged.view(grouped.shape))
+
+
+def masked_scatter_(self, mask, source):
+    """Copy ``source``'s elements, in order, into ``self`` where ``mask`` is True."""
+    if mask.dtype is not dtypes.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                           f"dtype {mask.dtype.legacy_name}")
+    if source.dtype is not self.dtype:
+        raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but "
+                           f"got {self.dtype.legacy_name} and {source.dtype.legacy_name}")
+    mask = mask.to(self._storage.device).expand(self.shape)
+    positions = mask.reshape(-1).cumsum(0)
+    count = positions[-1].item() if positions.numel() else 0
+    if count > source.numel():
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    if count:
+        picked = source.to(self._storage.device).reshape(-1).take((positions - 1).clamp_(min=0))
+        self.copy_(FUNCTIONS["where"](mask, picked.view(self.shape), self))
+    return self
+
+
+def masked_scatter(input, mask, source):
+    """Out-of-place ``masked_scatter_``."""
+    return masked_scatter_(input.clone(), mask, source)
+
+
+WRITES = {f.__name__: f for f in (scatter, scatter_add, scatter_reduce, index_put,
+                                  masked_scatter)}
+for _fn in list(WRITES.values()) + [scatter_, scatter_add_, scatter_reduce_, index_add_,
+                                     index_copy_, index_fill_, index_put_, put_,
+                                     masked_scatter_]:
+    setattr(Tensor, _fn.__name__, _fn)
