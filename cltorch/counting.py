@@ -1,15 +1,21 @@
-"""Searching and counting: searchsorted, bucketize, histc, bincount, unique, multinomial.
+"""Searching and counting: searchsorted, bucketize, histc, bincount, unique, mode,
+multinomial.
 
 unique and bincount have data-dependent sizes, so they read a count back (a host sync).
 """
 from __future__ import annotations
 
+import math
+
 from . import dtypes
-from .creation import full, zeros
+from .creation import arange, full, zeros
 from .joining import cat
 from .ops.search import searchsorted as _search
 from .random import rand
-from .tensor import Tensor
+from .reductions import _return_type, return_types
+from .tensor import Tensor, normalize_dim
+
+return_types.mode = _return_type("mode", "values indices")
 
 
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
@@ -84,33 +90,67 @@ def bincount(input, weights=None, minlength=0):
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct values (sorted), with where each element went and how often they occur."""
-    if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not supported by cltorch yet")
-    flat = input.reshape(-1)
-    values, order = flat.sort()
-    n = values.numel()
-    if n == 0:
-        result = (values,)
+    """The distinct values (sorted), or with ``dim`` the distinct slices along it (in
+    lexicographic order), with where each element or slice went and how often they occur."""
+    device = input._storage.device
+    if dim is None:
+        rows, d = input.reshape(-1, 1), None
     else:
-        starts = cat([full((1,), True, device=input._storage.device),
-                      values[1:] != values[:-1]])
-        positions = starts.nonzero().reshape(-1)
-        result = (values.index_select(0, positions),)
+        d = normalize_dim(dim, input.ndim)
+        moved = input.movedim(d, 0)
+        rows = moved.reshape(moved._shape[0], math.prod(moved._shape[1:]))
+    order, ordered, starts = _sorted_runs(rows)
+    n = order.numel()
+    positions = starts.nonzero().reshape(-1)
+    picked = ordered.index_select(0, positions)
+    values = picked.reshape(-1) if d is None else \
+        picked.reshape((positions.numel(),) + moved._shape[1:]).movedim(0, d)
     extra = []
     if return_inverse:
-        group = (starts.long().cumsum(0) - 1) if n else zeros(0, dtype=dtypes.int64)
-        inverse = zeros(n, dtype=dtypes.int64, device=input._storage.device)
-        extra.append(inverse.scatter_(0, order, group).reshape(input._shape) if n else
-                     inverse.reshape(input._shape))
+        group = starts.long().cumsum(0) - 1
+        inverse = zeros(n, dtype=dtypes.int64, device=device).scatter_(0, order, group)
+        extra.append(inverse.reshape(input._shape if d is None else (n,)))
     if return_counts:
-        if n:
-            ends = cat([positions[1:], full((1,), n, dtype=dtypes.int64,
-                                            device=input._storage.device)])
-            extra.append(ends - positions)
-        else:
-            extra.append(zeros(0, dtype=dtypes.int64, device=input._storage.device))
-    return result[0] if not extra else (result[0], *extra)
+        ends = cat([positions[1:], full((1,), n, dtype=dtypes.int64, device=device)])
+        extra.append(ends - positions)
+    return values if not extra else (values, *extra)
+
+
+def _sorted_runs(rows):
+    """Rows sorted lexicographically (stable): (order, sorted rows, bool mask of each run's
+    first row). One stable sort per column, last column first."""
+    order = arange(rows._shape[0], device=rows._storage.device)
+    for column in reversed(range(rows._shape[1])):
+        order = order.index_select(0, rows.select(1, column).index_select(0, order).argsort())
+    ordered = rows.index_select(0, order)
+    if not ordered.numel():
+        return order, ordered, zeros(order.numel(), dtype=dtypes.bool_,
+                                     device=rows._storage.device)
+    differs = (ordered[1:] != ordered[:-1]).any(1)
+    return order, ordered, cat([full((1,), True, device=rows._storage.device), differs])
+
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest one on ties) and the index of its
+    last occurrence, as PyTorch returns them."""
+    d = normalize_dim(dim, input.ndim) if input.ndim else 0
+    if input.ndim and input._shape[d] == 0:
+        raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size.")
+    moved = (input.reshape(1) if input.ndim == 0 else input).movedim(d, -1)
+    rows = moved.reshape(-1, moved._shape[-1]) if moved.numel() else moved.reshape(0, 1)
+    values, order = rows.sort(1)
+    positions = arange(rows._shape[1], device=input._storage.device).expand(rows._shape)
+    starts = cat([full((rows._shape[0], 1), True, device=input._storage.device),
+                  values[:, 1:] != values[:, :-1]], 1)
+    run_start = positions.masked_fill(~starts, 0).cummax(1).values
+    # the first position where a run reaches the longest length ends the smallest such value
+    end = (positions - run_start).argmax(1, keepdim=True)
+    shape = moved._shape[:-1] + (1,)
+    values = values.gather(1, end).reshape(shape).movedim(-1, d if input.ndim else 0)
+    index = order.gather(1, end).reshape(shape).movedim(-1, d if input.ndim else 0)
+    if not keepdim or input.ndim == 0:
+        values, index = values.squeeze(d), index.squeeze(d)
+    return return_types.mode(values, index)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
@@ -136,7 +176,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         picks = keys.topk(num_samples, 1).indices
     return picks if input.ndim == 2 else picks.squeeze(0)
 
-COUNTING = {f.__name__: f for f in (searchsorted, bucketize, histc, bincount, unique,
+COUNTING = {f.__name__: f for f in (searchsorted, bucketize, histc, bincount, unique, mode,
                                      multinomial)}
-for _name in ("bincount", "histc", "unique", "multinomial"):
+for _name in ("bincount", "histc", "unique", "mode", "multinomial"):
     setattr(Tensor, _name, COUNTING[_name])

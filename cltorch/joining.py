@@ -188,17 +188,45 @@ def tile(input, dims):
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 
-def repeat_interleave(input, repeats, dim=None):
-    """Repeat each element ``repeats`` times (an int) along ``dim`` (flattened when None)."""
-    if not isinstance(repeats, int):
-        raise NotImplementedError("repeat_interleave with a tensor of repeats needs the "
-                                  "indexing ops, which cltorch does not have yet")
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element along ``dim`` (flattened when None) ``repeats`` times: an int, or a
+    tensor with one count per element. ``repeat_interleave(counts)`` repeats 0, 1, 2, ...
+
+    Tensor repeats read their total back (a host sync) unless ``output_size`` gives it.
+    """
+    if repeats is None:  # the one-argument form
+        repeats, input = input, arange(input.numel(), device=input._storage.device)
+    if isinstance(repeats, Tensor) and repeats.ndim == 0:
+        repeats = repeats.item()
     x = input.flatten() if dim is None else input
     d = 0 if dim is None else normalize_dim(dim, x.ndim)
     shape = list(x._shape)
-    expanded = x.unsqueeze(d + 1).expand(*shape[:d + 1], repeats, *shape[d + 1:])
-    shape[d] *= repeats
-    return expanded.reshape(shape)
+    if isinstance(repeats, int):
+        if repeats < 0:
+            raise RuntimeError("repeats can not be negative")
+        expanded = x.unsqueeze(d + 1).expand(*shape[:d + 1], repeats, *shape[d + 1:])
+        shape[d] *= repeats
+        return expanded.reshape(shape)
+    return x.index_select(d, _repeated_positions(repeats, shape[d], x._storage.device,
+                                                  output_size))
+
+
+def _repeated_positions(repeats, size, device, output_size):
+    """0 repeated repeats[0] times, 1 repeated repeats[1] times, ..."""
+    from .counting import searchsorted  # counting builds on this module
+    if repeats.ndim != 1 or repeats.dtype.category != 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+    if repeats.numel() == 1:
+        repeats = repeats.expand(size)
+    if repeats.numel() != size:
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                           f"repeats.size(0) = {repeats.numel()} and input.size(0) = {size}")
+    ends = repeats.to(device, dtypes.int64).cumsum(0)
+    if output_size is None:
+        if size and repeats.amin().item() < 0:
+            raise RuntimeError("repeats can not be negative")
+        output_size = ends[-1].item() if size else 0
+    return searchsorted(ends, arange(output_size, device=device), right=True)
 
 
 def _band_mask(input, diagonal, lower):

@@ -51,6 +51,43 @@ def test_unique(device):
     assert cltorch.unique(cltorch.tensor([], device=device)).numel() == 0
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unique_along_dim(device, dim):
+    a = np.random.default_rng(dim + 5).integers(0, 2, (6, 3, 4))
+    values, inverse, counts = cltorch.unique(cltorch.tensor(a, device=device), dim=dim,
+                                             return_inverse=True, return_counts=True)
+    want = np.unique(a, axis=dim, return_inverse=True, return_counts=True)
+    assert values.tolist() == want[0].tolist() and counts.tolist() == want[2].tolist()
+    assert inverse.tolist() == want[1].ravel().tolist()
+    empty = cltorch.unique(cltorch.zeros(0, 2, device=device), dim=0)
+    assert empty.shape == (0, 2)
+
+
+def _np_mode(rows):
+    """Smallest most frequent value of each row and the index of its last occurrence."""
+    values, indices = [], []
+    for row in rows:
+        vals, counts = np.unique(row, return_counts=True)
+        values.append(vals[np.argmax(counts)])
+        indices.append(np.flatnonzero(row == values[-1])[-1])
+    return np.array(values), np.array(indices)
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_mode(device, dim, keepdim):
+    a = np.random.default_rng(dim).integers(0, 4, (7, 9)).astype(np.float32)
+    got = cltorch.tensor(a, device=device).mode(dim, keepdim=keepdim)
+    values, indices = _np_mode(np.moveaxis(a, dim, -1))
+    if keepdim:
+        values, indices = np.expand_dims(values, dim), np.expand_dims(indices, dim)
+    assert_close(got.values, values) and assert_close(got.indices, indices)
+    scalar = cltorch.mode(cltorch.tensor(5, device=device))
+    assert scalar.values.item() == 5 and scalar.indices.item() == 0
+    with pytest.raises(IndexError, match="Expected reduction dim 0 to have non-zero size"):
+        cltorch.zeros(0, 3, device=device).mode(0)
+
+
 def test_multinomial(device):
     cltorch.manual_seed(5)
     p = cltorch.tensor([[0.2, 0.0, 0.8], [1.0, 1.0, 2.0]], device=device)
@@ -75,3 +112,9 @@ def test_matches_torch(device):
     got = cltorch.unique(cltorch.tensor(a, device=device), return_counts=True)
     want = torch.unique(torch.from_numpy(a), return_counts=True)
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    m = a.reshape(2, 3)
+    for got, want in ((cltorch.tensor(m, device=device).mode(1), torch.from_numpy(m).mode(1)),
+                      (cltorch.unique(cltorch.tensor(m, device=device), dim=1,
+                                      return_inverse=True),
+                       torch.unique(torch.from_numpy(m), dim=1, return_inverse=True))):
+        assert [t.tolist() for t in got] == [t.tolist() for t in want]

@@ -54,6 +54,13 @@ def test_rearranging(device):
     assert_close(x.tile((2,)), np.tile(a, 2))
     assert_close(x.repeat_interleave(2, 1), np.repeat(a, 2, 1))
     assert_close(x.repeat_interleave(2), np.repeat(a, 2))
+    counts = cltorch.tensor([0, 2, 1], device=device)
+    assert_close(x.repeat_interleave(counts, dim=1), np.repeat(a, [0, 2, 1], 1))
+    assert cltorch.repeat_interleave(counts).tolist() == [1, 1, 2]
+    assert_close(x.repeat_interleave(cltorch.tensor([2], device=device), dim=0),
+                 np.repeat(a, 2, 0))
+    with pytest.raises(RuntimeError, match="repeats can not be negative"):
+        x.repeat_interleave(cltorch.tensor([-1, 1], device=device), dim=0)
     assert_close(x.movedim(0, -1), np.moveaxis(a, 0, -1))
     assert_close(x.movedim((0, 1), (2, 0)), np.moveaxis(a, (0, 1), (2, 0)))
     w = cltorch.arange(7, device=device).unfold(0, 3, 2)
