@@ -11,6 +11,7 @@ from .functions import FUNCTIONS
 from .ops import pointwise
 from .ops.reduce import normalize_dims, reduce
 from .ops.scan import scan
+from .ops.softmax import softmax as _softmax
 from .tensor import Tensor
 
 def _return_type(name, fields):
@@ -220,17 +221,22 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def softmax(input, dim, dtype=None):
-    """``exp(x) / sum(exp(x))`` over ``dim``, shifted by the max for stability."""
-    x = _floating("softmax", input, dtype)
-    e = (x - amax(x, dim, keepdim=True)).exp()
-    return e / sum(e, dim, keepdim=True)
+    """``exp(x) / sum(exp(x))`` over ``dim``, shifted by the max for stability (one fused
+    kernel)."""
+    return _fused_softmax(_floating("softmax", input, dtype), dim, False)
 
 
 def log_softmax(input, dim, dtype=None):
-    """``log(softmax(x))`` over ``dim``, computed without forming the softmax."""
-    x = _floating("log_softmax", input, dtype)
-    shifted = x - amax(x, dim, keepdim=True)
-    return shifted - sum(shifted.exp(), dim, keepdim=True).log()
+    """``log(softmax(x))`` over ``dim``, computed without forming the softmax (one fused
+    kernel)."""
+    return _fused_softmax(_floating("log_softmax", input, dtype), dim, True)
+
+
+def _fused_softmax(x, dim, log):
+    if x.ndim == 0:
+        return _softmax(x.reshape(1), _scan_dim(x, dim), log).reshape(())
+    return _softmax(x, _scan_dim(x, dim), log)
+
 
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim`` (integers accumulate in int64)."""

@@ -7,6 +7,7 @@ import pytest
 from conftest import assert_close, needs_fp64
 
 import cltorch
+from cltorch.backend import registry
 
 DIMS = [None, 0, -1, (0, 2), (1,), (0, 1, 2)]
 
@@ -146,6 +147,56 @@ def test_softmax_logsumexp(device):
     assert_close(cltorch.logsumexp(x, 2), lse, rtol=1e-5)
     inf = cltorch.tensor([-math.inf, -math.inf], device=device)
     assert inf.logsumexp(0).item() == -math.inf
+
+
+@pytest.fixture(params=["native", "gpu-style"])
+def kernel_style(request, device):
+    """On a CPU OpenCL device, also run the work-group (barrier) variants GPUs get (other
+    devices run their own kernels under both names)."""
+    dev = registry.get(device)
+    saved = dev.cpu_like
+    dev.cpu_like = saved and request.param == "native"
+    yield request.param
+    dev.cpu_like = saved
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("shape,dim", [((3, 5, 7), 1), ((2, 3000), -1), ((4000, 3), 0),
+                                       ((), 0), ((0, 4), 1)])
+def test_fused_softmax(device, kernel_style, dtype, shape, dim):
+    a = np.random.default_rng(len(shape)).standard_normal(shape) * 20
+    x = cltorch.tensor(a, dtype=getattr(cltorch, dtype), device=device)
+    ref = x._host_values().astype(np.float64)
+    if len(shape) == 3:  # a strided input
+        x, ref = x.transpose(0, 2), ref.transpose(2, 1, 0)
+    with np.errstate(all="ignore"):
+        shifted = ref - ref.max(dim, keepdims=True) if ref.size else ref
+        lse = np.log(np.exp(shifted).sum(dim, keepdims=True))
+    tol = dict(rtol=1e-5, atol=1e-4) if dtype == "float32" else dict(rtol=1e-2, atol=1e-2)
+    assert_close(x.softmax(dim), np.exp(shifted - lse), **tol)
+    assert_close(x.log_softmax(dim), shifted - lse, **tol)
+    assert x.softmax(dim).dtype is x.dtype
+
+
+def test_softmax_special_values(device, kernel_style):
+    x = cltorch.tensor([[1.0, np.nan, 2.0], [-np.inf, 0.0, -np.inf], [np.inf, 1.0, 0.0]],
+                       device=device)
+    got = x.softmax(1)._host_values()
+    assert np.isnan(got[0]).all() and got[1].tolist() == [0.0, 1.0, 0.0]
+    assert np.isnan(got[2, 0])  # inf - inf, as in PyTorch
+    assert cltorch.tensor([1, 2], device=device).softmax(0, dtype=cltorch.float32).dtype is \
+        cltorch.float32
+    with pytest.raises(NotImplementedError, match='"softmax" not implemented for \'Long\''):
+        cltorch.tensor([1, 2], device=device).softmax(0)
+
+
+@pytest.mark.parametrize("size", [3000, 300_001])
+def test_reductions_in_gpu_style(device, kernel_style, size):
+    a = np.random.default_rng(size).standard_normal((2, size)).astype(np.float32)
+    x = cltorch.tensor(a, device=device)
+    assert_close(x.sum(1), a.astype(np.float64).sum(1), rtol=1e-4, atol=1e-3)
+    assert x.argmax(1).tolist() == a.argmax(1).tolist()
+    assert_close(x.amin(), a.min())
 
 
 def test_empty_and_zero_size(device):

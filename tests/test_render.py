@@ -19,6 +19,7 @@ from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
 from cltorch.ops.search import search_source
 from cltorch.ops.scatter import scatter_source
+from cltorch.ops.softmax import softmax_source
 from cltorch.ops.sort import sort_source
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
@@ -84,6 +85,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for right in (False, True)],
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
                          for desc in (False, True)],
+           "softmax.mako": [(dt, log, kept, group, index)
+                            for dt in (D.float32, D.float64, D.float16, D.bfloat16)
+                            for log in (False, True)
+                            for kept, group, index in ((0, 1, "int"), (2, 256, "long"))],
            "scatter.mako": [(dt, mode, scalar, serial)
                             for dt in (D.float32, D.int32, D.float16, D.bfloat16, D.int64,
                                        D.float64, D.bool_)
@@ -113,6 +118,8 @@ def _sources(dialect):
     for src, vals, right in SAMPLES["search.mako"]:
         compute = D.promote_types(src, vals).compute
         yield "searchsorted", search_source(dialect, src, vals, compute, right)
+    for dt, log, kept, group, index in SAMPLES["softmax.mako"]:
+        yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index)
     for dt, descending in SAMPLES["sort.mako"]:
         yield "bitonic_step", sort_source(dialect, dt, descending)
     for dt, ndim, dim, index in SAMPLES["gather.mako"]:

@@ -1,0 +1,58 @@
+"""softmax and log_softmax along one dim, fused: the ``softmax.mako`` kernel (one pass per
+line, no intermediate tensors), or NumPy on the cpu."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..codegen import DIALECTS, render
+from .array import Array, check_dtype_supported, cpu_view, empty
+from .launch import INT32_LIMIT, cached_kernel, index_types
+from .layout import collapse
+
+_LOCAL = 256
+
+
+def softmax(x: Array, dim: int, log: bool) -> Array:
+    """softmax (or log_softmax) of floating-point ``x`` along ``dim`` (already normalised)."""
+    compute = x.dtype.compute
+    check_dtype_supported(x._device, compute)
+    out = empty(type(x), x._shape, x.dtype, x._device)
+    if not x._numel():
+        return out
+    if x._device.kind == "cpu":
+        v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+        with np.errstate(all="ignore"):
+            shifted = v - np.max(v, axis=dim, keepdims=True)
+            total = np.sum(np.exp(shifted), axis=dim, keepdims=True)
+            r = shifted - np.log(total) if log else np.exp(shifted) / total
+        cpu_view(out)[...] = out.dtype.from_numpy_values(r.astype(compute.numpy, copy=False))
+    else:
+        _launch(x, dim, log, compute, out)
+    return out
+
+
+def _launch(x, dim, log, compute, out):
+    device = x._device
+    kept = [d for d in range(len(x._shape)) if d != dim]
+    sizes, (in_strides, out_strides) = collapse(
+        tuple(x._shape[d] for d in kept),
+        [tuple(x._strides[d] for d in kept), tuple(out._strides[d] for d in kept)])
+    n = x._shape[dim]
+    # a CPU device (PoCL) runs a group's items in a loop: one item per line, no barriers
+    group = 1 if device.cpu_like else min(_LOCAL, 1 << max(0, (n - 1).bit_length()))
+    big = x._storage.nbytes > INT32_LIMIT or out._storage.nbytes > INT32_LIMIT
+    key = ("softmax", log, x.dtype, len(sizes), group, big)
+    idx, cidx = index_types(big)
+    kernel = cached_kernel(device, key, lambda: (
+        softmax_source(DIALECTS[device.kind], x.dtype, compute, log, len(sizes), group, cidx),
+        "softmax", (None, None) + (idx,) * (5 + 3 * len(sizes))))
+    m = x._numel() // n
+    layout = [v for triple in zip(sizes, in_strides, out_strides) for v in triple]
+    device.launch(kernel, m * group, [out._storage.buffer, x._storage.buffer, x._offset, m, n,
+                                      x._strides[dim], out._strides[dim]] + layout, local=group)
+
+
+def softmax_source(dialect, dtype, compute, log, kept_ndim, group_size, index) -> str:
+    """Source of the softmax kernel for one dialect (the template tests use it)."""
+    return render("softmax.mako", dialect, name="softmax", src=dtype, out=dtype, compute=compute,
+                  log=log, kept_ndim=kept_ndim, group_size=group_size, index=index)
