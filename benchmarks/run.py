@@ -2,11 +2,13 @@
 on the CPU when it is installed). It measures; it asserts nothing.
 
     python benchmarks/run.py [--size 2**24] [--repeat 20] [--json bench-results.json]
+                             [--matmul 256,512,1024] [--skinny 64x1024x1024,...]
 
 Figures: the host time of one tiny op (dispatch overhead, 1 element, averaged over a burst with
 one synchronisation at the end), the effective bandwidth of a large add (3 arrays of float32
 moved: 2 reads + 1 write) and of a full sum (1 array read), and the time of pointwise ops,
-reductions and a softmax over rows of 1024 on the large size.
+reductions and a softmax over rows of 1024 on the large size; then GFLOP/s of float32 matmul,
+square (n x n @ n x n) and skinny (M x K @ K x N, written MxNxK).
 """
 from __future__ import annotations
 
@@ -88,19 +90,32 @@ def run(size: int, repeat: int) -> list:
     return rows
 
 
-def run_matmul(sizes, repeat: int) -> list:
-    """GFLOP/s of a square float32 matmul per size and target."""
+def run_matmul(shapes, repeat: int) -> list:
+    """GFLOP/s of a float32 matmul (M x K) @ (K x N) per (M, N, K) shape and target."""
     rows = []
     for label, module, make, sync in _targets():
         row = {"target": label}
-        for n in sizes:
-            a = make(np.random.default_rng(n).standard_normal((n, n)).astype(np.float32))
-            seconds = _median_time(lambda: module.matmul(a, a), sync, max(3, repeat // 4))
-            row[f"matmul{n}_GFLOPs"] = 2 * n ** 3 / seconds / 1e9
+        for m, n, k in shapes:
+            rng = np.random.default_rng(m * n * k)
+            a = make(rng.standard_normal((m, k)).astype(np.float32))
+            b = make(rng.standard_normal((k, n)).astype(np.float32))
+            seconds = _median_time(lambda: module.matmul(a, b), sync, max(3, repeat // 4))
+            row[f"matmul{_shape_name(m, n, k)}_GFLOPs"] = 2 * m * n * k / seconds / 1e9
         rows.append(row)
         print(f"{label:30s} matmul " + "  ".join(
-            f"{n}: {row[f'matmul{n}_GFLOPs']:7.1f} GFLOP/s" for n in sizes), flush=True)
+            f"{_shape_name(*s)}: {row[f'matmul{_shape_name(*s)}_GFLOPs']:7.1f} GFLOP/s"
+            for s in shapes), flush=True)
     return rows
+
+
+def _shape_name(m, n, k):
+    return str(m) if m == n == k else f"{m}x{n}x{k}"
+
+
+def _int_expr(text: str) -> int:
+    """An int written plainly or as a power, e.g. 16777216 or 2**24."""
+    base, _, power = text.partition("**")
+    return int(base) ** int(power) if power else int(base)
 
 
 def _format(row):
@@ -111,17 +126,20 @@ def _format(row):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=lambda s: int(eval(s, {})), default=2 ** 24,
+    parser.add_argument("--size", type=_int_expr, default=2 ** 24,
                         help="elements in the large arrays (default 2**24)")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", default="bench-results.json", help="where to write results")
     parser.add_argument("--matmul", default="256,512,1024",
                         help="square matmul sizes, comma-separated ('' to skip)")
+    parser.add_argument("--skinny", default="64x1024x1024,1024x64x1024,1024x1024x64,1x4096x4096",
+                        help="skinny matmul shapes MxNxK, comma-separated ('' to skip)")
     args = parser.parse_args()
     print(f"pointwise benchmark, {args.size} float32 elements, median of {args.repeat}")
     rows = run(args.size, args.repeat)
-    sizes = [int(s) for s in args.matmul.split(",") if s]
-    matmul_rows = run_matmul(sizes, args.repeat) if sizes else []
+    shapes = [(int(n),) * 3 for n in args.matmul.split(",") if n]
+    shapes += [tuple(int(v) for v in s.split("x")) for s in args.skinny.split(",") if s]
+    matmul_rows = run_matmul(shapes, args.repeat) if shapes else []
     devices = [d.info().as_dict() for d in registry.all_devices()]
     with open(args.json, "w") as f:
         json.dump({"size": args.size, "repeat": args.repeat, "host": platform.platform(),

@@ -59,3 +59,14 @@ def assert_close(got, want, dtype=None, rtol=None, atol=None):
 def needs_fp64(device):
     if not registry.get(device).supports_fp64:
         pytest.skip(f"{device} has no fp64")
+
+
+@pytest.fixture(params=["native", "gpu-style"])
+def kernel_style(request, device):
+    """On a CPU OpenCL device, also run the work-group (barrier) variants GPUs get (other
+    devices run their own kernels under both names)."""
+    dev = registry.get(device)
+    saved = dev.cpu_like
+    dev.cpu_like = saved and request.param == "native"
+    yield request.param
+    dev.cpu_like = saved

@@ -41,6 +41,19 @@ def test_matmul_dtypes_and_transposed_views(device, dtype):
     assert_close(got, want, rtol=1e-2 if "16" in dtype else 1e-6)
 
 
+@pytest.mark.parametrize("m,n,k", [(1, 300, 700), (300, 1, 700), (1, 1, 5000), (1, 3, 0)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matrix_vector_shapes(device, kernel_style, m, n, k, transposed):
+    a, b = _rand((3, m, k), 5).astype(np.float32), _rand((3, k, n), 6).astype(np.float32)
+    x, y = cltorch.tensor(a, device=device), cltorch.tensor(b, device=device)
+    if transposed:  # the same values through transposed (non-contiguous) views
+        x = cltorch.tensor(a.transpose(0, 2, 1).copy(), device=device).transpose(1, 2)
+        y = cltorch.tensor(b.transpose(0, 2, 1).copy(), device=device).transpose(1, 2)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    assert_close(cltorch.bmm(x, y), want, rtol=1e-4, atol=1e-4)
+    assert_close(x[0] @ y[0], want[0], rtol=1e-4, atol=1e-4)
+
+
 def test_products(device):
     a, b, c = _rand((3, 4), 5), _rand((4, 6), 6), _rand((3, 6), 7)
     ta, tb, tc = (cltorch.tensor(v, dtype=cltorch.float32, device=device) for v in (a, b, c))

@@ -7,7 +7,6 @@ import pytest
 from conftest import assert_close, needs_fp64
 
 import cltorch
-from cltorch.backend import registry
 
 DIMS = [None, 0, -1, (0, 2), (1,), (0, 1, 2)]
 
@@ -147,17 +146,6 @@ def test_softmax_logsumexp(device):
     assert_close(cltorch.logsumexp(x, 2), lse, rtol=1e-5)
     inf = cltorch.tensor([-math.inf, -math.inf], device=device)
     assert inf.logsumexp(0).item() == -math.inf
-
-
-@pytest.fixture(params=["native", "gpu-style"])
-def kernel_style(request, device):
-    """On a CPU OpenCL device, also run the work-group (barrier) variants GPUs get (other
-    devices run their own kernels under both names)."""
-    dev = registry.get(device)
-    saved = dev.cpu_like
-    dev.cpu_like = saved and request.param == "native"
-    yield request.param
-    dev.cpu_like = saved
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])

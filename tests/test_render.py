@@ -14,7 +14,7 @@ from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.gather import gather_source
-from cltorch.ops.gemm import gemm_source
+from cltorch.ops.gemm import gemm_source, gemv_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
 from cltorch.ops.search import search_source
@@ -85,6 +85,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for right in (False, True)],
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
                          for desc in (False, True)],
+           "gemv.mako": [(dt, ct, index, group, width) for dt, ct in GEMM_DTYPES
+                         for index, group, width in (("int", 1, 16), ("long", 256, 1),
+                                                     ("int", 1, 1))],
            "softmax.mako": [(dt, log, kept, group, index)
                             for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                             for log in (False, True)
@@ -118,6 +121,8 @@ def _sources(dialect):
     for src, vals, right in SAMPLES["search.mako"]:
         compute = D.promote_types(src, vals).compute
         yield "searchsorted", search_source(dialect, src, vals, compute, right)
+    for dt, compute, index, group, width in SAMPLES["gemv.mako"]:
+        yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width)
     for dt, log, kept, group, index in SAMPLES["softmax.mako"]:
         yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index)
     for dt, descending in SAMPLES["sort.mako"]:

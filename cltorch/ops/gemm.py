@@ -50,11 +50,47 @@ def _name(dt):
 def _launch(a, b, out, batch, m, n, k, compute):
     device = a._device
     big = max(a._storage.nbytes, b._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
+    if m == 1 or n == 1:  # a 64 x 64 tile would waste 63/64 of its work: matrix-vector
+        _launch_gemv(a, b, out, m, n, k, compute, big)
+        return
     tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
     kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big)
     args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
             b._storage.buffer, b._offset, *b._strides, batch, m, n, k, tiles_m, tiles_n]
     device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
+
+
+def _launch_gemv(a, b, out, m, n, k, compute, big):
+    """C = A @ x (n == 1) or C = (B^T @ a^T)^T (m == 1): rows of a strided matrix times a
+    strided vector."""
+    device = a._device
+    if n == 1:
+        mat, vec, rows = (a, *a._strides), (b, b._strides[0], b._strides[1]), m
+    else:
+        mat = (b, b._strides[0], b._strides[2], b._strides[1])
+        vec, rows = (a, a._strides[0], a._strides[2]), n
+    (matrix, sb, sr, sk), (vector, vsb, vsk) = mat, vec
+    group = 1 if device.cpu_like or sk != 1 else min(GROUP, 1 << max(0, (k - 1).bit_length()))
+    # a CPU reading a matrix down its columns: one item per cache line of outputs
+    width = 16 if device.cpu_like and sr == 1 else 1
+    key = ("gemv", matrix.dtype, vector.dtype, compute, out.dtype, group, width, big)
+    idx, cidx = index_types(big)
+    kernel = cached_kernel(device, key, lambda: (
+        gemv_source(DIALECTS[device.kind], matrix.dtype, vector.dtype, compute, out.dtype,
+                    group, cidx, width), "gemv", (None, None, idx, idx, idx, idx, None) +
+        (idx,) * 6))
+    batch = out._shape[0]
+    items = batch * rows * group if group > 1 else batch * -(-rows // width)
+    device.launch(kernel, items,
+                  [out._storage.buffer, matrix._storage.buffer, matrix._offset, sb, sr, sk,
+                   vector._storage.buffer, vector._offset, vsb, vsk, batch, rows, k],
+                  local=group if group > 1 else None)  # no barriers: any group size will do
+
+
+def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1) -> str:
+    """Source of the matrix-vector kernel for one dialect (the template tests use it)."""
+    return render("gemv.mako", dialect, name="gemv", src_a=src_a, src_x=src_x, compute=compute,
+                  out=out, group_size=group_size, index=index, width=width)
 
 
 def _kernel(device, src_a, src_b, compute, out, big):
