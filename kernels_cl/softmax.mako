@@ -7,6 +7,9 @@
 <%
     T = dialect.ctype(compute)
     idx = index
+    # softmax into an output of the compute type: keep exp(x - max) there from the second
+    # sweep and divide it in the third (one exp per element instead of two)
+    keep = not log and out.name == compute.name
 %>
 ${prelude(compute.name == "float64")}
 ${helpers(T, True)}
@@ -50,15 +53,24 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, GLOBAL const ${dialect
             ct_top = ct_max(ct_top, ${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)});
 ${group_reduce("ct_top", "ct_max(a, b)")}
         ${T} ct_total = 0;
-        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size})
-            ct_total += exp(${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)} - ct_top);
+        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size}) {
+            const ${T} ct_e = exp(${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)} - ct_top);
+            ct_total += ct_e;
+% if keep:
+            ct_out[ct_obase + ct_r * ct_out_step] = ct_e;  // this item reads it back below
+% endif
+        }
 ${group_reduce("ct_total", "a + b")}
 % if log:
         const ${T} ct_shift = ct_top + log(ct_total);
 % endif
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size}) {
+% if keep:
+            ct_out[ct_obase + ct_r * ct_out_step] /= ct_total;
+% else:
             const ${T} v = ${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)};
             ${store(out, "ct_out", "ct_obase + ct_r * ct_out_step", "v - ct_shift" if log else "exp(v - ct_top) / ct_total")};
+% endif
         }
     }
 }
