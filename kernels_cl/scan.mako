@@ -1,5 +1,8 @@
-## Inclusive scans along one dim: each work-item walks one line serially (a first, simple scan;
-## a work-efficient parallel scan for long lines comes later).
+## Inclusive scans along one dim. Each work-item walks one line, or one chunk of a line:
+##   phase "line"    a whole line per item (many lines, or short ones)
+##   phase "total"   chunk c of every line: write only the chunk's total to ct_tot[g]
+##   phase "rescan"  chunk c again, starting from ct_carry[g - 1] (the inclusive scan of the
+##                   totals of chunks 0..c-1) and writing the output: a long line in 3 launches
 ##   combine(a, b) over accumulator a and element b;  arg "max"/"min": cummax/cummin with the
 ##   index of the running extreme (ties and NaN take the latest, as in PyTorch)
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
@@ -8,6 +11,7 @@
     T = dialect.ctype(compute)
     idx = index
     fp64 = "float64" in (compute.name, out.name, src.name)
+    chunked = phase != "line"
 %>
 ${prelude(fp64)}
 ${helpers(T, compute.is_floating_point)}
@@ -16,6 +20,10 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out,
 % if arg:
     GLOBAL ${dialect.int64}* ct_out_index,
 % endif
+% if chunked:
+    GLOBAL ${T}* ct_carry, GLOBAL ${dialect.int64}* ct_carry_index,
+    const ${idx} ct_chunks, const ${idx} ct_chunk_len,
+% endif
     GLOBAL const ${dialect.ctype(src)}* ct_in, const ${idx} ct_in_off, const ${idx} ct_m,
     const ${idx} ct_len, const ${idx} ct_in_step, const ${idx} ct_out_step
 % for d in range(kept_ndim):
@@ -23,8 +31,9 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out,
 % endfor
     )
 {
-    for (${idx} ct_g = (${idx})GID(0); ct_g < ct_m; ct_g += (${idx})GLOBAL_SIZE(0)) {
-        ${idx} ct_ibase = ct_in_off, ct_obase = 0, ct_rest = ct_g;
+<% per_line = "ct_chunks" if chunked else "1" %>
+    for (${idx} ct_g = (${idx})GID(0); ct_g < ct_m * ${per_line}; ct_g += (${idx})GLOBAL_SIZE(0)) {
+        ${idx} ct_ibase = ct_in_off, ct_obase = 0, ct_rest = ct_g / ${per_line};
 % for d in reversed(range(kept_ndim)):
         {
             const ${idx} ct_c = ct_rest % ct_ksize${d};
@@ -33,22 +42,47 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out,
             ct_obase += ct_c * ct_kout${d};
         }
 % endfor
-        ${T} a = 0;
-% if arg:
-        ${idx} ct_best = 0;
+% if chunked:
+        const ${idx} ct_first = (ct_g % ct_chunks) * ct_chunk_len;
+        const ${idx} ct_end = ct_first + ct_chunk_len < ct_len ? ct_first + ct_chunk_len : ct_len;
+% else:
+        const ${idx} ct_first = 0, ct_end = ct_len;
 % endif
-        for (${idx} ct_r = 0; ct_r < ct_len; ++ct_r) {
+        ${T} a = 0;
+        ${idx} ct_best = 0;
+        int ct_have = 0;
+% if phase == "rescan":
+        if (ct_first > 0) {
+            a = ct_carry[ct_g - 1];
+% if arg:
+            ct_best = (${idx})ct_carry_index[ct_g - 1];
+% endif
+            ct_have = 1;
+        }
+% endif
+        for (${idx} ct_r = ct_first; ct_r < ct_end; ++ct_r) {
             const ${T} b = ${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)};
 % if arg:
-            if (ct_r == 0 || b != b || (a == a && b ${">=" if arg == "max" else "<="} a)) {
+            if (!ct_have || b != b || (a == a && b ${">=" if arg == "max" else "<="} a)) {
                 a = b;
                 ct_best = ct_r;
             }
-            ct_out_index[ct_obase + ct_r * ct_out_step] = ct_best;
 % else:
-            a = ct_r == 0 ? b : (${combine});
+            a = ct_have ? (${combine}) : b;
+% endif
+            ct_have = 1;
+% if phase != "total":
+% if arg:
+            ct_out_index[ct_obase + ct_r * ct_out_step] = ct_best;
 % endif
             ${store(out, "ct_out", "ct_obase + ct_r * ct_out_step", "a")};
+% endif
         }
+% if phase == "total":
+        ct_carry[ct_g] = a;
+% if arg:
+        ct_carry_index[ct_g] = ct_best;
+% endif
+% endif
     }
 }

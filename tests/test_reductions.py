@@ -236,6 +236,42 @@ def test_scans(device, dim):
     assert inf.logcumsumexp(0).tolist() == [-np.inf, -np.inf, 0.0]
 
 
+@pytest.mark.parametrize("shape,dim", [((50_000,), 0), ((3, 20_001), 1), ((9000, 2), 0)])
+def test_long_scans_in_chunks(device, kernel_style, shape, dim):
+    rng = np.random.default_rng(7)
+    a = rng.integers(-3, 4, shape).astype(np.float32)  # small integers: exact float sums
+    x = cltorch.tensor(a, device=device)
+    assert_close(x.cumsum(dim), np.cumsum(a.astype(np.float64), dim))
+    i = cltorch.tensor(a.astype(np.int64), device=device)
+    assert i.cumsum(dim).tolist() == np.cumsum(a.astype(np.int64), dim).tolist()
+    p = cltorch.tensor(1 + a / 1e4, device=device)
+    assert_close(p.cumprod(dim), np.cumprod(p._host_values().astype(np.float64), dim),
+                 rtol=1e-4)
+    assert_close(x.logcumsumexp(dim), np.logaddexp.accumulate(a.astype(np.float64), dim),
+                 rtol=1e-4)  # float32 rounding adds up over 50 000 steps
+    # many ties across chunk boundaries: the latest index wins
+    values, indices = x.cummax(dim)
+    acc = np.maximum.accumulate(a, dim)
+    positions = np.arange(a.shape[dim]).reshape([-1 if d == dim else 1 for d in range(a.ndim)])
+    want = np.maximum.accumulate(np.where(a == acc, positions, 0), dim)
+    assert_close(values, acc) and assert_close(indices, want)
+    low = x.cummin(dim)
+    acc = np.minimum.accumulate(a, dim)
+    assert_close(low.values, acc)
+    assert_close(low.indices, np.maximum.accumulate(np.where(a == acc, positions, 0), dim))
+
+
+def test_long_scan_with_nan(device):
+    a = np.arange(30_000, dtype=np.float32)
+    a[12_345] = np.nan
+    values, indices = cltorch.tensor(a, device=device).cummax(0)
+    got_v, got_i = values._host_values(), indices._host_values()
+    assert np.isnan(got_v[12_345:]).all() and (got_i[12_345:] == 12_345).all()
+    assert (got_i[:12_345] == np.arange(12_345)).all()
+    s = cltorch.tensor(a, device=device).cumsum(0)._host_values()
+    assert np.isnan(s[12_345:]).all() and not np.isnan(s[:12_345]).any()
+
+
 def test_scans_match_torch(device):
     torch = pytest.importorskip("torch")
     a = np.array([[1.0, 3.0, 3.0, np.nan, 0.0], [5, 4, 4, 6, 1]], dtype=np.float32)

@@ -73,9 +73,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for out, compute in ((D.float32, D.float32), (D.float64, D.float64),
                                                 (D.float16, D.float32), (D.int64, D.float32),
                                                 (D.bool_, D.float32))],
-           "scan.mako": [(op, src, kept, index) for op in SCANS.values()
+           "scan.mako": [(op, src, kept, index, phase) for op in SCANS.values()
                          for src in (D.float32, D.int64, D.bfloat16)
-                         for kept, index in ((0, "int"), (2, "long"))],
+                         for kept, index, phase in ((0, "int", "line"), (2, "long", "total"),
+                                                    (1, "int", "rescan"))],
            "gather.mako": [(dt, ndim, dim, index) for dt in (D.float16, D.float32, D.float64,
                                                              D.int64, D.bool_)
                            for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))],
@@ -111,9 +112,10 @@ def _sources(dialect):
                                                   reduced, group, index, identity)
     for dt, compute, index in SAMPLES["gemm.mako"]:
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index)
-    for op, src, kept, index in SAMPLES["scan.mako"]:
+    for op, src, kept, index, phase in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
-        yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index)
+        yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index,
+                                             phase)
     for dt, mode, scalar, serial in SAMPLES["scatter.mako"]:
         if dialect.name == "opencl" and mode == "add" and dt.itemsize == 8 and not serial:
             continue  # 64-bit atomic adds exist on the CUDA path only

@@ -77,22 +77,56 @@ def _launch(op, x, dim, compute, values, index):
     sizes, (in_strides, out_strides) = collapse(
         tuple(x._shape[d] for d in kept),
         [tuple(x._strides[d] for d in kept), tuple(values._strides[d] for d in kept)])
-    big = x._storage.nbytes > INT32_LIMIT or values._storage.nbytes > INT32_LIMIT
-    key = ("scan", op, x.dtype, compute, values.dtype, len(sizes), big)
-    idx, cidx = index_types(big)
-    kernel = cached_kernel(device, key, lambda: (
-        scan_source(op, DIALECTS[device.kind], x.dtype, compute, values.dtype, len(sizes), cidx),
-        f"scan_{op.name}",
-        (None,) * (2 if op.arg else 1) + (None, idx, idx, idx, idx, idx) +
-        (idx,) * (3 * len(sizes))))
-    m = x._numel() // x._shape[dim]
+    m, n = x._numel() // x._shape[dim], x._shape[dim]
     layout = [v for triple in zip(sizes, in_strides, out_strides) for v in triple]
     outs = [values._storage.buffer] + ([index._storage.buffer] if op.arg else [])
-    device.launch(kernel, m, outs + [x._storage.buffer, x._offset, m, x._shape[dim],
-                                     x._strides[dim], values._strides[dim]] + layout)
+    tail = [x._storage.buffer, x._offset, m, n, x._strides[dim], values._strides[dim]] + layout
+    chunks = _chunks(m, n, device)
+    if chunks == 1:
+        device.launch(_kernel(op, x, compute, values, len(sizes), "line"), m, outs + tail)
+        return
+    # a few long lines: chunk totals, a scan of the totals, then each chunk again from its carry
+    length = -(-n // chunks)
+    chunks = -(-n // length)
+    totals = empty(type(x), (m, chunks), compute, device)
+    totals_index = empty(type(x), (m, chunks), dtypes.int64, device)
+    device.launch(_kernel(op, x, compute, values, len(sizes), "total"), m * chunks,
+                  outs + [totals._storage.buffer, totals_index._storage.buffer, chunks, length] +
+                  tail)
+    carry = scan(op.name, totals, 1, dtype=None if op.arg else compute)
+    carry_index = totals_index
+    if op.arg:  # the running extreme's chunk -> that chunk's element index
+        from .gather import gather
+        carry, chunk = carry
+        carry_index = gather(totals_index, 1, chunk, chunk._shape)
+    device.launch(_kernel(op, x, compute, values, len(sizes), "rescan"), m * chunks,
+                  outs + [carry._storage.buffer, carry_index._storage.buffer, chunks, length] +
+                  tail)
 
 
-def scan_source(op, dialect, src, compute, out, kept_ndim, index) -> str:
+def _chunks(m, n, device) -> int:
+    """Chunks per line: enough work-items to fill the device when lines are few and long."""
+    target = device.compute_units * (4 if device.cpu_like else 256)
+    if m >= target or n < 4096:
+        return 1
+    return max(1, min(-(-target // m), n // 1024))
+
+
+def _kernel(op, x, compute, values, kept_ndim, phase):
+    device = x._device
+    big = x._storage.nbytes > INT32_LIMIT or values._storage.nbytes > INT32_LIMIT
+    key = ("scan", op, x.dtype, compute, values.dtype, kept_ndim, phase, big)
+    idx, cidx = index_types(big)
+    chunked = (None, None, idx, idx) if phase != "line" else ()
+    return cached_kernel(device, key, lambda: (
+        scan_source(op, DIALECTS[device.kind], x.dtype, compute, values.dtype, kept_ndim, cidx,
+                    phase), f"scan_{op.name}",
+        (None,) * (2 if op.arg else 1) + chunked + (None, idx, idx, idx, idx, idx) +
+        (idx,) * (3 * kept_ndim)))
+
+
+def scan_source(op, dialect, src, compute, out, kept_ndim, index, phase="line") -> str:
     """Source of the ``op`` scan kernel for one dialect (the template tests use it)."""
     return render("scan.mako", dialect, name=f"scan_{op.name}", src=src, compute=compute,
-                  out=out, arg=op.arg, combine=op.combine, kept_ndim=kept_ndim, index=index)
+                  out=out, arg=op.arg, combine=op.combine, kept_ndim=kept_ndim, index=index,
+                  phase=phase)
