@@ -16,7 +16,7 @@ def _rand(shape, seed):
 
 
 @pytest.mark.parametrize("sa,sb", SHAPES, ids=str)
-def test_matmul_shapes(device, sa, sb):
+def test_matmul_shapes(device, kernel_style, sa, sb):
     a, b = _rand(sa, 1).astype(np.float32), _rand(sb, 2).astype(np.float32)
     got = cltorch.tensor(a, device=device) @ cltorch.tensor(b, device=device)
     want = a.astype(np.float64) @ b.astype(np.float64)
@@ -25,7 +25,7 @@ def test_matmul_shapes(device, sa, sb):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64"])
-def test_matmul_dtypes_and_transposed_views(device, dtype):
+def test_matmul_dtypes_and_transposed_views(device, kernel_style, dtype):
     if dtype == "float64":
         needs_fp64(device)
     dt = getattr(cltorch, dtype)

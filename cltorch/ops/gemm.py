@@ -9,7 +9,7 @@ from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, check_dtype_supported, cpu_view, empty
 from .layout import collapse
 
-TILE, GROUP = 64, 256  # must match gemm.mako: WG * WPT and WG * WG
+TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * WPT, WG * WG and BLOCK
 
 
 def bmm(a: Array, b: Array) -> Array:
@@ -54,10 +54,16 @@ def _launch(a, b, out, batch, m, n, k, compute):
         _launch_gemv(a, b, out, m, n, k, compute, big)
         return
     tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
-    kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big)
+    variant = "blocked" if device.cpu_like else "tiled"
+    # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
+    kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big or variant == "blocked",
+                     variant)
     args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
             b._storage.buffer, b._offset, *b._strides, batch, m, n, k, tiles_m, tiles_n]
-    device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
+    if variant == "blocked":
+        device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK), args, local=64)
+    else:
+        device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
 
 
 def _launch_gemv(a, b, out, m, n, k, compute, big):
@@ -93,18 +99,18 @@ def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1)
                   out=out, group_size=group_size, index=index, width=width)
 
 
-def _kernel(device, src_a, src_b, compute, out, big):
-    key = ("gemm", src_a, src_b, compute, out, big)
+def _kernel(device, src_a, src_b, compute, out, big, variant):
+    key = ("gemm", src_a, src_b, compute, out, big, variant)
     idx, cidx = index_types(big)
     return cached_kernel(device, key, lambda: (
-        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx), "gemm",
+        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant), "gemm",
         (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
 
 
-def gemm_source(dialect, src_a, src_b, compute, out, index) -> str:
+def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled") -> str:
     """Source of the GEMM kernel for one dialect and dtype set (the template tests use it)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
-                  out=out, index=index)
+                  out=out, index=index, variant=variant)
 
 
 def batch_strides(x: Array, batch_shape) -> tuple:
