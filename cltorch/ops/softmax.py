@@ -23,8 +23,9 @@ def softmax(x: Array, dim: int, log: bool) -> Array:
         v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
         with np.errstate(all="ignore"):
             shifted = v - np.max(v, axis=dim, keepdims=True)
-            total = np.sum(np.exp(shifted), axis=dim, keepdims=True)
-            r = shifted - np.log(total) if log else np.exp(shifted) / total
+            e = np.exp(shifted)
+            total = np.sum(e, axis=dim, keepdims=True)
+            r = shifted - np.log(total) if log else np.divide(e, total, out=e)
         cpu_view(out)[...] = out.dtype.from_numpy_values(r.astype(compute.numpy, copy=False))
     else:
         _launch(x, dim, log, compute, out)
