@@ -5,6 +5,8 @@ from __future__ import annotations
 import numbers
 
 from . import dtypes
+from .autograd import inplace
+from .autograd.graph import needs_grad, record
 from .ops import pointwise
 from .ops.pointwise_table import TABLE
 from .tensor import Tensor
@@ -22,9 +24,46 @@ def _register(names, fn, inplace=True):
 
 
 def _apply(name, operands, out=None):
-    if out is not None and not isinstance(out, Tensor):
+    op = TABLE[name]
+    if out is None:
+        result = pointwise.apply(op, operands)
+        if op.grad is not None and needs_grad(operands):
+            _record(op, result, operands)
+        return result
+    if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    return pointwise.apply(TABLE[name], operands, out=out)
+    if out is operands[0] and op.grad is not None and inplace.tracked(out, operands[1:]):
+        # in place under autograd: compute out of place (from a copy of self when the
+        # derivative needs self's old value), then write it in
+        first = out.clone() if "a" in op.grad[0] else out
+        return inplace.write(out, lambda: _apply(name, [first, *operands[1:]]))
+    if needs_grad(operands):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           f"differentiation, but one of the arguments requires grad.")
+    return pointwise.apply(op, operands, out=out)
+
+
+class _Saved:
+    """The saved operands of a pointwise node, as ``s.a``..``s.d`` and ``s.out``."""
+
+    def __init__(self, letters, values):
+        self.__dict__.update(zip(letters, values))
+
+
+def _record(op, result, operands):
+    saves, derivative = op.grad
+    letters = [k for k in "abcd"[:len(operands)] if k in saves] + (["out"] if "o" in saves
+                                                                  else [])
+    saved = [operands["abcd".index(k)] for k in letters if k != "out"]
+    arity = len(operands)
+    record(result, _NODE_NAMES[op.name], operands,
+           lambda g, *values: derivative(g, _Saved(letters, values))[:arity],
+           saved=saved, save_outputs="o" in saves)
+
+
+_NODE_NAMES = {op: "".join(part.capitalize() for part in op.split("_")) + "Backward0"
+               for op in TABLE}
+_NODE_NAMES.update(copy="ToCopyBackward0", div_trunc="DivBackward1", div_floor="DivBackward2")
 
 
 def _unary(row):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd.views import region_backward
+
 
 def is_basic(index) -> bool:
     """True when every item is an int, slice, None or ``...`` (a view can express it)."""
@@ -31,7 +33,8 @@ def basic_view(tensor, index):
         dim += 1
     shape += tensor._shape[dim:]
     strides += tensor._strides[dim:]
-    return tensor._view(shape, strides, offset)
+    return tensor._view(shape, strides, offset, name="SliceBackward0", backward=lambda g: (
+        region_backward(g, tensor._shape, lambda t: basic_view(t, index))))
 
 
 def _expand_ellipsis(tensor, items):

@@ -10,6 +10,7 @@ from . import dtypes
 from .creation import arange, empty, zeros
 from .functions import FUNCTIONS
 from .ops.layout import broadcast_shapes
+from .autograd.views import region_backward
 from .tensor import Tensor, normalize_dim, sizes_from_args
 
 
@@ -118,7 +119,8 @@ def _reversed_view(x, dims):
         if shape[d]:
             offset += (shape[d] - 1) * strides[d]
         strides[d] = -strides[d]
-    return x._view(shape, strides, offset)
+    return x._view(shape, strides, offset, backward=lambda g: _reversed_view(g, dims),
+                   name="FlipBackward0")
 
 
 def flip(input, dims):
@@ -268,7 +270,10 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     keep = [d for d in range(input.ndim) if d not in (d1, d2)]
     return input._view([input._shape[d] for d in keep] + [length],
                        [input._strides[d] for d in keep] +
-                       [input._strides[d1] + input._strides[d2]], start)
+                       [input._strides[d1] + input._strides[d2]], start,
+                       backward=lambda g: region_backward(
+                           g, input._shape, lambda t: diagonal(t, offset, d1, d2)),
+                       name="DiagonalBackward0")
 
 
 def diag(input, diagonal=0):
@@ -319,7 +324,10 @@ def unfold(self, dimension, size, step):
     strides = list(self._strides)
     shape[d] = (n - size) // step + 1
     strides[d] *= step
-    return self._view(shape + [size], strides + [self._strides[d] if self.ndim else 1])
+    return self._view(shape + [size], strides + [self._strides[d] if self.ndim else 1],
+                      backward=lambda g: region_backward(
+                          g, self._shape, lambda t: unfold(t, dimension, size, step)),
+                      name="UnfoldBackward0")
 
 
 def broadcast_tensors(*tensors):

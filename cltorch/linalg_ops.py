@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .ops import gemm
 from .ops.layout import broadcast_shapes
+from .autograd.engine import sum_to
 from .tensor import Tensor
 
 
@@ -18,7 +19,10 @@ def _as_batched(x: Tensor, batch_shape) -> Tensor:
     if stride is None:
         x = x.expand(*batch_shape, r, c).contiguous()
         stride = r * c
-    return x._view((batch, r, c), (stride, x._strides[-2], x._strides[-1]))
+    shape = x._shape
+    return x._view((batch, r, c), (stride, x._strides[-2], x._strides[-1]),
+                   backward=lambda g: sum_to(g.reshape(*batch_shape, r, c), shape),
+                   name="ExpandBackward0")
 
 
 def _check_k(a_shape, b_shape):

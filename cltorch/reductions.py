@@ -12,6 +12,8 @@ from .ops import pointwise
 from .ops.reduce import normalize_dims, reduce
 from .ops.scan import scan
 from .ops.softmax import softmax as _softmax
+from .autograd.derivatives import evenly, prod_backward, to_indices, unreduce
+from .autograd.graph import record
 from .tensor import Tensor
 
 def _return_type(name, fields):
@@ -42,22 +44,46 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         >>> tensor([[1, 2], [3, 4]]).sum(0).tolist()
         [4, 6]
     """
-    return reduce("sum", input, dim, keepdim, _dtype(dtype))
+    out = reduce("sum", input, dim, keepdim, _dtype(dtype))
+    return _record_unreduce(out, "SumBackward1", input, dim, keepdim, lambda g: g)
+
+
+def _record_unreduce(out, name, input, dim, keepdim, scale, saved=()):
+    """Record a reduction whose gradient is ``scale(g)`` spread back over the reduced dims."""
+    if input.requires_grad:
+        shape, dims = input._shape, normalize_dims(dim, input.ndim)
+        record(out, name, (input,), lambda g, *s: unreduce(scale(g, *s), shape, dims, keepdim),
+               saved=saved)
+    return out
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero."""
-    return reduce("nansum", input, dim, keepdim, _dtype(dtype))
+    out = reduce("nansum", input, dim, keepdim, _dtype(dtype))
+    if input.requires_grad:
+        shape, dims = input._shape, normalize_dims(dim, input.ndim)
+        record(out, "NansumBackward0", (input,), lambda g, x: unreduce(
+            g, shape, dims, keepdim).masked_fill(x.isnan(), 0.0), saved=(input,))
+    return out
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over ``dim`` (all dims when None)."""
-    return reduce("prod", input, dim, keepdim, _dtype(dtype))
+    out = reduce("prod", input, dim, keepdim, _dtype(dtype))
+    if input.requires_grad:
+        if isinstance(dim, (tuple, list)):
+            raise RuntimeError("prod(): the gradient supports one dim or all dims")
+        d = None if dim is None else normalize_dims(dim, input.ndim)[0]
+        record(out, "ProdBackward0", (input,), lambda g, x, out: prod_backward(
+            g, x, out, d, keepdim), saved=(input,), save_outputs=True)
+    return out
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over ``dim``; floating point inputs only, as in PyTorch."""
-    return reduce("mean", input, dim, keepdim, _dtype(dtype))
+    out = reduce("mean", input, dim, keepdim, _dtype(dtype))
+    count = math.prod(input._shape[d] for d in normalize_dims(dim, input.ndim))
+    return _record_unreduce(out, "MeanBackward1", input, dim, keepdim, lambda g: g / count)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
@@ -68,20 +94,33 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def amax(input, dim=(), keepdim=False):
     """Largest value over ``dim`` (all dims when empty); NaN propagates."""
-    return reduce("amax", input, dim, keepdim)
+    return _evenly(reduce("amax", input, dim, keepdim), "AmaxBackward0", input, dim, keepdim)
+
+
+def _evenly(out, name, input, dim, keepdim):
+    if input.requires_grad:
+        dims = normalize_dims(dim, input.ndim)
+        record(out, name, (input,), lambda g, x, out: evenly(g, x, out, dims, keepdim),
+               saved=(input,), save_outputs=True)
+    return out
 
 
 def amin(input, dim=(), keepdim=False):
     """Smallest value over ``dim`` (all dims when empty); NaN propagates."""
-    return reduce("amin", input, dim, keepdim)
+    return _evenly(reduce("amin", input, dim, keepdim), "AminBackward0", input, dim, keepdim)
 
 
 def _extreme(name, input, dim, keepdim):
     if dim is None:
-        return reduce("a" + name, input, None, False)
+        return _evenly(reduce("a" + name, input, None, False), name.capitalize() + "Backward1",
+                       input, None, False)
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         return FUNCTIONS["maximum" if name == "max" else "minimum"](input, dim)
     values, indices = reduce("arg" + name, input, dim, keepdim)
+    if input.requires_grad:
+        shape, d = input._shape, normalize_dims(dim, input.ndim)[0] if input.ndim else 0
+        record((values, indices), name.capitalize() + "Backward0", (input,),
+               lambda g, _, index: to_indices(g, shape, d, index, keepdim), saved=(indices,))
     return getattr(return_types, name)(values, indices)
 
 
@@ -180,9 +219,25 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {x.dtype.legacy_name}")
     rows = {1: "norm1", 2: "norm2", math.inf: "norm_inf", -math.inf: "norm_ninf", 0: "norm0"}
-    if ord in rows:
-        return reduce(rows[ord], x, dim, keepdim)
-    return sum(x.abs() ** ord, dim, keepdim) ** (1.0 / ord)
+    if ord not in rows:
+        return sum(x.abs() ** ord, dim, keepdim) ** (1.0 / ord)
+    out = reduce(rows[ord], x, dim, keepdim)
+    if x.requires_grad:
+        dims = normalize_dims(dim, x.ndim)
+        record(out, "LinalgVectorNormBackward0", (x,), lambda g, x, out: _norm_backward(
+            g, x, out, ord, dims, keepdim), saved=(x,), save_outputs=True)
+    return out
+
+
+def _norm_backward(g, x, out, ord, dims, keepdim):
+    if ord == 0:
+        return x.new_zeros(x.shape)
+    if ord == 1:
+        return unreduce(g, x._shape, dims, keepdim) * x.sign()
+    if ord == 2:  # x / |x|, and 0 where the norm is 0 (PyTorch's subgradient)
+        scale = unreduce(g / out.masked_fill(out == 0, 1.0), x._shape, dims, keepdim)
+        return (x * scale).masked_fill(unreduce(out == 0, x._shape, dims, keepdim), 0.0)
+    return evenly(g, x.abs(), out, dims, keepdim) * x.sign()  # +-inf: the extreme |x| wins
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
@@ -214,7 +269,7 @@ def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably."""
     x = _float(input)
     dims = normalize_dims(dim, x.ndim)
-    top = amax(x, dims, keepdim=True)
+    top = amax(x.detach(), dims, keepdim=True)  # a constant shift: no gradient through it
     top = FUNCTIONS["where"](top.isinf(), 0.0, top)
     out = sum((x - top).exp(), dims, keepdim=True).log() + top
     return out if keepdim else out.squeeze(dims) if dims else out
@@ -234,33 +289,101 @@ def log_softmax(input, dim, dtype=None):
 
 def _fused_softmax(x, dim, log):
     if x.ndim == 0:
-        return _softmax(x.reshape(1), _scan_dim(x, dim), log).reshape(())
-    return _softmax(x, _scan_dim(x, dim), log)
+        return _fused_softmax(x.reshape(1), dim, log).reshape(())
+    d = _scan_dim(x, dim)
+    out = _softmax(x, d, log)
+    if x.requires_grad and log:
+        record(out, "LogSoftmaxBackward0", (x,), lambda g, out: g - out.exp() * g.sum(
+            d, keepdim=True), save_outputs=True)
+    elif x.requires_grad:
+        record(out, "SoftmaxBackward0", (x,), lambda g, out: out * (g - (g * out).sum(
+            d, keepdim=True)), save_outputs=True)
+    return out
 
 
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim`` (integers accumulate in int64)."""
-    return scan("cumsum", input, _scan_dim(input, dim), _dtype(dtype))
+    d = _scan_dim(input, dim)
+    out = scan("cumsum", input, d, _dtype(dtype))
+    if input.requires_grad:
+        record(out, "CumsumBackward0", (input,), lambda g: _reverse_cumsum(g, d))
+    return out
+
+
+def _reverse_cumsum(g, d):
+    return g.flip([d]).cumsum(d).flip([d]) if g.ndim else g
 
 
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim``."""
-    return scan("cumprod", input, _scan_dim(input, dim), _dtype(dtype))
+    d = _scan_dim(input, dim)
+    out = scan("cumprod", input, d, _dtype(dtype))
+    if input.requires_grad:
+        record(out, "CumprodBackward0", (input,), lambda g, x, out: _cumprod_backward(
+            g, x, out, d), saved=(input,), save_outputs=True)
+    return out
+
+
+def _cumprod_backward(g, x, out, d):
+    """sum over k >= i of g_k * prod_{j <= k, j != i} x_j. Without zeros that is
+    reverse_cumsum(g * out) / x; with a zero, each i is done directly: the cumprod of x with
+    x_i replaced by 1 (n vectorised passes)."""
+    if x.ndim == 0:
+        return g
+    if not bool((x == 0).any()):
+        return _reverse_cumsum(g * out, d) / x
+    from .creation import arange
+    from .joining import cat
+    n = x._shape[d]
+    position = arange(n, device=x.device).reshape([-1 if k == d else 1 for k in range(x.ndim)])
+    parts = [(g * x.masked_fill(position == i, 1.0).cumprod(d)).narrow(d, i, n - i).sum(
+        d, keepdim=True) for i in range(n)]
+    return cat(parts, d)
 
 
 def cummax(input, dim):
     """Running maximum and the index where it was reached (NaN propagates)."""
-    return return_types.cummax(*scan("cummax", input, _scan_dim(input, dim)))
+    return _cum_extreme("cummax", input, dim)
+
+
+def _cum_extreme(name, input, dim):
+    d = _scan_dim(input, dim)
+    values, indices = scan(name, input, d)
+    if input.requires_grad:
+        shape = input._shape
+        record((values, indices), name.capitalize() + "Backward0", (input,),
+               lambda g, _, index: g.new_zeros(shape).scatter_add(d, index, g) if g.ndim else g,
+               saved=(indices,))
+    return getattr(return_types, name)(values, indices)
 
 
 def cummin(input, dim):
     """Running minimum and the index where it was reached (NaN propagates)."""
-    return return_types.cummin(*scan("cummin", input, _scan_dim(input, dim)))
+    return _cum_extreme("cummin", input, dim)
 
 
 def logcumsumexp(input, dim):
     """``log(cumsum(exp(input)))`` along ``dim``, computed stably."""
-    return scan("logcumsumexp", input, _scan_dim(input, dim))
+    d = _scan_dim(input, dim)
+    out = scan("logcumsumexp", input, d)
+    if input.requires_grad:
+        record(out, "LogcumsumexpBackward0", (input,), lambda g, x, out: _logcumsumexp_backward(
+            g, x, out, d), saved=(input,), save_outputs=True)
+    return out
+
+
+def _logcumsumexp_backward(g, x, out, d):
+    """d/dx_i = sum over k >= i of g_k exp(x_i - out_k), summed in log space for positive and
+    negative g separately (stable for any magnitudes)."""
+    if x.ndim == 0:
+        return g
+    result = 0
+    for sign in (1, -1):
+        part = (g * sign).clamp(min=0)
+        log_part = part.log() - out  # log(0) = -inf drops the other sign's terms
+        total = log_part.flip([d]).logcumsumexp(d).flip([d])
+        result = result + sign * (total + x).exp()
+    return result
 
 
 def _scan_dim(input, dim):

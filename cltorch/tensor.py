@@ -12,6 +12,9 @@ from .backend import registry
 from .ops import pointwise
 from .ops.array import Array, Storage, cpu_view, from_stored, read_stored
 from .ops.layout import contiguous_strides, numel
+from .autograd import inplace
+from .autograd.graph import record
+from .autograd.engine import sum_to
 
 
 class Size(tuple):
@@ -94,9 +97,14 @@ class Tensor(Array):
     __hash__ = object.__hash__
     __array_priority__ = 1000  # NumPy defers `ndarray + tensor` to the tensor
     # Autograd fields: class defaults, so that making a tensor on the hot path sets nothing.
-    requires_grad = False
+    _requires_grad = False
     grad = None
     grad_fn = None
+    _output_nr = 0             # which output of grad_fn this tensor is
+    _grad_accumulator = None   # weakref to a leaf's AccumulateGrad node
+    _backward_hooks = None     # a leaf's hooks, run before its gradient is accumulated
+    _retains_grad = False
+    _base = None               # the tensor whose storage this view shares (None: not a view)
 
     def __new__(cls, *args, device=None):
         from .creation import legacy_new  # creation builds on this module: import when called
@@ -130,9 +138,91 @@ class Tensor(Array):
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
+    # ---- autograd ---------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor record a graph for autograd."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None and not value:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                               "you want to use a computed variable in a subgraph that doesn't "
+                               "require differentiation use var_no_grad = var.detach().")
+        if value and not (self.dtype.is_floating_point or self.dtype.is_complex):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    @property
+    def _version(self) -> int:
+        return self._storage.version
+
     @property
     def data(self):
+        """The same data, detached from the graph."""
         return self.detach()
+
+    @data.setter
+    def data(self, other):
+        self._storage, self._shape, self._strides = other._storage, other._shape, other._strides
+        self._offset, self.dtype = other._offset, other.dtype
+
+    def detach(self):
+        """A tensor sharing this one's data that is not part of any graph."""
+        return type(self)._make(self._storage, self._shape, self._strides, self._offset,
+                                self.dtype)
+
+    def detach_(self):
+        """Detach this tensor from the graph, in place (it becomes a leaf)."""
+        self.grad_fn, self._requires_grad, self._output_nr = None, False, 0
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor w.r.t. the graph leaves into their ``.grad``.
+
+        A non-scalar tensor needs ``gradient`` (the vector of the vector-Jacobian product).
+        """
+        from .autograd import engine
+        engine.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; it may return a new
+        gradient. Returns a handle whose ``remove()`` unregisters it."""
+        from .autograd.graph import _Hooks, _add_hook
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            return _add_hook(self.grad_fn._tensor_hooks(self._output_nr), hook)
+        if self._backward_hooks is None:
+            self._backward_hooks = _Hooks()
+        return _add_hook(self._backward_hooks, hook)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        import weakref
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        me = weakref.ref(self)
+
+        def keep(grad):
+            tensor = me()
+            if tensor is not None:
+                g = grad if grad.requires_grad else grad.detach()
+                tensor.grad = g.clone() if tensor.grad is None else tensor.grad + g
+        self.grad_fn._tensor_hooks(self._output_nr)[-1] = keep
 
     @property
     def T(self):
@@ -192,10 +282,20 @@ class Tensor(Array):
         return self.to(dtypes.to_dtype(dtype))
 
     # ---- views ------------------------------------------------------------------------------
-    def _view(self, shape, strides, offset=None):
+    def _view(self, shape, strides, offset=None, backward=None, name="ViewBackward0"):
+        """A tensor sharing this one's storage. ``backward(grad)`` maps the view's gradient to
+        this tensor's (Tensor ops, so it can itself be differentiated)."""
         out = type(self)._make(self._storage, tuple(shape), tuple(strides),
                                self._offset if offset is None else offset, self.dtype)
+        out._base = self if self._base is None else self._base
+        if self._requires_grad and backward is not None:
+            record(out, name, (self,), backward)
         return out
+
+    def _reshaped(self, shape, strides, name="ViewBackward0"):
+        """A view with the same elements in the same order (view, reshape, squeeze...)."""
+        old = self._shape
+        return self._view(shape, strides, backward=lambda g: g.reshape(old), name=name)
 
     def view(self, *shape):
         """The same data with another shape (one dim may be -1); never copies."""
@@ -207,7 +307,7 @@ class Tensor(Array):
             raise RuntimeError("view size is not compatible with input tensor's size and stride "
                                "(at least one dimension spans across two contiguous subspaces)."
                                " Use .reshape(...) instead.")
-        return self._view(shape, strides)
+        return self._reshaped(shape, strides)
 
     def view_as(self, other):
         return self.view(other.shape)
@@ -218,7 +318,7 @@ class Tensor(Array):
         strides = view_strides(self._shape, self._strides, shape)
         if strides is None:
             return self.contiguous().view(shape)
-        return self._view(shape, strides)
+        return self._reshaped(shape, strides)
 
     def reshape_as(self, other):
         return self.reshape(other.shape)
@@ -242,13 +342,15 @@ class Tensor(Array):
             dims = [normalize_dim(d, self.ndim) for d in (dim if isinstance(dim, (tuple, list))
                                                           else (dim,))]
         keep = [d for d in range(self.ndim) if not (d in dims and self._shape[d] == 1)]
-        return self._view([self._shape[d] for d in keep], [self._strides[d] for d in keep])
+        return self._reshaped([self._shape[d] for d in keep], [self._strides[d] for d in keep],
+                              "SqueezeBackward0")
 
     def unsqueeze(self, dim):
         dim = normalize_dim(dim, self.ndim + 1)
         stride = self._shape[dim] * self._strides[dim] if dim < self.ndim else 1
-        return self._view(self._shape[:dim] + (1,) + self._shape[dim:],
-                          self._strides[:dim] + (stride,) + self._strides[dim:])
+        return self._reshaped(self._shape[:dim] + (1,) + self._shape[dim:],
+                              self._strides[:dim] + (stride,) + self._strides[dim:],
+                              "UnsqueezeBackward0")
 
     def expand(self, *sizes):
         """A view repeating size-1 dims (stride 0); -1 keeps a size."""
@@ -275,7 +377,9 @@ class Tensor(Array):
         if any(s < 0 for s in shape[:lead]):
             raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a leading,"
                                " non-existing dimension 0")
-        return self._view(shape, strides)
+        old = self._shape
+        return self._view(shape, strides, backward=lambda g: sum_to(g, old),
+                          name="ExpandBackward0")
 
     def expand_as(self, other):
         return self.expand(other.shape)
@@ -290,7 +394,9 @@ class Tensor(Array):
                                f"= {self.ndim} is not equal to len(dims) = {len(dims)}")
         if sorted(dims) != list(range(self.ndim)):
             raise RuntimeError("permute(): duplicate dims are not allowed.")
-        return self._view([self._shape[d] for d in dims], [self._strides[d] for d in dims])
+        inverse = [dims.index(d) for d in range(self.ndim)]
+        return self._view([self._shape[d] for d in dims], [self._strides[d] for d in dims],
+                          backward=lambda g: g.permute(inverse), name="PermuteBackward0")
 
     def transpose(self, dim0, dim1):
         d0, d1 = normalize_dim(dim0, self.ndim), normalize_dim(dim1, self.ndim)
@@ -348,12 +454,18 @@ class Tensor(Array):
         return self if self._is_contiguous() else self.clone()
 
     def clone(self, memory_format=None):
-        return pointwise.apply("copy", [self], out_dtype=self.dtype)
+        out = pointwise.apply("copy", [self], out_dtype=self.dtype)
+        if self._requires_grad:
+            record(out, "CloneBackward0", (self,), lambda g: g)
+        return out
 
     def copy_(self, src, non_blocking=False):
         """Copy ``src`` (broadcast, any dtype, any device) into this tensor, in place."""
         if not isinstance(src, Tensor):
             raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+        if inplace.tracked(self, (src,)):
+            return inplace.write(self, lambda: src.to(self.device, self.dtype).expand(
+                self._shape))
         if src._storage.device is not self._storage.device:
             src = src._transfer(self._storage.device)
         pointwise.apply("copy", [src], out=self, inplace=True)
@@ -371,9 +483,14 @@ class Tensor(Array):
         if same_device and dtype is self.dtype and not copy:
             return self
         if same_device:
-            return pointwise.apply("copy", [self], out_dtype=dtype)
-        moved = self._transfer(device)
-        return moved if dtype is self.dtype else moved.to(dtype)
+            out = pointwise.apply("copy", [self], out_dtype=dtype)
+        else:
+            out = self._transfer(device)
+            out = out if dtype is self.dtype else pointwise.apply("copy", [out], out_dtype=dtype)
+        if self._requires_grad:
+            home, home_dtype = self.device, self.dtype
+            record(out, "ToCopyBackward0", (self,), lambda g: g.to(home, home_dtype))
+        return out
 
     def cpu(self):
         return self.to("cpu")
@@ -387,21 +504,40 @@ class Tensor(Array):
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def detach(self):
-        return self._view(self._shape, self._strides)
-
-    def requires_grad_(self, requires_grad=True):
-        if requires_grad and not self.dtype.is_floating_point:
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               "gradients")
-        self.requires_grad = requires_grad
-        return self
 
     def fill_(self, value):
         if isinstance(value, Tensor):
             value = value.item()
+        if inplace.tracked(self):
+            from .creation import full_like
+            return inplace.write(self, lambda: full_like(self, value))
         pointwise.apply("copy", [value], out=self, inplace=True)
         return self
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
+        return self._new("zeros", size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("ones", size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("empty", size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        from .creation import full
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        from .creation import tensor
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
+    def _new(self, kind, size, dtype, device, requires_grad):
+        from . import creation
+        return getattr(creation, kind)(*size, dtype=dtype or self.dtype,
+                                       device=device or self.device, requires_grad=requires_grad)
 
     def zero_(self):
         return self.fill_(0)

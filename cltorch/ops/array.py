@@ -13,12 +13,15 @@ from .layout import contiguous_strides, is_contiguous, numel
 
 
 class Storage:
-    """Bytes on one device. ``buffer`` is the backend's handle (None when empty)."""
+    """Bytes on one device. ``buffer`` is the backend's handle (None when empty). ``version``
+    counts the writes into existing data (in-place ops), shared by every view, as PyTorch's
+    version counter is; autograd checks it for tensors it saved."""
 
-    __slots__ = ("device", "buffer", "nbytes", "__weakref__")
+    __slots__ = ("device", "buffer", "nbytes", "version", "__weakref__")
 
     def __init__(self, device: Device, buffer, nbytes: int):
         self.device, self.buffer, self.nbytes = device, buffer, nbytes
+        self.version = 0
 
 
 class Array:

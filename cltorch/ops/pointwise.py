@@ -137,7 +137,10 @@ def _apply_into(op, operands, out, out_dtype, inplace):
     arrays = [x for x in operands if isinstance(x, Array)]
     device, operands, compute, result, shape, key = _resolve(op, operands, out, out_dtype,
                                                             inplace)
+    given = out is not None
     out = _prepare_out(op, out, shape, result, arrays, device, inplace)
+    if given:
+        out._storage.version += 1
     if numel(shape) == 0:
         return out
     if device.kind == "cpu":

@@ -7,6 +7,13 @@ fallback and the reference. ``rule`` gives the result dtype from the promoted op
 ``int`` (integers and bool only), ``floatonly`` (floating point only), ``copy`` (the out dtype).
 Where integer and floating point differ, ``expr`` and ``numpy`` are dicts keyed by
 ``float``/``int``/``bool``.
+
+``grad`` is the derivative: (the operands it needs saved, a subset of "abcd" plus "o" for the
+result; a function of the output gradient ``g`` and the saved values ``s.a``..``s.d``, ``s.out``
+returning one gradient per operand, None where there is none). It is written with Tensor
+methods, so that gradients can be differentiated again; broadcasting and dtypes are undone by
+the autograd engine. Rows without ``grad`` are not differentiable (their results are integers
+or bools).
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ class Op:
     numpy: object         # callable or {"float"|"int"|"bool": callable}
     rule: str = "same"
     promote: tuple = ()   # operands that take part in type promotion (() means all)
+    grad: tuple = None    # (saved operands, fn(g, s) -> gradients), see the module docstring
 
     def variant(self, field, key):
         """The expression or NumPy function for a compute category key."""
@@ -103,70 +111,182 @@ def _float_int(float_expr, int_expr):
     return {"float": float_expr, "int": int_expr}
 
 
+_LN2, _LN10, _2_SQRTPI = math.log(2.0), math.log(10.0), 2.0 / math.sqrt(math.pi)
+
+
+def _zero(g, s):
+    """The derivative of a step function (floor, round, sign...): zero."""
+    return (g.new_zeros(g.shape),) + (None,) * 3
+
+
+def _pow_grad(g, s):
+    a, b = s.a, s.b
+    da = db = None
+    if hasattr(a, "_storage"):
+        da = g * b * a ** (b - 1)
+        if hasattr(b, "_storage"):
+            da = da.masked_fill(b == 0, 0.0)
+        elif b == 0:
+            da = g.new_zeros(g.shape)
+    if hasattr(b, "_storage"):
+        db = (g * s.out * (a.log() if hasattr(a, "_storage") else math.log(a)))
+        if hasattr(a, "_storage"):
+            db = db.masked_fill((a == 0) & (b >= 0), 0.0)
+    return da, db
+
+
+def _extreme_grad(pick):
+    """maximum/minimum: the larger (smaller) operand gets the gradient, ties share it."""
+    def grad(g, s):
+        a, b = s.a, s.b
+        tie = a == b
+        first = pick(a, b) | tie
+        half = g.where(~tie, g / 2)
+        return half.masked_fill(~first, 0.0), half.masked_fill(first & ~tie, 0.0)
+    return grad
+
+
+def _fextreme_grad(greater):
+    """fmax/fmin: like maximum/minimum, and a NaN operand passes the gradient to the other."""
+    def grad(g, s):
+        a, b = s.a, s.b
+        first = ((a >= b) if greater else (a <= b)) | b.isnan()
+        return g.masked_fill(~first, 0.0), g.masked_fill(first, 0.0)
+    return grad
+
+
+def _clamp_grad(g, s):
+    a, low, high = s.a, s.b, s.c
+    inside = (a >= low) & (a <= high)
+    dlow = g.masked_fill(~(a < low), 0.0) if hasattr(low, "_storage") else None
+    dhigh = g.masked_fill(~(a > high), 0.0) if hasattr(high, "_storage") else None
+    return g.masked_fill(~inside, 0.0), dlow, dhigh
+
+
+def _lerp_grad(g, s):
+    a, b, w = s.a, s.b, s.c
+    dw = g * (b - a) if hasattr(w, "_storage") else None
+    return g * (1 - w), g * w, dw
+
+
 OPS = [
     # arithmetic
-    Op("copy", 1, "a", _same, "copy"),
-    Op("add", 3, "a + c * b", lambda a, b, c: a + b if c == 1 else a + c * b, promote=(0, 1)),
-    Op("sub", 3, "a - c * b", lambda a, b, c: a - b if c == 1 else a - c * b, promote=(0, 1)),
-    Op("mul", 2, "a * b", np.multiply),
-    Op("div", 2, "a / b", np.true_divide, "float"),
+    Op("copy", 1, "a", _same, "copy", grad=("", lambda g, s: (g,))),
+    Op("add", 3, "a + c * b", lambda a, b, c: a + b if c == 1 else a + c * b, promote=(0, 1),
+       grad=("c", lambda g, s: (g, g if s.c == 1 else g * s.c, None))),
+    Op("sub", 3, "a - c * b", lambda a, b, c: a - b if c == 1 else a - c * b, promote=(0, 1),
+       grad=("c", lambda g, s: (g, -g if s.c == 1 else g * -s.c, None))),
+    Op("mul", 2, "a * b", np.multiply, grad=("ab", lambda g, s: (g * s.b, g * s.a))),
+    Op("div", 2, "a / b", np.true_divide, "float",
+       grad=("ab", lambda g, s: (g / s.b, -g * s.a / (s.b * s.b)))),
     Op("div_trunc", 2, _float_int("trunc(a / b)", "ct_div_trunc(a, b)"),
-       _float_int(lambda a, b: np.trunc(a / b), _int_divtrunc)),
-    Op("div_floor", 2, "ct_floordiv(a, b)", _float_int(np.floor_divide, _int_floordiv)),
-    Op("remainder", 2, "ct_remainder(a, b)", _float_int(np.remainder, _int_remainder)),
-    Op("fmod", 2, _float_int("fmod(a, b)", "ct_fmod(a, b)"), _float_int(np.fmod, _int_fmod)),
-    Op("pow", 2, _float_int("pow(a, b)", "ct_ipow(a, b)"), _float_int(np.power, _int_pow)),
-    Op("atan2", 2, "atan2(a, b)", np.arctan2, "float"),
-    Op("maximum", 2, "ct_max(a, b)", np.maximum),
-    Op("minimum", 2, "ct_min(a, b)", np.minimum),
-    Op("fmax", 2, _float_int("fmax(a, b)", "ct_max(a, b)"), np.fmax),
-    Op("fmin", 2, _float_int("fmin(a, b)", "ct_min(a, b)"), np.fmin),
-    Op("clamp", 3, "ct_min(ct_max(a, b), c)", lambda a, b, c: np.minimum(np.maximum(a, b), c)),
-    Op("lerp", 3, "ct_lerp(a, b, c)", _lerp, "floatonly"),
-    Op("addcmul", 4, "a + d * b * c", lambda a, b, c, d: a + d * b * c, promote=(0, 1, 2)),
+       _float_int(lambda a, b: np.trunc(a / b), _int_divtrunc),
+       grad=("", _zero)),
+    Op("div_floor", 2, "ct_floordiv(a, b)", _float_int(np.floor_divide, _int_floordiv),
+       grad=("", _zero)),
+    Op("remainder", 2, "ct_remainder(a, b)", _float_int(np.remainder, _int_remainder),
+       grad=("ab", lambda g, s: (g, -g * (s.a / s.b).floor() if hasattr(s.b, "_storage") else None))),
+    Op("fmod", 2, _float_int("fmod(a, b)", "ct_fmod(a, b)"), _float_int(np.fmod, _int_fmod),
+       grad=("ab", lambda g, s: (g, -g * (s.a / s.b).trunc() if hasattr(s.b, "_storage") else None))),
+    Op("pow", 2, _float_int("pow(a, b)", "ct_ipow(a, b)"), _float_int(np.power, _int_pow),
+       grad=("abo", _pow_grad)),
+    Op("atan2", 2, "atan2(a, b)", np.arctan2, "float",
+       grad=("ab", lambda g, s: (g * s.b / (s.a * s.a + s.b * s.b), -g * s.a / (s.a * s.a + s.b * s.b)))),
+    Op("maximum", 2, "ct_max(a, b)", np.maximum,
+       grad=("ab", _extreme_grad(lambda a, b: a > b))),
+    Op("minimum", 2, "ct_min(a, b)", np.minimum,
+       grad=("ab", _extreme_grad(lambda a, b: a < b))),
+    Op("fmax", 2, _float_int("fmax(a, b)", "ct_max(a, b)"), np.fmax,
+       grad=("ab", _fextreme_grad(True))),
+    Op("fmin", 2, _float_int("fmin(a, b)", "ct_min(a, b)"), np.fmin,
+       grad=("ab", _fextreme_grad(False))),
+    Op("clamp", 3, "ct_min(ct_max(a, b), c)", lambda a, b, c: np.minimum(np.maximum(a, b), c),
+       grad=("abc", _clamp_grad)),
+    Op("lerp", 3, "ct_lerp(a, b, c)", _lerp, "floatonly",
+       grad=("abc", _lerp_grad)),
+    Op("addcmul", 4, "a + d * b * c", lambda a, b, c, d: a + d * b * c, promote=(0, 1, 2),
+       grad=("bcd", lambda g, s: (g, g * s.c * s.d, g * s.b * s.d, None))),
     Op("addcdiv", 4, "a + d * (b / c)", lambda a, b, c, d: a + d * (b / c), "floatonly",
-       promote=(0, 1, 2)),
-    Op("where", 3, "(a != 0) ? b : c", lambda a, b, c: np.where(a != 0, b, c), promote=(1, 2)),
+       promote=(0, 1, 2),
+       grad=("bcd", lambda g, s: (g, g * s.d / s.c, -g * s.d * s.b / (s.c * s.c), None))),
+    Op("where", 3, "(a != 0) ? b : c", lambda a, b, c: np.where(a != 0, b, c), promote=(1, 2),
+       grad=("a", lambda g, s: (None, g.masked_fill(~s.a, 0.0), g.masked_fill(s.a, 0.0)))),
     # unary
-    Op("neg", 1, "-a", np.negative),
-    Op("abs", 1, _float_int("fabs(a)", "(a < 0 ? -a : a)"), np.abs),
-    Op("sign", 1, "ct_sign(a)", lambda a: np.sign(np.nan_to_num(a, nan=0))),
-    Op("reciprocal", 1, "1 / a", np.reciprocal, "float"),
-    Op("sqrt", 1, "sqrt(a)", np.sqrt, "float"),
-    Op("rsqrt", 1, "rsqrt(a)", lambda a: 1 / np.sqrt(a), "float"),
-    Op("exp", 1, "exp(a)", np.exp, "float"),
-    Op("exp2", 1, "exp2(a)", np.exp2, "float"),
-    Op("expm1", 1, "expm1(a)", np.expm1, "float"),
-    Op("log", 1, "log(a)", np.log, "float"),
-    Op("log2", 1, "log2(a)", np.log2, "float"),
-    Op("log10", 1, "log10(a)", np.log10, "float"),
-    Op("log1p", 1, "log1p(a)", np.log1p, "float"),
-    Op("sin", 1, "sin(a)", np.sin, "float"),
-    Op("cos", 1, "cos(a)", np.cos, "float"),
-    Op("tan", 1, "tan(a)", np.tan, "float"),
-    Op("asin", 1, "asin(a)", np.arcsin, "float"),
-    Op("acos", 1, "acos(a)", np.arccos, "float"),
-    Op("atan", 1, "atan(a)", np.arctan, "float"),
-    Op("sinh", 1, "sinh(a)", np.sinh, "float"),
-    Op("cosh", 1, "cosh(a)", np.cosh, "float"),
-    Op("tanh", 1, "tanh(a)", np.tanh, "float"),
-    Op("asinh", 1, "asinh(a)", np.arcsinh, "float"),
-    Op("acosh", 1, "acosh(a)", np.arccosh, "float"),
-    Op("atanh", 1, "atanh(a)", np.arctanh, "float"),
-    Op("sigmoid", 1, "ct_sigmoid(a)", lambda a: 1 / (1 + np.exp(-a)), "float"),
-    Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.where(a <= 0, 0, a)),
-    Op("erf", 1, "erf(a)", _special(_erf), "float"),
-    Op("erfc", 1, "erfc(a)", _special(_erfc), "float"),
-    Op("floor", 1, _float_int("floor(a)", "a"), _float_int(np.floor, _same)),
-    Op("ceil", 1, _float_int("ceil(a)", "a"), _float_int(np.ceil, _same)),
-    Op("round", 1, _float_int("rint(a)", "a"), _float_int(np.rint, _same)),
+    Op("neg", 1, "-a", np.negative,
+       grad=("", lambda g, s: (-g,))),
+    Op("abs", 1, _float_int("fabs(a)", "(a < 0 ? -a : a)"), np.abs,
+       grad=("a", lambda g, s: (g * s.a.sign(),))),
+    Op("sign", 1, "ct_sign(a)", lambda a: np.sign(np.nan_to_num(a, nan=0)),
+       grad=("", _zero)),
+    Op("reciprocal", 1, "1 / a", np.reciprocal, "float",
+       grad=("o", lambda g, s: (-g * s.out * s.out,))),
+    Op("sqrt", 1, "sqrt(a)", np.sqrt, "float",
+       grad=("o", lambda g, s: (g / (2 * s.out),))),
+    Op("rsqrt", 1, "rsqrt(a)", lambda a: 1 / np.sqrt(a), "float",
+       grad=("o", lambda g, s: (-0.5 * g * s.out ** 3,))),
+    Op("exp", 1, "exp(a)", np.exp, "float",
+       grad=("o", lambda g, s: (g * s.out,))),
+    Op("exp2", 1, "exp2(a)", np.exp2, "float",
+       grad=("o", lambda g, s: (g * s.out * _LN2,))),
+    Op("expm1", 1, "expm1(a)", np.expm1, "float",
+       grad=("o", lambda g, s: (g * (s.out + 1),))),
+    Op("log", 1, "log(a)", np.log, "float",
+       grad=("a", lambda g, s: (g / s.a,))),
+    Op("log2", 1, "log2(a)", np.log2, "float",
+       grad=("a", lambda g, s: (g / (s.a * _LN2),))),
+    Op("log10", 1, "log10(a)", np.log10, "float",
+       grad=("a", lambda g, s: (g / (s.a * _LN10),))),
+    Op("log1p", 1, "log1p(a)", np.log1p, "float",
+       grad=("a", lambda g, s: (g / (s.a + 1),))),
+    Op("sin", 1, "sin(a)", np.sin, "float",
+       grad=("a", lambda g, s: (g * s.a.cos(),))),
+    Op("cos", 1, "cos(a)", np.cos, "float",
+       grad=("a", lambda g, s: (-g * s.a.sin(),))),
+    Op("tan", 1, "tan(a)", np.tan, "float",
+       grad=("o", lambda g, s: (g * (1 + s.out * s.out),))),
+    Op("asin", 1, "asin(a)", np.arcsin, "float",
+       grad=("a", lambda g, s: (g * (1 - s.a * s.a).rsqrt(),))),
+    Op("acos", 1, "acos(a)", np.arccos, "float",
+       grad=("a", lambda g, s: (-g * (1 - s.a * s.a).rsqrt(),))),
+    Op("atan", 1, "atan(a)", np.arctan, "float",
+       grad=("a", lambda g, s: (g / (1 + s.a * s.a),))),
+    Op("sinh", 1, "sinh(a)", np.sinh, "float",
+       grad=("a", lambda g, s: (g * s.a.cosh(),))),
+    Op("cosh", 1, "cosh(a)", np.cosh, "float",
+       grad=("a", lambda g, s: (g * s.a.sinh(),))),
+    Op("tanh", 1, "tanh(a)", np.tanh, "float",
+       grad=("o", lambda g, s: (g * (1 - s.out * s.out),))),
+    Op("asinh", 1, "asinh(a)", np.arcsinh, "float",
+       grad=("a", lambda g, s: (g * (s.a * s.a + 1).rsqrt(),))),
+    Op("acosh", 1, "acosh(a)", np.arccosh, "float",
+       grad=("a", lambda g, s: (g * (s.a * s.a - 1).rsqrt(),))),
+    Op("atanh", 1, "atanh(a)", np.arctanh, "float",
+       grad=("a", lambda g, s: (g / (1 - s.a * s.a),))),
+    Op("sigmoid", 1, "ct_sigmoid(a)", lambda a: 1 / (1 + np.exp(-a)), "float",
+       grad=("o", lambda g, s: (g * s.out * (1 - s.out),))),
+    Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.where(a <= 0, 0, a),
+       grad=("o", lambda g, s: (g.masked_fill(s.out <= 0, 0.0),))),
+    Op("erf", 1, "erf(a)", _special(_erf), "float",
+       grad=("a", lambda g, s: (g * _2_SQRTPI * (-s.a * s.a).exp(),))),
+    Op("erfc", 1, "erfc(a)", _special(_erfc), "float",
+       grad=("a", lambda g, s: (-g * _2_SQRTPI * (-s.a * s.a).exp(),))),
+    Op("floor", 1, _float_int("floor(a)", "a"), _float_int(np.floor, _same),
+       grad=("", _zero)),
+    Op("ceil", 1, _float_int("ceil(a)", "a"), _float_int(np.ceil, _same),
+       grad=("", _zero)),
+    Op("round", 1, _float_int("rint(a)", "a"), _float_int(np.rint, _same),
+       grad=("", _zero)),
     Op("round_decimals", 3, _float_int("ct_round_decimals(a, b, c)", "a"),
-       _float_int(_round_decimals, lambda a, b, c: a), promote=(0,)),
-    Op("trunc", 1, _float_int("trunc(a)", "a"), _float_int(np.trunc, _same)),
-    Op("frac", 1, "a - trunc(a)", lambda a: a - np.trunc(a), "floatonly"),
+       _float_int(_round_decimals, lambda a, b, c: a), promote=(0,),
+       grad=("", _zero)),
+    Op("trunc", 1, _float_int("trunc(a)", "a"), _float_int(np.trunc, _same),
+       grad=("", _zero)),
+    Op("frac", 1, "a - trunc(a)", lambda a: a - np.trunc(a), "floatonly",
+       grad=("", lambda g, s: (g,))),
     Op("nan_to_num", 4, _float_int("ct_nan_to_num(a, b, c, d)", "a"),
        _float_int(lambda a, b, c, d: np.nan_to_num(a, nan=b, posinf=c, neginf=d),
-                  lambda a, b, c, d: a), promote=(0,)),
+                  lambda a, b, c, d: a), promote=(0,),
+       grad=("a", lambda g, s: (g.masked_fill(~s.a.isfinite(), 0.0), None, None, None))),
     # comparisons and predicates
     Op("eq", 2, "a == b", np.equal, "bool"),
     Op("ne", 2, "a != b", np.not_equal, "bool"),

@@ -52,6 +52,7 @@ def _numpy_values(dist, words, compute, a, b):
 
 def fill(out: Array, dist: str, seed: int, offset: int, a, b) -> None:
     """Fill the contiguous ``out`` with ``dist`` numbers (see random.mako for a and b)."""
+    out._storage.version += 1
     n = out._numel()
     if n == 0:
         return

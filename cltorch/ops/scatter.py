@@ -26,6 +26,7 @@ def scatter(out: Array, dim: int, index: Array, src, mode: str) -> None:
     """
     if index.dtype is not dtypes.int64:
         raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {index.dtype!r}")
+    out._storage.version += 1
     if index._numel() == 0:
         return
     check_range(index, out._shape[dim], dim)
