@@ -6,7 +6,7 @@ templates for both GPU dialects.
 """
 import sys as _sys
 
-from . import dtypes as _dtypes
+from . import autograd, dtypes as _dtypes
 from ._devices import cuda, opencl
 from ._printing import set_printoptions
 from .backend import (BackendUnavailable, CompileError, OutOfMemoryError, device,
@@ -30,6 +30,8 @@ from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
 from .ops import pointwise as _pointwise
 from .ops.layout import broadcast_shapes as _broadcast_shapes
 from .tensor import Size, Tensor
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                       set_grad_enabled)
 
 _sys.modules[__name__ + ".opencl"] = opencl
 _sys.modules[__name__ + ".cuda"] = cuda

@@ -11,9 +11,49 @@ import numpy as np
 from . import dtypes
 from .creation import ones, zeros
 from .functions import FUNCTIONS
+from .autograd import inplace
+from .autograd.grad_mode import no_grad
+from .autograd.graph import record
 from .indexing_ops import AdvancedIndex, _long_index
 from .ops import scatter as scatter_op
 from .tensor import Tensor, normalize_dim
+
+
+def _scatter(self, d, index, src, mode):
+    """``ops.scatter`` into ``self``, recorded for autograd when it must be: the new value is
+    built in a copy with a node of its own, then written into ``self``."""
+    tensor_src = isinstance(src, Tensor)
+    if not inplace.tracked(self, (src,) if tensor_src else ()):
+        scatter_op.scatter(self, d, index, src, mode)
+        return self
+
+    def compute():
+        with no_grad():
+            out = self.clone()
+            scatter_op.scatter(out, d, index, src, mode)
+        return record(out, _SCATTER_NODES[mode], (self, src),
+                      lambda g: _scatter_backward(g, d, index, src, mode))
+    return inplace.write(self, compute)
+
+
+_SCATTER_NODES = {"set": "ScatterBackward0", "add": "ScatterAddBackward0",
+                  "multiply": "ScatterReduceBackward0", "amax": "ScatterReduceBackward0",
+                  "amin": "ScatterReduceBackward0"}
+
+
+def _scatter_backward(g, d, index, src, mode):
+    if mode not in ("set", "add"):
+        raise RuntimeError(f"the derivative for scatter with reduce='{mode}' is not implemented "
+                           f"in cltorch")
+    from .autograd.views import region_backward
+    grad_self = g if mode == "add" else g.scatter(d, index, 0.0)
+    if not isinstance(src, Tensor):
+        return grad_self, None
+    grad_src = g.gather(d, index)
+    if grad_src._shape != src._shape:  # src may be larger than index: the rest gets zeros
+        part = tuple(slice(0, n) for n in index._shape)
+        grad_src = region_backward(grad_src, src._shape, lambda t: t[part])
+    return grad_self, grad_src
 
 
 def _scatter_args(input, dim, index, src):
@@ -44,8 +84,7 @@ def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     src = value if src is None else src
     d, index, src = _scatter_args(self, dim, index, src)
-    scatter_op.scatter(self, d, index, src, modes[reduce])
-    return self
+    return _scatter(self, d, index, src, modes[reduce])
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
@@ -67,8 +106,8 @@ def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
         raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
     d, index, src = _scatter_args(self, dim, index, src)
     if not include_self:
-        scatter_op.scatter(self, d, index, _identity(reduce, self.dtype), "set")
-    scatter_op.scatter(self, d, index, src, _REDUCE_MODES[reduce])
+        _scatter(self, d, index, _identity(reduce, self.dtype), "set")
+    _scatter(self, d, index, src, _REDUCE_MODES[reduce])
     if reduce == "mean":
         counts = (ones if include_self else zeros)(self.shape, dtype=self.dtype,
                                                     device=self.device)
@@ -125,8 +164,7 @@ def index_add_(self, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add_(): source shape {list(source._shape)} does not match "
                            f"the selection {shape}")
     src = source if alpha == 1 else source * alpha
-    scatter_op.scatter(self, d, expanded, src.to(self.dtype), "add")
-    return self
+    return _scatter(self, d, expanded, src.to(self.dtype), "add")
 
 
 def index_copy_(self, dim, index, source):
@@ -135,16 +173,29 @@ def index_copy_(self, dim, index, source):
     if tuple(source._shape) != tuple(shape):
         raise RuntimeError(f"index_copy_(): source shape {list(source._shape)} does not match "
                            f"the selection {shape}")
-    scatter_op.scatter(self, d, expanded, source.to(self.dtype), "set")
-    return self
+    return _scatter(self, d, expanded, source.to(self.dtype), "set")
 
 
 def index_fill_(self, dim, index, value):
     """``self.select(dim, index[i]) = value``."""
     d, expanded, _ = _along(self, dim, index, None)
-    scatter_op.scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
-                       "set")
-    return self
+    return _scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
+                    "set")
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """Out-of-place ``index_add_``."""
+    return index_add_(input.clone(), dim, index, source, alpha=alpha)
+
+
+def index_copy(input, dim, index, source):
+    """Out-of-place ``index_copy_``."""
+    return index_copy_(input.clone(), dim, index, source)
+
+
+def index_fill(input, dim, index, value):
+    """Out-of-place ``index_fill_``."""
+    return index_fill_(input.clone(), dim, index, value)
 
 
 def index_put_(self, indices, values, accumulate=False):
@@ -226,7 +277,7 @@ def masked_scatter(input, mask, source):
 
 
 WRITES = {f.__name__: f for f in (scatter, scatter_add, scatter_reduce, index_put,
-                                  masked_scatter)}
+                                  masked_scatter, index_add, index_copy, index_fill)}
 for _fn in list(WRITES.values()) + [scatter_, scatter_add_, scatter_reduce_, index_add_,
                                      index_copy_, index_fill_, index_put_, put_,
                                      masked_scatter_]:

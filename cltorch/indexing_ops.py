@@ -12,6 +12,7 @@ import numpy as np
 from . import dtypes
 from .creation import tensor, zeros
 from .functions import FUNCTIONS
+from .autograd.graph import record
 from .indexing import is_int_index
 from .ops import gather as gather_op
 from .tensor import Tensor, normalize_dim
@@ -41,6 +42,9 @@ def index_select(input, dim, index):
     view = [1] * len(shape)
     view[d] = n
     out = gather_op.gather(src, d, index.reshape(view), tuple(shape))
+    if input.requires_grad:
+        record(out, "IndexSelectBackward0", (src,), lambda g, index: g.new_zeros(
+            src.shape).index_add_(d, index, g), saved=(index,))
     return out if input.ndim else out.reshape(index.shape)
 
 
@@ -56,7 +60,12 @@ def gather(input, dim, index):
             raise RuntimeError(f"Size does not match at dimension {k} expected index "
                                f"{list(index._shape)} to be smaller than self "
                                f"{list(input._shape)} apart from dimension {d}")
-    return gather_op.gather(input, d, index, index._shape)
+    out = gather_op.gather(input, d, index, index._shape)
+    if input.requires_grad:
+        shape = input._shape
+        record(out, "GatherBackward0", (input,), lambda g, index: g.new_zeros(
+            shape).scatter_add(d, index, g), saved=(index,))
+    return out
 
 
 def take(input, index):

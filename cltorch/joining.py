@@ -10,6 +10,8 @@ from . import dtypes
 from .creation import arange, empty, zeros
 from .functions import FUNCTIONS
 from .ops.layout import broadcast_shapes
+from .autograd.grad_mode import no_grad
+from .autograd.graph import needs_grad, record
 from .autograd.views import region_backward
 from .tensor import Tensor, normalize_dim, sizes_from_args
 
@@ -36,12 +38,18 @@ def cat(tensors, dim=0, *, out=None):
         dtype = dtypes.promote_types(dtype, t.dtype)
     shape = list(ref._shape)
     shape[d] = sum(t._shape[d] for t in parts)
+    if out is not None and needs_grad(parts):
+        raise RuntimeError("cat(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
     result = empty(shape, dtype=dtype, device=ref._storage.device) if out is None else out
-    start = 0
-    for t in parts:
-        result.narrow(d, start, t._shape[d]).copy_(t)
-        start += t._shape[d]
-    return result
+    start, bounds = 0, []
+    with no_grad():
+        for t in parts:
+            result.narrow(d, start, t._shape[d]).copy_(t)
+            bounds.append((start, t._shape[d]))
+            start += t._shape[d]
+    return record(result, "CatBackward0", parts,
+                  lambda g: tuple(g.narrow(d, a, n) for a, n in bounds))
 
 
 concat = concatenate = cat

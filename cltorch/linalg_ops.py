@@ -5,6 +5,7 @@ from __future__ import annotations
 from .ops import gemm
 from .ops.layout import broadcast_shapes
 from .autograd.engine import sum_to
+from .autograd.graph import record
 from .tensor import Tensor
 
 
@@ -23,6 +24,14 @@ def _as_batched(x: Tensor, batch_shape) -> Tensor:
     return x._view((batch, r, c), (stride, x._strides[-2], x._strides[-1]),
                    backward=lambda g: sum_to(g.reshape(*batch_shape, r, c), shape),
                    name="ExpandBackward0")
+
+
+def _bmm(a, b):
+    """The batched GEMM, recorded for autograd: dA = dC @ B^T, dB = A^T @ dC."""
+    return record(gemm.bmm(a, b), "BmmBackward0", (a, b), lambda g, a, b: (
+        _bmm(g, b.transpose(1, 2)) if a.requires_grad else None,
+        _bmm(a.transpose(1, 2), g) if b.requires_grad else None),
+        saved=(a, b))
 
 
 def _check_k(a_shape, b_shape):
@@ -47,7 +56,7 @@ def matmul(input, other):
     b = other.unsqueeze(-1) if other.ndim == 1 else other
     _check_k(a._shape, b._shape)
     batch_shape = broadcast_shapes(a._shape[:-2], b._shape[:-2])
-    out = gemm.bmm(_as_batched(a, batch_shape), _as_batched(b, batch_shape))
+    out = _bmm(_as_batched(a, batch_shape), _as_batched(b, batch_shape))
     out = out.view(*batch_shape, a._shape[-2], b._shape[-1])
     if input.ndim == 1:
         out = out.squeeze(-2)
@@ -72,7 +81,7 @@ def bmm(input, mat2):
                            f"[{input._shape[0]}, {input._shape[2]}] but got: "
                            f"[{mat2._shape[0]}, {mat2._shape[1]}].")
     _check_k(input._shape, mat2._shape)
-    return gemm.bmm(input, mat2)
+    return _bmm(input, mat2)
 
 
 def mv(input, vec):
@@ -92,7 +101,7 @@ def dot(input, other):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input._shape[0]}] and "
                            f"src [{other._shape[0]}] to have the same number of elements, but "
                            f"got {input._shape[0]} and {other._shape[0]} elements respectively")
-    return gemm.bmm(input.view(1, 1, -1), other.view(1, -1, 1)).view(())
+    return _bmm(input.view(1, 1, -1), other.view(1, -1, 1)).view(())
 
 
 def outer(input, vec2):

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from . import dtypes
+from .autograd.derivatives import evenly
+from .autograd.grad_mode import no_grad
+from .autograd.graph import record
 from .ops.sort import sort_rows
 from .reductions import _return_type, return_types
 from .tensor import Tensor, normalize_dim
@@ -22,6 +25,10 @@ def _along_last(input, dim, fn):
     moved = input.movedim(d, -1)
     rows = moved.contiguous().reshape(-1, moved._shape[-1])
     values, index = fn(rows)
+    if rows.requires_grad:  # the picked values' gradients go back to where they came from
+        shape = rows._shape
+        record((values, index), "SortBackward0", (rows,), lambda g, _, index: g.new_zeros(
+            shape).scatter(1, index, g), saved=(index,))
     shape = moved._shape[:-1] + (values._shape[-1],)
     return values.reshape(shape).movedim(-1, d), index.reshape(shape).movedim(-1, d)
 
@@ -72,7 +79,12 @@ def median(input, dim=None, keepdim=False):
         flat = input.reshape(-1)
         if flat.numel() == 0:
             return _nan_like(flat)
-        return median(flat, 0).values
+        with no_grad():
+            out = median(flat, 0).values
+        if input.requires_grad:  # ties share the gradient, as in PyTorch's median()
+            record(out, "MedianBackward0", (input,), lambda g, x, out: evenly(
+                g, x, out, tuple(range(x.ndim)), False), saved=(input,), save_outputs=True)
+        return out
     d = normalize_dim(dim, input.ndim)
     size = input._shape[d] if input.ndim else 1
     values, index = kthvalue(input, (size + 1) // 2, d, keepdim)

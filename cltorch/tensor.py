@@ -446,6 +446,8 @@ class Tensor(Array):
         target = self[index]
         if isinstance(value, Tensor):
             target.copy_(value)
+        elif inplace.tracked(target):
+            target.fill_(value)
         else:
             pointwise.apply("copy", [value], out=target, inplace=True)
 
@@ -610,7 +612,7 @@ class Tensor(Array):
         if self._storage.device.kind != registry.default().kind:
             suffixes.append(f"device='{self.device}'")
         if self.grad_fn is not None:
-            suffixes.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
             suffixes.append("requires_grad=True")
         opts = _printing.PRINT_OPTS

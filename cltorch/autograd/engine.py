@@ -200,9 +200,10 @@ class _Run:
 
     def _call(self, node, grads):
         from ..creation import zeros
-        grads = [g if g is not None or meta is None else
-                 zeros(meta[0], dtype=meta[1], device=meta[2])
-                 for g, meta in zip(grads, node._output_meta)]
+        if node._materialize:
+            grads = [g if g is not None or meta is None else
+                     zeros(meta[0], dtype=meta[1], device=meta[2])
+                     for g, meta in zip(grads, node._output_meta)]
         results = list(node.apply(grads))
         if node._hooks:
             for hook in list(node._hooks.values()):

@@ -85,6 +85,8 @@ class Node:
     """One recorded op. ``backward(*grad_outputs, *saved)`` returns one gradient (or None) per
     input; ``next_functions`` holds (node, output_nr) per input, as in PyTorch."""
 
+    _materialize = True  # missing output gradients reach backward as zeros, not None
+
     def __init__(self, name, backward, inputs, saved=(), outputs=(), save_outputs=False):
         self._name = name
         self._backward = backward
