@@ -7,7 +7,7 @@ templates for both GPU dialects.
 import sys as _sys
 
 from . import autograd, dtypes as _dtypes
-from ._devices import cuda, opencl
+from ._devices import cuda, memory_allocated, opencl
 from ._printing import set_printoptions
 from .backend import (BackendUnavailable, CompileError, OutOfMemoryError, device,
                       registry as _registry)

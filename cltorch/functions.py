@@ -35,8 +35,10 @@ def _apply(name, operands, out=None):
     if out is operands[0] and op.grad is not None and inplace.tracked(out, operands[1:]):
         # in place under autograd: compute out of place (from a copy of self when the
         # derivative needs self's old value), then write it in
-        first = out.clone() if "a" in op.grad[0] else out
-        return inplace.write(out, lambda: _apply(name, [first, *operands[1:]]))
+        saves = op.grad[0]
+        kept = [x.clone() if k in saves and isinstance(x, Tensor) and
+                x._storage is out._storage else x for k, x in zip("abcd", operands)]
+        return inplace.write(out, lambda: _apply(name, kept))
     if needs_grad(operands):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            f"differentiation, but one of the arguments requires grad.")
@@ -168,6 +170,12 @@ def clamp(input, min=None, max=None, *, out=None):
     """Limit ``input`` to [min, max]; bounds may be numbers or tensors, NaN propagates."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(input, Tensor) and input.dtype.is_floating_point:
+        # one bound: an infinite other one, so that the gradient at the bound is PyTorch's
+        # (it passes, unlike maximum's tie split)
+        inf = float("inf")
+        return _apply("clamp", [input, -inf if min is None else min,
+                                inf if max is None else max], out)
     if max is None:
         return _apply("maximum", [input, min], out)
     if min is None:

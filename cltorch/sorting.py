@@ -26,9 +26,9 @@ def _along_last(input, dim, fn):
     rows = moved.contiguous().reshape(-1, moved._shape[-1])
     values, index = fn(rows)
     if rows.requires_grad:  # the picked values' gradients go back to where they came from
-        shape = rows._shape
+        rows_shape = rows._shape
         record((values, index), "SortBackward0", (rows,), lambda g, _, index: g.new_zeros(
-            shape).scatter(1, index, g), saved=(index,))
+            rows_shape).scatter(1, index, g), saved=(index,))
     shape = moved._shape[:-1] + (values._shape[-1],)
     return values.reshape(shape).movedim(-1, d), index.reshape(shape).movedim(-1, d)
 

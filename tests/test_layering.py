@@ -44,6 +44,14 @@ def test_layer_imports_only_below(layer):
         assert not extra, f"{path.relative_to(ROOT)} imports {extra} from a layer above"
 
 
+def test_autograd_stays_in_the_tensor_layer():
+    """autograd shares the tensor layer (DESIGN.md): it may use the ops and tensor modules,
+    never the user-facing packages above them."""
+    upper = {"nn", "optim", "utils", "serialization", "cli"}
+    for path in sorted((ROOT / "autograd").glob("*.py")):
+        assert not _imported_layers(path) & upper, path.name
+
+
 def test_backend_and_codegen_are_siblings():
     for path in sorted((ROOT / "codegen").glob("*.py")):
         assert "backend" not in _imported_layers(path)
