@@ -186,10 +186,12 @@ def gradient_edge(t):
 
 
 def needs_grad(inputs) -> bool:
-    """True when grad mode is on and some input requires grad."""
-    if not grad_mode.is_grad_enabled():
-        return False
-    return any(getattr(t, "requires_grad", False) for t in inputs)
+    """True when grad mode is on and some input requires grad (the per-op check of every
+    op: a plain loop, the flag read first)."""
+    for t in inputs:
+        if getattr(t, "_requires_grad", False):
+            return grad_mode.is_grad_enabled()
+    return False
 
 
 def record(outputs, name, inputs, backward, saved=(), save_outputs=False):
