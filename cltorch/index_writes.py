@@ -113,8 +113,7 @@ def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
                                                     device=self.device)
         scatter_op.scatter(counts, d, index, 1, "add")
         counts = counts.clamp_(min=1)
-        self.copy_(self / counts if self.dtype.is_floating_point else
-                   self.div(counts, rounding_mode="floor"))
+        self.div_(counts, rounding_mode=None if self.dtype.is_floating_point else "floor")
     return self
 
 

@@ -83,6 +83,8 @@ def masked_fill(input, mask, value):
         if value.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
                                f"got tensor with {value.ndim} dimension(s).")
+        if value.requires_grad:  # keep it a tensor: its gradient is the masked sum
+            return FUNCTIONS["where"](mask, value.to(input.dtype), input)
         value = value.item()
     fill = zeros((), dtype=input.dtype, device=input._storage.device).fill_(value)
     return FUNCTIONS["where"](mask, fill, input)

@@ -15,6 +15,7 @@ from . import dtypes
 from .creation import empty
 from .ops import pointwise
 from .ops import random as philox
+from .autograd import inplace
 from .tensor import Tensor, sizes_from_args
 
 
@@ -89,9 +90,10 @@ def set_rng_state(state) -> None:
 
 
 def _fill(t: Tensor, dist, a, b, generator) -> Tensor:
-    """Draw into ``t``; a non-contiguous target is drawn densely, then copied in."""
-    target = t if t._is_contiguous() and t._offset == 0 else empty(t.shape, dtype=t.dtype,
-                                                                   device=t._device)
+    """Draw into ``t``; a non-contiguous target (or one autograd tracks: copy_ applies its
+    in-place rules) is drawn densely, then copied in."""
+    direct = t._is_contiguous() and t._offset == 0 and not inplace.tracked(t)
+    target = t if direct else empty(t.shape, dtype=t.dtype, device=t._device)
     seed_, offset = (generator or default_generator)._next()
     philox.fill(target, dist, seed_, offset, a, b)
     return t if target is t else t.copy_(target)

@@ -346,3 +346,37 @@ def test_matches_torch(device):
         results.append((x.grad.detach().cpu().numpy(), w.grad.detach().cpu().numpy()))
     for got, want in zip(results[1], results[0]):
         assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_functional_api(device):
+    F = cltorch.autograd.functional
+    x = cltorch.tensor([1.0, 2.0], device=device)
+    out, vjp = F.vjp(lambda t: t ** 2, x, cltorch.tensor([1.0, 3.0], device=device))
+    assert out.tolist() == [1.0, 4.0] and vjp.tolist() == [2.0, 12.0]
+    out, jvp = F.jvp(lambda t: t ** 2, x, cltorch.tensor([1.0, 1.0], device=device))
+    assert jvp.tolist() == [2.0, 4.0] and not jvp.requires_grad
+    jac = F.jacobian(lambda a, b: a * b.sum(), (x, cltorch.tensor([3.0], device=device)))
+    assert jac[0].tolist() == [[3.0, 0.0], [0.0, 3.0]] and jac[1].tolist() == [[1.0], [2.0]]
+    assert F.jacobian(lambda t: t.exp(), x).shape == (2, 2)
+    hess = F.hessian(lambda t: (t ** 3).sum() + t.prod(), x)
+    assert hess.tolist() == [[6.0, 1.0], [1.0, 12.0]]
+    _, hv = F.hvp(lambda t: (t ** 3).sum(), x, cltorch.tensor([1.0, 0.0], device=device))
+    _, vh = F.vhp(lambda t: (t ** 3).sum(), x, cltorch.tensor([1.0, 0.0], device=device))
+    assert hv.tolist() == vh.tolist() == [6.0, 0.0]
+    with pytest.raises(RuntimeError, match="independent of an input"):
+        F.jacobian(lambda a, b: a * 2, (x, x), strict=True)
+    y = cltorch.tensor([1.0, 2.0], requires_grad=True, device=device)
+    cltorch.autograd.backward([(y * y).sum(), y.sum()], [None, None])
+    assert y.grad.tolist() == [3.0, 5.0]
+
+
+def test_random_fills_follow_in_place_rules(device):
+    w = cltorch.empty(3, requires_grad=True, device=device)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        w.uniform_()
+    with cltorch.no_grad():
+        w.normal_()  # how nn.init initialises parameters
+    v = w * 2
+    v.uniform_()  # a constant now: no gradient reaches w through it
+    (v + w).sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]

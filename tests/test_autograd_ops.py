@@ -86,6 +86,13 @@ CASES = [
      [_in((4,))]),
     ("cummax_cummin", lambda d, a: a.cummax(0).values + a.cummin(0).values, [_in((5,))]),
     ("logcumsumexp", lambda d, a: a.logcumsumexp(1), [_in((2, 4))]),
+    ("nanmean_aminmax_var_mean", lambda d, a: a.nanmean(1) + cltorch.aminmax(a, dim=1).max +
+     cltorch.var_mean(a, 1)[0] + cltorch.std_mean(a, 1)[1], [_in((2, 3))]),
+    ("scatter_reduce", lambda d, a, s: a.scatter_reduce(1, _i(d, [[0, 0, 2]] * 2), s, "sum") +
+     a.scatter_reduce(1, _i(d, [[1, 1, 0]] * 2), s, "mean", include_self=False),
+     [_in((2, 3)), _in((2, 3))]),
+    ("masked_fill_tensor_value", lambda d, a, v: a.masked_fill(a > 0, v[0]), [_in((2, 3)),
+                                                                             _in((1,))]),
     # views and rearranging
     ("views", lambda d, a: a.view(6, 2).t().reshape(3, 4).permute(1, 0).unsqueeze(0)
      .expand(2, 4, 3).squeeze(), [_in((2, 3, 2))]),
@@ -114,6 +121,13 @@ CASES = [
      [_in((2, 2)), _in((2, 3)), _in((3, 2))]),
     ("einsum_tensordot_kron", lambda d, a, b: cltorch.einsum("ij,jk->ik", a, b).sum() +
      cltorch.tensordot(a, b.t(), 2) + cltorch.kron(a, b.t()).sum(), [_in((2, 2)), _in((2, 2))]),
+    ("more_products", lambda d, c, m, v: cltorch.addmv(c, m, v) + cltorch.addr(m, c, v).sum(0) +
+     cltorch.vdot(c, v) + cltorch.inner(m, v), [_in((3,)), _in((3, 3)), _in((3,))]),
+    ("batched_sums", lambda d, c, a, b: cltorch.baddbmm(c, a, b).sum(0) +
+     cltorch.addbmm(c[0], a, b), [_in((2, 2, 2)), _in((2, 2, 3)), _in((2, 3, 2))]),
+    ("diag_meshgrid_broadcast", lambda d, v, w: cltorch.diag(v).sum(0) + cltorch.meshgrid(
+        v, w, indexing="ij")[0].sum(1) + w.broadcast_to((2, 3)).sum(0) + v.swapaxes(0, 0),
+     [_in((3,)), _in((3,))]),
     # indexing reads and writes
     ("index_select_gather_take", lambda d, a: a.index_select(0, _i(d, IDX)).sum(0) +
      a.gather(1, _i(d, [[1, 1], [0, 2], [2, 0]])).sum() + a.take(_i(d, [0, 8, 0])).sum(),
@@ -130,6 +144,8 @@ CASES = [
     ("index_put_setitem", lambda d, a, v: _setitem(a, v, d), [_in((3, 2)), _in((2,))]),
     ("masked_scatter", lambda d, a, s: a.masked_scatter(a > 0, s), [_in((2, 3)), _in((6,))]),
     ("repeat_interleave", lambda d, a: a.repeat_interleave(_i(d, [2, 0, 1])), [_in((3,))]),
+    ("put", lambda d, a, v: a.clone().put_(_i(d, [0, 3, 0]), v, accumulate=True), [_in((2, 2)),
+                                                                               _in((3,))]),
     # sorting
     ("sort_topk", lambda d, a: a.sort(1).values * cltorch.arange(4.0, device=d).double() +
      a.topk(2, 1).values.sum(), [_in((2, 4))]),
