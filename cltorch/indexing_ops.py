@@ -43,8 +43,9 @@ def index_select(input, dim, index):
     view[d] = n
     out = gather_op.gather(src, d, index.reshape(view), tuple(shape))
     if input.requires_grad:
+        src_shape = src._shape  # the node keeps the shape, not the tensor
         record(out, "IndexSelectBackward0", (src,), lambda g, index: g.new_zeros(
-            src.shape).index_add_(d, index, g), saved=(index,))
+            src_shape).index_add_(d, index, g), saved=(index,))
     return out if input.ndim else out.reshape(index.shape)
 
 
