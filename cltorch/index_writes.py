@@ -105,6 +105,10 @@ def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
     if not isinstance(src, Tensor) or src.dtype is not self.dtype:
         raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
     d, index, src = _scatter_args(self, dim, index, src)
+    if reduce in ("prod", "amax", "amin") and inplace.tracked(self, (src,)):
+        kept = self.clone()  # the node saves the old values that the write replaces
+        return inplace.write(self, lambda: _extreme_reduce(kept, d, index, src, reduce,
+                                                           include_self))
     if not include_self:
         _scatter(self, d, index, _identity(reduce, self.dtype), "set")
     _scatter(self, d, index, src, _REDUCE_MODES[reduce])
@@ -120,6 +124,68 @@ def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """Out-of-place ``scatter_reduce_``."""
     return scatter_reduce_(input.clone(), dim, index, src, reduce, include_self=include_self)
+
+
+def _extreme_reduce(self, d, index, src, reduce, include_self):
+    """scatter_reduce with prod/amax/amin out of place, with its own node: amax/amin share the
+    gradient among the values equal to the result (as PyTorch), prod sends each value the
+    product of the others."""
+    with no_grad():
+        out = scatter_reduce_(self.clone(), d, index, src, reduce, include_self=include_self)
+        hit = zeros(self.shape, dtype=dtypes.bool_, device=self.device).scatter_(d, index, True)
+    part = tuple(slice(0, n) for n in index._shape)
+
+    def backward(g, x, r, y):
+        from .autograd.views import region_backward
+        r_used = r[part]
+        if reduce == "prod":
+            g_self, g_src = _prod_grads(g, x, r_used, y, d, index, hit, include_self)
+        else:
+            g_self, g_src = _extreme_grads(g, x, r_used, y, d, index, hit, include_self)
+        if g_src._shape != r._shape:
+            g_src = region_backward(g_src, r._shape, lambda t: t[part])
+        return g_self, g_src
+    return record(out, "ScatterReduceBackward0", (self, src), backward, saved=(self, src),
+                  save_outputs=True)
+
+
+def _extreme_grads(g, x, r, y, d, index, hit, include_self):
+    at_src = r == y.gather(d, index)
+    at_self = x == y  # counted even when include_self=False, as PyTorch counts it
+    count = at_self.to(g.dtype).scatter_add(d, index, at_src.to(g.dtype))
+    share = g / count
+    g_self = share.masked_fill(~at_self if include_self else ~at_self | hit, 0.0)
+    return g_self, share.gather(d, index).masked_fill(~at_src, 0.0)
+
+
+def _prod_grads(g, x, r, y, d, index, hit, include_self):
+    """Each value's gradient is g times the product of the others at its position. Without
+    zeros that is y / value; with zeros it is counted out (not differentiable twice)."""
+    mine = x if include_self else x.masked_fill(hit, 1.0)
+    if not bool((r == 0).any()) and not bool((mine == 0).any()):
+        g_self = g * y / mine if include_self else (g * y / mine).masked_fill(hit, 0.0)
+        return g_self, (g * y).gather(d, index) / r
+    if g.requires_grad:
+        raise NotImplementedError("second derivatives of scatter_reduce(prod) through zeros are "
+                                  "not supported by cltorch")
+    with no_grad():
+        zeros_at = (mine == 0).to(g.dtype).scatter_add(d, index, (r == 0).to(g.dtype))
+        nonzero = mine.masked_fill(mine == 0, 1.0).scatter_reduce(
+            d, index, r.masked_fill(r == 0, 1.0), "prod")
+        others_self = _others(mine, nonzero, zeros_at)
+        others_src = _others(r, nonzero.gather(d, index), zeros_at.gather(d, index))
+    g_self = g * others_self
+    return (g_self if include_self else g_self.masked_fill(hit, 0.0),
+            g.gather(d, index) * others_src)
+
+
+def _others(values, nonzero_product, zero_count):
+    """The product of the other values at a position, from the product of its non-zero values
+    and its count of zeros."""
+    mine_zero = values == 0
+    without_me = nonzero_product / values.masked_fill(mine_zero, 1.0)
+    return FUNCTIONS["where"](mine_zero, nonzero_product.masked_fill(zero_count != 1, 0.0),
+                              without_me.masked_fill(zero_count > 0, 0.0))
 
 
 def _identity(reduce, dtype):

@@ -91,6 +91,11 @@ CASES = [
     ("scatter_reduce", lambda d, a, s: a.scatter_reduce(1, _i(d, [[0, 0, 2]] * 2), s, "sum") +
      a.scatter_reduce(1, _i(d, [[1, 1, 0]] * 2), s, "mean", include_self=False),
      [_in((2, 3)), _in((2, 3))]),
+    ("scatter_reduce_extremes", lambda d, a, s: a.scatter_reduce(1, _i(d, [[0, 0, 2]] * 2), s,
+                                                                  "prod") +
+     a.scatter_reduce(1, _i(d, [[1, 1, 0]] * 2), s, "amax", include_self=False) +
+     a.scatter_reduce(0, _i(d, [[1, 0, 1]]), s[:1], "amin"), [_in((2, 3), 0.5, 1.5),
+                                                              _in((2, 3), 0.5, 1.5)]),
     ("masked_fill_tensor_value", lambda d, a, v: a.masked_fill(a > 0, v[0]), [_in((2, 3)),
                                                                              _in((1,))]),
     # views and rearranging
@@ -221,6 +226,26 @@ def test_ties_share_gradients_as_pytorch(device):
             results.append(np.asarray(t.grad.cpu().numpy() if m is torch else
                                       t.grad._host_values()))
         np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+
+
+def test_scatter_reduce_gradients_match_pytorch(device):
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.0, 2.0, 3.0, 3.0], [1.0, 5.0, 5.0, 0.0]], dtype=np.float32)  # zeros, ties
+    src = np.array([[2.0, 3.0, 0.0], [5.0, 1.0, 1.0]], dtype=np.float32)
+    index = np.array([[0, 0, 1], [1, 2, 2]])
+    for reduce in ("sum", "mean", "prod", "amax", "amin"):
+        for include_self in (True, False):
+            results = []
+            for m, make in ((torch, torch.tensor), (cltorch, lambda v, **k: cltorch.tensor(
+                    v, device=device, **k))):
+                a, b = make(x, requires_grad=True), make(src, requires_grad=True)
+                out = a.scatter_reduce(1, make(index), b, reduce, include_self=include_self)
+                (out * make(np.arange(8.0, dtype=np.float32).reshape(2, 4))).sum().backward()
+                results.append([np.asarray(t.grad.cpu().numpy() if m is torch else
+                                           t.grad._host_values()) for t in (a, b)])
+            for got, want in zip(results[1], results[0]):
+                np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f"{reduce} "
+                                                                         f"{include_self}")
 
 
 def test_non_differentiable_outputs(device):
