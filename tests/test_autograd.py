@@ -96,6 +96,17 @@ def test_create_graph_and_grad(device):
     assert d3.tolist() == [48.0]
 
 
+def test_long_graphs(device):
+    x = cltorch.ones(3, requires_grad=True, device=device)
+    y = x
+    for _ in range(3000):  # deeper than Python's recursion limit
+        y = y * 1.0001
+    (g,) = cltorch.autograd.grad(y.sum(), x, retain_graph=True)
+    y.sum().backward()
+    assert_close(g, np.full(3, 1.0001 ** 3000), rtol=1e-4)
+    assert_close(x.grad, g)
+
+
 def test_hooks_and_retain_grad(device):
     x = cltorch.tensor([1.0, 2.0], requires_grad=True, device=device)
     y = x * 3

@@ -130,16 +130,19 @@ class _Run:
         return self.found
 
     def _skip(self, node, dependencies, buffers, ready):
-        """A node all of whose gradients were None: release what it feeds."""
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            dependencies[nxt] -= 1
-            if dependencies[nxt] == 0:
-                if nxt in buffers:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
-                else:
-                    self._skip(nxt, dependencies, buffers, ready)
+        """A node all of whose gradients were None: release what it feeds (a loop, not
+        recursion, so that long graphs do not exhaust the stack)."""
+        stack = [node]
+        while stack:
+            for nxt, _ in stack.pop().next_functions:
+                if nxt is None:
+                    continue
+                dependencies[nxt] -= 1
+                if dependencies[nxt] == 0:
+                    if nxt in buffers:
+                        heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    else:
+                        stack.append(nxt)
 
     def _dependencies(self) -> dict:
         counts, seen = {}, set()
@@ -156,25 +159,24 @@ class _Run:
         return counts
 
     def _needed(self) -> set:
-        """Nodes on some path from the roots to a requested input."""
+        """Nodes on some path from the roots to a requested input: a post-order walk (every
+        node after the nodes it feeds), then one pass marking the nodes that reach one."""
         wanted = {node for node, _ in self.targets}
-        needed, memo = set(), {}
-
-        def reaches(node):
-            if node in memo:
-                return memo[node]
-            memo[node] = False  # graphs are acyclic; this only guards re-entry
-            hit = node in wanted
-            for nxt, _ in node.next_functions:
-                if nxt is not None and reaches(nxt):
-                    hit = True
-            memo[node] = hit
-            if hit:
+        order, seen = [], set()
+        stack = [(node, False) for (node, _), _ in self.roots]
+        while stack:
+            node, finished = stack.pop()
+            if finished:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                stack.extend((nxt, False) for nxt, _ in node.next_functions
+                             if nxt is not None and nxt not in seen)
+        needed = set()
+        for node in order:
+            if node in wanted or any(nxt in needed for nxt, _ in node.next_functions):
                 needed.add(node)
-            return hit
-
-        for (node, _), _ in self.roots:
-            reaches(node)
         return needed
 
     def _add(self, buffers, node, nr, g):
