@@ -339,6 +339,21 @@ def test_training_loop_does_not_grow_memory(device):
     assert cltorch.memory_allocated(device) == before  # no cycle keeps a graph alive
 
 
+def test_backward_frees_saved_tensors(device):
+    x = cltorch.randn(10, requires_grad=True, device=device)
+    h = x.expand(1000, 10).exp()  # 40 kB kept alive only by the graph once h is gone
+    loss = (h * h).sum()
+    del h
+    gc.collect()
+    before = cltorch.memory_allocated(device)
+    loss.backward()
+    gc.collect()
+    assert cltorch.memory_allocated(device) <= before - 40_000 + x.numel() * 4
+    y = cltorch.ones(2, device=device)
+    y.data = cltorch.zeros(3, device=device)  # .data assignment swaps the contents
+    assert y.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_matches_torch(device):
     torch = pytest.importorskip("torch")
     a = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
