@@ -15,6 +15,7 @@ from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source, gemv_source
+from cltorch.ops.im2col import im2col_source
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
 from cltorch.ops.search import search_source
@@ -91,6 +92,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "gemv.mako": [(dt, ct, index, group, width) for dt, ct in GEMM_DTYPES
                          for index, group, width in (("int", 1, 16), ("long", 256, 1),
                                                      ("int", 1, 1))],
+           "im2col.mako": [(dt, direction, index) for dt in (D.float32, D.float64, D.float16,
+                                                             D.bfloat16)
+                           for direction in ("unfold", "fold") for index in ("int", "long")],
            "softmax.mako": [(dt, log, kept, group, index)
                             for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                             for log in (False, True)
@@ -127,6 +131,8 @@ def _sources(dialect):
         yield "searchsorted", search_source(dialect, src, vals, compute, right)
     for dt, compute, index, group, width in SAMPLES["gemv.mako"]:
         yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width)
+    for dt, direction, index in SAMPLES["im2col.mako"]:
+        yield direction, im2col_source(dialect, dt, direction, index)
     for dt, log, kept, group, index in SAMPLES["softmax.mako"]:
         yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index)
     for dt, descending in SAMPLES["sort.mako"]:

@@ -1,0 +1,374 @@
+"""Convolution and pooling over sliding windows: ``unfold`` (im2col) feeds a batched GEMM for
+convolutions and a reduction for pooling; ``fold`` (col2im) is its gradient and the core of
+transposed convolution. 1-D ops are the 2-D ones on a height-1 image."""
+from __future__ import annotations
+
+import math
+
+from ...autograd.graph import record
+from ...ops import im2col
+from .padding import pad as _pad
+
+
+def _pair(v, n=2):
+    if isinstance(v, (tuple, list)):
+        if len(v) != n:
+            raise ValueError(f"expected {n} values, got {list(v)}")
+        return tuple(int(x) for x in v)
+    return (int(v),) * n
+
+
+def _windows(kernel, stride, padding, dilation, out):
+    return im2col.Windows(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation),
+                          tuple(out))
+
+
+def _unfold(x, win, pad_value=0.0):
+    """im2col.unfold recorded for autograd: its gradient is fold."""
+    size = x._shape[2:]
+    out = im2col.unfold(x, win, pad_value)
+    return record(out, "Im2ColBackward0", (x,), lambda g: _fold(g.contiguous(), size, win))
+
+
+def _fold(cols, size, win):
+    """im2col.fold recorded for autograd: its gradient is unfold."""
+    out = im2col.fold(cols, size, win)
+    return record(out, "Col2ImBackward0", (cols,), lambda g: _unfold(g, win))
+
+
+def _out_size(size, kernel, stride, padding, dilation, ceil_mode=False):
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # the last window must start inside the image or its left padding
+    return out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks: (N, C, H, W) -> (N, C*KH*KW, L)."""
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported "
+                                  f"(got {input.ndim}D)")
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    k, d, p, s = (_pair(v) for v in (kernel_size, dilation, padding, stride))
+    out = tuple(_out_size(x.shape[2 + i], k[i], s[i], p[i], d[i]) for i in range(2))
+    if min(out) <= 0:
+        raise RuntimeError(f"Given input with spatial size {tuple(x.shape[2:])}, kernel_size="
+                           f"{k}, dilation={d}, padding={p}, calculated shape of the array of "
+                           f"sliding blocks as {out}, but its components must be at least one.")
+    cols = _unfold(x, _windows(k, s, p, d, out))
+    return cols if input.ndim == 4 else cols.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The inverse of unfold: (N, C*KH*KW, L) -> (N, C, H, W), overlapping values summed."""
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    size, k, d, p, s = (_pair(v) for v in (output_size, kernel_size, dilation, padding, stride))
+    out = tuple(_out_size(size[i], k[i], s[i], p[i], d[i]) for i in range(2))
+    if x.shape[1] % (k[0] * k[1]) or x.shape[2] != out[0] * out[1]:
+        raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, stride={s}, expected size of input's dimension 2 to "
+                           f"match the calculated number of sliding blocks {out[0]} * {out[1]} "
+                           f"= {out[0] * out[1]}, but got input.size(2)={x.shape[2]}.")
+    image = _fold(x.contiguous(), size, _windows(k, s, p, d, out))
+    return image if input.ndim == 3 else image.squeeze(0)
+
+
+def _padding_for(padding, kernel, dilation, stride, dims):
+    """Per-side padding ((before, after) per dim) from an int, tuple, 'valid' or 'same'."""
+    if padding == "valid":
+        return [(0, 0)] * dims
+    if padding == "same":
+        if any(s != 1 for s in stride):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [(t // 2, t - t // 2) for t in totals]
+    if isinstance(padding, str):
+        raise ValueError(f"Invalid padding string '{padding}', should be one of ['valid', "
+                         f"'same']")
+    return [(p, p) for p in _pair(padding, dims)]
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
+    """N-d (1 or 2) convolution through unfold and a batched matmul."""
+    name = f"conv{dims}d"
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to "
+                           f"{name}, but got input of size: {list(input.shape)}")
+    batched = input.ndim == dims + 2
+    x = input if batched else input.unsqueeze(0)
+    out_c, in_per_group = weight.shape[:2]
+    if x.shape[1] != in_per_group * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(x.shape)} to have {in_per_group * groups} "
+                           f"channels, but got {x.shape[1]} channels instead")
+    if out_c % groups:
+        raise RuntimeError("out_channels must be divisible by groups")
+    stride, dilation = _pair(stride, dims), _pair(dilation, dims)
+    kernel = tuple(weight.shape[2:])
+    sides = _padding_for(padding, kernel, dilation, stride, dims)
+    if any(a != b for a, b in sides):  # asymmetric ('same' with an even kernel): pad first
+        x = _pad(x, [v for a, b in reversed(sides) for v in (a, b)])
+        sides = [(0, 0)] * dims
+    pads = tuple(a for a, _ in sides)
+    if dims == 1:
+        x, kernel, stride, dilation, pads = (x.unsqueeze(2), (1,) + kernel, (1,) + stride,
+                                             (1,) + dilation, (0,) + pads)
+    size = x.shape[2:]
+    out = tuple(_out_size(size[i], kernel[i], stride[i], pads[i], dilation[i]) for i in range(2))
+    for i in range(2):
+        if size[i] + 2 * pads[i] < dilation[i] * (kernel[i] - 1) + 1:
+            raise RuntimeError(f"Calculated padded input size per channel: "
+                               f"({' x '.join(str(size[j] + 2 * pads[j]) for j in range(2 - dims, 2))})"
+                               f". Kernel size: ({' x '.join(str(kernel[j]) for j in range(2 - dims, 2))}"
+                               f"). Kernel size can't be greater than actual input size")
+    cols = _unfold(x, _windows(kernel, stride, pads, dilation, out))  # (N, C*K, L)
+    n, length = cols.shape[0], cols.shape[2]
+    cols = cols.reshape(n, groups, -1, length)
+    w = weight.reshape(groups, out_c // groups, -1)
+    result = (w.unsqueeze(0) @ cols).reshape((n, out_c) + (out if dims == 2 else out[1:]))
+    if bias is not None:
+        result = result + bias.reshape((1, -1) + (1,) * dims)
+    return result if batched else result.squeeze(0)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) of (N, C, L) with weight (O, C/groups, K)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) of (N, C, H, W) with weight (O, C/groups, KH, KW)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    dims, output_size=None):
+    """The gradient of a convolution w.r.t. its input, as a layer: columns W^T x, folded."""
+    batched = input.ndim == dims + 2
+    x = input if batched else input.unsqueeze(0)
+    in_c, out_per_group = weight.shape[:2]
+    if x.shape[1] != in_c:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+                           f"input{list(x.shape)} to have {in_c} channels, but got "
+                           f"{x.shape[1]} channels instead")
+    stride, padding, dilation, output_padding = (_pair(v, dims) for v in (
+        stride, padding, dilation, output_padding))
+    kernel = tuple(weight.shape[2:])
+    size = tuple(x.shape[2:])
+    out = [(size[i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1) +
+           output_padding[i] + 1 for i in range(dims)]
+    if output_size is not None:
+        out = list(output_size)[-dims:]
+    for i in range(dims):
+        if output_padding[i] >= max(stride[i], dilation[i]):
+            raise RuntimeError("output padding must be smaller than either stride or dilation, "
+                               f"but got output_padding_height: {output_padding[0]} ...")
+    n = x.shape[0]
+    length = math.prod(size)
+    cols = weight.reshape(groups, in_c // groups, -1).transpose(1, 2).unsqueeze(0) @ \
+        x.reshape(n, groups, in_c // groups, length)                  # (N, g, Co/g*K, L)
+    cols = cols.reshape(n, -1, length)
+    if dims == 1:
+        kernel, stride, padding, dilation, size, out = ((1,) + kernel, (1,) + stride,
+                                                        (0,) + padding, (1,) + dilation,
+                                                        (1,) + size, [1] + out)
+    image = _fold(cols.contiguous(), tuple(out), _windows(kernel, stride, padding, dilation,
+                                                          size))
+    if dims == 1:
+        image = image.squeeze(2)
+    if bias is not None:
+        image = image + bias.reshape((1, -1) + (1,) * dims)
+    return image if batched else image.squeeze(0)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 1)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 2)
+
+
+def _pool_windows(x, kernel_size, stride, padding, dilation, ceil_mode, dims, name):
+    kernel = _pair(kernel_size, dims)
+    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, dims)
+    padding, dilation = _pair(padding, dims), _pair(dilation, dims)
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    if dims == 1:
+        kernel, stride, padding, dilation = ((1,) + kernel, (1,) + stride, (0,) + padding,
+                                             (1,) + dilation)
+    size = x.shape[2:]
+    out = tuple(_out_size(size[i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
+                for i in range(2))
+    if min(out) <= 0:
+        raise RuntimeError(f"Given input size: ({x.shape[1]}x{size[0]}x{size[1]}). Calculated "
+                           f"output size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too "
+                           f"small")
+    return _windows(kernel, stride, padding, dilation, out)
+
+
+def _as_planes(input, dims, name):
+    """(N, C, [H,] W) or unbatched -> (N*C, 1, H, W) planes, and a function restoring the
+    leading dims on a (N*C, L) result."""
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"{name}: Expected {dims + 1}D or {dims + 2}D input, but got "
+                           f"{input.ndim}D")
+    lead = tuple(input.shape[:-dims])
+    planes = input.reshape((-1, 1) + tuple(input.shape[-dims:]))
+    if dims == 1:
+        planes = planes.unsqueeze(2)
+    return planes, lead
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, dims):
+    name = f"max_pool{dims}d"
+    planes, lead = _as_planes(input, dims, name)
+    win = _pool_windows(planes, kernel_size, stride, padding, dilation, ceil_mode, dims, name)
+    cols = _unfold(planes, win, float("-inf"))           # (P, KH*KW, L)
+    values, which = cols.max(1)
+    out_shape = lead + (win.out if dims == 2 else win.out[1:])
+    values = values.reshape(out_shape)
+    if not return_indices:
+        return values
+    return values, _flat_indices(which, win, planes.shape[3]).reshape(out_shape)
+
+
+def _flat_indices(which, win, width):
+    """Window element -> flat index in its (H, W) plane, as PyTorch's return_indices."""
+    from ...creation import arange
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
+                                                        win.dilation, win.out)
+    position = arange(oh * ow, device=which.device)
+    row = (position // ow) * sh - ph + (which // kw) * dh
+    col = (position % ow) * sw - pw + (which % kw) * dw
+    return row * width + col
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, 1)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, 2)
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, dims):
+    name = f"avg_pool{dims}d"
+    planes, lead = _as_planes(input, dims, name)
+    win = _pool_windows(planes, kernel_size, stride, padding, 1, ceil_mode, dims, name)
+    total = _unfold(planes, win).sum(1)                   # (P, L)
+    if divisor_override:
+        divisor = divisor_override
+    else:  # how many window positions count: inside the padded image, or the image itself
+        from ...creation import ones
+        (ph, pw), h, w = win.padding, planes.shape[2], planes.shape[3]
+        if count_include_pad:
+            grid = ones(1, 1, h + 2 * ph, w + 2 * pw, dtype=planes.dtype, device=planes.device)
+            shifted = _windows(win.kernel, win.stride, (0, 0), win.dilation, win.out)
+            divisor = im2col.unfold(grid, shifted).sum(1)
+        else:
+            grid = ones(1, 1, h, w, dtype=planes.dtype, device=planes.device)
+            divisor = im2col.unfold(grid, win).sum(1)
+    out = total / divisor
+    return out.reshape(lead + (win.out if dims == 2 else win.out[1:]))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 2)
+
+
+def _adaptive_bounds(size, out):
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _adaptive(input, output_size, dims, reduce):
+    """Adaptive pooling: output cell i covers [floor(i*S/O), ceil((i+1)*S/O)); regular
+    windows when S is a multiple of O, else one slice per cell."""
+    from ...joining import stack
+    out = _pair(output_size, dims)
+    size = tuple(input.shape[-dims:])
+    out = tuple(s if o is None else o for o, s in zip(out, size))
+    if all(s % o == 0 for s, o in zip(size, out)):
+        kernel = tuple(s // o for s, o in zip(size, out))
+        return reduce(input, kernel, kernel)
+    bounds = [_adaptive_bounds(s, o) for s, o in zip(size, out)]
+    cells = []
+    for (a, b) in bounds[0]:
+        row = []
+        for cell in (bounds[1] if dims == 2 else [None]):
+            part = input[..., a:b] if dims == 1 else input[..., a:b, cell[0]:cell[1]]
+            row.append(reduce(part, tuple(part.shape[-dims:]), None))
+        cells.append(stack([r.reshape(r.shape[:-dims]) for r in row], -1))
+    result = stack(cells, -2)
+    return result if dims == 2 else result.squeeze(-1)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return _adaptive(input, output_size, 1, lambda x, k, s: avg_pool1d(x, k, s))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return _adaptive(input, output_size, 2, lambda x, k, s: avg_pool2d(x, k, s))
+
+
+def _adaptive_max(input, output_size, return_indices, dims):
+    out = _pair(output_size, dims)
+    size = tuple(input.shape[-dims:])
+    if return_indices and not all(s % o == 0 for s, o in zip(size, out)):
+        raise NotImplementedError("adaptive max pooling with return_indices needs the input "
+                                  "size to be a multiple of the output size in cltorch")
+    pool = max_pool1d if dims == 1 else max_pool2d
+    return _adaptive(input, output_size, dims, lambda x, k, s: pool(
+        x, k, s, return_indices=return_indices))
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return _adaptive_max(input, output_size, return_indices, 1)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _adaptive_max(input, output_size, return_indices, 2)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Put pooled values back at the flat positions max_pool2d(return_indices=True) gave."""
+    kernel = _pair(kernel_size)
+    stride = kernel if stride is None else _pair(stride)
+    padding = _pair(padding)
+    h, w = input.shape[-2:]
+    if output_size is None:
+        out = ((h - 1) * stride[0] - 2 * padding[0] + kernel[0],
+               (w - 1) * stride[1] - 2 * padding[1] + kernel[1])
+    else:
+        out = tuple(output_size)[-2:]
+    lead = tuple(input.shape[:-2])
+    flat = input.reshape(lead + (-1,))
+    result = flat.new_zeros(lead + (out[0] * out[1],)).scatter(
+        len(lead), indices.reshape(lead + (-1,)), flat)
+    return result.reshape(lead + out)
+
+
+CONV = {f.__name__: f for f in (
+    unfold, fold, conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool1d, max_pool2d,
+    avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+    adaptive_max_pool2d, max_unpool2d)}

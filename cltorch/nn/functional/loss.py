@@ -1,0 +1,309 @@
+"""Loss functions with PyTorch's ``reduction`` ('none' | 'mean' | 'sum'), weights and target
+conventions, composed from the op library."""
+from __future__ import annotations
+
+import math
+import warnings
+
+from ...functions import FUNCTIONS
+from ...reductions import log_softmax
+from .activation import logsigmoid
+
+_where = FUNCTIONS["where"]
+
+
+def _reduction(size_average, reduce, reduction):
+    """The reduction the legacy ``size_average``/``reduce`` arguments mean."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction="
+                  f"'{'mean' if size_average else 'sum'}' instead.", stacklevel=3)
+    return ("mean" if size_average else "sum") if reduce else "none"
+
+
+def _reduce(loss, reduction):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _same_size(input, target, name):
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). This will likely lead to incorrect results due to "
+                      f"broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    _same_size(input, target, "mse_loss")
+    loss = (input - target) ** 2
+    return _reduce(loss if weight is None else loss * weight,
+                   _reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    _same_size(input, target, "l1_loss")
+    return _reduce((input - target).abs(), _reduction(size_average, reduce, reduction))
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    _same_size(input, target, "smooth_l1_loss")
+    d = (input - target).abs()
+    loss = d if beta == 0 else _where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    _same_size(input, target, "huber_loss")
+    d = (input - target).abs()
+    loss = _where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _class_view(weight, ndim):
+    """A per-class weight shaped to broadcast over (N, C, d1, ...)."""
+    return weight.reshape((1, -1) + (1,) * (ndim - 2)) if ndim >= 2 else weight
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """-input[n, target[n]] (times the class weight); targets equal to ``ignore_index`` count
+    for nothing; 'mean' divides by the total weight of the counted targets."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if input.ndim == 1:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if target.dtype.category != 1:
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype.legacy_name}")
+    if input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    classes = input.shape[1]
+    target = target.long()
+    ignored = target == ignore_index
+    safe = target.masked_fill(ignored, 0)
+    bad = ((safe < 0) | (safe >= classes)).any()
+    if bool(bad):
+        raise IndexError(f"Target {int(safe.masked_fill((safe >= 0) & (safe < classes), 0).abs().max())}"
+                         f" is out of bounds.")
+    picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
+    w = (weight.to(input.dtype).index_select(0, safe.reshape(-1)).reshape(safe.shape)
+         if weight is not None else picked.new_ones(picked.shape)).masked_fill(ignored, 0.0)
+    loss = picked * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """log_softmax over dim 1 (dim 0 for one sample) then NLL; ``target`` holds class indices
+    or class probabilities (same shape as ``input``)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    dim = 0 if input.ndim == 1 else 1
+    logp = log_softmax(input, dim)
+    classes = input.shape[dim]
+    if target.dtype.is_floating_point:  # class probabilities
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError("Expected target size to be the same as input size for "
+                               "probability targets")
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / classes
+        terms = logp * target
+        if weight is not None:
+            terms = terms * _class_view(weight.to(input.dtype), input.ndim if dim else 2)
+        loss = -terms.sum(dim)
+        if reduction == "mean":
+            return loss.sum() / (loss.numel() if dim else 1)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
+    if not label_smoothing:
+        return nll
+    one = logp if dim else logp.unsqueeze(0)
+    t = target if dim else target.unsqueeze(0)
+    ignored = (t == ignore_index).unsqueeze(1)
+    terms = one if weight is None else one * _class_view(weight.to(input.dtype), one.ndim)
+    smooth = -terms.masked_fill(ignored, 0.0).sum(1)
+    if reduction == "mean":
+        if weight is None:
+            smooth = smooth.sum() / (~ignored).sum()
+        else:
+            safe = t.masked_fill(t == ignore_index, 0)
+            smooth = smooth.sum() / weight.to(input.dtype)[safe.reshape(-1)].masked_fill(
+                (t == ignore_index).reshape(-1), 0.0).sum()
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    elif not dim:
+        smooth = smooth.squeeze(0)
+    return (1 - label_smoothing) * nll + label_smoothing / classes * smooth
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         f"size.")
+    loss = -(target * input.log().clamp(min=-100) +
+             (1 - target) * (1 - input).log().clamp(min=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """BCE of sigmoid(input), computed stably from the logits; ``pos_weight`` scales the
+    positive term."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    log_sig, log_one_minus = logsigmoid(input), logsigmoid(-input)
+    positive = target * log_sig
+    if pos_weight is not None:
+        positive = positive * pos_weight
+    loss = -(positive + (1 - target) * log_one_minus)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log target - input) pointwise (0 where target is 0); 'batchmean' divides the
+    sum by the batch size."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _where(target > 0, target * target.clamp(min=1e-38).log(), target * 0) - \
+            target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        stirling = target * target.clamp(min=1).log() - target + \
+            0.5 * (2 * math.pi * target.clamp(min=1)).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0.0)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log max(var, eps) + (input - target)^2 / max(var, eps)) (+ 0.5 log 2 pi)."""
+    if var.ndim == input.ndim - 1 and tuple(var.shape) == tuple(input.shape[:-1]):
+        var = var.unsqueeze(-1)
+    if (var < 0).any().item():
+        raise ValueError("var has negative entry/entries")
+    var = var.clamp(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
+    loss = (-target * (input1 - input2) + margin).clamp(min=0)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """input where target is 1, max(0, margin - input) where it is -1."""
+    zero = input * 0
+    loss = _where(target == 1, input, zero) + _where(target == -1,
+                                                     (margin - input).clamp(min=0), zero)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    from ...misc import cosine_similarity
+    cos = cosine_similarity(input1, input2, dim=-1, eps=1e-12)
+    zero = cos * 0
+    loss = _where(target == 1, 1 - cos, zero) + _where(target == -1,
+                                                       (cos - margin).clamp(min=0), zero)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """The p-norm of x1 - x2 + eps over the last dim."""
+    from ...reductions import vector_norm
+    return vector_norm(x1 - x2 + eps, p, dim=-1, keepdim=keepdim)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = FUNCTIONS["minimum"](d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0),
+                   _reduction(size_average, reduce, reduction))
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(-1) / input.shape[-1]
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """sum over i != y of max(0, margin - x[y] + x[i])^p / C."""
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    y = (target if target.ndim else target.unsqueeze(0)).long()
+    picked = x.gather(1, y.unsqueeze(1))
+    terms = (margin - picked + x).clamp(min=0)
+    if p == 2:
+        terms = terms * terms
+    if weight is not None:
+        terms = terms * weight.to(x.dtype).index_select(0, y).unsqueeze(1)
+    terms = terms.scatter(1, y.unsqueeze(1), 0.0)
+    loss = terms.sum(1) / x.shape[1]
+    if input.ndim < 2:
+        loss = loss.squeeze(0)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), stably."""
+    return _reduce(-logsigmoid(target * input), _reduction(size_average, reduce, reduction))
+
+
+LOSSES = {f.__name__: f for f in (
+    mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss, cross_entropy,
+    binary_cross_entropy, binary_cross_entropy_with_logits, kl_div, poisson_nll_loss,
+    gaussian_nll_loss, margin_ranking_loss, hinge_embedding_loss, cosine_embedding_loss,
+    pairwise_distance, triplet_margin_loss, multilabel_soft_margin_loss, multi_margin_loss,
+    soft_margin_loss)}

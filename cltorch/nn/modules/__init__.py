@@ -1,0 +1,13 @@
+"""The nn layers."""
+from .activation import *  # noqa: F401,F403
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
+from .loss import *  # noqa: F401,F403
+from .misc import *  # noqa: F401,F403
+from .module import Module
+from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d, LayerNorm, LocalResponseNorm)
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
+                      MaxUnpool2d)
