@@ -21,8 +21,8 @@ def linear(input, weight, bias=None):
 
 def bilinear(input1, input2, weight, bias=None):
     """``out[..., o] = x1 @ weight[o] @ x2 + bias[o]``."""
-    out = ((input1.unsqueeze(-2).unsqueeze(-2) @ weight) @ input2.unsqueeze(-2).unsqueeze(
-        -1).unsqueeze(-3)).reshape(tuple(input1.shape[:-1]) + (weight.shape[0],))
+    left = (input1.unsqueeze(-2).unsqueeze(-2) @ weight).squeeze(-2)   # (..., out, in2)
+    out = (left * input2.unsqueeze(-2)).sum(-1)
     return out if bias is None else out + bias
 
 

@@ -1,0 +1,280 @@
+"""Every layer and loss against PyTorch with the same weights on every device (outputs, input
+gradients and parameter gradients), the functional forms by gradcheck in float64, and a few
+NumPy references that run without PyTorch."""
+import numpy as np
+import pytest
+from conftest import assert_close, needs_fp64
+
+import cltorch
+import cltorch.nn as nn
+import cltorch.nn.functional as F
+from cltorch.autograd import gradcheck
+
+LAYERS = [  # (class name, args, kwargs, input shapes)
+    ("Linear", (5, 3), {}, [(4, 5)]),
+    ("Linear", (5, 3), {"bias": False}, [(2, 4, 5)]),
+    ("Bilinear", (3, 4, 2), {}, [(5, 3), (5, 4)]),
+    ("Identity", (), {}, [(2, 3)]),
+    ("Flatten", (), {}, [(2, 3, 4)]),
+    ("Unflatten", (1, (2, 3)), {}, [(4, 6)]),
+    ("Conv1d", (4, 6, 3), {"stride": 2, "padding": 1, "groups": 2}, [(2, 4, 9)]),
+    ("Conv2d", (3, 4, (3, 2)), {"dilation": 2, "padding": 2}, [(2, 3, 8, 7)]),
+    ("Conv2d", (4, 4, 3), {"padding": "same", "padding_mode": "reflect", "groups": 4},
+     [(1, 4, 6, 6)]),
+    ("Conv2d", (2, 3, 3), {"padding": 1, "padding_mode": "circular"}, [(1, 2, 5, 5)]),
+    ("Conv2d", (2, 3, 4), {"padding": "same", "padding_mode": "replicate"}, [(1, 2, 6, 5)]),
+    ("ConvTranspose1d", (4, 2, 3), {"stride": 2, "padding": 1, "output_padding": 1},
+     [(2, 4, 5)]),
+    ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "groups": 2, "dilation": 2}, [(1, 4, 4, 3)]),
+    ("MaxPool1d", (3,), {"stride": 2, "padding": 1}, [(2, 3, 10)]),
+    ("MaxPool2d", (3,), {"stride": 2, "ceil_mode": True, "dilation": (1, 2)}, [(2, 2, 9, 11)]),
+    ("AvgPool1d", (3,), {"stride": 2, "padding": 1, "count_include_pad": False}, [(2, 3, 10)]),
+    ("AvgPool2d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True}, [(2, 2, 8, 9)]),
+    ("AvgPool2d", (2,), {"divisor_override": 3}, [(1, 2, 6, 6)]),
+    ("AdaptiveAvgPool1d", (4,), {}, [(2, 3, 10)]),
+    ("AdaptiveAvgPool2d", ((3, 2),), {}, [(2, 3, 7, 6)]),
+    ("AdaptiveMaxPool2d", (3,), {}, [(2, 3, 8, 7)]),
+    ("BatchNorm1d", (4,), {}, [(6, 4)]),
+    ("BatchNorm2d", (3,), {"momentum": None}, [(4, 3, 5, 5)]),
+    ("InstanceNorm1d", (3,), {"affine": True}, [(2, 3, 7)]),
+    ("InstanceNorm2d", (3,), {}, [(2, 3, 4, 5)]),
+    ("LayerNorm", ((4, 5),), {}, [(3, 4, 5)]),
+    ("GroupNorm", (2, 4), {}, [(3, 4, 5)]),
+    ("LocalResponseNorm", (3,), {}, [(2, 5, 4, 4)]),
+    ("ZeroPad2d", ((1, 2, 0, 1),), {}, [(1, 2, 3, 3)]),
+    ("ReflectionPad2d", (2,), {}, [(1, 2, 4, 5)]),
+    ("ReplicationPad1d", ((3, 1),), {}, [(1, 2, 4)]),
+    ("ConstantPad1d", (2, 3.5), {}, [(2, 3)]),
+    ("PixelShuffle", (2,), {}, [(1, 8, 3, 3)]),
+    ("PixelUnshuffle", (2,), {}, [(1, 2, 4, 6)]),
+    ("Upsample", (), {"scale_factor": 2, "mode": "nearest"}, [(1, 2, 3, 3)]),
+    ("Upsample", (), {"size": (5, 7), "mode": "bilinear", "align_corners": True},
+     [(1, 2, 3, 4)]),
+    ("Upsample", (), {"scale_factor": 1.5, "mode": "bilinear"}, [(1, 1, 4, 4)]),
+    ("PReLU", (3,), {}, [(2, 3, 4)]),
+    ("GLU", (), {}, [(3, 4)]),
+    ("Softmax2d", (), {}, [(2, 3, 4, 4)]),
+] + [(name, args, {}, [(3, 5)]) for name, args in (
+    ("ReLU", ()), ("ReLU6", ()), ("LeakyReLU", (0.2,)), ("ELU", (0.7,)), ("SELU", ()),
+    ("CELU", (1.3,)), ("GELU", ()), ("GELU", ("tanh",)), ("SiLU", ()), ("Mish", ()),
+    ("Sigmoid", ()), ("LogSigmoid", ()), ("Tanh", ()), ("Hardtanh", (-0.5, 0.7)),
+    ("Hardsigmoid", ()), ("Hardswish", ()), ("Hardshrink", (0.3,)), ("Softshrink", (0.3,)),
+    ("Tanhshrink", ()), ("Softplus", (2.0, 1.0)), ("Softsign", ()), ("Softmax", (1,)),
+    ("Softmin", (0,)), ("LogSoftmax", (-1,)), ("Threshold", (0.1, -2.0)), ("RReLU", ()))]
+
+
+def _torch_layer(torch, name, args, kwargs):
+    if name == "Unflatten":
+        return torch.nn.Unflatten(*args)
+    return getattr(torch.nn, name)(*args, **kwargs)
+
+
+@pytest.mark.parametrize("spec", LAYERS, ids=lambda s: s[0] + str(s[2] or ""))
+def test_layer_matches_torch(device, spec):
+    torch = pytest.importorskip("torch")
+    name, args, kwargs, shapes = spec
+    theirs = _torch_layer(torch, name, args, kwargs)
+    ours = getattr(nn, name)(*args, **kwargs)
+    ours.load_state_dict({k: cltorch.tensor(v.detach().numpy())
+                          for k, v in theirs.state_dict().items()})
+    ours.to(device)
+    if name == "RReLU":  # random slopes when training
+        ours.eval(), theirs.eval()
+    rng = np.random.default_rng(len(name))
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    xt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    xc = [cltorch.tensor(a, device=device, requires_grad=True) for a in arrays]
+    want, got = theirs(*xt), ours(*xc)
+    assert tuple(got.shape) == tuple(want.shape)
+    assert_close(got, want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    seed = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    want.backward(torch.tensor(seed))
+    got.backward(cltorch.tensor(seed, device=device))
+    for c, t in zip(xc, xt):
+        assert_close(c.grad, t.grad.numpy(), rtol=1e-4, atol=1e-5)
+    for (key, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert_close(p.grad, q.grad.numpy(), rtol=1e-4, atol=1e-4)
+    for (key, b), (_, q) in zip(ours.named_buffers(), theirs.named_buffers()):
+        assert_close(b, q.numpy(), rtol=1e-5, atol=1e-6)  # running statistics
+
+
+def _targets(n, classes, seed=0):
+    return np.random.default_rng(seed).integers(0, classes, n)
+
+
+LOSSES = [  # (name, kwargs, input builders: "x" normal, "p" (0, 1), "c" classes, ...)
+    ("MSELoss", {}, "xx"), ("L1Loss", {"reduction": "sum"}, "xx"),
+    ("SmoothL1Loss", {"beta": 0.5}, "xx"), ("HuberLoss", {"delta": 0.7}, "xx"),
+    ("NLLLoss", {}, "lc"), ("NLLLoss", {"weight": "w", "ignore_index": 1}, "lc"),
+    ("CrossEntropyLoss", {}, "xc"),
+    ("CrossEntropyLoss", {"weight": "w", "label_smoothing": 0.2, "ignore_index": 2}, "xc"),
+    ("CrossEntropyLoss", {"reduction": "none"}, "kK"),  # K-dim input (N, C, d)
+    ("CrossEntropyLoss", {"label_smoothing": 0.1}, "xP"),  # probability targets
+    ("BCELoss", {}, "pp"), ("BCELoss", {"reduction": "sum"}, "pb"),
+    ("BCEWithLogitsLoss", {"pos_weight": "pw"}, "xb"),
+    ("KLDivLoss", {"reduction": "batchmean"}, "lP"),
+    ("KLDivLoss", {"reduction": "sum", "log_target": True}, "ll"),
+    ("PoissonNLLLoss", {}, "xq"), ("PoissonNLLLoss", {"log_input": False, "full": True}, "qq"),
+    ("GaussianNLLLoss", {}, "xxv"), ("MarginRankingLoss", {"margin": 0.3}, "yys"),
+    ("HingeEmbeddingLoss", {"margin": 0.5}, "xs"), ("CosineEmbeddingLoss", {"margin": 0.1},
+                                                    "xxt"),
+    ("TripletMarginLoss", {"margin": 0.5}, "xxx"), ("MultiLabelSoftMarginLoss", {}, "xb"),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.5}, "xc"), ("SoftMarginLoss", {}, "xs"),
+]
+
+
+def _loss_inputs(kinds, rng):
+    n, c = 6, 4
+    make = {"x": lambda: rng.standard_normal((n, c)),
+            "p": lambda: rng.uniform(0.05, 0.95, (n, c)),
+            "b": lambda: (rng.uniform(size=(n, c)) > 0.5).astype(float),
+            "l": lambda: np.log(rng.dirichlet(np.ones(c), n)),
+            "P": lambda: rng.dirichlet(np.ones(c), n),
+            "c": lambda: _targets(n, c), "k": lambda: rng.standard_normal((n, c, 3)),
+            "K": lambda: _targets(n * 3, c).reshape(n, 3),
+            "q": lambda: rng.uniform(0.1, 3, (n, c)), "v": lambda: rng.uniform(0.5, 2, (n, c)),
+            "s": lambda: np.where(rng.uniform(size=n) > 0.5, 1.0, -1.0),
+            "y": lambda: rng.standard_normal(n),
+            "t": lambda: np.where(rng.uniform(size=n) > 0.5, 1.0, -1.0)}
+    out = [make[k]() for k in kinds]
+    if kinds[-1] == "s" and kinds.count("x") == 1:
+        out[-1] = np.where(rng.uniform(size=(n, c)) > 0.5, 1.0, -1.0)
+    return out
+
+
+@pytest.mark.parametrize("spec", LOSSES, ids=lambda s: s[0] + "-" + "-".join(s[1]))
+def test_loss_matches_torch(device, spec):
+    torch = pytest.importorskip("torch")
+    name, kwargs, kinds = spec
+    rng = np.random.default_rng(len(name) + len(kwargs))
+    arrays = _loss_inputs(kinds, rng)
+    extra = {"w": rng.uniform(0.5, 2, 4).astype(np.float32),
+             "pw": rng.uniform(0.5, 2, 4).astype(np.float32)}
+
+    def build(module, make):
+        kw = {k: make(extra[v]) if isinstance(v, str) and v in extra else v
+              for k, v in kwargs.items()}
+        return getattr(module.nn, name)(**kw)
+
+    results = []
+    for module, make in ((torch, torch.tensor), (cltorch, lambda v, **k: cltorch.tensor(
+            v, device=device, **k))):
+        inputs = [make(a.astype(np.int64) if a.dtype.kind == "i" else a.astype(np.float32),
+                       **({} if a.dtype.kind == "i" else {"requires_grad": i == 0}))
+                  for i, a in enumerate(arrays)]
+        loss = build(module, make)(*inputs)
+        (loss * (1 + make(np.arange(loss.numel(), dtype=np.float32)).reshape(loss.shape))
+         ).sum().backward()
+        value = loss.detach().numpy() if module is torch else loss._host_values()
+        grad = inputs[0].grad
+        results.append((value, grad.numpy() if module is torch else grad._host_values()))
+    (got, got_grad), (want, want_grad) = results[1], results[0]
+    assert_close(got, want, rtol=1e-4, atol=1e-5)
+    assert_close(got_grad, want_grad, rtol=1e-4, atol=1e-5)
+
+
+FUNCTIONAL = [  # gradcheck cases in float64: (name, function of tensors, shapes)
+    ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2),
+                                        groups=2), [(1, 4, 5, 6), (2, 2, 2, 2), (2,)]),
+    ("conv1d", lambda x, w: F.conv1d(x, w, padding="same"), [(2, 2, 5), (3, 2, 2)]),
+    ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
+     [(1, 2, 3, 3), (2, 1, 2, 2)]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 2, 1, ceil_mode=True), [(1, 2, 4, 4)]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+     [(1, 1, 5, 5)]),
+    ("adaptive", lambda x: F.adaptive_avg_pool2d(x, (2, 3)) + F.adaptive_max_pool2d(
+        x, (2, 3)), [(1, 1, 5, 5)]),
+    ("unfold_fold", lambda x: F.fold(F.unfold(x, 2, padding=1), (4, 3), 2, padding=1),
+     [(1, 2, 4, 3)]),
+    ("norms", lambda x, w: F.batch_norm(x, None, None, w, None, True) +
+     F.layer_norm(x, (3,)) + F.group_norm(x, 1) + F.instance_norm(x),
+     [(4, 2, 3), (2,)]),
+    ("losses", lambda x: F.cross_entropy(x, _LONG[0], label_smoothing=0.1) +
+     F.nll_loss(x.log_softmax(1), _LONG[0]) + F.binary_cross_entropy_with_logits(
+         x, x.new_full((3, 4), 0.3)) + F.smooth_l1_loss(x, x.new_full((3, 4), 0.2)),
+     [(3, 4)]),
+    ("interpolate_pad", lambda x: F.interpolate(x, scale_factor=2, mode="bilinear").sum() +
+     F.pad(x, (1, 2, 2, 1), mode="reflect").sum() + F.pixel_shuffle(x, 1).sum(),
+     [(1, 1, 3, 4)]),
+    ("embedding", lambda w: F.embedding(_LONG[1], w), [(4, 3)]),
+    ("activations", lambda x: F.gelu(x) + F.elu(x) + F.softplus(x) + F.mish(x) +
+     F.hardswish(x) + F.logsigmoid(x), [(6,)]),
+]
+_LONG = [cltorch.tensor([0, 3, 1]), cltorch.tensor([[0, 2], [3, 0]])]
+
+
+@pytest.mark.parametrize("case", FUNCTIONAL, ids=[c[0] for c in FUNCTIONAL])
+def test_functional_gradcheck(device, case):
+    needs_fp64(device)
+    rng = np.random.default_rng(1)
+    tensors = [cltorch.tensor(rng.uniform(-1, 1, s), dtype=cltorch.float64, device=device,
+                              requires_grad=True) for s in case[2]]
+    longs = [t.to(device) for t in _LONG]
+
+    def fn(*xs):
+        _LONG[:] = longs
+        return case[1](*xs)
+    try:
+        assert gradcheck(fn, tensors, eps=1e-6, atol=1e-5, rtol=1e-3)
+    finally:
+        _LONG[:] = [t.cpu() for t in longs]
+
+
+def test_conv_and_pool_against_numpy(device):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    got = F.conv2d(cltorch.tensor(x, device=device), cltorch.tensor(w, device=device),
+                   padding=(1, 0))
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))
+    want = np.zeros((2, 4, 6, 4))
+    for i in range(6):
+        for j in range(4):
+            want[:, :, i, j] = np.einsum("nchw,ochw->no", padded[:, :, i:i + 3, j:j + 2], w)
+    assert_close(got, want, rtol=1e-4, atol=1e-4)
+    pooled = F.max_pool2d(cltorch.tensor(x, device=device), 2, return_indices=True)
+    want_pool = x[:, :, :6, :4].reshape(2, 3, 3, 2, 2, 2).max(axis=(3, 5))
+    assert_close(pooled[0], want_pool)
+    unpooled = F.max_unpool2d(pooled[0], pooled[1], 2, output_size=(6, 5))
+    assert_close(unpooled.amax((2, 3)), want_pool.max(axis=(2, 3)))
+
+
+def test_bad_geometry_errors(device):
+    x = cltorch.ones(1, 4, 3, 3, device=device)
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input"):
+        F.conv2d(x, cltorch.ones(2, 4, 5, 5, device=device))
+    with pytest.raises(RuntimeError, match="expected input\\[1, 4, 3, 3\\] to have 6 channels"):
+        F.conv2d(x, cltorch.ones(2, 3, 1, 1, device=device), groups=2)
+    with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
+        nn.Conv2d(3, 4, 1, groups=2)
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel"):
+        F.max_pool2d(x, 2, padding=2)
+
+
+def test_dropout_statistics(device):
+    cltorch.manual_seed(0)
+    x = cltorch.ones(20000, device=device)
+    layer = nn.Dropout(0.25)
+    y = layer(x)._host_values()
+    assert abs((y == 0).mean() - 0.25) < 0.02 and set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    layer.eval()
+    assert layer(x) is x
+    channels = nn.Dropout2d(0.5)(cltorch.ones(8, 50, 3, 3, device=device))._host_values()
+    assert all(len(np.unique(c)) == 1 for c in channels.reshape(400, 9))
+
+
+def test_embedding_options(device):
+    emb = nn.Embedding(5, 3, padding_idx=1).to(device)
+    assert emb.weight[1].abs().sum().item() == 0
+    out = emb(cltorch.tensor([[1, 2], [4, 1]], device=device))
+    out.sum().backward()
+    assert emb.weight.grad[1].abs().sum().item() == 0 and emb.weight.grad[2].sum().item() == 3
+    capped = nn.Embedding(4, 2, max_norm=1.0).to(device)
+    capped(cltorch.tensor([0, 3], device=device))
+    norms = capped.weight.detach().norm(dim=1)._host_values()
+    assert norms[0] <= 1.0 + 1e-5 and norms[3] <= 1.0 + 1e-5
+    pretrained = nn.Embedding.from_pretrained(cltorch.eye(3, device=device))
+    assert not pretrained.weight.requires_grad
+    bag = nn.EmbeddingBag.from_pretrained(cltorch.eye(3, device=device), mode="sum")
+    assert bag(cltorch.tensor([0, 1, 2, 2], device=device),
+               cltorch.tensor([0, 2], device=device)).tolist() == [[1, 1, 0], [0, 0, 2]]
