@@ -473,6 +473,19 @@ class Tensor(Array):
         pointwise.apply("copy", [src], out=self, inplace=True)
         return self
 
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            if self.grad_fn is not None:
+                raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                                   "support the deepcopy protocol at the moment.  If you were "
+                                   "attempting to deepcopy a module, this may be because of a "
+                                   "torch.nn.utils.weight_norm usage, see "
+                                   "https://github.com/pytorch/pytorch/pull/103001")
+            copied = self.detach().clone()
+            copied._requires_grad = self._requires_grad
+            memo[id(self)] = copied
+        return memo[id(self)]
+
     def _transfer(self, device):
         """The same values on another device (through the host)."""
         return from_stored(type(self), read_stored(self), self.dtype, device)

@@ -52,6 +52,15 @@ def test_autograd_stays_in_the_tensor_layer():
         assert not _imported_layers(path) & upper, path.name
 
 
+def test_nn_is_above_the_tensor_layer():
+    """nn builds on the tensor layer; the tensor layer and ops never import nn."""
+    for path in sorted(ROOT.glob("*.py")) + sorted((ROOT / "ops").glob("*.py")) + \
+            sorted((ROOT / "autograd").glob("*.py")):
+        assert "nn" not in _imported_layers(path), path.name
+    for path in sorted((ROOT / "nn").rglob("*.py")):
+        assert not _imported_layers(path) & {"cli", "optim", "utils"}, path.name
+
+
 def test_backend_and_codegen_are_siblings():
     for path in sorted((ROOT / "codegen").glob("*.py")):
         assert "backend" not in _imported_layers(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ... import dtypes
 from ...functions import FUNCTIONS
 from ...reductions import log_softmax
 from .activation import logsigmoid
@@ -301,7 +302,74 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     return _reduce(-logsigmoid(target * input), _reduction(size_average, reduce, reduction))
 
 
-LOSSES = {f.__name__: f for f in (
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+              zero_infinity=False):
+    """Connectionist temporal classification: -log of the total probability of every
+    alignment of each target with its input (the forward algorithm in log space over the
+    targets with blanks between; autograd gives the gradient).
+
+    ``log_probs`` (T, N, C) or (T, C); ``targets`` (N, S) padded or 1-D concatenated."""
+    from ...creation import arange, full, tensor
+    from ...joining import cat, stack
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else log_probs.unsqueeze(1)
+    steps, n, _ = lp.shape
+    in_lens = [int(v) for v in _as_list(input_lengths)]
+    tg_lens = [int(v) for v in _as_list(target_lengths)]
+    if targets.ndim == 1 and batched and len(tg_lens) > 1:
+        parts, start = [], 0
+        for length in tg_lens:
+            parts.append(targets[start:start + length].tolist())
+            start += length
+    else:
+        rows = targets.reshape(n, -1).tolist() if targets.numel() else [[]] * n
+        parts = [row[:length] for row, length in zip(rows, tg_lens)]
+    width = 2 * max(tg_lens + [0]) + 1
+    extended = [[blank] * width for _ in range(n)]
+    skip = [[False] * width for _ in range(n)]
+    for b, labels in enumerate(parts):
+        for i, label in enumerate(labels):
+            extended[b][2 * i + 1] = label
+            skip[b][2 * i + 1] = i > 0 and labels[i - 1] != label
+    device = lp.device
+    if lp.dtype.itemsize < 4:
+        lp = lp.float()
+    ext = tensor(extended, dtype=dtypes.int64, device=device)                  # (N, W)
+    can_skip = tensor(skip, dtype=dtypes.bool_, device=device)
+    # unreachable states hold a huge finite negative, not -inf: logsumexp's gradient at
+    # all -inf inputs would be NaN; exp(-1e30) still contributes exactly 0
+    inf = -1e30
+    emit = lp.gather(2, ext.unsqueeze(0).expand(steps, n, width))                # (T, N, W)
+    start_ok = arange(width, device=device) < 2
+    alpha = emit[0].masked_fill(~start_ok, inf)
+    running = tensor(in_lens, device=device).unsqueeze(1)
+    for t in range(1, steps):
+        shifted1 = cat([full((n, 1), inf, dtype=alpha.dtype, device=device), alpha[:, :-1]], 1)
+        shifted2 = cat([full((n, 2), inf, dtype=alpha.dtype, device=device), alpha[:, :-2]], 1)
+        shifted2 = shifted2.masked_fill(~can_skip, inf)
+        new = stack([alpha, shifted1, shifted2]).logsumexp(0) + emit[t]
+        alpha = _where(running > t, new, alpha)  # finished inputs keep their last alphas
+    ends = tensor([[2 * length, max(2 * length - 1, 0)] for length in tg_lens],
+                  dtype=dtypes.int64, device=device)
+    final = alpha.gather(1, ends)
+    final = _where(tensor([[True, length > 0] for length in tg_lens], device=device), final,
+                   final.new_full(final.shape, inf))
+    loss = -final.logsumexp(1)
+    impossible = loss > 1e29  # no alignment exists: the loss is +inf (or 0 with zero_infinity)
+    loss = _where(impossible, loss * 0 + (0.0 if zero_infinity else float("inf")), loss)
+    if reduction == "mean":
+        lengths = tensor(tg_lens, dtype=loss.dtype, device=device).clamp(min=1)
+        return (loss / lengths).mean().to(log_probs.dtype)
+    out = _reduce(loss, reduction)
+    out = out.to(log_probs.dtype)
+    return out if batched or reduction != "none" else out.squeeze(0)
+
+
+def _as_list(x):
+    return x.tolist() if hasattr(x, "tolist") else list(x)
+
+
+LOSSES = {f.__name__: f for f in (ctc_loss, 
     mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss, cross_entropy,
     binary_cross_entropy, binary_cross_entropy_with_logits, kl_div, poisson_nll_loss,
     gaussian_nll_loss, margin_ranking_loss, hinge_embedding_loss, cosine_embedding_loss,
