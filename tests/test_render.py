@@ -16,6 +16,8 @@ from cltorch.ops.reduce import reduce_source
 from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source, gemv_source
 from cltorch.ops.im2col import im2col_source
+from cltorch.ops.update import update_source
+from cltorch.optim import rules as optim_rules
 from cltorch.ops.random import DISTRIBUTIONS, random_source
 from cltorch.ops.scan import SCANS, scan_source
 from cltorch.ops.search import search_source
@@ -95,6 +97,13 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "im2col.mako": [(dt, direction, index) for dt in (D.float32, D.float64, D.float16,
                                                              D.bfloat16)
                            for direction in ("unfold", "fold") for index in ("int", "long")],
+           "update.mako": [(rule, dt, index)
+                           for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
+                                        optim_rules.adam(True, False),
+                                        optim_rules.adam(False, True),
+                                        optim_rules.rmsprop(True, True), optim_rules.adagrad())
+                           for dt, index in ((D.float32, "int"), (D.float64, "long"),
+                                             (D.float16, "int"))],
            "softmax.mako": [(dt, log, kept, group, index)
                             for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                             for log in (False, True)
@@ -133,6 +142,8 @@ def _sources(dialect):
         yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width)
     for dt, direction, index in SAMPLES["im2col.mako"]:
         yield direction, im2col_source(dialect, dt, direction, index)
+    for rule, dt, index in SAMPLES["update.mako"]:
+        yield rule.name, update_source(dialect, rule, dt, dt, index)
     for dt, log, kept, group, index in SAMPLES["softmax.mako"]:
         yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index)
     for dt, descending in SAMPLES["sort.mako"]:

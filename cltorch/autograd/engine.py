@@ -271,3 +271,15 @@ def sum_to(g, shape):
         raise RuntimeError(f"grad of shape {list(g.shape)} does not match the input's shape "
                            f"{list(shape)}")
     return g
+
+
+def zero_grads(params, set_to_none=True) -> None:
+    """Reset the ``.grad`` of ``params``: to None, or to zeros in place (detached first)."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad = p.grad.detach()
+            p.grad.zero_()

@@ -6,6 +6,7 @@ import collections
 import functools
 import itertools
 
+from ...autograd.engine import zero_grads
 from ...autograd.function import Function
 from ...autograd.graph import RemovableHandle, _Hooks
 from ...tensor import Tensor
@@ -263,14 +264,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter (to None by default)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad = p.grad.detach()
-                p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call ``fn`` on every submodule (children first), then on this module."""

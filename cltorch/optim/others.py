@@ -1,0 +1,85 @@
+"""RMSprop and Adagrad."""
+from __future__ import annotations
+
+from . import rules
+from .optimizer import Optimizer, fused_update
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        for name, value in (("learning rate", lr), ("epsilon value", eps),
+                            ("momentum value", momentum), ("weight_decay value", weight_decay),
+                            ("alpha value", alpha)):
+            if value < 0.0:
+                raise ValueError(f"Invalid {name}: {value}")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered,
+                                      capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
+
+    def step(self, closure=None):
+        from ..creation import tensor
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            rule = rules.rmsprop(group["centered"], group["momentum"] > 0)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = tensor(0.0, device="cpu")
+                    state["square_avg"] = p.detach().new_zeros(p.shape)
+                    if group["momentum"] > 0:
+                        state["momentum_buffer"] = p.detach().new_zeros(p.shape)
+                    if group["centered"]:
+                        state["grad_avg"] = p.detach().new_zeros(p.shape)
+                state["step"].add_(1)
+                states = {"sq": state["square_avg"]}
+                if group["centered"]:
+                    states["avg"] = state["grad_avg"]
+                if group["momentum"] > 0:
+                    states["buf"] = state["momentum_buffer"]
+                fused_update(rule, p, p.grad, states, dict(
+                    maximize=float(group["maximize"]), wd=group["weight_decay"],
+                    alpha=group["alpha"], w=1 - group["alpha"], eps=group["eps"],
+                    neg_lr=-group["lr"], momentum=group["momentum"]))
+        return loss
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        for name, value in (("learning rate", lr), ("lr_decay value", lr_decay),
+                            ("weight_decay value", weight_decay),
+                            ("initial_accumulator_value value", initial_accumulator_value),
+                            ("epsilon value", eps)):
+            if value < 0.0:
+                raise ValueError(f"Invalid {name}: {value}")
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
+                                      weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, fused=fused))
+        from ..creation import tensor
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["step"] = tensor(0.0, device="cpu")
+                self.state[p]["sum"] = p.detach().new_full(
+                    tuple(p.shape), group["initial_accumulator_value"])
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                step = float(state["step"].item()) + 1
+                state["step"].fill_(step)
+                clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+                fused_update(rules.adagrad(), p, p.grad, {"sum": state["sum"]}, dict(
+                    maximize=float(group["maximize"]), wd=group["weight_decay"],
+                    eps=group["eps"], neg_clr=-clr))
+        return loss

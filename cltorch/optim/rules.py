@@ -1,0 +1,108 @@
+"""The element-wise update rules of the optimizers, each written once as C (the fused kernel)
+and as NumPy (the cpu twin and reference), in the operation order of PyTorch's single-tensor
+implementations so that trajectories match. Host-side scalars (bias corrections, 1 - beta)
+are computed in double precision before the launch, as PyTorch computes them."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..ops.update import Rule
+
+
+def _maybe_negate_and_decay(p, g, s):
+    g = -g if s["maximize"] else g
+    return g + s["wd"] * p if s["wd"] else g
+
+
+_PRELUDE = "if (maximize != 0) g = -g; if (wd != 0) g = g + wd * p;"
+
+
+@functools.lru_cache(maxsize=None)
+def sgd(momentum: bool) -> Rule:
+    def numpy(p, g, st, s):
+        g = _maybe_negate_and_decay(p, g, s)
+        if momentum:
+            st["buf"] = g.copy() if s["first"] else st["buf"] * s["momentum"] + s["keep"] * g
+            g = g + s["momentum"] * st["buf"] if s["nesterov"] else st["buf"]
+        return p + s["neg_lr"] * g, st
+    body = _PRELUDE + ("""
+        buf = (first != 0) ? g : buf * momentum + keep * g;
+        g = (nesterov != 0) ? g + momentum * buf : buf;""" if momentum else "") + """
+        p = p + neg_lr * g;"""
+    scalars = ("maximize", "wd", "neg_lr") + (("momentum", "keep", "nesterov", "first")
+                                              if momentum else ())
+    return Rule("sgd_momentum" if momentum else "sgd", ("buf",) if momentum else (), scalars,
+                body, numpy)
+
+
+@functools.lru_cache(maxsize=None)
+def adam(amsgrad: bool, decoupled: bool) -> Rule:
+    """Adam (L2 weight decay in the gradient) or AdamW (decoupled: p *= 1 - lr*wd first)."""
+    def numpy(p, g, st, s):
+        g = -g if s["maximize"] else g
+        if decoupled:
+            p = p * s["decay"]
+        elif s["wd"]:
+            g = g + s["wd"] * p
+        st["m"] = st["m"] + s["w1"] * (g - st["m"])
+        st["v"] = st["v"] * s["beta2"] + s["w2"] * g * g
+        second = st["v"]
+        if amsgrad:
+            st["vmax"] = np.maximum(st["vmax"], st["v"])
+            second = st["vmax"]
+        denom = np.sqrt(second) / s["bc2_sqrt"] + s["eps"]
+        return p + s["neg_step"] * (st["m"] / denom), st
+    body = ("if (maximize != 0) g = -g;" +
+            ("p = p * decay;" if decoupled else "if (wd != 0) g = g + wd * p;") + """
+        m = m + w1 * (g - m);
+        v = v * beta2 + w2 * g * g;""" + ("""
+        vmax = ct_max(vmax, v);
+        p = p + neg_step * (m / (sqrt(vmax) / bc2_sqrt + eps));""" if amsgrad else """
+        p = p + neg_step * (m / (sqrt(v) / bc2_sqrt + eps));"""))
+    scalars = ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc2_sqrt",
+               "eps", "neg_step")
+    return Rule(f"adam{'w' if decoupled else ''}{'_amsgrad' if amsgrad else ''}",
+                ("m", "v") + (("vmax",) if amsgrad else ()), scalars, body, numpy)
+
+
+@functools.lru_cache(maxsize=None)
+def rmsprop(centered: bool, momentum: bool) -> Rule:
+    def numpy(p, g, st, s):
+        g = _maybe_negate_and_decay(p, g, s)
+        st["sq"] = st["sq"] * s["alpha"] + s["w"] * g * g
+        if centered:
+            st["avg"] = st["avg"] + s["w"] * (g - st["avg"])
+            denom = np.sqrt(st["sq"] + -1.0 * st["avg"] * st["avg"]) + s["eps"]
+        else:
+            denom = np.sqrt(st["sq"]) + s["eps"]
+        if momentum:
+            st["buf"] = st["buf"] * s["momentum"] + g / denom
+            return p + s["neg_lr"] * st["buf"], st
+        return p + s["neg_lr"] * (g / denom), st
+    body = _PRELUDE + """
+        sq = sq * alpha + w * g * g;""" + ("""
+        avg = avg + w * (g - avg);
+        const ct_real ct_denom = sqrt(sq + -1.0f * avg * avg) + eps;""" if centered else """
+        const ct_real ct_denom = sqrt(sq) + eps;""") + ("""
+        buf = buf * momentum + g / ct_denom;
+        p = p + neg_lr * buf;""" if momentum else """
+        p = p + neg_lr * (g / ct_denom);""")
+    states = ("sq",) + (("avg",) if centered else ()) + (("buf",) if momentum else ())
+    scalars = ("maximize", "wd", "alpha", "w", "eps", "neg_lr") + (
+        ("momentum",) if momentum else ())
+    return Rule(f"rmsprop{'_centered' if centered else ''}{'_momentum' if momentum else ''}",
+                states, scalars, body, numpy)
+
+
+@functools.lru_cache(maxsize=None)
+def adagrad() -> Rule:
+    def numpy(p, g, st, s):
+        g = _maybe_negate_and_decay(p, g, s)
+        st["sum"] = st["sum"] + 1.0 * g * g
+        return p + s["neg_clr"] * (g / (np.sqrt(st["sum"]) + s["eps"])), st
+    body = _PRELUDE + """
+        sum = sum + 1.0f * g * g;
+        p = p + neg_clr * (g / (sqrt(sum) + eps));"""
+    return Rule("adagrad", ("sum",), ("maximize", "wd", "eps", "neg_clr"), body, numpy)
