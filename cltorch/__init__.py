@@ -117,3 +117,5 @@ def set_default_device(device) -> None:  # noqa: F811 - PyTorch's parameter name
 
 def get_default_device():
     return _registry.public(_registry.default())
+
+from . import nn, optim, utils  # noqa: E402  (user-facing packages, built on the above)

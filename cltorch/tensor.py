@@ -473,6 +473,12 @@ class Tensor(Array):
         pointwise.apply("copy", [src], out=self, inplace=True)
         return self
 
+    def __reduce_ex__(self, protocol):
+        """Pickling (DataLoader workers, multiprocessing): the stored values, the dtype and the
+        device; not the graph."""
+        return (_rebuild, (read_stored(self), self.dtype.name, str(self.device),
+                           self._requires_grad))
+
     def __deepcopy__(self, memo):
         if id(self) not in memo:
             if self.grad_fn is not None:
@@ -638,6 +644,14 @@ class Tensor(Array):
                                      pointwise.default_float())
 
     __str__ = __repr__
+
+
+def _rebuild(stored, dtype_name, device, requires_grad):
+    """A tensor from its pickled stored values (see ``Tensor.__reduce_ex__``)."""
+    t = from_stored(Tensor, np.ascontiguousarray(stored), dtypes.BY_NAME[dtype_name],
+                    registry.get(device))
+    t._requires_grad = requires_grad
+    return t
 
 
 def _conversion(dtype):

@@ -1,0 +1,2 @@
+"""``cltorch.utils``: ``data`` (datasets, samplers, DataLoader)."""
+from . import data
