@@ -119,3 +119,4 @@ def get_default_device():
     return _registry.public(_registry.default())
 
 from . import nn, optim, utils  # noqa: E402  (user-facing packages, built on the above)
+from .serialization import load, save  # noqa: E402
