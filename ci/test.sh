@@ -10,7 +10,7 @@ source "$venv/bin/activate"
 cd "$root"
 
 echo "== install (README step 1)"
-python -m pip install ".[pocl,cuda,test]"
+python -m pip install ".[pocl,cuda,test,examples]"
 
 # PyTorch is the reference for tests/test_torch_parity.py; take it only where a local CPU wheel
 # exists (never a multi-GB download). Without it those tests skip.
@@ -19,6 +19,7 @@ if ls /opt/wheels/torch-2.13.0* >/dev/null 2>&1; then
 fi
 
 echo "== main job (README step 2)"
+python examples/train_digits.py --checkpoint "$(mktemp -d)/digits.pt"
 python examples/quickstart.py
 
 echo "== device CLI"
