@@ -19,7 +19,13 @@ CONFIGS = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov"
            ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01, "centered": True,
                                                    "momentum": 0.5, "weight_decay": 0.1}),
            ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1,
-                        "initial_accumulator_value": 0.1})]
+                        "initial_accumulator_value": 0.1}),
+           ("Adamax", {"lr": 0.01, "weight_decay": 0.1}), ("NAdam", {"lr": 0.01}),
+           ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+           ("RAdam", {"lr": 0.01}), ("RAdam", {"lr": 0.01, "weight_decay": 0.1}),
+           ("Adadelta", {"lr": 1.0, "weight_decay": 0.01}), ("Rprop", {"lr": 0.01}),
+           ("Rprop", {"lr": 0.01, "etas": (0.4, 1.1), "step_sizes": (1e-4, 0.1)}),
+           ("ASGD", {"lr": 0.05, "t0": 20, "weight_decay": 0.01})]
 
 
 def _problem(module, make, device=None):

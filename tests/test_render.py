@@ -101,7 +101,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
                                         optim_rules.adam(True, False),
                                         optim_rules.adam(False, True),
-                                        optim_rules.rmsprop(True, True), optim_rules.adagrad())
+                                        optim_rules.rmsprop(True, True), optim_rules.adagrad(),
+                                        optim_rules.adamax(), optim_rules.nadam(True),
+                                        optim_rules.radam(False), optim_rules.adadelta(),
+                                        optim_rules.rprop(), optim_rules.asgd())
                            for dt, index in ((D.float32, "int"), (D.float64, "long"),
                                              (D.float16, "int"))],
            "softmax.mako": [(dt, log, kept, group, index)

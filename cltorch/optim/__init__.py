@@ -1,5 +1,5 @@
 """``cltorch.optim``: optimizers whose updates run as one fused kernel per parameter."""
-from .adam import Adam, AdamW
+from .adam import Adam, Adamax, AdamW, NAdam, RAdam
 from .optimizer import Optimizer
-from .others import Adagrad, RMSprop
+from .others import ASGD, Adadelta, Adagrad, RMSprop, Rprop
 from .sgd import SGD

@@ -77,3 +77,121 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused)
+
+
+def _adaptive_state(optimizer, p, names):
+    """The step counter (a cpu tensor, as in PyTorch) and zero-filled buffers ``names``."""
+    from ..creation import tensor
+    state = optimizer.state[p]
+    if not state:
+        state["step"] = tensor(0.0, device="cpu")
+        for name in names:
+            state[name] = p.detach().new_zeros(p.shape)
+    step = float(state["step"].item()) + 1
+    state["step"].fill_(step)
+    return state, step
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable,
+                                      capturable=capturable))
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state, step = _adaptive_state(self, p, ("exp_avg", "exp_inf"))
+                fused_update(rules.adamax(), p, p.grad, {"m": state["exp_avg"],
+                                                         "u": state["exp_inf"]}, dict(
+                    maximize=float(group["maximize"]), wd=group["weight_decay"], w1=1 - beta1,
+                    beta2=beta2, eps=group["eps"], neg_clr=-(group["lr"] / (1 - beta1 ** step))))
+        return loss
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum (and its momentum-decay schedule)."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        _check(lr, eps, betas, weight_decay)
+        if momentum_decay < 0.0:
+            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable))
+
+    def step(self, closure=None):
+        from ..creation import tensor
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, decay = group["lr"], group["momentum_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                fresh = not self.state[p]
+                state, step = _adaptive_state(self, p, ("exp_avg", "exp_avg_sq"))
+                if fresh:
+                    state["mu_product"] = tensor(1.0, device="cpu")
+                mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
+                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
+                product = float(state["mu_product"].item()) * mu
+                state["mu_product"].fill_(product)
+                wd = group["weight_decay"]
+                fused_update(rules.nadam(group["decoupled_weight_decay"]), p, p.grad,
+                             {"m": state["exp_avg"], "v": state["exp_avg_sq"]}, dict(
+                                 maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
+                                 w1=1 - beta1, beta2=beta2, w2=1 - beta2,
+                                 bc2=1 - beta2 ** step, eps=group["eps"],
+                                 c_grad=-lr * (1.0 - mu) / (1.0 - product),
+                                 c_avg=(-lr * mu_next) / (1.0 - product * mu_next)))
+        return loss
+
+
+class RAdam(Optimizer):
+    """Rectified Adam: plain momentum SGD until the variance estimate is trustworthy."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        _check(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable))
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, wd = group["lr"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state, step = _adaptive_state(self, p, ("exp_avg", "exp_avg_sq"))
+                bc2 = 1 - beta2 ** step
+                rho_inf = 2 / (1 - beta2) - 1
+                rho_t = rho_inf - 2 * step * (beta2 ** step) / bc2
+                rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
+                                 ((rho_inf - 4) * (rho_inf - 2) * rho_t)) if rho_t > 5 else 0.0
+                fused_update(rules.radam(group["decoupled_weight_decay"]), p, p.grad,
+                             {"m": state["exp_avg"], "v": state["exp_avg_sq"]}, dict(
+                                 maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
+                                 w1=1 - beta1, beta2=beta2, w2=1 - beta2,
+                                 bc1=1 - beta1 ** step, bc2_sqrt=math.sqrt(bc2),
+                                 eps=group["eps"], lr=lr, rectify=float(rho_t > 5), rect=rect))
+        return loss
