@@ -3,3 +3,4 @@ from .adam import Adam, Adamax, AdamW, NAdam, RAdam
 from .optimizer import Optimizer
 from .others import ASGD, Adadelta, Adagrad, RMSprop, Rprop
 from .sgd import SGD
+from . import lr_scheduler
