@@ -130,3 +130,47 @@ def test_sgd_against_closed_form(device):
         velocities.append(grad if step == 0 else 0.5 * velocities[-1] + grad)
         value = value - 0.5 * velocities[-1]
     assert_close(w, value, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{"max_iter": 8}, {"line_search_fn": "strong_wolfe",
+                                                   "max_iter": 4},
+                                    {"history_size": 3, "lr": 0.5, "max_iter": 8}],
+                         ids=["plain", "strong_wolfe", "short_history"])
+def test_lbfgs_matches_torch(device, kwargs):
+    """On a convex least-squares problem the first ``max_iter`` iterations match torch's step
+    for step; later both reach the minimum (near it, float32 noise in the loss decides when
+    the 1e-9 loss-change test stops an iteration loop, so step counts may differ there)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a, y = rng.standard_normal((20, 6)).astype(np.float32), rng.standard_normal(20).astype(
+        np.float32)
+    results = []
+    for module, make, opt_module in (
+            (torch, torch.tensor, torch.optim),
+            (cltorch, lambda v, **k: cltorch.tensor(v, device=device, **k), optim)):
+        w, A, Y = make(np.zeros(6, np.float32), requires_grad=True), make(a), make(y)
+        opt = opt_module.LBFGS([w], **kwargs)
+
+        def closure():
+            opt.zero_grad()
+            loss = ((A @ w - Y) ** 2).mean() + 0.1 * (w * w).sum()
+            loss.backward()
+            return loss
+        opt.step(closure)
+        first = w.detach().cpu().numpy().copy() if module is torch else w._host_values().copy()
+        for _ in range(5):
+            opt.step(closure)
+        results.append((first, w.detach().cpu().numpy() if module is torch else
+                        w._host_values()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-6)
+    exact = np.linalg.solve(a.T @ a / 20 + 0.1 * np.eye(6), a.T @ y / 20)
+    np.testing.assert_allclose(results[1][1], exact, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(results[0][1], exact, rtol=1e-3, atol=1e-4)
+
+
+def test_lbfgs_needs_a_closure():
+    w = nn.Parameter(cltorch.zeros(2))
+    with pytest.raises(RuntimeError, match="LBFGS requires a closure"):
+        optim.LBFGS([w]).step()
+    with pytest.raises(ValueError, match="doesn't support per-parameter options"):
+        optim.LBFGS([{"params": [w]}, {"params": [nn.Parameter(cltorch.ones(1))]}])
