@@ -32,3 +32,13 @@ def test_train_digits_and_resume(tmp_path):
 def test_quickstart():
     assert "relu via where matches NumPy: [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0]" in \
         _run("examples/quickstart.py")
+
+
+@pytest.mark.parametrize("script,expected", [
+    ("sequential_three_ways.py", "all three give the same outputs"),
+    ("param_groups.py", "learning rates: [1e-05, 0.01]"),
+    ("custom_function.py", "gradcheck: True"),
+    ("save_load.py", "restored model gives identical outputs"),
+])
+def test_tutorial_examples(script, expected):
+    assert expected in _run(f"examples/{script}")
