@@ -122,3 +122,38 @@ def test_workers_init_persistence_and_errors():
         DataLoader(Squares(), sampler=SequentialSampler(range(10)), shuffle=True)
     with pytest.raises(ValueError, match="expected unspecified shuffle"):
         DataLoader(Stream(3), shuffle=True)
+
+
+class _Slow(Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        import time
+        time.sleep(2.0)
+        return i
+
+
+class _WorkerSeed(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        info = get_worker_info()
+        return (info.id, _MARK[0])
+
+
+_MARK = ["unset"]
+
+
+def _mark(worker_id):
+    _MARK[0] = f"init {worker_id}"
+
+
+def test_timeout_and_worker_init():
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 0.5 seconds"):
+        list(DataLoader(_Slow(), num_workers=1, timeout=0.5))
+    seen = [tuple(int(v) if not isinstance(v, str) else v for v in item) for item in
+            DataLoader(_WorkerSeed(), batch_size=None, num_workers=2, worker_init_fn=_mark)]
+    assert sorted(seen) == [(0, "init 0"), (0, "init 0"), (1, "init 1"), (1, "init 1")]
+    assert _MARK[0] == "unset"  # the init function ran in the workers only

@@ -56,8 +56,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """d(outputs)/d(inputs), weighted by ``grad_outputs``, returned as a tuple (nothing is
     accumulated into ``.grad``)."""
-    outputs, single = _tensors(outputs), hasattr(inputs, "_storage")
-    inputs = _tensors(inputs)
+    outputs, inputs = _tensors(outputs), _tensors(inputs)
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")

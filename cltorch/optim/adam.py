@@ -39,30 +39,27 @@ class Adam(Optimizer):
         """One update of every parameter that has a gradient: one fused kernel each."""
         from ..creation import tensor
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             beta1, beta2 = group["betas"]
             rule = rules.adam(group["amsgrad"], self.decoupled)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = tensor(0.0, device="cpu")
-                    state["exp_avg"] = p.detach().new_zeros(p.shape)
-                    state["exp_avg_sq"] = p.detach().new_zeros(p.shape)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = p.detach().new_zeros(p.shape)
-                step = float(state["step"].item()) + 1
-                state["step"].fill_(step)
-                lr, wd = group["lr"], group["weight_decay"]
-                scalars = dict(maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
-                               w1=1 - beta1, beta2=beta2, w2=1 - beta2,
-                               bc2_sqrt=math.sqrt(1 - beta2 ** step), eps=group["eps"],
-                               neg_step=-(lr / (1 - beta1 ** step)))
-                states = {"m": state["exp_avg"], "v": state["exp_avg_sq"]}
+            state = self.state[p]
+            if not state:
+                state["step"] = tensor(0.0, device="cpu")
+                state["exp_avg"] = p.detach().new_zeros(p.shape)
+                state["exp_avg_sq"] = p.detach().new_zeros(p.shape)
                 if group["amsgrad"]:
-                    states["vmax"] = state["max_exp_avg_sq"]
-                fused_update(rule, p, p.grad, states, scalars)
+                    state["max_exp_avg_sq"] = p.detach().new_zeros(p.shape)
+            step = float(state["step"].item()) + 1
+            state["step"].fill_(step)
+            lr, wd = group["lr"], group["weight_decay"]
+            scalars = dict(maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
+                           w1=1 - beta1, beta2=beta2, w2=1 - beta2,
+                           bc2_sqrt=math.sqrt(1 - beta2 ** step), eps=group["eps"],
+                           neg_step=-(lr / (1 - beta1 ** step)))
+            states = {"m": state["exp_avg"], "v": state["exp_avg_sq"]}
+            if group["amsgrad"]:
+                states["vmax"] = state["max_exp_avg_sq"]
+            fused_update(rule, p, p.grad, states, scalars)
         return loss
 
 
@@ -105,16 +102,13 @@ class Adamax(Optimizer):
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state, step = _adaptive_state(self, p, ("exp_avg", "exp_inf"))
-                fused_update(rules.adamax(), p, p.grad, {"m": state["exp_avg"],
-                                                         "u": state["exp_inf"]}, dict(
-                    maximize=float(group["maximize"]), wd=group["weight_decay"], w1=1 - beta1,
-                    beta2=beta2, eps=group["eps"], neg_clr=-(group["lr"] / (1 - beta1 ** step))))
+            state, step = _adaptive_state(self, p, ("exp_avg", "exp_inf"))
+            fused_update(rules.adamax(), p, p.grad, {"m": state["exp_avg"],
+                                                     "u": state["exp_inf"]}, dict(
+                maximize=float(group["maximize"]), wd=group["weight_decay"], w1=1 - beta1,
+                beta2=beta2, eps=group["eps"], neg_clr=-(group["lr"] / (1 - beta1 ** step))))
         return loss
 
 
@@ -136,28 +130,25 @@ class NAdam(Optimizer):
     def step(self, closure=None):
         from ..creation import tensor
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             beta1, beta2 = group["betas"]
             lr, decay = group["lr"], group["momentum_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                fresh = not self.state[p]
-                state, step = _adaptive_state(self, p, ("exp_avg", "exp_avg_sq"))
-                if fresh:
-                    state["mu_product"] = tensor(1.0, device="cpu")
-                mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
-                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
-                product = float(state["mu_product"].item()) * mu
-                state["mu_product"].fill_(product)
-                wd = group["weight_decay"]
-                fused_update(rules.nadam(group["decoupled_weight_decay"]), p, p.grad,
-                             {"m": state["exp_avg"], "v": state["exp_avg_sq"]}, dict(
-                                 maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
-                                 w1=1 - beta1, beta2=beta2, w2=1 - beta2,
-                                 bc2=1 - beta2 ** step, eps=group["eps"],
-                                 c_grad=-lr * (1.0 - mu) / (1.0 - product),
-                                 c_avg=(-lr * mu_next) / (1.0 - product * mu_next)))
+            fresh = not self.state[p]
+            state, step = _adaptive_state(self, p, ("exp_avg", "exp_avg_sq"))
+            if fresh:
+                state["mu_product"] = tensor(1.0, device="cpu")
+            mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
+            mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
+            product = float(state["mu_product"].item()) * mu
+            state["mu_product"].fill_(product)
+            wd = group["weight_decay"]
+            fused_update(rules.nadam(group["decoupled_weight_decay"]), p, p.grad,
+                         {"m": state["exp_avg"], "v": state["exp_avg_sq"]}, dict(
+                             maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
+                             w1=1 - beta1, beta2=beta2, w2=1 - beta2,
+                             bc2=1 - beta2 ** step, eps=group["eps"],
+                             c_grad=-lr * (1.0 - mu) / (1.0 - product),
+                             c_avg=(-lr * mu_next) / (1.0 - product * mu_next)))
         return loss
 
 
@@ -176,22 +167,19 @@ class RAdam(Optimizer):
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             beta1, beta2 = group["betas"]
             lr, wd = group["lr"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state, step = _adaptive_state(self, p, ("exp_avg", "exp_avg_sq"))
-                bc2 = 1 - beta2 ** step
-                rho_inf = 2 / (1 - beta2) - 1
-                rho_t = rho_inf - 2 * step * (beta2 ** step) / bc2
-                rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
-                                 ((rho_inf - 4) * (rho_inf - 2) * rho_t)) if rho_t > 5 else 0.0
-                fused_update(rules.radam(group["decoupled_weight_decay"]), p, p.grad,
-                             {"m": state["exp_avg"], "v": state["exp_avg_sq"]}, dict(
-                                 maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
-                                 w1=1 - beta1, beta2=beta2, w2=1 - beta2,
-                                 bc1=1 - beta1 ** step, bc2_sqrt=math.sqrt(bc2),
-                                 eps=group["eps"], lr=lr, rectify=float(rho_t > 5), rect=rect))
+            state, step = _adaptive_state(self, p, ("exp_avg", "exp_avg_sq"))
+            bc2 = 1 - beta2 ** step
+            rho_inf = 2 / (1 - beta2) - 1
+            rho_t = rho_inf - 2 * step * (beta2 ** step) / bc2
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
+                             ((rho_inf - 4) * (rho_inf - 2) * rho_t)) if rho_t > 5 else 0.0
+            fused_update(rules.radam(group["decoupled_weight_decay"]), p, p.grad,
+                         {"m": state["exp_avg"], "v": state["exp_avg_sq"]}, dict(
+                             maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
+                             w1=1 - beta1, beta2=beta2, w2=1 - beta2,
+                             bc1=1 - beta1 ** step, bc2_sqrt=math.sqrt(bc2),
+                             eps=group["eps"], lr=lr, rectify=float(rho_t > 5), rect=rect))
         return loss

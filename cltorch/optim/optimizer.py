@@ -66,6 +66,13 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError
 
+    def _params_with_grad(self):
+        """(group, parameter) for every parameter that has a gradient, in order."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p
+
     def _closure_loss(self, closure):
         if closure is None:
             return None

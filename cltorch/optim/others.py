@@ -22,29 +22,26 @@ class RMSprop(Optimizer):
     def step(self, closure=None):
         from ..creation import tensor
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             rule = rules.rmsprop(group["centered"], group["momentum"] > 0)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = tensor(0.0, device="cpu")
-                    state["square_avg"] = p.detach().new_zeros(p.shape)
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = p.detach().new_zeros(p.shape)
-                    if group["centered"]:
-                        state["grad_avg"] = p.detach().new_zeros(p.shape)
-                state["step"].add_(1)
-                states = {"sq": state["square_avg"]}
-                if group["centered"]:
-                    states["avg"] = state["grad_avg"]
+            state = self.state[p]
+            if not state:
+                state["step"] = tensor(0.0, device="cpu")
+                state["square_avg"] = p.detach().new_zeros(p.shape)
                 if group["momentum"] > 0:
-                    states["buf"] = state["momentum_buffer"]
-                fused_update(rule, p, p.grad, states, dict(
-                    maximize=float(group["maximize"]), wd=group["weight_decay"],
-                    alpha=group["alpha"], w=1 - group["alpha"], eps=group["eps"],
-                    neg_lr=-group["lr"], momentum=group["momentum"]))
+                    state["momentum_buffer"] = p.detach().new_zeros(p.shape)
+                if group["centered"]:
+                    state["grad_avg"] = p.detach().new_zeros(p.shape)
+            state["step"].add_(1)
+            states = {"sq": state["square_avg"]}
+            if group["centered"]:
+                states["avg"] = state["grad_avg"]
+            if group["momentum"] > 0:
+                states["buf"] = state["momentum_buffer"]
+            fused_update(rule, p, p.grad, states, dict(
+                maximize=float(group["maximize"]), wd=group["weight_decay"],
+                alpha=group["alpha"], w=1 - group["alpha"], eps=group["eps"],
+                neg_lr=-group["lr"], momentum=group["momentum"]))
         return loss
 
 
@@ -71,17 +68,14 @@ class Adagrad(Optimizer):
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                step = float(state["step"].item()) + 1
-                state["step"].fill_(step)
-                clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-                fused_update(rules.adagrad(), p, p.grad, {"sum": state["sum"]}, dict(
-                    maximize=float(group["maximize"]), wd=group["weight_decay"],
-                    eps=group["eps"], neg_clr=-clr))
+        for group, p in self._params_with_grad():
+            state = self.state[p]
+            step = float(state["step"].item()) + 1
+            state["step"].fill_(step)
+            clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+            fused_update(rules.adagrad(), p, p.grad, {"sum": state["sum"]}, dict(
+                maximize=float(group["maximize"]), wd=group["weight_decay"],
+                eps=group["eps"], neg_clr=-clr))
         return loss
 
 
@@ -101,16 +95,13 @@ class Adadelta(Optimizer):
     def step(self, closure=None):
         from .adam import _adaptive_state
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state, _ = _adaptive_state(self, p, ("square_avg", "acc_delta"))
-                fused_update(rules.adadelta(), p, p.grad, {"sq": state["square_avg"],
-                                                           "acc": state["acc_delta"]}, dict(
-                    maximize=float(group["maximize"]), wd=group["weight_decay"],
-                    rho=group["rho"], w=1 - group["rho"], eps=group["eps"],
-                    neg_lr=-group["lr"]))
+        for group, p in self._params_with_grad():
+            state, _ = _adaptive_state(self, p, ("square_avg", "acc_delta"))
+            fused_update(rules.adadelta(), p, p.grad, {"sq": state["square_avg"],
+                                                       "acc": state["acc_delta"]}, dict(
+                maximize=float(group["maximize"]), wd=group["weight_decay"],
+                rho=group["rho"], w=1 - group["rho"], eps=group["eps"],
+                neg_lr=-group["lr"]))
         return loss
 
 
@@ -128,21 +119,18 @@ class Rprop(Optimizer):
     def step(self, closure=None):
         from ..creation import tensor
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             (etaminus, etaplus), (smin, smax) = group["etas"], group["step_sizes"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = tensor(0.0, device="cpu")
-                    state["prev"] = p.detach().new_zeros(p.shape)
-                    state["step_size"] = p.detach().new_full(tuple(p.shape), group["lr"])
-                state["step"].add_(1)
-                fused_update(rules.rprop(), p, p.grad, {"prev": state["prev"],
-                                                        "size": state["step_size"]}, dict(
-                    maximize=float(group["maximize"]), etaplus=etaplus, etaminus=etaminus,
-                    smin=smin, smax=smax))
+            state = self.state[p]
+            if not state:
+                state["step"] = tensor(0.0, device="cpu")
+                state["prev"] = p.detach().new_zeros(p.shape)
+                state["step_size"] = p.detach().new_full(tuple(p.shape), group["lr"])
+            state["step"].add_(1)
+            fused_update(rules.rprop(), p, p.grad, {"prev": state["prev"],
+                                                    "size": state["step_size"]}, dict(
+                maximize=float(group["maximize"]), etaplus=etaplus, etaminus=etaminus,
+                smin=smin, smax=smax))
         return loss
 
 
@@ -163,23 +151,20 @@ class ASGD(Optimizer):
     def step(self, closure=None):
         from ..creation import tensor
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             lr, lambd = group["lr"], group["lambd"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = tensor(0.0, device="cpu")
-                    state["eta"] = tensor(float(lr), device="cpu")
-                    state["mu"] = tensor(1.0, device="cpu")
-                    state["ax"] = p.detach().new_zeros(p.shape)
-                step = float(state["step"].item()) + 1
-                state["step"].fill_(step)
-                eta, mu = float(state["eta"].item()), float(state["mu"].item())
-                fused_update(rules.asgd(), p, p.grad, {"ax": state["ax"]}, dict(
-                    maximize=float(group["maximize"]), wd=group["weight_decay"],
-                    decay=1 - lambd * eta, neg_eta=-eta, mu=mu))
-                state["eta"].fill_(lr / ((1 + lambd * lr * step) ** group["alpha"]))
-                state["mu"].fill_(1 / max(1, step - group["t0"]))
+            state = self.state[p]
+            if not state:
+                state["step"] = tensor(0.0, device="cpu")
+                state["eta"] = tensor(float(lr), device="cpu")
+                state["mu"] = tensor(1.0, device="cpu")
+                state["ax"] = p.detach().new_zeros(p.shape)
+            step = float(state["step"].item()) + 1
+            state["step"].fill_(step)
+            eta, mu = float(state["eta"].item()), float(state["mu"].item())
+            fused_update(rules.asgd(), p, p.grad, {"ax": state["ax"]}, dict(
+                maximize=float(group["maximize"]), wd=group["weight_decay"],
+                decay=1 - lambd * eta, neg_eta=-eta, mu=mu))
+            state["eta"].fill_(lr / ((1 + lambd * lr * step) ** group["alpha"]))
+            state["mu"].fill_(1 / max(1, step - group["t0"]))
         return loss

@@ -27,22 +27,19 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient: one fused kernel each."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
+        for group, p in self._params_with_grad():
             momentum = group["momentum"]
             rule = rules.sgd(momentum != 0)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                first = "momentum_buffer" not in state or state["momentum_buffer"] is None
-                if momentum != 0 and first:
-                    state["momentum_buffer"] = p.detach().new_zeros(p.shape)
-                scalars = dict(maximize=float(group["maximize"]), wd=group["weight_decay"],
-                               neg_lr=-group["lr"], momentum=momentum,
-                               keep=1 - group["dampening"], nesterov=float(group["nesterov"]),
-                               first=float(first))
-                states = {"buf": state["momentum_buffer"]} if momentum != 0 else {}
-                if momentum == 0:
-                    state.setdefault("momentum_buffer", None)
-                fused_update(rule, p, p.grad, states, scalars)
+            state = self.state[p]
+            first = "momentum_buffer" not in state or state["momentum_buffer"] is None
+            if momentum != 0 and first:
+                state["momentum_buffer"] = p.detach().new_zeros(p.shape)
+            scalars = dict(maximize=float(group["maximize"]), wd=group["weight_decay"],
+                           neg_lr=-group["lr"], momentum=momentum,
+                           keep=1 - group["dampening"], nesterov=float(group["nesterov"]),
+                           first=float(first))
+            states = {"buf": state["momentum_buffer"]} if momentum != 0 else {}
+            if momentum == 0:
+                state.setdefault("momentum_buffer", None)
+            fused_update(rule, p, p.grad, states, scalars)
         return loss

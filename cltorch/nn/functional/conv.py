@@ -244,8 +244,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
 def _flat_indices(which, win, width):
     """Window element -> flat index in its (H, W) plane, as PyTorch's return_indices."""
     from ...creation import arange
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
-                                                        win.dilation, win.out)
+    kw, (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel[1], win.stride, win.padding,
+                                                  win.dilation, win.out)
     position = arange(oh * ow, device=which.device)
     row = (position // ow) * sh - ph + (which // kw) * dh
     col = (position % ow) * sw - pw + (which % kw) * dw

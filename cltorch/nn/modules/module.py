@@ -3,7 +3,6 @@ submodules each in their own dict), traversal, device/dtype moves, state dicts a
 from __future__ import annotations
 
 import collections
-import functools
 import itertools
 
 from ...autograd.engine import zero_grads
