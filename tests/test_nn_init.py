@@ -53,6 +53,8 @@ def test_structured_inits(device):
 
 def test_layers_initialise_like_pytorch():
     torch = pytest.importorskip("torch")
+    cltorch.manual_seed(0)
+    torch.manual_seed(0)
     for ours, theirs in ((nn.Linear(50, 20), torch.nn.Linear(50, 20)),
                          (nn.Conv2d(4, 6, 3), torch.nn.Conv2d(4, 6, 3)),
                          (nn.LSTM(10, 8), torch.nn.LSTM(10, 8)),
@@ -60,9 +62,11 @@ def test_layers_initialise_like_pytorch():
         for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
             a, b = p._host_values(), q.detach().numpy()
             assert a.shape == b.shape, name
-            # the same distribution: equal ranges and spreads within sampling error
+            # the same distribution: equal ranges and spreads within sampling error (spreads
+            # only where there are enough values to estimate them)
             assert abs(np.abs(a).max() - np.abs(b).max()) < 0.35 * np.abs(b).max() + 1e-6, name
-            assert abs(a.std() - b.std()) < 0.35 * b.std() + 1e-6, name
+            if a.size >= 100:
+                assert abs(a.std() - b.std()) < 0.2 * b.std(), name
 
 
 def test_functional_helpers(device):
