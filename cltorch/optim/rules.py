@@ -19,6 +19,27 @@ def _maybe_negate_and_decay(p, g, s):
 _PRELUDE = "if (maximize != 0) g = -g; if (wd != 0) g = g + wd * p;"
 
 
+def _moments_numpy(p, g, st, s, decoupled):
+    """The Adam family's common start: maximize, weight decay (added to the gradient, or
+    decoupled: the parameter shrinks), then the first and second moments."""
+    g = -g if s["maximize"] else g
+    if decoupled:
+        p = p * s["decay"]
+    elif s["wd"]:
+        g = g + s["wd"] * p
+    st["m"] = st["m"] + s["w1"] * (g - st["m"])
+    st["v"] = st["v"] * s["beta2"] + s["w2"] * g * g
+    return p, g
+
+
+def _moments_c(decoupled):
+    """The C twin of _moments_numpy."""
+    return ("if (maximize != 0) g = -g;" +
+            ("p = p * decay;" if decoupled else "if (wd != 0) g = g + wd * p;") + """
+        m = m + w1 * (g - m);
+        v = v * beta2 + w2 * g * g;""")
+
+
 @functools.lru_cache(maxsize=None)
 def sgd(momentum: bool) -> Rule:
     def numpy(p, g, st, s):
@@ -41,26 +62,17 @@ def sgd(momentum: bool) -> Rule:
 def adam(amsgrad: bool, decoupled: bool) -> Rule:
     """Adam (L2 weight decay in the gradient) or AdamW (decoupled: p *= 1 - lr*wd first)."""
     def numpy(p, g, st, s):
-        g = -g if s["maximize"] else g
-        if decoupled:
-            p = p * s["decay"]
-        elif s["wd"]:
-            g = g + s["wd"] * p
-        st["m"] = st["m"] + s["w1"] * (g - st["m"])
-        st["v"] = st["v"] * s["beta2"] + s["w2"] * g * g
+        p, g = _moments_numpy(p, g, st, s, decoupled)
         second = st["v"]
         if amsgrad:
             st["vmax"] = np.maximum(st["vmax"], st["v"])
             second = st["vmax"]
         denom = np.sqrt(second) / s["bc2_sqrt"] + s["eps"]
         return p + s["neg_step"] * (st["m"] / denom), st
-    body = ("if (maximize != 0) g = -g;" +
-            ("p = p * decay;" if decoupled else "if (wd != 0) g = g + wd * p;") + """
-        m = m + w1 * (g - m);
-        v = v * beta2 + w2 * g * g;""" + ("""
+    body = _moments_c(decoupled) + ("""
         vmax = ct_max(vmax, v);
         p = p + neg_step * (m / (sqrt(vmax) / bc2_sqrt + eps));""" if amsgrad else """
-        p = p + neg_step * (m / (sqrt(v) / bc2_sqrt + eps));"""))
+        p = p + neg_step * (m / (sqrt(v) / bc2_sqrt + eps));""")
     scalars = ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc2_sqrt",
                "eps", "neg_step")
     return Rule(f"adam{'w' if decoupled else ''}{'_amsgrad' if amsgrad else ''}",
@@ -126,23 +138,14 @@ def adamax() -> Rule:
 @functools.lru_cache(maxsize=None)
 def nadam(decoupled: bool) -> Rule:
     def numpy(p, g, st, s):
-        g = -g if s["maximize"] else g
-        if decoupled:
-            p = p * s["decay"]
-        elif s["wd"]:
-            g = g + s["wd"] * p
-        st["m"] = st["m"] + s["w1"] * (g - st["m"])
-        st["v"] = st["v"] * s["beta2"] + s["w2"] * g * g
+        p, g = _moments_numpy(p, g, st, s, decoupled)
         denom = np.sqrt(st["v"] / s["bc2"]) + s["eps"]
         p = p + s["c_grad"] * (g / denom)
         return p + s["c_avg"] * (st["m"] / denom), st
-    body = ("if (maximize != 0) g = -g;" +
-            ("p = p * decay;" if decoupled else "if (wd != 0) g = g + wd * p;") + """
-        m = m + w1 * (g - m);
-        v = v * beta2 + w2 * g * g;
+    body = _moments_c(decoupled) + """
         const ct_real ct_denom = sqrt(v / bc2) + eps;
         p = p + c_grad * (g / ct_denom);
-        p = p + c_avg * (m / ct_denom);""")
+        p = p + c_avg * (m / ct_denom);"""
     return Rule(f"nadam{'w' if decoupled else ''}", ("m", "v"),
                 ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc2", "eps",
                  "c_grad", "c_avg"), body, numpy)
@@ -151,25 +154,16 @@ def nadam(decoupled: bool) -> Rule:
 @functools.lru_cache(maxsize=None)
 def radam(decoupled: bool) -> Rule:
     def numpy(p, g, st, s):
-        g = -g if s["maximize"] else g
-        if decoupled:
-            p = p * s["decay"]
-        elif s["wd"]:
-            g = g + s["wd"] * p
-        st["m"] = st["m"] + s["w1"] * (g - st["m"])
-        st["v"] = st["v"] * s["beta2"] + s["w2"] * g * g
+        p, g = _moments_numpy(p, g, st, s, decoupled)
         corrected = st["m"] / s["bc1"]
         if s["rectify"]:
             adaptive = s["bc2_sqrt"] / (np.sqrt(st["v"]) + s["eps"])
             return p + -1.0 * (corrected * s["lr"] * adaptive * s["rect"]), st
         return p + -1.0 * (corrected * s["lr"]), st
-    body = ("if (maximize != 0) g = -g;" +
-            ("p = p * decay;" if decoupled else "if (wd != 0) g = g + wd * p;") + """
-        m = m + w1 * (g - m);
-        v = v * beta2 + w2 * g * g;
+    body = _moments_c(decoupled) + """
         const ct_real ct_corrected = m / bc1;
         if (rectify != 0) p = p + -1.0f * (ct_corrected * lr * (bc2_sqrt / (sqrt(v) + eps)) * rect);
-        else p = p + -1.0f * (ct_corrected * lr);""")
+        else p = p + -1.0f * (ct_corrected * lr);"""
     return Rule(f"radam{'w' if decoupled else ''}", ("m", "v"),
                 ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc1",
                  "bc2_sqrt", "eps", "lr", "rectify", "rect"), body, numpy)

@@ -2,12 +2,10 @@
 replicate, circular; 'same'/'valid'; groups; dilation)."""
 from __future__ import annotations
 
-import math
-
 from ...creation import empty
 from .. import functional as F
-from .. import init
 from ..parameter import Parameter
+from .linear import reset_kaiming
 from .module import Module
 
 
@@ -50,12 +48,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_kaiming(self.weight, self.bias)
 
     def _padded(self, input):
         """The input padded by padding_mode (non-zero modes), and the padding left to do."""

@@ -10,6 +10,17 @@ from ..parameter import Parameter
 from .module import Module
 
 
+def reset_kaiming(weight, bias):
+    """PyTorch's init of Linear and convolution layers: kaiming-uniform weights (a = sqrt(5),
+    i.e. uniform in +-1/sqrt(fan_in)) and biases uniform in +-1/sqrt(fan_in)."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        if fan_in:
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(bias, -bound, bound)
+
+
 class Identity(Module):
     """Returns its input (any constructor arguments are ignored, as in PyTorch)."""
 
@@ -35,11 +46,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
