@@ -273,6 +273,8 @@ def test_embedding_options(device):
     capped(cltorch.tensor([0, 3], device=device))
     norms = capped.weight.detach().norm(dim=1)._host_values()
     assert norms[0] <= 1.0 + 1e-5 and norms[3] <= 1.0 + 1e-5
+    with pytest.raises(NotImplementedError, match="scale_grad_by_freq"):
+        nn.Embedding(3, 2, scale_grad_by_freq=True)(cltorch.tensor([0], device=device))
     pretrained = nn.Embedding.from_pretrained(cltorch.eye(3, device=device))
     assert not pretrained.weight.requires_grad
     bag = nn.EmbeddingBag.from_pretrained(cltorch.eye(3, device=device), mode="sum")

@@ -106,6 +106,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` picked by the indices in ``input``; the ``padding_idx`` row gets no
     gradient; with ``max_norm`` the picked rows are renormalised in place first."""
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding(scale_grad_by_freq=True) is not supported by "
+                                  "cltorch yet")
     if padding_idx is not None:
         padding_idx = padding_idx + weight.shape[0] if padding_idx < 0 else padding_idx
     if max_norm is not None:
@@ -151,7 +154,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         starts, end = starts[:-1], starts[-1]
     else:
         end = input.numel()
-    vectors = embedding(input, weight, padding_idx, max_norm, norm_type)
+    vectors = embedding(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
     if per_sample_weights is not None:
         if mode != "sum":
             raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
