@@ -328,6 +328,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims: 'nearest' (1-D/2-D), 'linear' (1-D) and 'bilinear' (2-D)."""
     dims = input.ndim - 2
+    if antialias:
+        raise NotImplementedError("interpolate(antialias=True) is not supported by cltorch yet")
     if mode not in ("nearest", "linear", "bilinear"):
         raise NotImplementedError(f"interpolate mode '{mode}' is not supported by cltorch yet")
     if mode == "nearest" and align_corners is not None:
