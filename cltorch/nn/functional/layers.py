@@ -181,6 +181,16 @@ def _norm_shape(x, num_features):
     return (1, num_features) + (1,) * (x.ndim - 2)
 
 
+def _channel_affine(out, weight, bias):
+    """``out * weight + bias`` with one weight and bias per channel (dim 1)."""
+    shape = _norm_shape(out, out.shape[1])
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) with the batch statistics (training, updating the
@@ -202,11 +212,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         mean, var = running_mean, running_var
     shape = _norm_shape(input, input.shape[1])
     out = (input - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _channel_affine(out, weight, bias)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -239,12 +245,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     mean = grouped.mean(2, keepdim=True)
     var = grouped.var(2, correction=0, keepdim=True)
     out = ((grouped - mean) / (var + eps).sqrt()).reshape(input.shape)
-    shape = _norm_shape(input, c)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _channel_affine(out, weight, bias)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -262,12 +263,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                 running_var.copy_(rv.reshape(n, c).mean(0))
     else:
         out = batch_norm(input, running_mean, running_var, None, None, False, momentum, eps)
-    shape = _norm_shape(input, c)
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    return _channel_affine(out, weight, bias)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

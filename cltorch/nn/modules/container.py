@@ -221,8 +221,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.type()} of size "
-                         f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
+        return "\n".join(_describe(i, p) for i, p in enumerate(self))
 
 
 class ParameterDict(_Mapping, Module):
@@ -240,8 +239,12 @@ class ParameterDict(_Mapping, Module):
         self.register_parameter(key, _as_parameter(value))
 
     def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.type()} of size "
-                         f"{'x'.join(map(str, p.shape))}]" for k, p in self.items())
+        return "\n".join(_describe(k, p) for k, p in self.items())
+
+
+def _describe(key, p):
+    """One line of a parameter container's repr, as PyTorch prints it."""
+    return f"({key}): Parameter containing: [{p.type()} of size {'x'.join(map(str, p.shape))}]"
 
 
 def _as_parameter(value):
