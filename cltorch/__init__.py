@@ -7,7 +7,11 @@ templates for both GPU dialects.
 import sys as _sys
 
 from . import autograd, dtypes as _dtypes
-from ._devices import cuda, memory_allocated, opencl
+from ._devices import memory_allocated
+from . import cuda, opencl, cpu  # noqa: E402  (device namespaces: torch.cuda & co.)
+from .amp import autocast
+from .amp.autocast_mode import (get_autocast_dtype, is_autocast_available,
+                                is_autocast_enabled, set_autocast_enabled)
 from ._printing import set_printoptions
 from .backend import (BackendUnavailable, CompileError, OutOfMemoryError, device,
                       registry as _registry)
@@ -26,15 +30,12 @@ from .linalg_ops import MATMUL as _MATMUL
 from .misc import MISC as _MISC
 from .sorting import SORTING as _SORTING
 from .random import RANDOM as _RANDOM, Generator, default_generator
-from .reductions import REDUCTIONS as _REDUCTIONS, linalg, return_types
+from .reductions import REDUCTIONS as _REDUCTIONS, return_types
 from .ops import pointwise as _pointwise
 from .ops.layout import broadcast_shapes as _broadcast_shapes
 from .tensor import Size, Tensor
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
-
-_sys.modules[__name__ + ".opencl"] = opencl
-_sys.modules[__name__ + ".cuda"] = cuda
 
 bool = _dtypes.bool_
 uint8, int8, int16, int32, int64 = (_dtypes.uint8, _dtypes.int8, _dtypes.int16, _dtypes.int32,
@@ -54,7 +55,9 @@ globals().update(_INDEXING)
 globals().update(_WRITES)
 globals().update(_SORTING)
 globals().update(_COUNTING)
-_sys.modules[__name__ + ".linalg"] = linalg
+from . import linalg  # noqa: E402
+from .linalg import TOP_LEVEL as _LINALG_TOP_LEVEL  # noqa: E402
+globals().update(_LINALG_TOP_LEVEL)
 
 
 def _method_function(name):
@@ -120,3 +123,7 @@ def get_default_device():
 
 from . import nn, optim, utils  # noqa: E402  (user-facing packages, built on the above)
 from .serialization import load, save  # noqa: E402
+from . import (accelerator, backends, distributed, jit, multiprocessing,  # noqa: E402
+               onnx, serialization, testing)
+from .compat import *  # noqa: E402,F401,F403  (names programs reach for: inf, finfo, compile...)
+from .torch_alias import install_as_torch, uninstall_as_torch  # noqa: E402

@@ -1,4 +1,5 @@
-"""``cltorch devices`` lists every backend and device; ``cltorch doctor`` self-tests them."""
+"""``cltorch devices`` lists every backend and device; ``cltorch doctor`` self-tests them;
+``cltorch run script.py`` runs a PyTorch program on cltorch."""
 from __future__ import annotations
 
 import argparse
@@ -103,9 +104,46 @@ def doctor() -> int:
     return status
 
 
+def run(target: list) -> int:
+    """Run a PyTorch program with ``import torch`` resolving to cltorch: ``script.py args...``
+    or ``-m module args...``, as ``python`` would run it (``__main__``, ``sys.argv``,
+    the script's folder first on ``sys.path``)."""
+    import os
+    import runpy
+    from .torch_alias import install_as_torch
+    if not target or (target[0] == "-m" and len(target) < 2):
+        print("usage: cltorch run script.py [args...] | cltorch run -m module [args...]",
+              file=sys.stderr)
+        return 2
+    install_as_torch()
+    try:
+        if target[0] == "-m":
+            sys.argv = [target[1], *target[2:]]
+            sys.path.insert(0, os.getcwd())
+            runpy.run_module(target[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = list(target)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(target[0])))
+            runpy.run_path(target[0], run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:  # everything after the script belongs to the script
+        return run(argv[1:])
+    from .config import VERSION
     parser = argparse.ArgumentParser(prog="cltorch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"cltorch {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run a PyTorch program (script.py or -m module) on cltorch, "
+                               "with `import torch` resolving to cltorch")
     listing = sub.add_parser("devices", help="list every backend and device")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("doctor", help="numerical self-test of every device against the cpu")

@@ -2,6 +2,8 @@
 
 - ``CLTORCH_DEVICE``: the default device for new tensors (``cpu`` unless set), as
   ``cltorch.set_default_device`` would set it.
+- ``CLTORCH_CUDA``: the devices that ``cuda:0``, ``cuda:1``... name (``opencl:1``,
+  ``opencl:0,opencl:1``, ``none``); unset, the CUDA backend's GPUs, else the OpenCL GPUs.
 - ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
 """
 from __future__ import annotations
@@ -22,3 +24,8 @@ def cache_dir() -> str:
 
 def default_device_string() -> str:
     return os.environ.get("CLTORCH_DEVICE", "cpu")
+
+
+def accelerator_pin():
+    """CLTORCH_CUDA, or None when unset."""
+    return os.environ.get("CLTORCH_CUDA")

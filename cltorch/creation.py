@@ -248,13 +248,21 @@ def legacy_new(dtype, args, device):
 
 class _LegacyType(type):
     def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and obj.is_cpu
+        return isinstance(obj, Tensor) and obj.dtype is cls.dtype and \
+            obj.device.type == cls.device_type
 
 
-def _legacy_class(dtype):
+def _legacy_class(dtype, device_type="cpu"):
+    """``torch.FloatTensor`` (``device_type`` cpu) or ``torch.cuda.FloatTensor`` (cuda)."""
     def __new__(cls, *args, device=None):
-        return legacy_new(dtype, args, device)
-    return _LegacyType(f"{dtype.legacy_name}Tensor", (), {"__new__": __new__, "dtype": dtype})
+        return legacy_new(dtype, args, device_type if device is None else device)
+    return _LegacyType(f"{dtype.legacy_name}Tensor", (),
+                       {"__new__": __new__, "dtype": dtype, "device_type": device_type})
+
+
+def legacy_classes(device_type: str) -> dict:
+    """The ten legacy tensor classes of a device type, by name (``FloatTensor``...)."""
+    return {f"{d.legacy_name}Tensor": _legacy_class(d, device_type) for d in dtypes.ALL}
 
 
 FloatTensor = _legacy_class(dtypes.float32)

@@ -2,11 +2,14 @@
 dot, outer, addmm, baddbmm and the ``@`` operator, all over the one GEMM in ``ops.gemm``."""
 from __future__ import annotations
 
+import functools
+
 from .ops import gemm
 from .ops.layout import broadcast_shapes
 from .autograd.engine import sum_to
 from .autograd.graph import record
 from .tensor import Tensor
+from .amp.autocast_mode import LOWER, autocast_op
 
 
 def _as_batched(x: Tensor, batch_shape) -> Tensor:
@@ -40,6 +43,33 @@ def _check_k(a_shape, b_shape):
                            f"{a_shape[-1]} and {b_shape[-2]}x{b_shape[-1]})")
 
 
+def _into(out, result, name):
+    """Write ``result`` into the caller's ``out=`` tensor, with PyTorch's checks."""
+    if out is None:
+        return result
+    if result.requires_grad or out.requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                           f"automatic differentiation, but one of the arguments requires "
+                           f"grad.")
+    if out.dtype is not result.dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {result.dtype}, but got "
+                           f"{out.dtype} instead")
+    if tuple(out.shape) != tuple(result.shape):
+        raise RuntimeError(f"{name}(): out= has shape {list(out.shape)}, expected "
+                           f"{list(result.shape)} (cltorch does not resize out= tensors)")
+    return out.copy_(result)
+
+
+def _with_out(fn):
+    """``fn(..., out=None)``: the product, written into ``out`` when one is given."""
+    @functools.wraps(fn)
+    def run(*args, out=None):
+        return _into(out, fn(*args), fn.__name__)
+    return run
+
+
+@_with_out
+@autocast_op(LOWER)
 def matmul(input, other):
     """Matrix product with PyTorch's rules: dot for 1-D x 1-D, batched and broadcast for N-D.
 
@@ -65,6 +95,8 @@ def matmul(input, other):
     return out
 
 
+@_with_out
+@autocast_op(LOWER)
 def mm(input, mat2):
     """(n, k) @ (k, m)."""
     if input.ndim != 2 or mat2.ndim != 2:
@@ -72,6 +104,8 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
+@_with_out
+@autocast_op(LOWER)
 def bmm(input, mat2):
     """(b, n, k) @ (b, k, m), no broadcasting."""
     if input.ndim != 3 or mat2.ndim != 3:
@@ -84,6 +118,8 @@ def bmm(input, mat2):
     return _bmm(input, mat2)
 
 
+@_with_out
+@autocast_op(LOWER)
 def mv(input, vec):
     """(n, k) @ (k,)."""
     if input.ndim != 2 or vec.ndim != 1:
@@ -109,11 +145,13 @@ def outer(input, vec2):
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
+@autocast_op(LOWER)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``; ``input`` is ignored when beta is 0."""
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
+@autocast_op(LOWER)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * bmm(batch1, batch2)``."""
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
@@ -139,16 +177,19 @@ def inner(input, other):
     return result.reshape(input._shape[:-1] + other._shape[:-1])
 
 
+@autocast_op(LOWER)
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat @ vec)``."""
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
+@autocast_op(LOWER)
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """``beta * input + alpha * outer(vec1, vec2)``."""
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)
 
 
+@autocast_op(LOWER)
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
     return _scaled_sum(input, bmm(batch1, batch2).sum(0), beta, alpha)
@@ -189,31 +230,82 @@ def kron(input, other):
     return product.reshape([x * y for x, y in zip(a._shape, b._shape)])
 
 
+@autocast_op(LOWER)
 def einsum(equation, *operands):
-    """Einstein summation for one or two operands, through permutes, sums and one matmul."""
+    """Einstein summation over any number of operands (``...`` broadcasts), contracted left to
+    right: each step is permutes, sums and one batched matmul."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    lhs, _, rhs = equation.replace(" ", "").partition("->")
+    terms, rhs = _einsum_parse(equation, operands)
+    operands = _einsum_broadcast(terms, operands)
+    if len(operands) == 1:
+        term, t = _einsum_prepare(terms[0], operands[0], rhs)
+        return t.permute([term.index(c) for c in rhs]) if rhs else t.reshape(())
+    term, acc = terms[0], operands[0]
+    for i in range(1, len(operands)):
+        later = rhs + "".join(terms[i + 1:])
+        keep = rhs if i == len(operands) - 1 else \
+            "".join(c for c in dict.fromkeys(term + terms[i]) if c in later)
+        acc = _einsum_two(term, acc, terms[i], operands[i], keep)
+        term = keep
+    return acc
+
+
+_ELLIPSIS_LETTERS = "".join(chr(0x3B1 + i) for i in range(24))  # never in an equation
+
+
+def _einsum_parse(equation, operands):
+    """The terms and the output, with each ``...`` spelled as letters of its own (aligned
+    right, as broadcasting aligns dims), and the implicit output made explicit."""
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
     terms = lhs.split(",")
-    if len(terms) != len(operands) or len(operands) not in (1, 2) or "." in equation:
-        raise NotImplementedError("cltorch's einsum takes one or two operands without '...'")
-    if not _:
-        letters = "".join(terms)
-        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum(): more operands were provided than specified in the "
+                         f"equation" if len(operands) > len(terms) else
+                         "einsum(): fewer operands were provided than specified in the equation")
+    spelled, widest = [], 0
+    for i, (term, t) in enumerate(zip(terms, operands)):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            k = t.ndim - named
+            if k < 0:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                                   f"({named}) is more than the number of dimensions ({t.ndim})"
+                                   f" for operand {i}")
+            widest = max(widest, k)
+            term = term.replace("...", _ELLIPSIS_LETTERS[24 - k:] if k else "")
+        elif named != t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) "
+                               f"does not match the number of dimensions ({t.ndim}) for "
+                               f"operand {i} and no ellipsis was given")
+        spelled.append(term)
+    dots = _ELLIPSIS_LETTERS[24 - widest:] if widest else ""
+    if arrow:
+        return spelled, rhs.replace("...", dots)
+    letters = "".join(terms).replace("...", "")
+    return spelled, dots + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+
+
+def _einsum_broadcast(terms, operands):
+    """Operands expanded so that a letter has one size everywhere (size-1 dims broadcast)."""
     sizes = {}
     for term, t in zip(terms, operands):
-        if len(term) != t.ndim:
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation "
-                               f"({len(term)}) does not match the number of dimensions "
-                               f"({t.ndim}) for operand {terms.index(term)}")
-        for c, s in zip(term, t._shape):
-            sizes.setdefault(c, s)
-    prepared = [_einsum_prepare(term, t, rhs + "".join(terms[:i] + terms[i + 1:]))
-                for i, (term, t) in enumerate(zip(terms, operands))]
-    if len(prepared) == 1:
-        term, t = prepared[0]
-        return t.permute([term.index(c) for c in rhs]) if rhs else t.reshape(())
-    (ta, a), (tb, b) = prepared
+        for c, n in zip(term, t._shape):
+            if sizes.get(c, 1) not in (1, n) and n != 1:
+                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
+                                   f"(original->remapped): subscript {c} has sizes "
+                                   f"{sizes[c]} and {n}")
+            sizes[c] = max(sizes.get(c, 1), n) if n != 0 and sizes.get(c) != 0 else 0
+    return [t.expand([sizes[c] for c in term]) if any(
+        n != sizes[c] for c, n in zip(term, t._shape)) else t for term, t in zip(terms, operands)]
+
+
+def _einsum_two(ta, a, tb, b, rhs):
+    """``ta,tb->rhs`` through permutes, sums and one batched matmul."""
+    sizes = dict(zip(ta, a._shape))
+    sizes.update(zip(tb, b._shape))
+    ta, a = _einsum_prepare(ta, a, rhs + tb)
+    tb, b = _einsum_prepare(tb, b, rhs + ta)
     batch = [c for c in ta if c in tb and c in rhs]
     contract = [c for c in ta if c in tb and c not in rhs]
     left = [c for c in ta if c not in tb]

@@ -15,6 +15,7 @@ from .ops.softmax import softmax as _softmax
 from .autograd.derivatives import evenly, prod_backward, to_indices, unreduce
 from .autograd.graph import record
 from .tensor import Tensor
+from .amp.autocast_mode import FLOAT32, autocast_op
 
 def _return_type(name, fields):
     """A named tuple printed as PyTorch prints ``torch.return_types.max(values=..., ...)``."""
@@ -37,6 +38,7 @@ def _dtype(dtype):
     return None if dtype is None else dtypes.to_dtype(dtype)
 
 
+@autocast_op(FLOAT32)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (int or tuple; all dims when None). Integers sum to int64.
 
@@ -67,6 +69,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return out
 
 
+@autocast_op(FLOAT32)
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over ``dim`` (all dims when None)."""
     out = reduce("prod", input, dim, keepdim, _dtype(dtype))
@@ -240,6 +243,7 @@ def _norm_backward(g, x, out, ord, dims, keepdim):
     return evenly(g, x.abs(), out, dims, keepdim) * x.sign()  # +-inf: the extreme |x| wins
 
 
+@autocast_op(FLOAT32)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """``vector_norm`` with PyTorch's ``norm`` signature ('fro' is the 2-norm of the elements)."""
     if p in ("fro", None):
@@ -247,9 +251,6 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if isinstance(p, str):
         raise RuntimeError(f"norm(): p='{p}' is not supported by cltorch yet")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
-
-
-linalg = types.SimpleNamespace(vector_norm=vector_norm, norm=norm)  # cross: see misc.py
 
 
 def _float(input):
@@ -265,6 +266,7 @@ def _floating(name, input, dtype):
     return input
 
 
+@autocast_op(FLOAT32)
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably."""
     x = _float(input)
@@ -275,12 +277,14 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else out.squeeze(dims) if dims else out
 
 
+@autocast_op(FLOAT32)
 def softmax(input, dim, dtype=None):
     """``exp(x) / sum(exp(x))`` over ``dim``, shifted by the max for stability (one fused
     kernel)."""
     return _fused_softmax(_floating("softmax", input, dtype), dim, False)
 
 
+@autocast_op(FLOAT32)
 def log_softmax(input, dim, dtype=None):
     """``log(softmax(x))`` over ``dim``, computed without forming the softmax (one fused
     kernel)."""
@@ -301,6 +305,7 @@ def _fused_softmax(x, dim, log):
     return out
 
 
+@autocast_op(FLOAT32)
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim`` (integers accumulate in int64)."""
     d = _scan_dim(input, dim)
@@ -314,6 +319,7 @@ def _reverse_cumsum(g, d):
     return g.flip([d]).cumsum(d).flip([d]) if g.ndim else g
 
 
+@autocast_op(FLOAT32)
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim``."""
     d = _scan_dim(input, dim)

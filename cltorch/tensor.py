@@ -128,11 +128,22 @@ class Tensor(Array):
 
     @property
     def is_cuda(self) -> bool:
-        return self._storage.device.kind == "cuda"
+        """On an accelerator that programs know as ``cuda`` (see ``cltorch.cuda``)."""
+        return registry.device_type(self._storage.device) == "cuda"
 
     @property
     def is_cpu(self) -> bool:
         return self._storage.device.kind == "cpu"
+
+    @property
+    def is_opencl(self) -> bool:
+        return self._storage.device.kind == "opencl"
+
+    is_xpu = is_mps = is_meta = is_sparse = is_quantized = is_mkldnn = is_nested = False
+
+    def get_device(self) -> int:
+        """The device index; -1 on the cpu."""
+        return -1 if self.is_cpu else self.device.index
 
     @property
     def is_leaf(self) -> bool:
@@ -228,6 +239,22 @@ class Tensor(Array):
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
 
+    @property
+    def mT(self):
+        """The last two dims swapped (a view)."""
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of "
+                               f"matrices. Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    mH = mT  # real dtypes only: the conjugate transpose is the transpose
+
+    @property
+    def H(self):
+        if self.ndim > 2:
+            raise RuntimeError("tensor.H is only supported on matrices (2-D tensors).")
+        return self.T
+
     def size(self, dim=None):
         return self.shape if dim is None else self._shape[normalize_dim(dim, self.ndim)]
 
@@ -273,12 +300,16 @@ class Tensor(Array):
     def type(self, dtype=None, non_blocking=False):
         """Without argument the legacy type name (``torch.FloatTensor``); else a conversion."""
         if dtype is None:
-            kind = self._storage.device.kind
+            kind = self.device.type
             middle = "" if kind == "cpu" else f"{kind}."
             return f"torch.{middle}{self.dtype.legacy_name}Tensor"
+        if isinstance(dtype, type) and hasattr(dtype, "device_type"):  # torch.FloatTensor
+            return self.to(dtype.device_type, dtype.dtype)
         if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            device = "cuda" if dtype.startswith("torch.cuda.") else "cpu"
             legacy = dtype.split(".")[-1][:-len("Tensor")]
             dtype = next(d for d in dtypes.ALL if d.legacy_name == legacy)
+            return self.to(device, dtype)
         return self.to(dtypes.to_dtype(dtype))
 
     # ---- views ------------------------------------------------------------------------------

@@ -112,10 +112,10 @@ def fake(monkeypatch):
     driver = FakeDriver()
     monkeypatch.setattr(cuda_backend, "_bindings", lambda: (driver, nvrtc))
     driver.kernels = lambda: registry.get("cuda").kernels.values()
-    for cached in (cuda_backend.device_count, registry._open):
+    for cached in (cuda_backend.device_count, registry._open, registry.accelerators):
         cached.cache_clear()
     yield driver
-    for cached in (cuda_backend.device_count, registry._open):
+    for cached in (cuda_backend.device_count, registry._open, registry.accelerators):
         cached.cache_clear()
 
 

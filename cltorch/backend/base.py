@@ -67,6 +67,7 @@ class Device:
         self.compute_units = 1
         self.cpu_like = False  # a CPU behind OpenCL: kernels should loop, not use barriers
         self.kernels = {}   # (source, name) -> compiled kernel handle
+        self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
 
     @property
     def name(self) -> str:

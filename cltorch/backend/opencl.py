@@ -44,6 +44,14 @@ def device_count() -> int:
     return len(cl_devices())
 
 
+def gpu_count() -> int:
+    """How many OpenCL devices are GPUs (they come first in ``cl_devices``)."""
+    if not cl_devices():
+        return 0
+    cl = _cl()
+    return sum(bool(d.type & cl.device_type.GPU) for d in cl_devices())
+
+
 class OpenCLDevice(Device):
     kind = "opencl"
 

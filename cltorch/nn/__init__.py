@@ -4,3 +4,6 @@ from . import functional, init, utils
 from .modules import *  # noqa: F401,F403
 from .modules import Module
 from .parameter import Parameter
+from . import parallel  # noqa: E402
+from .parallel import DataParallel  # noqa: F401
+from .parallel import DistributedDataParallel  # noqa: F401

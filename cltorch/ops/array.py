@@ -22,6 +22,13 @@ class Storage:
     def __init__(self, device: Device, buffer, nbytes: int):
         self.device, self.buffer, self.nbytes = device, buffer, nbytes
         self.version = 0
+        stats = device.memory  # [bytes held by live storages, their peak]
+        stats[0] += nbytes
+        if stats[0] > stats[1]:
+            stats[1] = stats[0]
+
+    def __del__(self):
+        self.device.memory[0] -= self.nbytes
 
 
 class Array:

@@ -1,2 +1,3 @@
-"""``cltorch.utils``: ``data`` (datasets, samplers, DataLoader)."""
-from . import data
+"""``cltorch.utils``: ``data`` (datasets, samplers, DataLoader), ``checkpoint``,
+``tensorboard`` (import only)."""
+from . import checkpoint, data  # noqa: F401

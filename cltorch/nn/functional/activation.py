@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import math
 
+from ...autograd.inplace import tracked
 from ...functions import FUNCTIONS
 from ...reductions import log_softmax as _log_softmax, softmax as _softmax
+from ...amp.autocast_mode import FLOAT32, LOWER, autocast_op
 
 _where = FUNCTIONS["where"]
 
 
-def _inplace(input, result, inplace):
-    return input.copy_(result) if inplace else result
+def _inplace(input, fn, inplace):
+    """``fn(input)``, written into ``input`` when ``inplace``. Under autograd the value is
+    computed from a clone (PyTorch's ``original_self``), so the graph that produced it never
+    saved the tensor that the write then changes; the write itself is a recorded ``copy_``."""
+    if not inplace:
+        return fn(input)
+    source = input.clone() if tracked(input) else input
+    return input.copy_(fn(source))
 
 
 def relu(input, inplace=False):
-    return _inplace(input, input.relu(), inplace)
+    return _inplace(input, lambda x: x.relu(), inplace)
 
 
 def relu_(input):
@@ -28,13 +36,14 @@ def relu6(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _inplace(input, _where(input > 0, input, input * negative_slope), inplace)
+    return _inplace(input, lambda x: _where(x > 0, x, x * negative_slope), inplace)
 
 
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, True)
 
 
+@autocast_op(LOWER)
 def prelu(input, weight):
     """Leaky ReLU whose negative slope is a learned ``weight`` (one, or one per channel)."""
     if weight.numel() != 1 and input.ndim >= 2:
@@ -49,12 +58,12 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         return leaky_relu(input, (lower + upper) / 2, inplace)
     from ...random import rand
     slope = rand(input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
-    return _inplace(input, _where(input >= 0, input, input * slope), inplace)
+    return _inplace(input, lambda x: _where(x >= 0, x, x * slope), inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    negative = alpha * (input.clamp(max=0.0).exp() - 1)
-    return _inplace(input, _where(input > 0, input, negative), inplace)
+    return _inplace(input, lambda x: _where(x > 0, x, alpha * (x.clamp(max=0.0).exp() - 1)),
+                    inplace)
 
 
 def elu_(input, alpha=1.0):
@@ -65,12 +74,12 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 
 
 def selu(input, inplace=False):
-    return _inplace(input, _SELU_SCALE * elu(input, _SELU_ALPHA), inplace)
+    return _inplace(input, lambda x: _SELU_SCALE * elu(x, _SELU_ALPHA), inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
-    negative = alpha * ((input.clamp(max=0.0) / alpha).exp() - 1)
-    return _inplace(input, _where(input > 0, input, negative), inplace)
+    return _inplace(input, lambda x: _where(x > 0, x, alpha * ((x.clamp(max=0.0) / alpha).exp()
+                                                               - 1)), inplace)
 
 
 def gelu(input, approximate="none"):
@@ -84,11 +93,11 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return _inplace(input, input * input.sigmoid(), inplace)
+    return _inplace(input, lambda x: x * x.sigmoid(), inplace)
 
 
 def mish(input, inplace=False):
-    return _inplace(input, input * softplus(input).tanh(), inplace)
+    return _inplace(input, lambda x: x * softplus(x).tanh(), inplace)
 
 
 def sigmoid(input):
@@ -107,7 +116,7 @@ def logsigmoid(input):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _inplace(input, input.clamp(min_val, max_val), inplace)
+    return _inplace(input, lambda x: x.clamp(min_val, max_val), inplace)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -115,11 +124,11 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 
 def hardsigmoid(input, inplace=False):
-    return _inplace(input, (input / 6 + 0.5).clamp(0.0, 1.0), inplace)
+    return _inplace(input, lambda x: (x / 6 + 0.5).clamp(0.0, 1.0), inplace)
 
 
 def hardswish(input, inplace=False):
-    return _inplace(input, input * (input + 3).clamp(0.0, 6.0) / 6, inplace)
+    return _inplace(input, lambda x: x * (x + 3).clamp(0.0, 6.0) / 6, inplace)
 
 
 def hardshrink(input, lambd=0.5):
@@ -137,6 +146,7 @@ def tanhshrink(input):
     return input - input.tanh()
 
 
+@autocast_op(FLOAT32)
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
     scaled = input * beta
@@ -149,7 +159,7 @@ def softsign(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    return _inplace(input, _where(input > threshold, input, input * 0 + value), inplace)
+    return _inplace(input, lambda x: _where(x > threshold, x, x * 0 + value), inplace)
 
 
 def threshold_(input, threshold_value, value):

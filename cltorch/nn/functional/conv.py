@@ -8,6 +8,7 @@ import math
 from ...autograd.graph import record
 from ...ops import im2col
 from .padding import pad as _pad
+from ...amp.autocast_mode import LOWER, autocast_op
 
 
 def _pair(v, n=2):
@@ -132,11 +133,13 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
     return result if batched else result.squeeze(0)
 
 
+@autocast_op(LOWER)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (cross-correlation) of (N, C, L) with weight (O, C/groups, K)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1)
 
 
+@autocast_op(LOWER)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of (N, C, H, W) with weight (O, C/groups, KH, KW)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
@@ -182,12 +185,14 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     return image if batched else image.squeeze(0)
 
 
+@autocast_op(LOWER)
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
                            dilation, 1)
 
 
+@autocast_op(LOWER)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1):
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,

@@ -9,10 +9,13 @@ from ...autograd.grad_mode import no_grad
 from ...functions import FUNCTIONS
 from ...misc import cosine_similarity
 from ...random import bernoulli
+from .activation import _inplace
+from ...amp.autocast_mode import FLOAT32, LOWER, autocast_op
 
 _where = FUNCTIONS["where"]
 
 
+@autocast_op(LOWER)
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``."""
     out = input @ weight.t() if weight.ndim == 2 else input @ weight
@@ -41,8 +44,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training or p == 0:
         return input
-    result = input * _dropout_mask(tuple(input.shape), p, input)
-    return input.copy_(result) if inplace else result
+    mask = _dropout_mask(tuple(input.shape), p, input)
+    return _inplace(input, lambda x: x * mask, inplace)
 
 
 def _channel_dropout(input, p, training, inplace, spatial):
@@ -51,8 +54,8 @@ def _channel_dropout(input, p, training, inplace, spatial):
         return input
     batched = input.ndim == spatial + 2
     shape = tuple(input.shape[:2 if batched else 1]) + (1,) * spatial
-    result = input * _dropout_mask(shape, p, input)
-    return input.copy_(result) if inplace else result
+    mask = _dropout_mask(shape, p, input)
+    return _inplace(input, lambda x: x * mask, inplace)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
@@ -77,8 +80,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     keep = bernoulli(input.new_full(tuple(input.shape), 1 - p))
     a = ((1 - p) * (1 + p * alpha ** 2)) ** -0.5
     b = -a * alpha * p
-    result = (input * keep + alpha * (1 - keep)) * a + b
-    return input.copy_(result) if inplace else result
+    return _inplace(input, lambda x: (x * keep + alpha * (1 - keep)) * a + b, inplace)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -95,6 +97,7 @@ def one_hot(tensor, num_classes=-1):
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
 
 
+@autocast_op(FLOAT32)
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
     from ...reductions import vector_norm
@@ -215,6 +218,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _channel_affine(out, weight, bias)
 
 
+@autocast_op(FLOAT32)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
@@ -234,6 +238,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
+@autocast_op(FLOAT32)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each group of channels of each sample."""
     n, c = input.shape[:2]
@@ -361,6 +366,7 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+@autocast_op(LOWER)
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     """softmax(q k^T * scale + mask) v; a bool mask keeps True positions, a float mask adds."""

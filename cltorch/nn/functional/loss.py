@@ -9,6 +9,7 @@ from ... import dtypes
 from ...functions import FUNCTIONS
 from ...reductions import log_softmax
 from .activation import logsigmoid
+from ...amp.autocast_mode import FLOAT32, autocast_op
 
 _where = FUNCTIONS["where"]
 
@@ -41,6 +42,7 @@ def _same_size(input, target, name):
                       f"broadcasting. Please ensure they have the same size.", stacklevel=3)
 
 
+@autocast_op(FLOAT32)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     _same_size(input, target, "mse_loss")
     loss = (input - target) ** 2
@@ -48,11 +50,13 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
                    _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _same_size(input, target, "l1_loss")
     return _reduce((input - target).abs(), _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
     _same_size(input, target, "smooth_l1_loss")
@@ -61,6 +65,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     _same_size(input, target, "huber_loss")
@@ -74,6 +79,7 @@ def _class_view(weight, ndim):
     return weight.reshape((1, -1) + (1,) * (ndim - 2)) if ndim >= 2 else weight
 
 
+@autocast_op(FLOAT32)
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     """-input[n, target[n]] (times the class weight); targets equal to ``ignore_index`` count
@@ -109,6 +115,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+@autocast_op(FLOAT32)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
                   reduce=None, reduction="mean", label_smoothing=0.0):
     """log_softmax over dim 1 (dim 0 for one sample) then NLL; ``target`` holds class indices
@@ -154,6 +161,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (1 - label_smoothing) * nll + label_smoothing / classes * smooth
 
 
+@autocast_op(FLOAT32)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
@@ -168,6 +176,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
                                      reduce=None, reduction="mean", pos_weight=None):
     """BCE of sigmoid(input), computed stably from the logits; ``pos_weight`` scales the
@@ -185,6 +194,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log target - input) pointwise (0 where target is 0); 'batchmean' divides the
     sum by the batch size."""
@@ -204,6 +214,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+@autocast_op(FLOAT32)
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
                      reduce=None, reduction="mean"):
     loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
@@ -214,6 +225,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     """0.5 (log max(var, eps) + (input - target)^2 / max(var, eps)) (+ 0.5 log 2 pi)."""
     if var.ndim == input.ndim - 1 and tuple(var.shape) == tuple(input.shape[:-1]):
@@ -227,12 +239,14 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return _reduce(loss, reduction)
 
 
+@autocast_op(FLOAT32)
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                         reduction="mean"):
     loss = (-target * (input1 - input2) + margin).clamp(min=0)
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
     """input where target is 1, max(0, margin - input) where it is -1."""
@@ -242,6 +256,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     from ...misc import cosine_similarity
@@ -258,6 +273,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return vector_norm(x1 - x2 + eps, p, dim=-1, keepdim=keepdim)
 
 
+@autocast_op(FLOAT32)
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     d_pos = pairwise_distance(anchor, positive, p, eps)
@@ -268,6 +284,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                    _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction="mean"):
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
@@ -277,6 +294,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
                       reduce=None, reduction="mean"):
     """sum over i != y of max(0, margin - x[y] + x[i])^p / C."""
@@ -297,11 +315,13 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), stably."""
     return _reduce(-logsigmoid(target * input), _reduction(size_average, reduce, reduction))
 
 
+@autocast_op(FLOAT32)
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
               zero_infinity=False):
     """Connectionist temporal classification: -log of the total probability of every

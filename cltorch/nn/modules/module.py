@@ -484,8 +484,27 @@ class Module:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
 
+    _HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
+                   "_backward_pre_hooks")
+
+    def __getstate__(self):
+        """The attribute dict, hook registries as plain OrderedDicts (PyTorch's layout, so a
+        whole pickled module loads in PyTorch too)."""
+        state = dict(self.__dict__)
+        for name in self._HOOK_DICTS:
+            if name in state:
+                state[name] = collections.OrderedDict(state[name])
+        return state
+
     def __setstate__(self, state):
+        """Restore a pickled module (cltorch's or PyTorch's), filling what it lacks."""
         self.__dict__.update(state)
+        for name in self._HOOK_DICTS:
+            self.__dict__[name] = _Hooks(self.__dict__.get(name) or {})
+        for name, default in (("training", True), ("_parameters", {}), ("_buffers", {}),
+                              ("_non_persistent_buffers_set", set()), ("_modules", {}),
+                              ("_is_full_backward_hook", None)):
+            self.__dict__.setdefault(name, default)
 
 
 def _is_dtype(x) -> bool:

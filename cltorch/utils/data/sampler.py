@@ -41,8 +41,12 @@ class RandomSampler(Sampler):
     def __iter__(self):
         from ...random import randint, randperm
         n = len(self.data_source)
-        if self.replacement:
-            yield from randint(0, n, (self.num_samples,), generator=self.generator).tolist()
+        if self.replacement:  # drawn lazily in chunks of 32, as PyTorch does: bounded memory
+            for _ in range(self.num_samples // 32):
+                yield from randint(0, n, (32,), generator=self.generator).tolist()
+            rest = self.num_samples % 32
+            if rest:
+                yield from randint(0, n, (rest,), generator=self.generator).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from randperm(n, generator=self.generator).tolist()
