@@ -116,6 +116,12 @@ def run(target: list) -> int:
               file=sys.stderr)
         return 2
     install_as_torch()
+    # Processes the program starts (spawn/forkserver workers, Python subprocesses) find the
+    # shim package that installs cltorch as torch first on their path too.
+    shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_as_torch")
+    sys.path.insert(0, shim)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [shim] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     try:
         if target[0] == "-m":
             sys.argv = [target[1], *target[2:]]

@@ -119,6 +119,7 @@ class TorchFinder(importlib.abc.MetaPathFinder):
 
 
 _finder = TorchFinder()
+_stashed = {}  # a real torch's modules, set aside while cltorch stands in for it
 
 
 def install_as_torch() -> None:
@@ -132,7 +133,7 @@ def install_as_torch() -> None:
     from .backend import registry
     for name in [n for n in sys.modules if n == "torch" or n.startswith("torch.")]:
         if not getattr(sys.modules[name], "__name__", "").startswith("cltorch"):
-            del sys.modules[name]
+            _stashed[name] = sys.modules.pop(name)
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
     sys.modules["torch"] = cltorch
@@ -147,4 +148,6 @@ def uninstall_as_torch() -> None:
     for name in [n for n in sys.modules if n == "torch" or n.startswith("torch.")]:
         if getattr(sys.modules[name], "__name__", "").startswith("cltorch"):
             del sys.modules[name]
+    sys.modules.update(_stashed)
+    _stashed.clear()
     registry.torch_names[0] = False
