@@ -32,7 +32,10 @@ def _missing_reason(kind: str) -> str:
     if importlib.util.find_spec(package) is None:
         extra = {"opencl": "pocl", "cuda": "cuda"}[kind]
         return f"{package} is not installed (pip install 'cltorch[{extra}]')"
-    return "no device found (no driver, or no GPU)"
+    if kind == "opencl":
+        return ("no OpenCL platform found: install your GPU vendor's OpenCL driver, or on "
+                "Linux x86-64 `pip install pocl-binary-distribution` for a CPU device")
+    return "no NVIDIA driver or CUDA GPU found"
 
 
 def _mib(n: int) -> str:
@@ -64,7 +67,21 @@ def devices(as_json: bool) -> int:
         print(f"{kind}: {len(infos)} device(s)" + (f"  ({reason})" if reason else ""))
         for info in infos:
             _print_info(info)
+    print(_accelerator_line())
     return 0
+
+
+def _accelerator_line() -> str:
+    """Which device programs get for ``cuda`` (see ``cltorch.cuda``)."""
+    try:
+        gpus = registry.accelerators()
+    except Exception as err:  # a bad CLTORCH_CUDA must not break the listing
+        return f"cuda (as PyTorch programs name the GPU): {err}"
+    if not gpus:
+        return ("cuda (as PyTorch programs name the GPU): none, so programs run on the cpu "
+                "(CLTORCH_CUDA=opencl:0 names an OpenCL device)")
+    return ("cuda (as PyTorch programs name the GPU): " +
+            ", ".join(f"cuda:{i} = {d.name}" for i, d in enumerate(gpus)))
 
 
 def _self_test(device) -> list:

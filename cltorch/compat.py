@@ -13,9 +13,57 @@ __all__ = ["inf", "nan", "pi", "e", "newaxis", "finfo", "iinfo", "set_num_thread
            "get_num_threads", "set_num_interop_threads", "get_num_interop_threads", "compile",
            "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
            "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
-           "get_float32_matmul_precision", "set_warn_always", "is_warn_always_enabled"]
+           "get_float32_matmul_precision", "set_warn_always", "is_warn_always_enabled",
+           "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
+           "preserve_format", "layout", "strided", "tril_indices", "triu_indices"]
 
 inf, nan, pi, e, newaxis = math.inf, math.nan, math.pi, math.e, None
+
+
+class memory_format:  # noqa: N801 - PyTorch's name
+    """A memory format name. cltorch keeps every tensor in the default (row-major) layout:
+    asking for another format is accepted and changes no value."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+
+class layout:  # noqa: N801 - PyTorch's name
+    """A tensor layout; cltorch tensors are all strided."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+strided = layout("strided")
+
+
+def _triangle_indices(row, col, offset, upper, dtype, device):
+    from .creation import tensor
+    rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
+    return tensor(np.stack([rows, cols]), dtype=dtype or _dtypes.int64, device=device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) coordinates of the lower triangle of a row x col matrix."""
+    return _triangle_indices(row, col, offset, False, dtype, device)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (2, N) coordinates of the upper triangle of a row x col matrix."""
+    return _triangle_indices(row, col, offset, True, dtype, device)
 
 
 class finfo:  # noqa: N801 - PyTorch's name

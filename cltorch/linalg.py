@@ -61,7 +61,7 @@ def _host(t) -> np.ndarray:
 
 def _back(values, like):
     """A NumPy result as a tensor on ``like``'s device, in ``like``'s dtype."""
-    return _tensor(np.ascontiguousarray(values), dtype=like.dtype, device=like.device)
+    return _tensor(np.array(values, order="C"), dtype=like.dtype, device=like.device)
 
 
 def _mT(t):

@@ -9,7 +9,7 @@ from .ops.layout import broadcast_shapes
 from .autograd.engine import sum_to
 from .autograd.graph import record
 from .tensor import Tensor
-from .amp.autocast_mode import LOWER, autocast_op
+from .amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 
 
 def _as_batched(x: Tensor, batch_shape) -> Tensor:
@@ -119,7 +119,7 @@ def bmm(input, mat2):
 
 
 @_with_out
-@autocast_op(LOWER)
+@autocast_op(LOWER_GPU)
 def mv(input, vec):
     """(n, k) @ (k,)."""
     if input.ndim != 2 or vec.ndim != 1:
@@ -177,13 +177,13 @@ def inner(input, other):
     return result.reshape(input._shape[:-1] + other._shape[:-1])
 
 
-@autocast_op(LOWER)
+@autocast_op(LOWER_GPU)
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat @ vec)``."""
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
-@autocast_op(LOWER)
+@autocast_op(LOWER_GPU)
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """``beta * input + alpha * outer(vec1, vec2)``."""
     return _scaled_sum(input, outer(vec1, vec2), beta, alpha)

@@ -15,7 +15,7 @@ from .ops.softmax import softmax as _softmax
 from .autograd.derivatives import evenly, prod_backward, to_indices, unreduce
 from .autograd.graph import record
 from .tensor import Tensor
-from .amp.autocast_mode import FLOAT32, autocast_op
+from .amp.autocast_mode import FLOAT32, FLOAT32_GPU, autocast_op
 
 def _return_type(name, fields):
     """A named tuple printed as PyTorch prints ``torch.return_types.max(values=..., ...)``."""
@@ -38,7 +38,7 @@ def _dtype(dtype):
     return None if dtype is None else dtypes.to_dtype(dtype)
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (int or tuple; all dims when None). Integers sum to int64.
 
@@ -243,7 +243,7 @@ def _norm_backward(g, x, out, ord, dims, keepdim):
     return evenly(g, x.abs(), out, dims, keepdim) * x.sign()  # +-inf: the extreme |x| wins
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """``vector_norm`` with PyTorch's ``norm`` signature ('fro' is the 2-norm of the elements)."""
     if p in ("fro", None):
@@ -266,7 +266,7 @@ def _floating(name, input, dtype):
     return input
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably."""
     x = _float(input)
@@ -277,14 +277,14 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else out.squeeze(dims) if dims else out
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def softmax(input, dim, dtype=None):
     """``exp(x) / sum(exp(x))`` over ``dim``, shifted by the max for stability (one fused
     kernel)."""
     return _fused_softmax(_floating("softmax", input, dtype), dim, False)
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def log_softmax(input, dim, dtype=None):
     """``log(softmax(x))`` over ``dim``, computed without forming the softmax (one fused
     kernel)."""
@@ -305,7 +305,7 @@ def _fused_softmax(x, dim, log):
     return out
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim`` (integers accumulate in int64)."""
     d = _scan_dim(input, dim)
@@ -319,7 +319,7 @@ def _reverse_cumsum(g, d):
     return g.flip([d]).cumsum(d).flip([d]) if g.ndim else g
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim``."""
     d = _scan_dim(input, dim)

@@ -2,11 +2,13 @@
 
 Inside ``autocast(device_type, dtype)``, ops on tensors of that device type run as PyTorch's
 op lists say: the matrix-product family (matmul, linear, convolutions, attention...) in the low
-precision (float16 or bfloat16), the numerically sensitive ops (softmax, log_softmax, norms,
-losses, logsumexp, cumulative sums) in float32. Each such op is declared with
-``@autocast_op(LOWER)`` / ``@autocast_op(FLOAT32)`` next to its definition; outside a region the
-check is one truth test of a dict. Casts are ordinary ``to`` calls, so gradients flow back in
-each input's own dtype.
+precision (float16 or bfloat16), the numerically sensitive ops in float32. PyTorch's lists
+differ by device type, and so do these: on ``cuda`` (and ``opencl``, which follows CUDA's lists)
+softmax, log_softmax, layer/group norm, sums, norms, logsumexp, cumulative sums and softplus
+run in float32 as well as the losses; on ``cpu`` only the losses (and prod) do, and mv/addmv/
+addr stay in float32. Each op is declared with ``@autocast_op(POLICY)`` next to its definition;
+outside a region the check is one truth test of a dict. Casts are ordinary ``to`` calls, so
+gradients flow back in each input's own dtype.
 
 Device types: ``cuda`` (the accelerators, see ``cltorch.cuda``), ``cpu`` and ``opencl``.
 16-bit dtypes are stored in 16 bits and computed in float32 on every device.
@@ -19,7 +21,9 @@ from .. import dtypes
 from ..backend import registry
 from ..ops.array import Array
 
-LOWER, FLOAT32 = "lower", "float32"
+LOWER, FLOAT32 = "lower", "float32"            # every device type
+LOWER_GPU, FLOAT32_GPU = "lower-gpu", "float32-gpu"  # cuda and opencl only (CUDA's lists)
+_GPU_ONLY = (LOWER_GPU, FLOAT32_GPU)
 _DEFAULT_DTYPE = {"cuda": dtypes.float16, "opencl": dtypes.float16, "cpu": dtypes.bfloat16}
 _active = {}  # device type -> autocast dtype, for the regions now enabled
 
@@ -38,9 +42,11 @@ def _cast(value, policy):
     device = value._storage.device
     for device_type, low in _active.items():
         if _under(device, device_type):
-            if policy == LOWER and value.dtype is not low:
+            if device_type == "cpu" and policy in _GPU_ONLY:
+                return value
+            if policy in (LOWER, LOWER_GPU) and value.dtype is not low:
                 return value.to(low)
-            if policy == FLOAT32 and value.dtype.itemsize == 2:
+            if policy in (FLOAT32, FLOAT32_GPU) and value.dtype.itemsize == 2:
                 return value.to(dtypes.float32)
     return value
 
@@ -50,10 +56,18 @@ def autocast_op(policy: str):
     def wrap(fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            if _active:
-                args = tuple(_cast(a, policy) for a in args)
-                kwargs = {k: _cast(v, policy) for k, v in kwargs.items()}
-            return fn(*args, **kwargs)
+            if not _active:
+                return fn(*args, **kwargs)
+            args = tuple(_cast(a, policy) for a in args)
+            kwargs = {k: _cast(v, policy) for k, v in kwargs.items()}
+            # As in PyTorch, autocast applies to the op called, not to the ops it is built
+            # from: they run on the cast inputs with autocast off.
+            saved = dict(_active)
+            _active.clear()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _active.update(saved)
         return run
     return wrap
 

@@ -8,7 +8,7 @@ import math
 from ...autograd.inplace import tracked
 from ...functions import FUNCTIONS
 from ...reductions import log_softmax as _log_softmax, softmax as _softmax
-from ...amp.autocast_mode import FLOAT32, LOWER, autocast_op
+from ...amp.autocast_mode import FLOAT32_GPU, LOWER, autocast_op
 
 _where = FUNCTIONS["where"]
 
@@ -146,7 +146,7 @@ def tanhshrink(input):
     return input - input.tanh()
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
     scaled = input * beta

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import dtypes
 from ...autograd.grad_mode import no_grad
 from ...functions import FUNCTIONS
 from ...misc import cosine_similarity
 from ...random import bernoulli
 from .activation import _inplace
-from ...amp.autocast_mode import FLOAT32, LOWER, autocast_op
+from ...amp.autocast_mode import FLOAT32_GPU, LOWER, autocast_op
 
 _where = FUNCTIONS["where"]
 
@@ -97,7 +99,6 @@ def one_hot(tensor, num_classes=-1):
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
 
 
-@autocast_op(FLOAT32)
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
     from ...reductions import vector_norm
@@ -218,7 +219,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _channel_affine(out, weight, bias)
 
 
-@autocast_op(FLOAT32)
+@autocast_op(FLOAT32_GPU)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
@@ -238,7 +239,38 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
-@autocast_op(FLOAT32)
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the last ``len(normalized_shape)`` dims;
+    ``eps`` defaults to the dtype's machine epsilon, as in PyTorch."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    if tuple(input.shape[-len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
+                           f"with shape [*, {', '.join(map(str, normalized_shape))}], but got "
+                           f"input of size{list(input.shape)}")
+    if eps is None:
+        eps = float(np.finfo(np.float32 if input.dtype.itemsize < 4 else
+                             input.dtype.storage_np).eps)
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    out = input * (input.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """Samples of the Gumbel-softmax distribution; ``hard`` gives one-hot samples with the
+    soft sample's gradient (straight-through)."""
+    from ...random import rand
+    uniform = rand(tuple(logits.shape), dtype=logits.dtype, device=logits.device)
+    gumbels = -(-(uniform.clamp(min=1e-20)).log()).log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = logits.new_zeros(tuple(logits.shape)).scatter(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+@autocast_op(FLOAT32_GPU)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each group of channels of each sample."""
     n, c = input.shape[:2]
@@ -392,6 +424,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 LAYERS = {f.__name__: f for f in (
     linear, bilinear, dropout, dropout1d, dropout2d, dropout3d, alpha_dropout, one_hot,
-    normalize, embedding, embedding_bag, batch_norm, layer_norm, group_norm, instance_norm,
+    normalize, embedding, embedding_bag, batch_norm, layer_norm, rms_norm, group_norm,
+    instance_norm, gumbel_softmax,
     local_response_norm, pixel_shuffle, pixel_unshuffle, interpolate, upsample,
     scaled_dot_product_attention, cosine_similarity)}

@@ -6,8 +6,10 @@ from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
 from .module import Module
+from .distance import CosineSimilarity, PairwiseDistance
+from .fold import Fold, Unfold
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
-                            InstanceNorm2d, LayerNorm, LocalResponseNorm)
+                            InstanceNorm2d, LayerNorm, LocalResponseNorm, RMSNorm)
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
                       MaxUnpool2d)

@@ -141,7 +141,7 @@ class _Pad(Module):
 
     def extra_repr(self):
         return f"{self.padding}" + (f", value={self.value}" if self.mode == "constant" and
-                                    type(self) is not ZeroPad2d else "")
+                                    type(self) not in (ZeroPad1d, ZeroPad2d) else "")
 
 
 def _padding_class(name, mode, dims):
@@ -156,6 +156,11 @@ ReplicationPad1d = _padding_class("ReplicationPad1d", "replicate", 1)
 ReplicationPad2d = _padding_class("ReplicationPad2d", "replicate", 2)
 CircularPad1d = _padding_class("CircularPad1d", "circular", 1)
 CircularPad2d = _padding_class("CircularPad2d", "circular", 2)
+
+
+class ZeroPad1d(ConstantPad1d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
 
 
 class ZeroPad2d(ConstantPad2d):
@@ -204,3 +209,30 @@ class Upsample(Module):
         info = f"size={self.size}" if self.size is not None else \
             f"scale_factor={self.scale_factor}"
         return info + f", mode='{self.mode}'"
+
+
+class UpsamplingNearest2d(Upsample):
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class ChannelShuffle(Module):
+    """Split the channels into ``groups`` and interleave them."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        n, c = input.shape[0], input.shape[1]
+        rest = tuple(input.shape[2:])
+        return input.reshape((n, self.groups, c // self.groups) + rest).transpose(1, 2) \
+            .reshape((n, c) + rest)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -484,6 +484,9 @@ class Module:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
 
+    def compile(self, *args, **kwargs) -> None:
+        """``torch.compile`` in place: the module runs eagerly with the same results for now."""
+
     _HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
                    "_backward_pre_hooks")
 

@@ -4,3 +4,5 @@ from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Sub
                       TensorDataset, random_split)
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                       SubsetRandomSampler, WeightedRandomSampler)
+from . import distributed  # noqa: E402,F401
+from .distributed import DistributedSampler  # noqa: E402,F401
