@@ -123,7 +123,7 @@ def get_default_device():
 
 from . import nn, optim, utils  # noqa: E402  (user-facing packages, built on the above)
 from .serialization import load, save  # noqa: E402
-from . import (accelerator, backends, distributed, func, hub, jit,  # noqa: E402
-               multiprocessing, onnx, profiler, serialization, testing, version)
+from . import (accelerator, backends, distributed, distributions, func, hub,  # noqa: E402
+               jit, multiprocessing, onnx, profiler, serialization, testing, version)
 from .compat import *  # noqa: E402,F401,F403  (names programs reach for: inf, finfo, compile...)
 from .torch_alias import install_as_torch, uninstall_as_torch  # noqa: E402

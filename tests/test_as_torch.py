@@ -30,7 +30,8 @@ MODULE_PATHS = [
     "torch.serialization", "torch.optim", "torch.optim.lr_scheduler", "torch.optim.adamw",
     "torch.optim.optimizer", "torch.autograd", "torch.autograd.functional", "torch.linalg",
     "torch.jit", "torch.accelerator", "torch.profiler", "torch.hub", "torch.func",
-    "torch.version", "torch.opencl",
+    "torch.version", "torch.opencl", "torch.distributions", "torch.distributions.normal",
+    "torch.distributions.categorical", "torch.distributions.kl",
 ]
 
 
