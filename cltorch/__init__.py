@@ -2,10 +2,9 @@
 
 ``import cltorch as torch``; tensors live on ``cpu`` (NumPy), ``opencl[:N]`` (any OpenCL
 device) or ``cuda[:N]`` (NVIDIA through cuda-python); kernels come from one set of Mako
-templates for both GPU dialects.
+templates for both GPU dialects. ``cltorch.install_as_torch()`` (or ``cltorch run``) lets
+programs written against ``import torch`` run unchanged.
 """
-import sys as _sys
-
 from . import autograd, dtypes as _dtypes
 from ._devices import memory_allocated
 from . import cuda, opencl, cpu  # noqa: E402  (device namespaces: torch.cuda & co.)

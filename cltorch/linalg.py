@@ -64,6 +64,14 @@ def _back(values, like):
     return _tensor(np.array(values, order="C"), dtype=like.dtype, device=like.device)
 
 
+def _lapack(fn, A, *args, error):
+    """``fn`` (a NumPy factorisation) on the host copy of ``A``; ``error`` when LAPACK fails."""
+    try:
+        return fn(_host(A), *args)
+    except np.linalg.LinAlgError:
+        raise LinAlgError(error) from None
+
+
 def _mT(t):
     return t.transpose(-2, -1)
 
@@ -79,12 +87,9 @@ def _diag_embed(v):
 def inv(A, *, out=None):
     """The inverse of each square matrix of ``A``."""
     _square("inv", A)
-    try:
-        values = np.linalg.inv(_host(A))
-    except np.linalg.LinAlgError:
-        raise LinAlgError("linalg.inv: The diagonal element is zero, the inversion could not "
-                          "be completed because the input matrix is singular.") from None
-    Y = _back(values, A)
+    Y = _back(_lapack(np.linalg.inv, A, error="linalg.inv: The diagonal element is zero, the "
+                      "inversion could not be completed because the input matrix is singular."),
+              A)
     record(Y, "LinalgInvExBackward0", (A,), lambda g, Y: -(_mT(Y) @ g @ _mT(Y)),
            save_outputs=True)
     return Y if out is None else out.copy_(Y)
@@ -113,11 +118,8 @@ def solve(A, B, *, left=True, out=None):
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"AX = B ({A.shape[-2]}x{A.shape[-1]} and {Bm.shape[-2]}x"
                            f"{Bm.shape[-1]})")
-    try:
-        values = np.linalg.solve(_host(A), _host(Bm))
-    except np.linalg.LinAlgError:
-        raise LinAlgError("linalg.solve: The solver failed because the input matrix is "
-                          "singular.") from None
+    values = _lapack(np.linalg.solve, A, _host(Bm), error="linalg.solve: The solver failed "
+                     "because the input matrix is singular.")
     X = _back(values, Bm if Bm.dtype is A.dtype else A)
 
     def backward(g, X):
@@ -157,12 +159,8 @@ def logdet(A):
 def cholesky(A, *, upper=False, out=None):
     """The lower (or ``upper``) Cholesky factor of each symmetric positive-definite matrix."""
     _square("cholesky", A)
-    try:
-        values = np.linalg.cholesky(_host(A))
-    except np.linalg.LinAlgError:
-        raise LinAlgError("linalg.cholesky: The factorization could not be completed because "
-                          "the input is not positive-definite.") from None
-    L = _back(values, A)
+    L = _back(_lapack(np.linalg.cholesky, A, error="linalg.cholesky: The factorization could "
+                      "not be completed because the input is not positive-definite."), A)
 
     def backward(g, L):  # PyTorch's cholesky_backward (real case)
         phi = (_mT(L) @ g).tril()

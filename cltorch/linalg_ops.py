@@ -60,11 +60,16 @@ def _into(out, result, name):
     return out.copy_(result)
 
 
+_OUT = set()  # the products that take out= (their methods do not)
+
+
 def _with_out(fn):
     """``fn(..., out=None)``: the product, written into ``out`` when one is given."""
     @functools.wraps(fn)
     def run(*args, out=None):
-        return _into(out, fn(*args), fn.__name__)
+        result = fn(*args)
+        return result if out is None else _into(out, result, fn.__name__)
+    _OUT.add(fn.__name__)
     return run
 
 
@@ -260,9 +265,10 @@ def _einsum_parse(equation, operands):
     lhs, arrow, rhs = equation.replace(" ", "").partition("->")
     terms = lhs.split(",")
     if len(terms) != len(operands):
-        raise ValueError(f"einsum(): more operands were provided than specified in the "
-                         f"equation" if len(operands) > len(terms) else
-                         "einsum(): fewer operands were provided than specified in the equation")
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                           "equation" if len(operands) > len(terms) else
+                           "einsum(): fewer operands were provided than specified in the "
+                           "equation")
     spelled, widest = [], 0
     for i, (term, t) in enumerate(zip(terms, operands)):
         named = len(term.replace("...", ""))
@@ -347,11 +353,12 @@ MATMUL = {f.__name__: f for f in (matmul, mm, bmm, mv, dot, outer, addmm, baddbm
 
 
 def install() -> None:
+    # Methods and operators take no out=: they get the products without that wrapper.
     for name, fn in MATMUL.items():
         if name not in ("einsum", "tensordot"):
-            setattr(Tensor, name, fn)
-    Tensor.__matmul__ = matmul
-    Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+            setattr(Tensor, name, getattr(fn, "__wrapped__", fn) if name in _OUT else fn)
+    Tensor.__matmul__ = matmul.__wrapped__
+    Tensor.__rmatmul__ = lambda self, other: matmul.__wrapped__(other, self)
     Tensor.ger = outer
 
 

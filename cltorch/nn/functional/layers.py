@@ -219,16 +219,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _channel_affine(out, weight, bias)
 
 
-@autocast_op(FLOAT32_GPU)
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the last ``len(normalized_shape)`` dims."""
+def _normalized_dims(input, normalized_shape) -> tuple:
+    """The trailing dims that ``normalized_shape`` names, checked against the input."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
         tuple(normalized_shape)
     if tuple(input.shape[-len(normalized_shape):]) != normalized_shape:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
                            f"with shape [*, {', '.join(map(str, normalized_shape))}], but got "
                            f"input of size{list(input.shape)}")
-    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    return tuple(range(input.ndim - len(normalized_shape), input.ndim))
+
+
+@autocast_op(FLOAT32_GPU)
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dims."""
+    dims = _normalized_dims(input, normalized_shape)
     mean = input.mean(dims, keepdim=True)
     var = input.var(dims, correction=0, keepdim=True)
     out = (input - mean) / (var + eps).sqrt()
@@ -242,16 +247,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """``x / sqrt(mean(x^2) + eps) * weight`` over the last ``len(normalized_shape)`` dims;
     ``eps`` defaults to the dtype's machine epsilon, as in PyTorch."""
-    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
-        tuple(normalized_shape)
-    if tuple(input.shape[-len(normalized_shape):]) != normalized_shape:
-        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input "
-                           f"with shape [*, {', '.join(map(str, normalized_shape))}], but got "
-                           f"input of size{list(input.shape)}")
+    dims = _normalized_dims(input, normalized_shape)
     if eps is None:
         eps = float(np.finfo(np.float32 if input.dtype.itemsize < 4 else
                              input.dtype.storage_np).eps)
-    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     out = input * (input.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
     return out if weight is None else out * weight
 

@@ -133,6 +133,12 @@ class MultiheadAttention(Module):
         return total
 
 
+def _attend(attention, x, memory, mask, padding_mask, is_causal):
+    """``attention`` of ``x`` over ``memory`` (itself for self-attention), outputs only."""
+    return attention(x, memory, memory, attn_mask=mask, key_padding_mask=padding_mask,
+                     need_weights=False, is_causal=is_causal and mask is None)[0]
+
+
 def _activation(activation):
     if isinstance(activation, str):
         if activation not in ("relu", "gelu"):
@@ -170,9 +176,7 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._feed_forward(x))
 
     def _attention(self, x, mask, padding_mask, is_causal):
-        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding_mask,
-                             need_weights=False, is_causal=is_causal and mask is None)[0]
-        return self.dropout1(out)
+        return self.dropout1(_attend(self.self_attn, x, x, mask, padding_mask, is_causal))
 
     def _feed_forward(self, x):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
@@ -233,15 +237,11 @@ class TransformerDecoderLayer(Module):
         return self.norm3(x + self._feed_forward(x))
 
     def _self_attention(self, x, mask, padding_mask, is_causal):
-        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding_mask,
-                             need_weights=False, is_causal=is_causal and mask is None)[0]
-        return self.dropout1(out)
+        return self.dropout1(_attend(self.self_attn, x, x, mask, padding_mask, is_causal))
 
     def _memory_attention(self, x, memory, mask, padding_mask, is_causal):
-        out = self.multihead_attn(x, memory, memory, attn_mask=mask,
-                                  key_padding_mask=padding_mask, need_weights=False,
-                                  is_causal=is_causal and mask is None)[0]
-        return self.dropout2(out)
+        return self.dropout2(_attend(self.multihead_attn, x, memory, mask, padding_mask,
+                                     is_causal))
 
     def _feed_forward(self, x):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
