@@ -116,9 +116,7 @@ def fill(namespace: dict, kind: str) -> None:
 
     def memory_reserved(device=None) -> int:
         """Bytes held by live tensors plus the blocks the caching pool keeps."""
-        dev = ns.get(device)
-        managed = getattr(getattr(dev, "pool", None), "managed_bytes", None)
-        return max(dev.memory[0], managed) if isinstance(managed, int) else dev.memory[0]
+        return ns.get(device).reserved_bytes()
 
     def reset_peak_memory_stats(device=None) -> None:
         stats = ns.get(device).memory
@@ -143,9 +141,7 @@ def fill(namespace: dict, kind: str) -> None:
     def empty_cache() -> None:
         """Give the caching pools' unused blocks back to the driver."""
         for dev in ns.devices():
-            pool = getattr(dev, "pool", None)
-            if hasattr(pool, "free_held"):
-                pool.free_held()
+            dev.release_cached()
 
     @contextlib.contextmanager
     def _device_context(device):

@@ -38,7 +38,8 @@ class FakeDriver(types.SimpleNamespace):
                  "CLOCK_RATE", "MAX_SHARED_MEMORY_PER_BLOCK", "MAX_THREADS_PER_BLOCK"]
         self.CUdevice_attribute = types.SimpleNamespace(
             **{f"CU_DEVICE_ATTRIBUTE_{a}": a for a in attrs})
-        self.CUmemPool_attribute = types.SimpleNamespace(CU_MEMPOOL_ATTR_RELEASE_THRESHOLD=1)
+        self.CUmemPool_attribute = types.SimpleNamespace(CU_MEMPOOL_ATTR_RELEASE_THRESHOLD=1,
+                                                         CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT=5)
 
     ok = CUresult.CUDA_SUCCESS
 
@@ -50,6 +51,10 @@ class FakeDriver(types.SimpleNamespace):
     def cuStreamCreate(self, flags): return (self.ok, "stream")
     def cuDeviceGetDefaultMemPool(self, dev): return (self.ok, "pool")
     def cuMemPoolSetAttribute(self, pool, attr, value): return (self.ok,)
+
+    def cuMemPoolGetAttribute(self, pool, attr):
+        assert attr == 5  # reserved memory: what the pool holds (here: what is live)
+        return (self.ok, sum(b._length_ for b in self.live.values()))
     def cuDriverGetVersion(self): return (self.ok, 13000)
     def cuDeviceGetName(self, n, dev): return (self.ok, b"Fake GPU\0\0")
     def cuDeviceTotalMem(self, dev): return (self.ok, self.capacity)
@@ -158,3 +163,21 @@ def test_out_of_memory_trims_pool_then_raises(fake):
     with pytest.raises(cltorch.OutOfMemoryError, match="cuda:0 out of memory"):
         cltorch.empty(1 << 21, device="cuda")
     assert fake.trimmed == 1 and keep._storage.buffer.ptr in fake.live
+
+
+def test_torch_cuda_namespace_on_the_cuda_backend(fake):
+    """With an NVIDIA driver, cuda names the CUDA backend's GPUs, and torch.cuda's memory and
+    device queries go to the driver."""
+    cuda = cltorch.cuda
+    assert cuda.is_available() and cuda.device_count() == 1
+    assert registry.accelerators() == (registry._open("cuda", 0),)  # the backend device
+    assert cuda.get_device_capability(0) == (9, 0) and cuda.get_device_name() == "Fake GPU"
+    props = cuda.get_device_properties(0)
+    assert (props.major, props.minor, props.multi_processor_count) == (9, 0, 132)
+    x = cltorch.empty(1000, device="cuda")
+    assert cuda.memory_allocated() == 4000 and cuda.memory_reserved() == 4000
+    trims = fake.trimmed
+    cuda.empty_cache()
+    assert fake.trimmed == trims + 1
+    del x
+    assert cuda.memory_allocated() == 0

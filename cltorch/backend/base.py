@@ -109,6 +109,14 @@ class Device:
     def synchronize(self) -> None:
         pass
 
+    def release_cached(self) -> None:
+        """Give the memory pool's unused blocks back to the driver (``empty_cache``)."""
+
+    def reserved_bytes(self) -> int:
+        """Bytes the memory pool holds, in use or cached; live tensor bytes where the pool
+        does not say."""
+        return self.memory[0]
+
     @property
     def supports_fp64(self) -> bool:
         return True

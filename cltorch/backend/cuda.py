@@ -208,3 +208,12 @@ class CUDADevice(Device):
 
     def synchronize(self) -> None:
         _check(self.driver.cuStreamSynchronize(self.stream))
+
+    def release_cached(self) -> None:
+        self.synchronize()  # frees still queued on the stream land first
+        _check(self.driver.cuMemPoolTrimTo(self.pool, 0))
+
+    def reserved_bytes(self) -> int:
+        attr = self.driver.CUmemPool_attribute.CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT
+        return max(self.memory[0], int(_check(self.driver.cuMemPoolGetAttribute(self.pool,
+                                                                                 attr))))

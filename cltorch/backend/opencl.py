@@ -141,3 +141,9 @@ class OpenCLDevice(Device):
 
     def synchronize(self) -> None:
         self.queue.finish()
+
+    def release_cached(self) -> None:
+        self.pool.free_held()
+
+    def reserved_bytes(self) -> int:
+        return max(self.memory[0], self.pool.managed_bytes)
