@@ -363,3 +363,45 @@ def test_pickled_modules_keep_hooks_working():
     cltorch.save(model, buffer)
     buffer.seek(0)
     assert cltorch.equal(cltorch.load(buffer, weights_only=False).weight, model.weight)
+
+
+WHOLE_MODULES = {
+    "Embedding": (lambda m: m.nn.Embedding(10, 4), lambda: np.array([[1, 2], [3, 4]])),
+    "LSTM": (lambda m: m.nn.LSTM(4, 5, 2, batch_first=True), lambda: rng.standard_normal(
+        (2, 3, 4)).astype(np.float32)),
+    "GRU bidirectional": (lambda m: m.nn.GRU(4, 5, bidirectional=True),
+                          lambda: rng.standard_normal((3, 2, 4)).astype(np.float32)),
+    "TransformerEncoderLayer": (lambda m: m.nn.TransformerEncoderLayer(8, 2, 16, 0.0),
+                                lambda: rng.standard_normal((3, 2, 8)).astype(np.float32)),
+    "GELU MLP": (lambda m: m.nn.Sequential(m.nn.Linear(4, 4), m.nn.GELU(), m.nn.LayerNorm(4)),
+                 lambda: rng.standard_normal((2, 4)).astype(np.float32)),
+    "pooling": (lambda m: m.nn.Sequential(m.nn.Conv2d(1, 2, 3, padding=1), m.nn.MaxPool2d(2),
+                                          m.nn.AdaptiveAvgPool2d(1), m.nn.Flatten()),
+                lambda: rng.standard_normal((1, 1, 6, 6)).astype(np.float32)),
+    "ConvTranspose": (lambda m: m.nn.Sequential(m.nn.ConvTranspose2d(2, 3, 3, stride=2),
+                                                m.nn.BatchNorm2d(3), m.nn.Tanh()),
+                      lambda: rng.standard_normal((1, 2, 3, 3)).astype(np.float32)),
+    "Conv1d GroupNorm": (lambda m: m.nn.Sequential(m.nn.Conv1d(2, 4, 3), m.nn.GroupNorm(2, 4),
+                                                   m.nn.SiLU()),
+                         lambda: rng.standard_normal((1, 2, 8)).astype(np.float32)),
+}
+
+
+def _first(output):
+    return (output[0] if isinstance(output, tuple) else output).detach().cpu().numpy()
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE_MODULES))
+def test_whole_modules_cross_both_ways(name):
+    torch = _torch()
+    make, data = WHOLE_MODULES[name]
+    x = data()
+    for source, target in ((cltorch, torch), (torch, cltorch)):
+        module = make(source).eval()
+        buffer = io.BytesIO()
+        source.save(module, buffer)
+        buffer.seek(0)
+        loaded = target.load(buffer, weights_only=False).eval()
+        assert type(loaded).__name__ == type(module).__name__
+        assert_close(_first(loaded(target.tensor(x))), _first(module(source.tensor(x))),
+                     rtol=1e-5, atol=1e-6)

@@ -102,3 +102,5 @@ class PReLU(Module):
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
 
+
+from .transformer import MultiheadAttention  # noqa: E402,F401  (PyTorch keeps it here too)

@@ -56,6 +56,10 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """The attention output projection's class in PyTorch (a plain Linear)."""
+
+
 class Bilinear(Module):
     """``y = x1 @ weight[o] @ x2 + bias[o]``."""
 

@@ -142,9 +142,12 @@ class RNNBase(Module):
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, 0
         gates = _GATES[mode]
         directions = 2 if bidirectional else 1
-        self._flat_weights_names = []
+        # PyTorch's bookkeeping of the weight names (also what PyTorch needs to unpickle a
+        # whole RNN written by cltorch)
+        self._flat_weights_names, self._all_weights = [], []
         for layer in range(num_layers):
             for direction in range(directions):
+                self._all_weights.append([])
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 size_in = input_size if layer == 0 else hidden_size * directions
                 shapes = [("weight_ih", (gates * hidden_size, size_in)),
@@ -156,10 +159,21 @@ class RNNBase(Module):
                     setattr(self, name + suffix, Parameter(empty(shape, device=device,
                                                                  dtype=dtype)))
                     self._flat_weights_names.append(name + suffix)
+                    self._all_weights[-1].append(name + suffix)
         self.reset_parameters()
 
     def reset_parameters(self):
         _uniform_init(self)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # PyTorch's RNNs read their weights through this list: written for it, dropped on load
+        state["_flat_weights"] = [getattr(self, n) for n in self._flat_weights_names]
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__({k: v for k, v in state.items()
+                              if k not in ("_flat_weights", "_flat_weight_refs")})
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -10,14 +10,10 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .container import ModuleList
-from .linear import Linear
+from .linear import Linear, NonDynamicallyQuantizableLinear
 from .misc import Dropout
 from .module import Module
 from .normalization import LayerNorm
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """The output projection's class name in PyTorch (a plain Linear)."""
 
 
 class MultiheadAttention(Module):
@@ -57,6 +53,8 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
+        self.bias_k = self.bias_v = None  # PyTorch's attributes for add_bias_kv (refused)
+        self.add_zero_attn = False
         self._reset_parameters()
 
     def _reset_parameters(self):
