@@ -255,3 +255,66 @@ def test_devices_cli_says_what_cuda_names():
     out = subprocess.run([sys.executable, "-m", "cltorch", "devices"], capture_output=True,
                          text=True, timeout=120, env={**os.environ, "CLTORCH_CUDA": "none"})
     assert "cuda (as PyTorch programs name the GPU): none" in out.stdout
+
+
+@pytest.mark.parametrize("accel", NON_CPU)
+def test_accelerator_and_opencl_namespaces(accel, pinned):
+    pinned(accel)
+    acc = cltorch.accelerator
+    assert acc.current_device_index() == 0 and acc.device_count() == 1
+    acc.set_device_index(0)
+    with acc.device_index(0):
+        x = cltorch.ones(256, device="cuda")
+    acc.synchronize()
+    assert acc.memory_allocated() >= 1024 and acc.max_memory_allocated() >= 1024
+    acc.reset_peak_memory_stats()
+    acc.empty_cache()
+    state = cltorch.cuda.get_rng_state()
+    first = cltorch.rand(2, device="cuda")
+    cltorch.cuda.set_rng_state(state)
+    assert cltorch.equal(first, cltorch.rand(2, device="cuda"))
+    if accel.startswith("opencl"):
+        index = int(accel.split(":")[1])
+        ocl = cltorch.opencl
+        assert ocl.memory_allocated(index) == cltorch.cuda.memory_allocated(0)
+        assert ocl.get_device_name(index) == cltorch.cuda.get_device_name(0)
+        ocl.synchronize(index)
+    del x
+
+
+def _square(i, queue):
+    queue.put(i * i)
+
+
+def test_multiprocessing_spawn_and_sharing_strategy():
+    import multiprocessing
+    from cltorch import multiprocessing as mp
+    queue = multiprocessing.get_context("spawn").SimpleQueue()
+    mp.spawn(_square, args=(queue,), nprocs=2)
+    assert sorted([queue.get(), queue.get()]) == [0, 1]
+    mp.set_sharing_strategy("file_system")
+    assert mp.get_sharing_strategy() == "file_system"
+    with pytest.raises(ValueError, match="Unsupported sharing strategy"):
+        mp.set_sharing_strategy("telepathy")
+
+
+def test_small_namespaces():
+    assert cltorch.version.cuda is None and cltorch.version.__version__ == cltorch.__version__
+    with cltorch.profiler.record_function("step"):
+        pass
+    with pytest.raises(NotImplementedError, match="py-spy"):
+        cltorch.profiler.profile()
+    with pytest.raises(NotImplementedError, match="hub"):
+        cltorch.hub.load("owner/repo", "model")
+    with pytest.raises(NotImplementedError, match="vmap"):
+        cltorch.func.vmap(lambda x: x)
+    linear = cltorch.nn.Linear(2, 1)
+    x = cltorch.ones(1, 2)
+    replaced = cltorch.func.functional_call(linear, {"weight": cltorch.zeros(1, 2),
+                                                     "bias": cltorch.ones(1)}, (x,))
+    assert replaced.tolist() == [[1.0]] and linear.weight.abs().sum().item() > 0
+    assert cltorch.jit.ignore(_square) is _square and cltorch.jit.unused(_square) is _square
+    assert not cltorch.jit.is_scripting()
+    with pytest.raises(NotImplementedError, match="TorchScript"):
+        cltorch.jit.save(linear, "model.pt")
+    assert cltorch.backends.cuda.is_built() and not cltorch.distributed.is_available()
