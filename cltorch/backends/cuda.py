@@ -1,4 +1,4 @@
-"""``torch.backends.cuda``: matmul precision flags, stored for the GEMM to read."""
+"""``torch.backends.cuda``: matmul precision and attention switches, accepted and stored."""
 
 
 class _MatmulFlags:
