@@ -276,6 +276,16 @@ class Tensor(Array):
         return self._offset
 
     def is_contiguous(self, memory_format=None) -> bool:
+        """Row-major contiguity; with ``memory_format=torch.channels_last``, whether a 4-D
+        tensor is laid out NHWC (cltorch makes row-major tensors: formats are accepted and
+        change no layout, so this is True only for tensors that came in as NHWC views)."""
+        name = getattr(memory_format, "name", "contiguous_format")
+        if name in ("channels_last", "channels_last_3d") and self.ndim in (4, 5):
+            order = [0] + list(range(2, self.ndim)) + [1]  # N, spatial..., C
+            shape = [self._shape[d] for d in order]
+            strides = [self._strides[d] for d in order]
+            from .ops.layout import is_contiguous
+            return is_contiguous(tuple(shape), tuple(strides))
         return self._is_contiguous()
 
     def element_size(self) -> int:

@@ -56,6 +56,11 @@ def test_small_api_pieces(device):
     assert x.long().type(cltorch.FloatTensor).dtype is cltorch.float32
     assert x.type("torch.DoubleTensor").dtype is cltorch.float64
     assert x.to(memory_format=cltorch.channels_last).shape == x.shape
+    nchw = cltorch.ones(2, 3, 4, 5, device=device)
+    nhwc = nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    assert not nchw.is_contiguous(memory_format=cltorch.channels_last)
+    assert nhwc.is_contiguous(memory_format=cltorch.channels_last)
+    assert not nhwc.is_contiguous()
 
     @cltorch.no_grad()
     def doubled(t):
