@@ -7,7 +7,7 @@ the rest are copies through the pointwise copy kernel of reversed, strided or ex
 from __future__ import annotations
 
 from . import dtypes
-from .creation import arange, empty, zeros
+from .creation import arange, empty, tensor, zeros
 from .functions import FUNCTIONS
 from .ops.layout import broadcast_shapes
 from .autograd.grad_mode import no_grad
@@ -364,15 +364,64 @@ def meshgrid(*tensors, indexing="ij"):
     return tuple(grids)
 
 
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of ``input``'s storage with the given size, stride and offset (in elements).
+    Its gradient sums the view's gradient back onto the storage positions it reads."""
+    size, stride = tuple(int(n) for n in size), tuple(int(n) for n in stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    offset = input._offset if storage_offset is None else int(storage_offset)
+    if any(n < 0 for n in size) or any(n < 0 for n in stride) or offset < 0:
+        raise RuntimeError("as_strided: Negative sizes, strides and offsets are not supported")
+    last = offset + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else offset
+    storage_numel = input._storage.nbytes // input.dtype.itemsize
+    if all(size) and last >= storage_numel:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                           f"offset {offset} require a storage of {last + 1} elements, but "
+                           f"it holds {storage_numel}")
+
+    def backward(g):
+        reads = _storage_positions(size, stride, offset, g.device)
+        owned = _storage_positions(input._shape, input._strides, input._offset, g.device)
+        flat = g.new_zeros(storage_numel).index_add(0, reads, g.reshape(-1))
+        return flat.index_select(0, owned).reshape(input._shape)
+    return input._view(size, stride, offset, backward, "AsStridedBackward0")
+
+
+def _storage_positions(size, stride, offset, device):
+    """The storage index of every element of a (size, stride, offset) view, row-major."""
+    import numpy as np
+    grids = np.indices(size, dtype=np.int64) if size else np.zeros((0,), np.int64)
+    positions = offset + sum(g * st for g, st in zip(grids, stride)) if size else \
+        np.array([offset])
+    return tensor(np.asarray(positions).reshape(-1), dtype=dtypes.int64, device=device)
+
+
+def _inplace_view(name):
+    """``unsqueeze_``, ``squeeze_``, ``t_``, ``transpose_``: this tensor takes the view's
+    shape and strides (metadata only, as in PyTorch)."""
+    def method(self, *args, **kwargs):
+        if self.grad_fn is not None:
+            raise RuntimeError(f"{name}_: cltorch changes the shape in place only for tensors "
+                               f"that autograd does not track through an op (use {name})")
+        view = getattr(self, name)(*args, **kwargs)
+        self._shape, self._strides = view._shape, view._strides
+        return self
+    method.__name__ = name + "_"
+    return method
+
+
 JOINING = {f.__name__: f for f in (
     cat, stack, hstack, vstack, split, chunk, tensor_split, flip, fliplr, flipud, roll, rot90,
     tile, repeat_interleave, tril, triu, diagonal, diag, trace, movedim, broadcast_tensors,
-    meshgrid)}
+    meshgrid, as_strided)}
 JOINING.update(concat=cat, concatenate=cat, moveaxis=movedim)
 METHODS = ("split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll", "rot90",
            "tile", "repeat_interleave", "tril", "triu", "diagonal", "diag", "trace", "movedim",
-           "moveaxis")
+           "moveaxis", "as_strided")
 for _name in METHODS:
     setattr(Tensor, _name, JOINING[_name])
+for _name in ("unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes"):
+    setattr(Tensor, _name + "_", _inplace_view(_name))
 Tensor.repeat = repeat
 Tensor.unfold = unfold

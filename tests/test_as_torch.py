@@ -31,7 +31,7 @@ MODULE_PATHS = [
     "torch.optim.optimizer", "torch.autograd", "torch.autograd.functional", "torch.linalg",
     "torch.jit", "torch.accelerator", "torch.profiler", "torch.hub", "torch.func",
     "torch.version", "torch.opencl", "torch.distributions", "torch.distributions.normal",
-    "torch.distributions.categorical", "torch.distributions.kl",
+    "torch.distributions.categorical", "torch.distributions.kl", "torch.nn.attention",
 ]
 
 

@@ -410,3 +410,48 @@ def test_whole_modules_cross_both_ways(name):
         assert type(loaded).__name__ == type(module).__name__
         assert_close(_first(loaded(target.tensor(x))), _first(module(source.tensor(x))),
                      rtol=1e-5, atol=1e-6)
+
+
+def test_as_strided_and_inplace_views_like_pytorch(device):
+    torch = _torch()
+    a = np.arange(12.0, dtype=np.float32)
+    got = []
+    for m, dev in ((cltorch, device), (torch, "cpu")):
+        x = m.tensor(a).to(dev).requires_grad_()
+        y = m.as_strided(x, (3, 3), (2, 1), 1)  # overlapping windows
+        (y * m.arange(9.0).reshape(3, 3).to(dev)).sum().backward()
+        z = m.ones(2, 3).to(dev)
+        z.unsqueeze_(0)
+        got.append((y.tolist(), x.grad.tolist(), tuple(z.shape),
+                    tuple(m.ones(2, 3).to(dev).t_().shape),
+                    tuple(m.ones(1, 2, 1).to(dev).squeeze_().shape)))
+    assert got[0] == got[1]
+    with pytest.raises(RuntimeError, match="require a storage of"):
+        cltorch.as_strided(cltorch.ones(4, device=device), (3,), (2,))
+    with pytest.raises(RuntimeError, match="use unsqueeze"):
+        (cltorch.ones(2, requires_grad=True) * 2).unsqueeze_(0)
+
+
+@pytest.mark.parametrize("size", [{"scale_factor": 2}, {"size": (3, 4)},
+                                  {"scale_factor": 0.6}, {"size": (8, 11)}], ids=str)
+def test_interpolate_nearest_exact(size, device):
+    torch = _torch()
+    x = rng.standard_normal((1, 2, 5, 7)).astype(np.float32)
+    got = F.interpolate(cltorch.tensor(x, device=device), mode="nearest-exact", **size)
+    want = torch.nn.functional.interpolate(torch.tensor(x), mode="nearest-exact", **size)
+    assert_close(got, want.numpy())
+
+
+def test_device_context_attention_switch_and_to_empty(device):
+    with cltorch.device(device):
+        x = cltorch.ones(2)
+        layer = nn.Linear(2, 2)
+    assert str(x.device) == str(cltorch.device(device)) == str(layer.weight.device)
+    assert cltorch.ones(1).device.type == "cpu"  # the default is back after the block
+    from cltorch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]):
+        q = cltorch.ones(1, 2, 3, 4, device=device)
+        assert tuple(F.scaled_dot_product_attention(q, q, q).shape) == (1, 2, 3, 4)
+    moved = nn.Linear(3, 2).to_empty(device=device)
+    assert tuple(moved.weight.shape) == (2, 3) and str(moved.weight.device) == \
+        str(cltorch.device(device))

@@ -53,6 +53,16 @@ class device:
     def __hash__(self):
         return hash((self.type, self.index))
 
+    def __enter__(self):
+        """``with torch.device("cuda"):`` makes this the default device inside the block."""
+        _default_stack.append(_default[0])
+        set_default(self)
+        return self
+
+    def __exit__(self, *exc):
+        _default[0] = _default_stack.pop()
+        return False
+
 
 def device_count(kind: str) -> int:
     """How many devices a backend has (0 when its package or driver is missing)."""
@@ -178,6 +188,7 @@ def all_devices() -> list:
 
 _CPU = device("cpu")
 _default = [None]
+_default_stack = []  # defaults saved by `with device(...)` blocks
 
 
 def default() -> Device:

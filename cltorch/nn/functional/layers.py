@@ -344,11 +344,14 @@ def pixel_unshuffle(input, downscale_factor):
 
 
 def _source_positions(out_size, in_size, scale, align_corners, nearest):
+    """Where each output position reads the input; ``nearest`` is False, "nearest" or
+    "nearest-exact" (pixel centres: PyTorch's and PIL's rounding)."""
     from ...creation import arange
     positions = arange(out_size, dtype=dtypes.float32)
     if nearest:
         step = (1.0 / scale) if scale else in_size / out_size
-        return (positions * step).floor().clamp(max=in_size - 1).long()
+        offset = 0.5 if nearest == "nearest-exact" else 0.0
+        return ((positions + offset) * step).floor().clamp(max=in_size - 1).long()
     if align_corners:
         step = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
         return positions * step
@@ -358,13 +361,15 @@ def _source_positions(out_size, in_size, scale, align_corners, nearest):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize the spatial dims: 'nearest' (1-D/2-D), 'linear' (1-D) and 'bilinear' (2-D)."""
+    """Resize the spatial dims: 'nearest' and 'nearest-exact' (1-D/2-D), 'linear' (1-D) and
+    'bilinear' (2-D)."""
     dims = input.ndim - 2
     if antialias:
         raise NotImplementedError("interpolate(antialias=True) is not supported by cltorch yet")
-    if mode not in ("nearest", "linear", "bilinear"):
+    if mode not in ("nearest", "nearest-exact", "linear", "bilinear"):
         raise NotImplementedError(f"interpolate mode '{mode}' is not supported by cltorch yet")
-    if mode == "nearest" and align_corners is not None:
+    nearest = mode if mode.startswith("nearest") else False
+    if nearest and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
     if (size is None) == (scale_factor is None):
@@ -380,9 +385,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     for k in range(dims):
         d = 2 + k
         n_in, n_out = in_sizes[k], sizes[k]
-        pos = _source_positions(n_out, n_in, scales[k], align_corners, mode == "nearest")
+        pos = _source_positions(n_out, n_in, scales[k], align_corners, nearest)
         pos = pos.to(input.device)
-        if mode == "nearest":
+        if nearest:
             out = out.index_select(d, pos)
             continue
         low = pos.floor().long().clamp(max=n_in - 1)

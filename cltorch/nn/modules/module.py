@@ -307,6 +307,12 @@ class Module:
         return self._apply(lambda t: t.to(device, dtype if explicit_dtype and
                                           t.dtype.is_floating_point else t.dtype))
 
+    def to_empty(self, *, device=None, recurse=True):
+        """Parameters and buffers moved to ``device`` without their values (uninitialised)."""
+        from ...creation import empty
+        target = device if device is not None else "cpu"
+        return self._apply(lambda t: empty(tuple(t.shape), dtype=t.dtype, device=target))
+
     def cuda(self, device=None):
         return self.to("cuda" if device is None else
                        (f"cuda:{device}" if isinstance(device, int) else device))
