@@ -576,6 +576,12 @@ class Tensor(Array):
         pointwise.apply("copy", [value], out=self, inplace=True)
         return self
 
+    def new(self, *args, device=None):
+        """The legacy constructor in this tensor's dtype and device: ``new(2, 3)`` (sizes,
+        uninitialised), ``new([1, 2])`` (data), ``new()`` (empty)."""
+        from .creation import legacy_new
+        return legacy_new(self.dtype, args, self._storage.device if device is None else device)
+
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
         """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
         return self._new("zeros", size, dtype, device, requires_grad)

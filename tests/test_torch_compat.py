@@ -455,3 +455,31 @@ def test_device_context_attention_switch_and_to_empty(device):
     moved = nn.Linear(3, 2).to_empty(device=device)
     assert tuple(moved.weight.shape) == (2, 3) and str(moved.weight.device) == \
         str(cltorch.device(device))
+
+
+def test_gradient_penalty_and_legacy_new_like_pytorch(device):
+    """WGAN-GP's penalty: a gradient taken with create_graph, then differentiated again."""
+    torch = _torch()
+    real, fake = (rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2))
+    alpha = rng.uniform(size=(3, 1)).astype(np.float32)
+    reference = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LeakyReLU(0.2),
+                                    torch.nn.Linear(8, 1))
+    results = []
+    for m, dev in ((cltorch, device), (torch, "cpu")):
+        critic = m.nn.Sequential(m.nn.Linear(4, 8), m.nn.LeakyReLU(0.2), m.nn.Linear(8, 1))
+        critic.load_state_dict({k: m.tensor(v.detach().numpy())
+                                for k, v in reference.state_dict().items()})
+        critic.to(dev)
+        mix = (m.tensor(alpha) * m.tensor(real) + (1 - m.tensor(alpha)) * m.tensor(fake))
+        mix = mix.to(dev).requires_grad_(True)
+        out = critic(mix)
+        grads = m.autograd.grad(outputs=out, inputs=mix, grad_outputs=m.ones_like(out),
+                                create_graph=True, retain_graph=True, only_inputs=True)[0]
+        penalty = ((grads.norm(2, dim=1) - 1) ** 2).mean()
+        penalty.backward()
+        results.append((penalty.item(), critic[0].weight.grad.cpu().numpy()))
+    assert abs(results[0][0] - results[1][0]) <= 1e-5 * abs(results[1][0])
+    assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+    x = cltorch.ones(2, dtype=cltorch.float64, device=device)
+    assert x.new(3).dtype is cltorch.float64 and tuple(x.new(3).shape) == (3,)
+    assert x.new([1, 2]).tolist() == [1.0, 2.0] and str(x.new(1).device) == str(x.device)

@@ -53,9 +53,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """d(outputs)/d(inputs), weighted by ``grad_outputs``, returned as a tuple (nothing is
-    accumulated into ``.grad``)."""
+    accumulated into ``.grad``; ``only_inputs`` is PyTorch's deprecated, ignored flag)."""
     outputs, inputs = _tensors(outputs), _tensors(inputs)
     for t in inputs:
         if not t.requires_grad:

@@ -64,6 +64,7 @@ class no_grad(_GradMode):
     """
 
     mode = False
+    _previous = False  # PyTorch's no_grad starts with prev=False: __exit__ alone turns grad off
 
 
 class enable_grad(_GradMode):
