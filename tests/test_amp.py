@@ -162,3 +162,15 @@ def test_grad_scaler_rules():
     if not cltorch.cuda.is_available():
         with pytest.warns(UserWarning, match="CUDA is not available"):
             assert not cltorch.cuda.amp.GradScaler().is_enabled()
+
+
+def test_older_spellings(device):
+    x = cltorch.ones(2, 2, device=device)
+    with cltorch.cpu.amp.autocast():
+        assert (cltorch.ones(2, 2) @ cltorch.ones(2, 2)).dtype is cltorch.bfloat16
+    with cltorch.cuda.amp.autocast(dtype=cltorch.bfloat16):
+        under = (x @ x).dtype
+    on_accelerator = registry.get(device) in registry.accelerators()
+    assert under is (cltorch.bfloat16 if on_accelerator else cltorch.float32)
+    assert cltorch.get_autocast_dtype("cpu") is cltorch.bfloat16
+    assert cltorch.amp.custom_fwd(device_type="cpu")(lambda t: t)(x) is x

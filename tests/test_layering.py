@@ -72,3 +72,18 @@ def test_backend_and_codegen_are_siblings():
         assert "backend" not in _imported_layers(path)
     for path in sorted((ROOT / "backend").glob("*.py")):
         assert "codegen" not in _imported_layers(path)
+
+
+def test_autocast_state_sits_below_the_ops_it_wraps():
+    """The tensor-level ops declare their autocast policy, so the autocast state imports only
+    the leaves, the backend registry and the ops layer."""
+    path = ROOT / "amp" / "autocast_mode.py"
+    assert _imported_layers(path) <= LEAVES | {"backend", "ops"}, _imported_layers(path)
+
+
+def test_torch_alias_imports_nothing_at_module_level():
+    """``cltorch.torch_alias`` is imported by serialization; it must not pull layers in."""
+    import ast
+    tree = ast.parse((ROOT / "torch_alias.py").read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all(isinstance(n, ast.Import) or n.module == "__future__" for n in top)
