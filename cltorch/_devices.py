@@ -138,6 +138,20 @@ def fill(namespace: dict, kind: str) -> None:
         total = dev.info().global_mem_bytes
         return max(0, total - dev.memory[0]), total
 
+    def set_per_process_memory_fraction(fraction, device=None) -> None:
+        """Let live tensors on the device hold at most ``fraction`` of its memory; a larger
+        allocation raises OutOfMemoryError and leaves existing tensors as they are."""
+        if not isinstance(fraction, (int, float)) or isinstance(fraction, bool):
+            raise TypeError("Invalid type for fraction argument, must be `float`")
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"Invalid fraction value: {fraction}. Allowed range: 0~1")
+        ns.get(device).set_limit(fraction)
+
+    def get_per_process_memory_fraction(device=None) -> float:
+        dev = ns.get(device)
+        limit = dev.memory_limit
+        return 1.0 if limit is None else limit / dev.info().global_mem_bytes
+
     def empty_cache() -> None:
         """Give the caching pools' unused blocks back to the driver."""
         for dev in ns.devices():
@@ -182,6 +196,8 @@ def fill(namespace: dict, kind: str) -> None:
         reset_peak_memory_stats=reset_peak_memory_stats,
         reset_max_memory_allocated=reset_peak_memory_stats, memory_stats=memory_stats,
         memory_summary=memory_summary, mem_get_info=mem_get_info, empty_cache=empty_cache,
+        set_per_process_memory_fraction=set_per_process_memory_fraction,
+        get_per_process_memory_fraction=get_per_process_memory_fraction,
         manual_seed=manual_seed, manual_seed_all=manual_seed, seed=_random.seed,
         seed_all=_random.seed, initial_seed=_random.initial_seed,
         get_rng_state=lambda device=None: _random.get_rng_state(),

@@ -98,7 +98,7 @@ class Tensor(Array):
     __array_priority__ = 1000  # NumPy defers `ndarray + tensor` to the tensor
     # Autograd fields: class defaults, so that making a tensor on the hot path sets nothing.
     _requires_grad = False
-    grad = None
+    _grad = None
     grad_fn = None
     _output_nr = 0             # which output of grad_fn this tensor is
     _grad_accumulator = None   # weakref to a leaf's AccumulateGrad node
@@ -144,6 +144,33 @@ class Tensor(Array):
     def get_device(self) -> int:
         """The device index; -1 on the cpu."""
         return -1 if self.is_cpu else self.device.index
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # PyTorch's checks: a gradient of another shape, dtype or device would make every
+        # later optimizer kernel read or write out of bounds
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {type(value).__name__}")
+            if value is self:
+                raise RuntimeError("can't assign Variable as its own grad")
+            if value.dtype is not self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+            if value._storage.device is not self._storage.device:
+                raise RuntimeError("assigned grad has data located on a different device")
+            if value._shape != self._shape:
+                raise RuntimeError("assigned grad has data of a different size")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
 
     @property
     def is_leaf(self) -> bool:

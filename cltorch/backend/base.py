@@ -68,6 +68,7 @@ class Device:
         self.cpu_like = False  # a CPU behind OpenCL: kernels should loop, not use barriers
         self.kernels = {}   # (source, name) -> compiled kernel handle
         self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
+        self.memory_limit = None  # bytes live storages may hold (set_limit); None: no limit
 
     @property
     def name(self) -> str:
@@ -77,8 +78,26 @@ class Device:
         raise NotImplementedError
 
     def allocate(self, nbytes: int):
-        """A buffer of ``nbytes`` (uninitialised)."""
+        """A buffer of ``nbytes`` (uninitialised). Implementations call ``check_limit``
+        first."""
         raise NotImplementedError
+
+    def set_limit(self, fraction) -> None:
+        """Let live tensors hold at most ``fraction`` of the device's memory (None: no limit
+        but the driver's). ``CLTORCH_MEMORY_FRACTION`` gives every device a fraction."""
+        total = self.info().global_mem_bytes
+        self.memory_limit = None if fraction is None else int(float(fraction) * total)
+
+    def check_limit(self, nbytes: int) -> None:
+        """OutOfMemoryError, before anything is allocated, when ``nbytes`` more would pass the
+        limit: existing tensors keep their values and the process lives (a host-memory device
+        such as PoCL or the NumPy backend would otherwise meet the kernel's OOM killer)."""
+        limit = self.memory_limit
+        if limit is not None and self.memory[0] + nbytes > limit:
+            raise OutOfMemoryError(
+                f"{self.name} out of memory. Tried to allocate {_human(nbytes)}; live tensors "
+                f"hold {_human(self.memory[0])} of the {_human(limit)} this process may use "
+                f"(set_per_process_memory_fraction / CLTORCH_MEMORY_FRACTION)")
 
     def upload(self, host: np.ndarray):
         """A new buffer holding the bytes of the C-contiguous array ``host``."""
@@ -120,6 +139,26 @@ class Device:
     @property
     def supports_fp64(self) -> bool:
         return True
+
+
+def _human(nbytes: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes} bytes" if unit == "bytes" else f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.2f} GiB"
+
+
+def initial_limit(device) -> None:
+    """CLTORCH_MEMORY_FRACTION for every device; otherwise a host-memory device (the NumPy
+    backend, an OpenCL CPU device) is limited to the memory it reports, so that an
+    impossible allocation raises instead of bringing the kernel's OOM killer."""
+    from .. import config
+    fraction = config.memory_fraction()
+    if fraction is not None:
+        device.set_limit(fraction)
+    elif device.kind == "cpu" or device.cpu_like:
+        device.set_limit(1.0)
 
 
 def grid_size(n_items: int, local: int, max_groups: int) -> int:

@@ -6,11 +6,15 @@ import platform
 
 import numpy as np
 
-from .base import Device, DeviceInfo, OutOfMemoryError
+from .base import Device, DeviceInfo, OutOfMemoryError, initial_limit
 
 
 class CPUDevice(Device):
     kind = "cpu"
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        initial_limit(self)
 
     def info(self) -> DeviceInfo:
         try:
@@ -22,12 +26,14 @@ class CPUDevice(Device):
                           max_alloc_bytes=memory, version=f"NumPy {np.__version__}")
 
     def allocate(self, nbytes: int):
+        self.check_limit(nbytes)
         try:
             return np.empty(nbytes, dtype=np.uint8)
         except MemoryError:
             raise OutOfMemoryError(f"cpu out of memory allocating {nbytes} bytes") from None
 
     def upload(self, host: np.ndarray):
+        self.check_limit(host.nbytes)
         return np.frombuffer(host.tobytes(), dtype=np.uint8).copy()
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import config
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   grid_size)
+                   grid_size, initial_limit)
 
 BLOCK_SIZE = 256
 NVRTC_OPTIONS = ("--fmad=false",)  # no contraction into FMA: the same numbers as OpenCL/NumPy
@@ -137,6 +137,7 @@ class CUDADevice(Device):
         self.arch = f"sm_{major}{self._attribute('COMPUTE_CAPABILITY_MINOR')}"
         self.max_groups = 2 ** 20  # one item per thread; the grid-stride loop covers the rest
         self.compute_units = self._attribute("MULTIPROCESSOR_COUNT")
+        initial_limit(self)
 
     def _attribute(self, name: str) -> int:
         """A device attribute; 0 for one this driver's bindings no longer have (CLOCK_RATE)."""
@@ -162,6 +163,7 @@ class CUDADevice(Device):
     def allocate(self, nbytes: int):
         if nbytes == 0:
             return None
+        self.check_limit(nbytes)
         d = self.driver
         err, ptr = d.cuMemAllocAsync(nbytes, self.stream)
         if err == d.CUresult.CUDA_ERROR_OUT_OF_MEMORY:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import config
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   grid_size)
+                   grid_size, initial_limit)
 
 LOCAL_SIZE = 256
 
@@ -74,6 +74,7 @@ class OpenCLDevice(Device):
         self.compute_units = self.device.max_compute_units
         self.cpu_like = bool(self.device.type & cl.device_type.CPU)
         self.options = self._build_options()
+        initial_limit(self)
 
     def _build_options(self) -> list:
         # Same fp32 division and sqrt as CUDA and NumPy, where the device allows it.
@@ -100,6 +101,7 @@ class OpenCLDevice(Device):
     def allocate(self, nbytes: int):
         if nbytes == 0:
             return None
+        self.check_limit(nbytes)
         try:
             return self.pool.allocate(nbytes)
         except self.cl.Error as first:

@@ -113,8 +113,12 @@ def _fresh_runner(op, operands, out_dtype):
     strides = contiguous_strides(shape)
     if device.kind == "cpu":
         fn, ct = op.variant("numpy", key), compute.numpy
+        # NumPy allocates this result itself: large ones are checked against the memory limit
+        large = numel(shape) * result.itemsize >= 1 << 26
 
         def run_numpy(operands):
+            if large:
+                device.check_limit(numel(shape) * result.itemsize)
             with np.errstate(all="ignore"):
                 stored = _stored(fn(*_numpy_values(operands, ct)), result, shape)
             storage = Storage(device, stored.reshape(-1).view(np.uint8), stored.nbytes)

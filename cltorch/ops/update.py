@@ -22,8 +22,34 @@ class Rule:
     numpy: object  # fn(p, g, states: dict, scalars: dict) -> (p, states dict), float arrays
 
 
+def check_operands(param: Array, grad: Array, states: dict) -> None:
+    """The gradient and every state tensor must match the parameter in shape, dtype (the
+    states) and device: the kernel reads and writes ``numel(param)`` elements of each, so any
+    mismatch (a replaced ``p.data``, a state dict from another model) would run out of bounds.
+    Raised with the errors PyTorch's own step gives."""
+    for other in [grad] + list(states.values()):
+        if other._storage.device is not param._storage.device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
+                               f"least two devices, {param._storage.device.name} and "
+                               f"{other._storage.device.name}!")
+        if other._shape != param._shape:
+            dim = next((i for i, (a, b) in enumerate(zip(other._shape[::-1],
+                                                         param._shape[::-1])) if a != b),
+                       0)
+            a = other._shape[::-1][dim] if dim < len(other._shape) else 1
+            b = param._shape[::-1][dim] if dim < len(param._shape) else 1
+            raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
+                               f"({b}) at non-singleton dimension "
+                               f"{len(param._shape) - 1 - dim if param._shape else 0}")
+    for other in states.values():
+        if other.dtype is not param.dtype:
+            raise RuntimeError(f"expected scalar type {param.dtype.legacy_name} but found "
+                               f"{other.dtype.legacy_name}")
+
+
 def apply(rule: Rule, param: Array, grad: Array, states: dict, scalars: dict) -> None:
     """Update ``param`` and ``states`` in place (all contiguous, same device)."""
+    check_operands(param, grad, states)
     n = param._numel()
     if n == 0:
         return

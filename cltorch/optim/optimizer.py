@@ -112,8 +112,7 @@ class Optimizer:
         self.state = collections.defaultdict(dict)
         for i, s in state_dict["state"].items():
             p = by_index[int(i)]
-            self.state[p] = {k: (v.detach().clone().to(p.device) if isinstance(v, Tensor) and
-                                 k != "step" else copy.deepcopy(v)) for k, v in s.items()}
+            self.state[p] = {k: _to_param(p, k, v) for k, v in s.items()}
 
     def __repr__(self):
         lines = [type(self).__name__ + " ("]
@@ -128,6 +127,19 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+def _to_param(p, key, value):
+    """A loaded state value moved to the parameter's device, floating tensors cast to its
+    dtype (PyTorch's policy; ``step`` stays as it is)."""
+    if not isinstance(value, Tensor):
+        return copy.deepcopy(value)
+    value = value.detach().clone()
+    if key == "step":
+        return value
+    if value.dtype.is_floating_point and p.dtype.is_floating_point:
+        return value.to(p.device, p.dtype)
+    return value.to(p.device)
 
 
 def fused_update(rule, p, grad, states: dict, scalars: dict) -> None:
