@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import importlib
 import io
+import math
 import os
 import pickle
-import tempfile
 import zipfile
 
 import numpy as np
 
 from . import dtypes
-from .backend import registry
+from .backend import OutOfMemoryError, registry
 from .nn.parameter import Parameter
 from .ops.array import Storage, read_stored
 from .tensor import Tensor
@@ -155,17 +156,115 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     name = "archive"
     if isinstance(f, (str, os.PathLike)):
         name = os.path.splitext(os.path.basename(os.fspath(f)))[0] or "archive"
-        directory = os.path.dirname(os.path.abspath(os.fspath(f)))
-        handle, temporary = tempfile.mkstemp(prefix=".cltorch-save-", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                _write_zip(out, name, buffer.getvalue(), storages)
-            os.replace(temporary, os.fspath(f))  # atomic: the old file stays until now
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        _atomic_write(os.fspath(f), lambda out: _write_zip(out, name, buffer.getvalue(),
+                                                           storages))
     else:
         _write_zip(f, name, buffer.getvalue(), storages)
+
+
+def _atomic_write(path: str, write) -> None:
+    """``write(file)`` into a file that replaces ``path`` only when complete, with the
+    permissions a plain ``open`` would give (0666 less the umask, as PyTorch's files).
+
+    On Linux the data goes to an unnamed file (O_TMPFILE) that is linked in only at the end,
+    so a process killed while writing leaves nothing behind. Elsewhere a named temporary
+    carries the writer's pid, and the next save of the same target removes those of dead
+    processes.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = 0o666 & ~_umask()
+    _remove_stale_temporaries(path)
+    temporary = _temporary_name(path)
+    try:
+        fd = _unnamed_file(directory, mode)
+        linked = False
+        if fd is not None:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+                out.flush()
+                linked = _link_unnamed(out.fileno(), temporary)
+        if not linked:
+            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode),
+                           "wb") as out:
+                write(out)
+        os.replace(temporary, path)  # atomic: the old file stays until now
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _unnamed_file(directory: str, mode: int):
+    """A descriptor of an unnamed file in ``directory``, or None where the platform or the
+    file system has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.exists("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY, mode)
+    except OSError:
+        return None
+
+
+def _link_unnamed(fd: int, name: str) -> bool:
+    """Give the unnamed file ``fd`` the name ``name`` (Linux linkat with AT_SYMLINK_FOLLOW
+    through /proc: Python's os.link does not follow that link). False where it cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, at_symlink_follow = -100, 0x400
+        done = libc.linkat(at_fdcwd, f"/proc/self/fd/{fd}".encode(), at_fdcwd,
+                           os.fsencode(name), at_symlink_follow)
+        return done == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _temporary_name(path: str) -> str:
+    folder, base = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{base}.cltorch-{os.getpid()}-{os.urandom(4).hex()}.tmp")
+
+
+def _remove_stale_temporaries(path: str) -> None:
+    """Remove the temporaries an earlier, killed save of ``path`` left behind."""
+    folder, base = os.path.split(os.path.abspath(path))
+    prefix = f".{base}.cltorch-"
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc says it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _write_zip(out, name, pickled, storages):
@@ -216,14 +315,36 @@ def safe_globals(safe_globals: list):
         _safe_globals.update(saved)
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(pickle._Unpickler):
     """Accepts only what rebuilds tensors, plain containers and the added safe globals;
-    anything else is refused."""
+    anything else is refused.
+
+    Built on pickle's Python unpickler so that BUILD can be checked: it may only set state on
+    an OrderedDict (a state dict's ``_metadata``) or on an instance of a class given to
+    ``add_safe_globals``, never on a global (a dtype, a class, a function), a tensor or
+    anything that outlives the load. A file therefore cannot change process-wide state.
+    """
 
     def __init__(self, file, archive, prefix, place):
         super().__init__(file)
         self.archive, self.prefix, self.place = archive, prefix, place
         self.storages = {}
+
+    def load_build(self):
+        inst, state = self.stack[-2], self.stack[-1]
+        if type(inst) is collections.OrderedDict:
+            if not (isinstance(state, dict) and
+                    all(isinstance(k, str) and not k.startswith("__") for k in state)):
+                raise pickle.UnpicklingError("an OrderedDict may only be given plain "
+                                             "attributes (a state dict's _metadata)")
+        elif type(inst) not in {v for v in _safe_globals.values() if isinstance(v, type)}:
+            raise pickle.UnpicklingError(
+                f"Can only build OrderedDict or types allowlisted via add_safe_globals, but "
+                f"got {type(inst)}")
+        pickle._Unpickler.load_build(self)
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module, name):
         allowed = {("collections", "OrderedDict"): collections.OrderedDict,
@@ -257,10 +378,11 @@ class _Unpickler(pickle.Unpickler):
                 not isinstance(location, str):
             raise pickle.UnpicklingError(f"malformed storage record {pid!r}")
         if key not in self.storages:
-            raw = self.archive.read(f"{self.prefix}data/{key}")
-            if len(raw) != numel * dtype.itemsize:
-                raise pickle.UnpicklingError(f"storage {key} holds {len(raw)} bytes, expected "
-                                             f"{numel * dtype.itemsize}")
+            record = self.archive.getinfo(f"{self.prefix}data/{key}")
+            if record.file_size != numel * dtype.itemsize:  # checked before reading anything
+                raise pickle.UnpicklingError(f"storage {key} holds {record.file_size} bytes, "
+                                             f"expected {numel * dtype.itemsize}")
+            raw = self.archive.read(record)
             stored = np.frombuffer(raw, dtype=dtype.storage_np).copy()
             device = registry.get(self.place(location))
             self.storages[key] = (Storage(device, device.upload(stored) if stored.nbytes
@@ -270,10 +392,20 @@ class _Unpickler(pickle.Unpickler):
     @staticmethod
     def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None,
                         metadata=None):
+        if not (isinstance(storage, tuple) and len(storage) == 3):
+            raise pickle.UnpicklingError("a tensor record must name a storage of the file")
         store, dtype, numel = storage
-        size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+        values = [offset, *size, *stride] if isinstance(size, (tuple, list)) and \
+            isinstance(stride, (tuple, list)) else None
+        if values is None or len(size) != len(stride) or \
+                any(type(v) is not int for v in values):
+            raise pickle.UnpicklingError("a tensor record's size, stride and offset must be "
+                                         "integers, one stride per dim")
+        size, stride = tuple(size), tuple(stride)
         if any(s < 0 for s in size) or any(s < 0 for s in stride) or offset < 0:
             raise pickle.UnpicklingError("negative size, stride or offset in a tensor record")
+        if math.prod(size) >= 2 ** 62:
+            raise pickle.UnpicklingError(f"tensor record of {size} elements overflows")
         last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else offset
         if all(size) and last >= numel:
             raise pickle.UnpicklingError(f"tensor record reaches element {last} of a storage "
@@ -299,11 +431,15 @@ class _FullUnpickler(_Unpickler):
             for part in name.split("."):
                 target = getattr(target, part)
             return target
-        return pickle.Unpickler.find_class(self, module, name)
+        return pickle._Unpickler.find_class(self, module, name)
+
+    dispatch = dict(pickle._Unpickler.dispatch)  # any BUILD: the caller trusts the file
 
 
 def _rebuild_parameter(data, requires_grad, hooks=None):
-    return Parameter(data, requires_grad)
+    if not isinstance(data, Tensor):
+        raise pickle.UnpicklingError("a parameter record must hold a tensor")
+    return Parameter(data, bool(requires_grad))
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **kwargs):
@@ -328,14 +464,20 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         if len(pickles) != 1:
             raise RuntimeError("cltorch.load: the archive has no single data.pkl record")
         prefix = pickles[0][:-len("data.pkl")]
+        # A weights-only load reads untrusted bytes: whatever goes wrong in them (a flipped
+        # byte can raise almost any exception inside the unpickler) is a bad file.
+        expected = Exception if weights_only else (
+            pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError,
+            zipfile.BadZipFile, AttributeError, IndexError)
         try:
             data = archive.read(pickles[0])
             unpickler = _Unpickler if weights_only else _FullUnpickler
             return unpickler(io.BytesIO(data), archive, prefix, place).load()
-        except (pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError,
-                zipfile.BadZipFile, AttributeError, IndexError) as error:
+        except OutOfMemoryError:
+            raise
+        except expected as error:
             raise RuntimeError(f"cltorch.load: corrupted or unsupported checkpoint: "
-                               f"{error}") from None
+                               f"{type(error).__name__}: {error}") from None
 
 
 def _placement(map_location):
