@@ -162,7 +162,8 @@ class Tensor(Array):
                 raise RuntimeError("can't assign Variable as its own grad")
             if value.dtype is not self.dtype:
                 raise RuntimeError("assigned grad has data of a different type")
-            if value._storage.device is not self._storage.device:
+            mine, theirs = self._storage.device, value._storage.device
+            if mine is not theirs and (mine.kind, mine.index) != (theirs.kind, theirs.index):
                 raise RuntimeError("assigned grad has data located on a different device")
             if value._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")

@@ -28,7 +28,8 @@ def check_operands(param: Array, grad: Array, states: dict) -> None:
     mismatch (a replaced ``p.data``, a state dict from another model) would run out of bounds.
     Raised with the errors PyTorch's own step gives."""
     for other in [grad] + list(states.values()):
-        if other._storage.device is not param._storage.device:
+        mine, theirs = param._storage.device, other._storage.device
+        if mine is not theirs and (mine.kind, mine.index) != (theirs.kind, theirs.index):
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                                f"least two devices, {param._storage.device.name} and "
                                f"{other._storage.device.name}!")
