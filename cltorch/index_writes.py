@@ -15,6 +15,8 @@ from .autograd import inplace
 from .autograd.grad_mode import no_grad
 from .autograd.graph import record
 from .indexing_ops import AdvancedIndex, _long_index
+from .ops.array import check_device
+from .ops.gather import BOUNDS, check_range
 from .ops import scatter as scatter_op
 from .tensor import Tensor, normalize_dim
 
@@ -58,13 +60,13 @@ def _scatter_backward(g, d, index, src, mode):
 
 def _scatter_args(input, dim, index, src):
     d = normalize_dim(dim, input.ndim)
-    index = _long_index(index, input._storage.device)
+    index = _long_index(index, input._storage.device, move=False)
     if index.ndim != input.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
     if isinstance(src, Tensor):
         if src.dtype is not input.dtype:
             raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
-        src = src.to(input._storage.device)
+        check_device(input._storage.device, src._storage.device)
     for k in range(input.ndim):
         too_big = (k != d and index._shape[k] > input._shape[k]) or (
             isinstance(src, Tensor) and index._shape[k] > src._shape[k])
@@ -209,12 +211,18 @@ def scatter_add(input, dim, index, src):
     return scatter_add_(input.clone(), dim, index, src)
 
 
-def _along(self, dim, index, n_like):
-    """A 1-D ``index`` broadcast over the selection ``self`` with ``dim`` resized to it."""
+def _along(self, dim, index, error, prefix="", negative=False, message=None):
+    """A 1-D ``index`` broadcast over the selection ``self`` with ``dim`` resized to it,
+    checked as the op that calls it checks in PyTorch (``error``, message ``prefix``, whether
+    negative indices count from the end)."""
     d = normalize_dim(dim, self.ndim)
-    index = _long_index(index, self._storage.device)
+    index = _long_index(index, self._storage.device, move=False)
     if index.ndim > 1:
         raise IndexError("index_add_(): Index is supposed to be a vector")
+    size = self._shape[d] if self.ndim else 1
+    if negative:
+        index = FUNCTIONS["where"](index < 0, index + size, index)
+    check_range(index, size, d, error, message=message or prefix + BOUNDS)
     shape = list(self._shape)
     shape[d] = index.numel()
     view = [1] * self.ndim
@@ -224,7 +232,10 @@ def _along(self, dim, index, n_like):
 
 def index_add_(self, dim, index, source, *, alpha=1):
     """``self.select(dim, index[i]) += alpha * source.select(dim, i)``."""
-    d, expanded, shape = _along(self, dim, index, source)
+    # PyTorch's own check differs with the rank: 1-D is index_select's, the rest its kernel's
+    d, expanded, shape = (_along(self, dim, index, IndexError,
+                                 message="index out of range in self") if self.ndim <= 1 else
+                          _along(self, dim, index, RuntimeError))
     if tuple(source._shape) != tuple(shape):
         raise RuntimeError(f"index_add_(): source shape {list(source._shape)} does not match "
                            f"the selection {shape}")
@@ -234,7 +245,7 @@ def index_add_(self, dim, index, source, *, alpha=1):
 
 def index_copy_(self, dim, index, source):
     """``self.select(dim, index[i]) = source.select(dim, i)``."""
-    d, expanded, shape = _along(self, dim, index, source)
+    d, expanded, shape = _along(self, dim, index, IndexError, "index_copy_(): ")
     if tuple(source._shape) != tuple(shape):
         raise RuntimeError(f"index_copy_(): source shape {list(source._shape)} does not match "
                            f"the selection {shape}")
@@ -243,7 +254,7 @@ def index_copy_(self, dim, index, source):
 
 def index_fill_(self, dim, index, value):
     """``self.select(dim, index[i]) = value``."""
-    d, expanded, _ = _along(self, dim, index, None)
+    d, expanded, _ = _along(self, dim, index, IndexError, negative=True)
     return _scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
                     "set")
 

@@ -15,16 +15,21 @@ from .functions import FUNCTIONS
 from .autograd.graph import record
 from .indexing import is_int_index
 from .ops import gather as gather_op
+from .ops.array import check_device
 from .tensor import Tensor, normalize_dim
 
 
-def _long_index(index, device):
+def _long_index(index, device, move=True):
+    """``index`` as an int64 tensor on ``device``. Subscripts (``x[i]``) may bring their index
+    from another device, as in PyTorch; the index ops (``move=False``) may not."""
     if not isinstance(index, Tensor):
         index = tensor(index, dtype=dtypes.int64, device=device)
     if index.dtype.category != 1:
         raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, "
                          f"got {index.dtype.legacy_name}")
     if index._storage.device is not device:
+        if not move:
+            check_device(device, index._storage.device)
         index = index.to(device)
     return index if index.dtype is dtypes.int64 else index.long()
 
@@ -32,7 +37,7 @@ def _long_index(index, device):
 def index_select(input, dim, index):
     """The slices of ``input`` at ``index`` (1-D) along ``dim``."""
     d = normalize_dim(dim, input.ndim)
-    index = _long_index(index, input._storage.device)
+    index = _long_index(index, input._storage.device, move=False)
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     n = index.numel()
@@ -41,7 +46,8 @@ def index_select(input, dim, index):
     shape[d] = n
     view = [1] * len(shape)
     view[d] = n
-    out = gather_op.gather(src, d, index.reshape(view), tuple(shape))
+    out = gather_op.gather(src, d, index.reshape(view), tuple(shape), IndexError,
+                           "index out of range in self")
     if input.requires_grad:
         src_shape = src._shape  # the node keeps the shape, not the tensor
         record(out, "IndexSelectBackward0", (src,), lambda g, index: g.new_zeros(
@@ -52,7 +58,7 @@ def index_select(input, dim, index):
 def gather(input, dim, index):
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim 1 (and likewise for any dim)."""
     d = normalize_dim(dim, input.ndim)
-    index = _long_index(index, input._storage.device)
+    index = _long_index(index, input._storage.device, move=False)
     if index.ndim != input.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input "
                            "tensor")
@@ -70,9 +76,11 @@ def gather(input, dim, index):
 
 
 def take(input, index):
-    """``input.flatten()[index]``, in the shape of ``index``."""
-    index = _long_index(index, input._storage.device)
-    return index_select(input.reshape(-1), 0, index.reshape(-1)).view(index.shape)
+    """``input.flatten()[index]``, in the shape of ``index`` (negative indices count from the
+    end, as in PyTorch)."""
+    index = _long_index(index, input._storage.device, move=False)
+    flat = FUNCTIONS["where"](index < 0, index + input.numel(), index)
+    return index_select(input.reshape(-1), 0, flat.reshape(-1)).view(index.shape)
 
 
 def masked_fill(input, mask, value):
@@ -175,7 +183,7 @@ class AdvancedIndex:
         linear = None
         for d, pick in zip(self.dims, self.picks):
             size = self.base._shape[d]
-            gather_op.check_range(pick, size, d)
+            gather_op.check_range(pick, size, d, IndexError, negative=True)
             pick = pick.remainder(size) if size else pick
             linear = pick if linear is None else linear * size + pick
         return linear.reshape(-1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import dtypes
 from .creation import arange, empty, tensor, zeros
 from .functions import FUNCTIONS
+from .ops.array import check_same_device
 from .ops.layout import broadcast_shapes
 from .autograd.grad_mode import no_grad
 from .autograd.graph import needs_grad, record
@@ -22,6 +23,7 @@ def cat(tensors, dim=0, *, out=None):
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     parts = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
+    check_same_device(*tensors)
     ref = parts[0]
     d = normalize_dim(dim, ref.ndim)
     for i, t in enumerate(parts):

@@ -54,6 +54,31 @@ class Array:
         return is_contiguous(self._shape, self._strides)
 
 
+def check_no_internal_overlap(out: Array) -> None:
+    """A tensor written in place must not have two elements on one memory location (a
+    broadcast/expanded dim, a zero stride): PyTorch refuses, and the result would depend on
+    the order the device writes in, differing between cpu and OpenCL."""
+    for size, stride in zip(out._shape, out._strides):
+        if stride == 0 and size > 1:
+            raise RuntimeError("unsupported operation: more than one element of the "
+                               "written-to tensor refers to a single memory location. Please "
+                               "clone() the tensor before performing the operation.")
+
+
+def check_same_device(*arrays) -> None:
+    """PyTorch's error when an op's tensors live on different devices (nothing moves)."""
+    first = arrays[0]._storage.device
+    for other in arrays[1:]:
+        check_device(first, other._storage.device)
+
+
+def check_device(expected: Device, found: Device) -> None:
+    """Device objects compare by kind and index (a backend may recreate one)."""
+    if found is not expected and (found.kind, found.index) != (expected.kind, expected.index):
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
+                           f"least two devices, {expected.name} and {found.name}!")
+
+
 def check_dtype_supported(device: Device, dtype) -> None:
     if dtype is dtypes.float64 and not device.supports_fp64:
         raise TypeError(f"Cannot use a float64 tensor on {device.name}: the device has no fp64 "

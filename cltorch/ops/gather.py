@@ -7,17 +7,22 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, index_types
-from .array import Array, cpu_view, empty
+from .array import Array, check_same_device, cpu_view, empty
 from .layout import broadcast_strides
 
 
 
-def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
+BOUNDS = "index {value} is out of bounds for dimension {dim} with size {size}"
+
+
+def gather(src: Array, dim: int, index: Array, out_shape, error=RuntimeError,
+           message=BOUNDS) -> Array:
     """out[c] = src[c with c[dim] = index[c]]; ``index`` broadcasts to ``out_shape``.
 
     Raises IndexError (PyTorch's words) for an index out of range; checking reads the index's
     min and max back, one small host sync per call.
     """
+    check_same_device(src, index)
     if index.dtype is not dtypes.int64:
         raise RuntimeError(f"gather(): Expected dtype int64 for index, got "
                            f"{index.dtype!r}")
@@ -25,7 +30,7 @@ def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
     if out._numel() == 0:
         return out
     size = src._shape[dim]
-    check_range(index, size, dim)
+    check_range(index, size, dim, error, message=message)
     if src._device.kind == "cpu":
         idx = np.broadcast_to(cpu_view(index), out_shape) % max(size, 1)
         part = tuple(slice(None) if d == dim else slice(0, out_shape[d])
@@ -36,15 +41,18 @@ def gather(src: Array, dim: int, index: Array, out_shape) -> Array:
     return out
 
 
-def check_range(index, size, dim):
+def check_range(index, size, dim, error=RuntimeError, negative=False, message=BOUNDS):
+    """Raise ``error(message)`` unless every index is in [0, size) ([-size, size) with
+    ``negative``). PyTorch's ops differ in the type and words (gather/scatter/index_add_:
+    RuntimeError; index_select/embedding: IndexError "index out of range in self";
+    subscripts, index_fill_, index_copy_: IndexError), so each caller says which."""
     from .reduce import reduce
     if index._numel() == 0:
         return
     low, high = reduce("amin", index).item(), reduce("amax", index).item()
     for value in (low, high):
-        if not -size <= value < size:
-            raise IndexError(f"index {value} is out of bounds for dimension {dim} with size "
-                             f"{size}")
+        if not (-size if negative else 0) <= value < size:
+            raise error(message.format(value=value, dim=dim, size=size))
 
 
 def _launch(src, dim, index, out):

@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
-from .array import Array, Storage, check_dtype_supported, cpu_view, empty, read_stored
+from .array import (Array, Storage, check_dtype_supported, check_no_internal_overlap, cpu_view,
+                    empty, read_stored)
 from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
@@ -144,6 +145,8 @@ def _apply_into(op, operands, out, out_dtype, inplace):
     given = out is not None
     out = _prepare_out(op, out, shape, result, arrays, device, inplace)
     if given:
+        if arrays:  # a constant fill (fill_, zero_) may write a location twice: same value
+            check_no_internal_overlap(out)
         out._storage.version += 1
     if numel(shape) == 0:
         return out

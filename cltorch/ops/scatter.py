@@ -7,7 +7,7 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, index_types
-from .array import Array, cpu_view
+from .array import Array, check_no_internal_overlap, check_same_device, cpu_view
 from .gather import check_range
 
 # dtypes each accelerator backend adds atomically; other adds, and every other combining
@@ -26,6 +26,8 @@ def scatter(out: Array, dim: int, index: Array, src, mode: str) -> None:
     """
     if index.dtype is not dtypes.int64:
         raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {index.dtype!r}")
+    check_no_internal_overlap(out)
+    check_same_device(out, index, *([src] if isinstance(src, Array) else []))
     out._storage.version += 1
     if index._numel() == 0:
         return
