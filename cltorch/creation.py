@@ -69,7 +69,29 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     values = _host_values(data)
     dtype = dtypes.to_dtype(dtype) if dtype is not None else (
         data.dtype if isinstance(data, Tensor) else _infer_dtype(data, values))
+    if isinstance(data, (int, float, list, tuple)) and dtype.category == 1:
+        _check_fits(values, dtype)
     return _finish(from_numpy_values(Tensor, values, dtype, _device(device)), requires_grad)
+
+
+def _check_fits(values: np.ndarray, dtype) -> None:
+    """Python numbers that an integer dtype cannot hold are refused, as PyTorch refuses them
+    (NumPy arrays wrap, as in PyTorch)."""
+    if values.size == 0:
+        return
+    if values.dtype.kind == "O" or (values.dtype.kind == "u" and
+                                    values.max() > np.iinfo(np.int64).max):
+        raise ValueError("Overflow when unpacking long long")
+    if values.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(dtype.storage_np)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise RuntimeError(f"value cannot be converted to type {dtype.storage_np} without "
+                           f"overflow")
+    low = -256 if dtype is dtypes.uint8 else info.min  # PyTorch lets uint8 wrap from below
+    if values.min() < low or values.max() > info.max:
+        raise RuntimeError(f"value cannot be converted to type {dtype.storage_np} without "
+                           f"overflow")
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -174,6 +174,7 @@ def bernoulli(input, p=None, *, generator=None):
     """1 with probability ``input`` (or ``p``) elementwise, else 0, in ``input``'s dtype."""
     out = empty(input.shape, dtype=input.dtype, device=input._device)
     if p is not None:
+        _check_probability(float(p))
         return _fill(out, "bernoulli", float(p), 0.0, generator)
     u = _fill(empty(input.shape, dtype=dtypes.float32 if input.dtype is not dtypes.float64
                     else dtypes.float64, device=input._device), "uniform", 0.0, 1.0, generator)
@@ -182,7 +183,16 @@ def bernoulli(input, p=None, *, generator=None):
 
 def uniform_(self, from_=0.0, to=1.0, *, generator=None):
     """Fill with uniform numbers in [from_, to)."""
+    if from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={from_:g} > to={to:g}")
     return _fill(self, "uniform", float(from_), float(to), generator)
+
+
+def _check_probability(p) -> None:
+    """A probability given as a number (no device read): in [0, 1], as PyTorch checks."""
+    if not 0.0 <= p <= 1.0:  # NaN fails too
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
@@ -194,6 +204,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 1 with probability ``p`` (a number or a tensor), else 0."""
     if isinstance(p, Tensor):
         return self.copy_(bernoulli(p.expand_as(self).to(self.dtype), generator=generator))
+    _check_probability(float(p))
     return _fill(self, "bernoulli", float(p), 0.0, generator)
 
 

@@ -138,6 +138,29 @@ case("creation: full_like bad size", TypeError, "")(
     lambda m, dev, other: m.zeros(2, device=dev).view("a"))
 
 
+_OVERFLOW = "value cannot be converted to type"
+for _value, _dtype in ((300, "uint8"), (-300, "uint8"), (128, "int8"), (-129, "int8"),
+                       (2 ** 15, "int16"), (2 ** 31, "int32"), (-2 ** 31 - 1, "int32")):
+    case(f"creation: {_value} as {_dtype}", RuntimeError, _OVERFLOW)(
+        lambda m, dev, other, v=_value, d=_dtype: m.tensor([v], dtype=getattr(m, d),
+                                                            device=dev))
+case("creation: 2**63 as int64", ValueError, "Overflow when unpacking long long")(
+    lambda m, dev, other: m.tensor([2 ** 63], dtype=m.int64, device=dev))
+case("creation: inf as int32", RuntimeError, _OVERFLOW)(
+    lambda m, dev, other: m.tensor([float("inf")], dtype=m.int32, device=dev))
+case("random: uniform_ from > to", RuntimeError, "range, but found from=2 > to=1")(
+    lambda m, dev, other: m.empty(2, device=dev).uniform_(2, 1))
+for _p in (1.5, -0.1, float("nan")):
+    case(f"random: bernoulli_({_p})", RuntimeError, "expects p to be in")(
+        lambda m, dev, other, p=_p: m.empty(2, device=dev).bernoulli_(p))
+    case(f"random: bernoulli(x, p={_p})", RuntimeError, "expects p to be in")(
+        lambda m, dev, other, p=_p: m.bernoulli(m.ones(2, device=dev), p=p))
+for _pad in (-1, (0, -2)):
+    case(f"layer: conv2d padding {_pad}", RuntimeError, "negative padding is not supported")(
+        lambda m, dev, other, p=_pad: m.nn.functional.conv2d(
+            m.ones(1, 1, 4, 4, device=dev), m.ones(1, 1, 2, 2, device=dev), padding=p))
+
+
 # ---- shapes and layers ---------------------------------------------------------------------
 case("shape: view incompatible", RuntimeError, "")(
     lambda m, dev, other: m.zeros(6, device=dev).view(4, 2))

@@ -116,7 +116,8 @@ def test_workers_init_persistence_and_errors():
 
         def __getitem__(self, i):
             raise ValueError("bad sample")
-    with pytest.raises(RuntimeError, match="bad sample"):
+    with pytest.raises(ValueError, match="Caught ValueError in DataLoader worker process 0"
+                                         "(.|\n)*bad sample"):  # the worker's type, as PyTorch
         list(DataLoader(Broken(), num_workers=1))
     with pytest.raises(ValueError, match="sampler option is mutually exclusive with shuffle"):
         DataLoader(Squares(), sampler=SequentialSampler(range(10)), shuffle=True)

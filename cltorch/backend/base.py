@@ -5,6 +5,7 @@ Three implementations: ``cpu`` (NumPy, no compiler), ``opencl`` (pyopencl) and `
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -139,6 +140,33 @@ class Device:
     @property
     def supports_fp64(self) -> bool:
         return True
+
+
+# A GPU context does not survive fork: a child forked after the parent opened an OpenCL or
+# CUDA device must not use one (PyTorch's rule for CUDA). Its first try raises, never hangs.
+_fork_state = {"gpu_opened": False, "forked_after_gpu": False}
+
+
+def note_gpu_opened() -> None:
+    _fork_state["gpu_opened"] = True
+
+
+def _after_fork_in_child() -> None:
+    _fork_state["forked_after_gpu"] = _fork_state["gpu_opened"]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def check_not_forked(kind: str) -> None:
+    """RuntimeError when this process was forked from one that had opened a GPU device."""
+    if _fork_state["forked_after_gpu"]:
+        backend = "CUDA" if kind == "cuda" else "OpenCL"
+        raise RuntimeError(f"Cannot re-initialize {backend} in forked subprocess. To use "
+                           f"{backend} with multiprocessing, you must use the 'spawn' start "
+                           f"method (DataLoader(multiprocessing_context='spawn'), or return "
+                           f"cpu tensors from the dataset)")
 
 
 def _human(nbytes: int) -> str:

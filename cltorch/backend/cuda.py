@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import config
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   grid_size, initial_limit)
+                   check_not_forked, grid_size, initial_limit)
 
 BLOCK_SIZE = 256
 NVRTC_OPTIONS = ("--fmad=false",)  # no contraction into FMA: the same numbers as OpenCL/NumPy
@@ -163,6 +163,7 @@ class CUDADevice(Device):
     def allocate(self, nbytes: int):
         if nbytes == 0:
             return None
+        check_not_forked(self.kind)
         self.check_limit(nbytes)
         d = self.driver
         err, ptr = d.cuMemAllocAsync(nbytes, self.stream)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import config
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   grid_size, initial_limit)
+                   check_not_forked, grid_size, initial_limit)
 
 LOCAL_SIZE = 256
 
@@ -101,6 +101,7 @@ class OpenCLDevice(Device):
     def allocate(self, nbytes: int):
         if nbytes == 0:
             return None
+        check_not_forked(self.kind)
         self.check_limit(nbytes)
         try:
             return self.pool.allocate(nbytes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 
 from .. import config
-from .base import BackendUnavailable, Device
+from .base import BackendUnavailable, Device, check_not_forked, note_gpu_opened
 from .cpu import CPUDevice
 
 KINDS = ("cpu", "opencl", "cuda")
@@ -85,6 +85,8 @@ def get(spec) -> Device:
     if isinstance(spec, Device):
         return spec
     d = spec if isinstance(spec, device) else device(spec)
+    if d.type != "cpu":
+        check_not_forked(d.type)
     if d.type == "cuda":
         return _accelerator(d.index)
     return _open(d.type, d.index or 0)
@@ -149,6 +151,7 @@ def _open(kind: str, index: int) -> Device:
     """The backend Device ``kind:index`` itself (``cuda`` is the CUDA backend here)."""
     if kind == "cpu":
         return CPUDevice(0)
+    note_gpu_opened()  # a forked child must not use it (base.check_not_forked)
     if kind == "opencl":
         from .opencl import OpenCLDevice, _cl
         _cl()

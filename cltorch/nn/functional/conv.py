@@ -87,7 +87,10 @@ def _padding_for(padding, kernel, dilation, stride, dims):
     if isinstance(padding, str):
         raise ValueError(f"Invalid padding string '{padding}', should be one of ['valid', "
                          f"'same']")
-    return [(p, p) for p in _pair(padding, dims)]
+    pads = _pair(padding, dims)
+    if any(p < 0 for p in pads):
+        raise RuntimeError("negative padding is not supported")
+    return [(p, p) for p in pads]
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, dims):

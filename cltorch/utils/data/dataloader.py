@@ -185,20 +185,49 @@ class _WorkerPool:
         self.epoch_number = 0
 
     def epoch(self):
+        """One pass over the data; the workers stop when it ends, fails or is abandoned (a
+        ``break`` closes this generator), unless they are persistent."""
         self.epoch_number += 1
-        if self.loader._iterable:
-            yield from self._iterable_epoch()
-        else:
-            yield from self._map_epoch()
-        if not self.loader.persistent_workers:
-            self.shutdown()
+        try:
+            if self.loader._iterable:
+                yield from self._iterable_epoch()
+            else:
+                yield from self._map_epoch()
+        except BaseException:
+            self.shutdown()  # a failed epoch never leaves workers behind, persistent or not
+            raise
+        finally:
+            if not self.loader.persistent_workers:
+                self.shutdown()
+
+    _POLL = 0.2  # seconds between checks that the workers are alive
 
     def _get(self):
-        try:
-            return self.results.get(timeout=self.loader.timeout or None)
-        except queue.Empty:
-            raise RuntimeError(f"DataLoader timed out after {self.loader.timeout} "
-                               f"seconds") from None
+        """The next result. Waits in short slices, so that a worker that died (a signal,
+        ``os._exit``, a failing ``worker_init_fn``) or the ``timeout`` is noticed promptly."""
+        import time
+        deadline = time.monotonic() + self.loader.timeout if self.loader.timeout else None
+        while True:
+            try:
+                result = self.results.get(timeout=self._POLL)
+            except queue.Empty:
+                self._check_workers()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise RuntimeError(f"DataLoader timed out after {self.loader.timeout} "
+                                       f"seconds") from None
+                continue
+            if result[0] == "fatal":  # the worker could not start serving
+                _reraise(result[2], f"in DataLoader worker process {result[1]}")
+            return result
+
+    def _check_workers(self):
+        dead = [w for w in self.workers if not w.is_alive()]
+        if dead:
+            pids = ", ".join(str(w.pid) for w in dead)
+            codes = [w.exitcode for w in dead]
+            how = f" is killed by signal: {_signal_name(-codes[0])}." if codes[0] < 0 else \
+                " exited unexpectedly"
+            raise RuntimeError(f"DataLoader worker (pid(s) {pids}){how}")
 
     def _map_epoch(self):
         keys = iter(self.loader.batch_sampler if self.loader.batch_sampler is not None else
@@ -215,8 +244,7 @@ class _WorkerPool:
                     pending[number] = (payload, error)
             payload, error = pending.pop(done)
             if error is not None:
-                raise RuntimeError(f"Caught an exception in DataLoader worker process "
-                                   f"{done % len(self.tasks)}:\n{error}")
+                _reraise(error, f"in DataLoader worker process {done % len(self.tasks)}")
             done += 1
             key = next(keys, None)
             if key is not None:
@@ -231,8 +259,7 @@ class _WorkerPool:
         while running:
             epoch, number, payload, error = self._get()
             if error is not None:
-                raise RuntimeError(f"Caught an exception in DataLoader worker process:\n"
-                                   f"{error}")
+                _reraise(error, "in DataLoader worker process")
             if number is None:
                 running -= 1
             else:
@@ -240,11 +267,37 @@ class _WorkerPool:
 
     def shutdown(self):
         for task in self.tasks:
-            task.put(None)
+            try:
+                task.put(None)
+            except (OSError, ValueError):
+                pass
         for w in self.workers:
             w.join(timeout=5)
             if w.is_alive():
                 w.terminate()
+                w.join(timeout=5)
+
+
+def _signal_name(number: int) -> str:
+    import signal
+    try:
+        return {signal.SIGKILL: "Killed", signal.SIGTERM: "Terminated",
+                signal.SIGSEGV: "Segmentation fault"}.get(number) or signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _reraise(error, where):
+    """Raise a worker's exception in the main process as PyTorch does: the original type,
+    with the worker's traceback in the message (RuntimeError when the type will not take a
+    message)."""
+    exc_type, text = error
+    message = f"Caught {exc_type.__name__} {where}.\nOriginal {text}"
+    try:
+        exception = exc_type(message)
+    except Exception:
+        exception = RuntimeError(message)
+    raise exception
 
 
 def _worker_loop(dataset, collate_fn, tasks, results, worker_id, num_workers, seed, init_fn,
@@ -257,7 +310,11 @@ def _worker_loop(dataset, collate_fn, tasks, results, worker_id, num_workers, se
     manual_seed(seed)
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
     if init_fn is not None:
-        init_fn(worker_id)
+        try:
+            init_fn(worker_id)
+        except Exception as exc:  # the main process raises it at once
+            results.put(("fatal", worker_id, (_picklable_type(exc), traceback.format_exc())))
+            return
     while True:
         task = tasks.get()
         if task is None:
@@ -278,5 +335,15 @@ def _worker_loop(dataset, collate_fn, tasks, results, worker_id, num_workers, se
                 continue
             batch = [dataset[i] for i in key] if isinstance(key, list) else dataset[key]
             results.put((epoch, number, collate_fn(batch), None))
-        except Exception:  # sent to the main process, which raises it
-            results.put((epoch, number, None, traceback.format_exc()))
+        except Exception as exc:  # sent to the main process, which raises it
+            results.put((epoch, number, None, (_picklable_type(exc), traceback.format_exc())))
+
+
+def _picklable_type(exc):
+    """The exception's type if it can travel to the main process, else RuntimeError."""
+    import pickle
+    try:
+        pickle.dumps(type(exc))
+        return type(exc)
+    except Exception:
+        return RuntimeError
