@@ -56,6 +56,8 @@ def _host_values(data):
         raise ValueError(f"expected sequence of equal-length sequences: {err}") from None
     if values.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+    if values.dtype.kind in "US":
+        raise ValueError(f"too many dimensions '{type(values.flat[0].item()).__name__}'")
     return values
 
 

@@ -21,7 +21,7 @@ def cat(tensors, dim=0, *, out=None):
     """Concatenate along an existing ``dim`` (dtypes promoted, as in PyTorch)."""
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     parts = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)] or tensors[:1]
     check_same_device(*tensors)
     ref = parts[0]
@@ -399,6 +399,24 @@ def _storage_positions(size, stride, offset, device):
     return tensor(np.asarray(positions).reshape(-1), dtype=dtypes.int64, device=device)
 
 
+def unflatten(input, dim, sizes):
+    """``dim`` split into ``sizes`` (one of them may be -1), as a view where possible."""
+    d = normalize_dim(dim, input.ndim)
+    sizes = tuple(int(n) for n in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = 1
+    for n in sizes:
+        known *= n if n != -1 else 1
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != input._shape[d]) or \
+            (-1 in sizes and (known == 0 or input._shape[d] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {dim} ({input._shape[d]}) in the input tensor")
+    if -1 in sizes:
+        sizes = tuple(input._shape[d] // known if n == -1 else n for n in sizes)
+    return input.reshape(input._shape[:d] + sizes + input._shape[d + 1:])
+
+
 def _inplace_view(name):
     """``unsqueeze_``, ``squeeze_``, ``t_``, ``transpose_``: this tensor takes the view's
     shape and strides (metadata only, as in PyTorch)."""
@@ -416,11 +434,11 @@ def _inplace_view(name):
 JOINING = {f.__name__: f for f in (
     cat, stack, hstack, vstack, split, chunk, tensor_split, flip, fliplr, flipud, roll, rot90,
     tile, repeat_interleave, tril, triu, diagonal, diag, trace, movedim, broadcast_tensors,
-    meshgrid, as_strided)}
+    meshgrid, as_strided, unflatten)}
 JOINING.update(concat=cat, concatenate=cat, moveaxis=movedim)
 METHODS = ("split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll", "rot90",
            "tile", "repeat_interleave", "tril", "triu", "diagonal", "diag", "trace", "movedim",
-           "moveaxis", "as_strided")
+           "moveaxis", "as_strided", "unflatten")
 for _name in METHODS:
     setattr(Tensor, _name, JOINING[_name])
 for _name in ("unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes"):

@@ -149,6 +149,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, **kwargs):
 def randperm(n, *, generator=None, dtype=None, device=None, **_):
     """A random permutation of 0..n-1: Philox keys sorted on the host (the same permutation on
     every device; a device sort comes with the sorting ops)."""
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     seed_, offset = (generator or default_generator)._next()
     keys = philox.philox(n, seed_, offset)
     order = np.lexsort((np.arange(n), keys[1], keys[0]))

@@ -486,8 +486,8 @@ class Tensor(Array):
         size = self._shape[dim]
         start = start + size if start < 0 else start
         if not 0 <= start <= size or length < 0 or start + length > size:
-            raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size "
-                             f"({size}).")
+            raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                               f"({size}).")
         index = [slice(None)] * dim + [slice(start, start + length)]
         return self[tuple(index)]
 
@@ -645,6 +645,9 @@ class Tensor(Array):
 
     def numpy(self, *, force=False):
         """A NumPy array sharing memory with this cpu tensor."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
         if self._storage.device.kind != "cpu":
             if not force:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
@@ -684,10 +687,15 @@ class Tensor(Array):
         return bool(self.item())
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar_for("float"))
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar_for("int"))
+
+    def _scalar_for(self, name):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self):
         if self.dtype.category == 2 or self.numel() != 1:

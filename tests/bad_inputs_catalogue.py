@@ -5,7 +5,8 @@ crash or a hang fails the test, not the test run.
 
 A case is ``name -> (fn(m, dev, other), exception type, regex)``: ``m`` is the library (cltorch,
 or torch for the cross-check), ``dev`` the device under test, ``other`` another device (None
-where there is only one).
+where there is only one). A case whose type is ``Exception`` takes its type from PyTorch: the
+test runs it there and requires cltorch's exception to be of PyTorch's type (or a subclass).
 """
 import json
 import sys
@@ -197,6 +198,165 @@ case("dtype: cross_entropy float targets of the wrong shape", RuntimeError, "")(
                                                         m.zeros(2, 2, device=dev)))
 
 
+# ---- layer and optimizer arguments, reductions, dtype rules --------------------------------
+_LAYER_ARGS = {
+    "Conv2d stride 0": lambda m: m.nn.Conv2d(1, 1, 3, stride=0)(m.ones(1, 1, 5, 5)),
+    "Conv2d groups": lambda m: m.nn.Conv2d(3, 4, 3, groups=2),
+    "Conv2d padding mode": lambda m: m.nn.Conv2d(1, 1, 3, padding_mode="mirror"),
+    "Linear negative features": lambda m: m.nn.Linear(-1, 2),
+    "Dropout p > 1": lambda m: m.nn.Dropout(1.5),
+    "Dropout p < 0": lambda m: m.nn.Dropout(-0.1),
+    "dropout p > 1": lambda m: m.nn.functional.dropout(m.ones(2), 1.5),
+    "LayerNorm shape": lambda m: m.nn.LayerNorm(4)(m.ones(2, 3)),
+    "BatchNorm channels": lambda m: m.nn.BatchNorm1d(3)(m.ones(4, 5)),
+    "MaxPool2d kernel 0": lambda m: m.nn.functional.max_pool2d(m.ones(1, 1, 4, 4), 0),
+    "MaxPool2d padding too big": lambda m: m.nn.functional.max_pool2d(m.ones(1, 1, 4, 4), 2,
+                                                                       padding=2),
+    "Embedding index float": lambda m: m.nn.Embedding(3, 2)(m.tensor([0.5])),
+    "MultiheadAttention heads": lambda m: m.nn.MultiheadAttention(10, 3),
+    "Upsample both": lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2), size=4,
+                                                           scale_factor=2),
+    "pad odd length": lambda m: m.nn.functional.pad(m.ones(2, 2), (1,)),
+    "unflatten sizes": lambda m: m.ones(2, 6).unflatten(1, (4, 2)),
+    "SGD lr < 0": lambda m: m.optim.SGD([m.nn.Parameter(m.ones(1))], lr=-1),
+    "Adam beta": lambda m: m.optim.Adam([m.nn.Parameter(m.ones(1))], betas=(1.5, 0.9)),
+    "Adam eps": lambda m: m.optim.Adam([m.nn.Parameter(m.ones(1))], eps=-1.0),
+    "AdamW weight decay": lambda m: m.optim.AdamW([m.nn.Parameter(m.ones(1))],
+                                                  weight_decay=-1.0),
+    "SGD nesterov without momentum": lambda m: m.optim.SGD([m.nn.Parameter(m.ones(1))],
+                                                           lr=0.1, nesterov=True),
+    "optimizer empty": lambda m: m.optim.SGD([], lr=0.1),
+    "optimizer non-leaf": lambda m: m.optim.SGD([m.ones(1, requires_grad=True) * 2], lr=0.1),
+    "StepLR step_size": lambda m: m.optim.lr_scheduler.StepLR(
+        m.optim.SGD([m.nn.Parameter(m.ones(1))], lr=0.1), step_size=0).step(),
+    "DataLoader batch_size 0": lambda m: m.utils.data.DataLoader([1, 2], batch_size=0),
+    "DataLoader workers < 0": lambda m: m.utils.data.DataLoader([1, 2], num_workers=-1),
+    "random_split lengths": lambda m: m.utils.data.random_split(range(5), [2, 2]),
+    "mean of ints": lambda m: m.ones(2, dtype=m.int64).mean(),
+    "std of ints": lambda m: m.ones(2, dtype=m.int64).std(),
+    "softmax dim out of range": lambda m: m.ones(2, 3).softmax(2),
+    "cumsum dim out of range": lambda m: m.ones(2).cumsum(1),
+    "topk k too big": lambda m: m.ones(3).topk(4),
+    "kthvalue k too big": lambda m: m.ones(3).kthvalue(4),
+    "argmax dim": lambda m: m.ones(2).argmax(1),
+    "permute repeated dims": lambda m: m.ones(2, 3).permute(0, 0),
+    "permute too few dims": lambda m: m.ones(2, 3).permute(0),
+    "transpose dim": lambda m: m.ones(2, 3).transpose(0, 2),
+    "expand smaller": lambda m: m.ones(2, 3).expand(3, 3),
+    "narrow past end": lambda m: m.ones(4).narrow(0, 2, 3),
+    "select index": lambda m: m.ones(2, 3).select(1, 3),
+    "split size 0": lambda m: m.ones(4).split(0),
+    "chunk 0": lambda m: m.ones(4).chunk(0),
+    "stack shapes": lambda m: m.stack([m.ones(2), m.ones(3)]),
+    "cat empty list": lambda m: m.cat([]),
+    "repeat fewer dims": lambda m: m.ones(2, 3).repeat(2),
+    "flatten dims": lambda m: m.ones(2, 3).flatten(1, 0),
+    "view -1 twice": lambda m: m.ones(6).view(-1, -1),
+    "reshape non-integer": lambda m: m.ones(6).reshape(2.5, 2),
+    "bitwise on floats": lambda m: m.ones(2) & m.ones(2),
+    "shift on floats": lambda m: m.ones(2) << 1,
+    "float remainder by int tensor ok, bool sub": lambda m: m.ones(2, dtype=m.bool) - True,
+    "neg of bool": lambda m: -m.ones(2, dtype=m.bool),
+    "cross_entropy target shape": lambda m: m.nn.functional.cross_entropy(m.ones(2, 3),
+                                                                          m.tensor([0, 1, 2])),
+    "nll_loss float target": lambda m: m.nn.functional.nll_loss(m.ones(2, 3), m.ones(2)),
+    "mse shapes": lambda m: m.nn.functional.mse_loss(m.ones(2), m.ones(3)),
+    "bce shapes": lambda m: m.nn.functional.binary_cross_entropy(m.full((2,), 0.5),
+                                                                 m.full((3,), 0.5)),
+    "one_hot negative": lambda m: m.nn.functional.one_hot(m.tensor([-1]), 3),
+    "one_hot too big": lambda m: m.nn.functional.one_hot(m.tensor([3]), 3),
+    "multinomial 3-D": lambda m: m.multinomial(m.ones(2, 2, 2), 1),
+    "multinomial too many": lambda m: m.multinomial(m.ones(3), 4),
+    "randperm negative": lambda m: m.randperm(-1),
+    "linspace negative steps": lambda m: m.linspace(0, 1, -1),
+    "eye negative": lambda m: m.eye(-1),
+    "full wrong size type": lambda m: m.full("a", 1.0),
+    "arange wrong direction": lambda m: m.arange(5, 0, 1),
+    "tensor ragged": lambda m: m.tensor([[1, 2], [3]]),
+    "tensor of strings": lambda m: m.tensor(["a"]),
+    "item of many": lambda m: m.ones(2).item(),
+    "bool of many": lambda m: bool(m.ones(2)),
+    "int of many": lambda m: int(m.ones(2)),
+    "numpy of grad tensor": lambda m: m.ones(2, requires_grad=True).numpy(),
+    "backward twice": lambda m: (lambda y: (y.backward(retain_graph=False), y.backward()))(
+        (m.ones(2, requires_grad=True) * m.ones(2, requires_grad=True)).sum()),
+    "grad of non-requiring": lambda m: m.autograd.grad(m.ones(2).sum(), m.ones(2)),
+    "requires_grad on int": lambda m: m.ones(2, dtype=m.int64).requires_grad_(),
+    "load_state_dict missing": lambda m: m.nn.Linear(2, 2).load_state_dict({}),
+    "load_state_dict shape": lambda m: m.nn.Linear(2, 2).load_state_dict(
+        {"weight": m.ones(3, 3), "bias": m.ones(2)}),
+    "Module attribute": lambda m: m.nn.Linear(2, 2).nonexistent,
+    "add_module bad name": lambda m: m.nn.Module().add_module("a.b", m.nn.ReLU()),
+    "Parameter as buffer name clash": lambda m: (lambda mod: (mod.register_buffer(
+        "weight", m.ones(1))))(m.nn.Linear(1, 1)),
+    "Sequential index": lambda m: m.nn.Sequential(m.nn.ReLU())[3],
+    "ModuleList index": lambda m: m.nn.ModuleList([m.nn.ReLU()])[2],
+    "clip_grad_norm nonfinite": lambda m: (lambda p: (setattr(p, "grad", m.full((1,), float(
+        "inf"))), m.nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)))(
+        m.nn.Parameter(m.ones(1))),
+}
+for _name, _fn in _LAYER_ARGS.items():
+    case(f"args: {_name}", Exception, "")(lambda m, dev, other, f=_fn: f(m))
+
+# dims out of range, for every op taking a dim (PyTorch: IndexError "Dimension out of range")
+_DIM_OPS = {
+    "sum": lambda x, d: x.sum(d), "mean": lambda x, d: x.mean(d), "prod": lambda x, d: x.prod(d),
+    "amax": lambda x, d: x.amax(d), "amin": lambda x, d: x.amin(d),
+    "argmax": lambda x, d: x.argmax(d), "argmin": lambda x, d: x.argmin(d),
+    "max": lambda x, d: x.max(d), "min": lambda x, d: x.min(d), "std": lambda x, d: x.std(d),
+    "var": lambda x, d: x.var(d), "logsumexp": lambda x, d: x.logsumexp(d),
+    "cumsum": lambda x, d: x.cumsum(d), "cumprod": lambda x, d: x.cumprod(d),
+    "softmax": lambda x, d: x.softmax(d), "log_softmax": lambda x, d: x.log_softmax(d),
+    "all": lambda x, d: x.all(d), "any": lambda x, d: x.any(d),
+    "median": lambda x, d: x.median(d), "sort": lambda x, d: x.sort(d),
+    "argsort": lambda x, d: x.argsort(d), "topk": lambda x, d: x.topk(1, d),
+    "flip": lambda x, d: x.flip(d), "roll": lambda x, d: x.roll(1, d),
+    "squeeze": lambda x, d: x.squeeze(d), "unsqueeze": lambda x, d: x.unsqueeze(d + 1 if d >= 0 else d - 1),
+    "transpose": lambda x, d: x.transpose(0, d), "narrow": lambda x, d: x.narrow(d, 0, 1),
+    "select": lambda x, d: x.select(d, 0), "chunk": lambda x, d: x.chunk(2, d),
+    "split": lambda x, d: x.split(1, d), "movedim": lambda x, d: x.movedim(0, d),
+    "flatten": lambda x, d: x.flatten(0, d), "index_select": lambda x, d: x.index_select(
+        d, x.new_zeros(1).long()), "gather": lambda x, d: x.gather(d, x.long() * 0),
+    "cat": lambda x, d: __import__(type(x).__module__.split(".")[0]).cat([x, x], d),
+    "stack": lambda x, d: __import__(type(x).__module__.split(".")[0]).stack(
+        [x, x], d + 1 if d >= 0 else d - 1),
+    "norm": lambda x, d: x.norm(dim=d), "count_nonzero": lambda x, d: x.count_nonzero(d),
+    "unbind": lambda x, d: x.unbind(d), "diagonal": lambda x, d: x.diagonal(0, 0, d),
+}
+for _op, _fn in _DIM_OPS.items():
+    for _d in (2, -3):
+        case(f"dim {_d}: {_op}", IndexError, "Dimension out of range")(
+            lambda m, dev, other, f=_fn, d=_d: f(m.ones(2, 3, device=dev), d))
+
+_PRODUCTS = {
+    "mm": lambda m, dev: m.mm(m.ones(2, 3, device=dev), m.ones(2, 3, device=dev)),
+    "mm 1-D": lambda m, dev: m.mm(m.ones(3, device=dev), m.ones(3, 2, device=dev)),
+    "bmm batch": lambda m, dev: m.bmm(m.ones(2, 2, 3, device=dev), m.ones(3, 3, 2, device=dev)),
+    "bmm 2-D": lambda m, dev: m.bmm(m.ones(2, 3, device=dev), m.ones(3, 2, device=dev)),
+    "mv": lambda m, dev: m.mv(m.ones(2, 3, device=dev), m.ones(2, device=dev)),
+    "dot sizes": lambda m, dev: m.dot(m.ones(2, device=dev), m.ones(3, device=dev)),
+    "dot 2-D": lambda m, dev: m.dot(m.ones(2, 2, device=dev), m.ones(2, 2, device=dev)),
+    "matmul 0-D": lambda m, dev: m.matmul(m.ones((), device=dev), m.ones(2, device=dev)),
+    "addmm": lambda m, dev: m.addmm(m.ones(2, 2, device=dev), m.ones(2, 3, device=dev),
+                                    m.ones(2, 2, device=dev)),
+    "einsum subscripts": lambda m, dev: m.einsum("ij,jk->ik", m.ones(2, 3, device=dev)),
+    "einsum rank": lambda m, dev: m.einsum("ij->i", m.ones(2, device=dev)),
+    "linear weight": lambda m, dev: m.nn.functional.linear(m.ones(2, 3, device=dev),
+                                                           m.ones(4, 2, device=dev)),
+}
+for _name, _fn in _PRODUCTS.items():
+    case(f"product: {_name}", Exception, "")(lambda m, dev, other, f=_fn: f(m, dev))
+
+for _fn_name in ("zeros_like", "ones_like", "rand_like", "randn_like", "empty_like"):
+    case(f"creation: {_fn_name} bad dtype", Exception, "")(
+        lambda m, dev, other, f=_fn_name: getattr(m, f)(m.ones(2, device=dev), dtype="x"))
+for _bad_size in ((2, -1), (-2,), (3, -4, 2)):
+    case(f"creation: full{_bad_size}", RuntimeError, "negative dimension")(
+        lambda m, dev, other, b=_bad_size: m.full(b, 1.0, device=dev))
+    case(f"creation: randint size {_bad_size}", RuntimeError, "negative dimension")(
+        lambda m, dev, other, b=_bad_size: m.randint(0, 5, b, device=dev))
+
+
 def run(device: str) -> None:
     import cltorch
     from cltorch.backend import registry
@@ -209,7 +369,8 @@ def run(device: str) -> None:
             outcome = {"case": name, "raised": None, "message": ""}
         except Exception as exc:  # the test compares the type and the words
             outcome = {"case": name, "raised": type(exc).__name__, "message": str(exc)[:300],
-                       "is_expected": isinstance(exc, error)}
+                       "is_expected": isinstance(exc, error),
+                       "mro": [c.__name__ for c in type(exc).__mro__]}
         print(json.dumps(outcome), flush=True)
 
 

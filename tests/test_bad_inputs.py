@@ -37,5 +37,9 @@ def test_bad_input_raises_like_pytorch(name, device):
     if name.startswith("devices:"):
         return  # PyTorch here has one device: nothing to compare with
     torch = pytest.importorskip("torch")
-    with pytest.raises(error):
+    with pytest.raises(error) as theirs:
         fn(torch, "cpu", None)
+    if error is Exception:  # the case's type is PyTorch's own: cltorch's must be one
+        assert type(theirs.value).__name__ in outcome["mro"], \
+            f"PyTorch raises {type(theirs.value).__name__}: {theirs.value}; cltorch " \
+            f"{outcome['raised']}: {outcome['message']}"

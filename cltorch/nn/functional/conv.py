@@ -99,6 +99,8 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
     if input.ndim not in (dims + 1, dims + 2):
         raise RuntimeError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to "
                            f"{name}, but got input of size: {list(input.shape)}")
+    if any(s <= 0 for s in _pair(stride, dims)):
+        raise RuntimeError("non-positive stride is not supported")
     batched = input.ndim == dims + 2
     x = input if batched else input.unsqueeze(0)
     out_c, in_per_group = weight.shape[:2]
@@ -206,6 +208,10 @@ def _pool_windows(x, kernel_size, stride, padding, dilation, ceil_mode, dims, na
     kernel = _pair(kernel_size, dims)
     stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, dims)
     padding, dilation = _pair(padding, dims), _pair(dilation, dims)
+    if any(s == 0 for s in stride):
+        raise RuntimeError("stride should not be zero")
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"kernel_size must be greater than zero, but got {kernel_size}")
     for k, p, d in zip(kernel, padding, dilation):
         if p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "

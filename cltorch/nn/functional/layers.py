@@ -113,6 +113,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if scale_grad_by_freq:
         raise NotImplementedError("embedding(scale_grad_by_freq=True) is not supported by "
                                   "cltorch yet")
+    if getattr(input, "dtype", None) is not None and input.dtype not in (dtypes.int64,
+                                                                         dtypes.int32):
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got "
+                           f"torch.{input.dtype.legacy_name}Tensor instead (while checking "
+                           f"arguments for embedding)")
     if padding_idx is not None:
         padding_idx = padding_idx + weight.shape[0] if padding_idx < 0 else padding_idx
     if max_norm is not None:

@@ -8,11 +8,11 @@ def pad(input, pad, mode="constant", value=None):
     from ...creation import arange
     from ...joining import cat
     if len(pad) % 2:
-        raise ValueError("Padding length must be divisible by 2")
+        raise RuntimeError("Padding length must be divisible by 2")
     dims = len(pad) // 2
     if dims > input.ndim:
-        raise ValueError("Padding length should be less than or equal to two times the input "
-                         "dimension")
+        raise RuntimeError("Padding length should be less than or equal to two times the "
+                           "input dimension")
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     out = input
