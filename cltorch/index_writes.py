@@ -21,18 +21,18 @@ from .ops import scatter as scatter_op
 from .tensor import Tensor, normalize_dim
 
 
-def _scatter(self, d, index, src, mode):
+def _scatter(self, d, index, src, mode, checked=False):
     """``ops.scatter`` into ``self``, recorded for autograd when it must be: the new value is
     built in a copy with a node of its own, then written into ``self``."""
     tensor_src = isinstance(src, Tensor)
     if not inplace.tracked(self, (src,) if tensor_src else ()):
-        scatter_op.scatter(self, d, index, src, mode)
+        scatter_op.scatter(self, d, index, src, mode, checked)
         return self
 
     def compute():
         with no_grad():
             out = self.clone()
-            scatter_op.scatter(out, d, index, src, mode)
+            scatter_op.scatter(out, d, index, src, mode, checked)
         return record(out, _SCATTER_NODES[mode], (self, src),
                       lambda g: _scatter_backward(g, d, index, src, mode))
     return inplace.write(self, compute)
@@ -240,7 +240,7 @@ def index_add_(self, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add_(): source shape {list(source._shape)} does not match "
                            f"the selection {shape}")
     src = source if alpha == 1 else source * alpha
-    return _scatter(self, d, expanded, src.to(self.dtype), "add")
+    return _scatter(self, d, expanded, src.to(self.dtype), "add", checked=True)
 
 
 def index_copy_(self, dim, index, source):
@@ -249,14 +249,14 @@ def index_copy_(self, dim, index, source):
     if tuple(source._shape) != tuple(shape):
         raise RuntimeError(f"index_copy_(): source shape {list(source._shape)} does not match "
                            f"the selection {shape}")
-    return _scatter(self, d, expanded, source.to(self.dtype), "set")
+    return _scatter(self, d, expanded, source.to(self.dtype), "set", checked=True)
 
 
 def index_fill_(self, dim, index, value):
     """``self.select(dim, index[i]) = value``."""
     d, expanded, _ = _along(self, dim, index, IndexError, negative=True)
     return _scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
-                    "set")
+                    "set", checked=True)
 
 
 def index_add(input, dim, index, source, *, alpha=1):

@@ -152,7 +152,7 @@ def slogdet(A):
 def logdet(A):
     """log det A (NaN where the determinant is negative), as ``torch.logdet``."""
     sign, logabs = slogdet(A)
-    return logabs + (sign < 0).to(logabs.dtype).masked_fill(sign < 0, float("nan"))
+    return logabs.masked_fill(sign < 0, float("nan"))
 
 
 # ---- factorisations -------------------------------------------------------------------------

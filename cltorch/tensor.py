@@ -10,7 +10,7 @@ import numpy as np
 from . import _printing, dtypes
 from .backend import registry
 from .ops import pointwise
-from .ops.array import Array, Storage, cpu_view, from_stored, read_stored
+from .ops.array import Array, Storage, cpu_view, from_stored, read_stored, same_device
 from .ops.layout import contiguous_strides, numel
 from .autograd import inplace
 from .autograd.graph import record
@@ -162,8 +162,7 @@ class Tensor(Array):
                 raise RuntimeError("can't assign Variable as its own grad")
             if value.dtype is not self.dtype:
                 raise RuntimeError("assigned grad has data of a different type")
-            mine, theirs = self._storage.device, value._storage.device
-            if mine is not theirs and (mine.kind, mine.index) != (theirs.kind, theirs.index):
+            if not same_device(self._storage.device, value._storage.device):
                 raise RuntimeError("assigned grad has data located on a different device")
             if value._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")

@@ -72,9 +72,13 @@ def check_same_device(*arrays) -> None:
         check_device(first, other._storage.device)
 
 
-def check_device(expected: Device, found: Device) -> None:
+def same_device(a: Device, b: Device) -> bool:
     """Device objects compare by kind and index (a backend may recreate one)."""
-    if found is not expected and (found.kind, found.index) != (expected.kind, expected.index):
+    return a is b or (a.kind, a.index) == (b.kind, b.index)
+
+
+def check_device(expected: Device, found: Device) -> None:
+    if not same_device(expected, found):
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                            f"least two devices, {expected.name} and {found.name}!")
 

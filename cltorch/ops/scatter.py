@@ -18,11 +18,12 @@ NUMPY_AT = {"add": np.add, "multiply": np.multiply, "amax": np.maximum, "amin": 
 MODES = ("set",) + tuple(NUMPY_AT)
 
 
-def scatter(out: Array, dim: int, index: Array, src, mode: str) -> None:
+def scatter(out: Array, dim: int, index: Array, src, mode: str, checked=False) -> None:
     """For every element c of ``index``: out[c, c[dim] = index[c]] = src[c] (mode "set"), or
     combined into it by "add", "multiply", "amax" or "amin".
 
     ``src`` is an Array at least as large as ``index`` in every dim, or a Python number.
+    ``checked``: the caller has already range-checked ``index`` (no second host read).
     """
     if index.dtype is not dtypes.int64:
         raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {index.dtype!r}")
@@ -31,7 +32,8 @@ def scatter(out: Array, dim: int, index: Array, src, mode: str) -> None:
     out._storage.version += 1
     if index._numel() == 0:
         return
-    check_range(index, out._shape[dim], dim)
+    if not checked:
+        check_range(index, out._shape[dim], dim)
     if out._device.kind == "cpu":
         _scatter_numpy(out, dim, index, src, mode)
     else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codegen import DIALECTS, render
-from .array import Array, cpu_view
+from .array import Array, check_device, cpu_view
 from .launch import INT32_LIMIT, cached_kernel, index_types
 
 
@@ -28,11 +28,7 @@ def check_operands(param: Array, grad: Array, states: dict) -> None:
     mismatch (a replaced ``p.data``, a state dict from another model) would run out of bounds.
     Raised with the errors PyTorch's own step gives."""
     for other in [grad] + list(states.values()):
-        mine, theirs = param._storage.device, other._storage.device
-        if mine is not theirs and (mine.kind, mine.index) != (theirs.kind, theirs.index):
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
-                               f"least two devices, {param._storage.device.name} and "
-                               f"{other._storage.device.name}!")
+        check_device(param._storage.device, other._storage.device)
         if other._shape != param._shape:
             dim = next((i for i, (a, b) in enumerate(zip(other._shape[::-1],
                                                          param._shape[::-1])) if a != b),
