@@ -7,6 +7,15 @@
 - ``CLTORCH_MEMORY_FRACTION``: the share of each device's memory live tensors may hold, as
   ``torch.cuda.set_per_process_memory_fraction`` sets it (default: no limit on GPUs, all of
   its reported memory on a host-memory device).
+- ``CLTORCH_LAUNCH_BLOCKING`` (or PyTorch's ``CUDA_LAUNCH_BLOCKING``) ``=1``: a device-side
+  check (index range, probability) waits for its kernel, so that a failure raises at the op
+  that caused it rather than at the next synchronisation.
+- ``CLTORCH_EXACT_BUFFERS=1``: every OpenCL allocation is a driver buffer of exactly the size
+  asked (no pool rounding or reuse), so that a memory checker (Oclgrind) sees an access one
+  element past a tensor. Slow; for the bounds tests.
+- ``CLTORCH_KERNEL_STYLE`` ``=cpu`` or ``=gpu``: which variant of the kernels an OpenCL device
+  runs (loops for a CPU, work-groups and local memory for a GPU); by default a device that
+  says it is a CPU and not a GPU gets the CPU variants.
 - ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
 """
 from __future__ import annotations
@@ -27,6 +36,25 @@ def cache_dir() -> str:
 
 def default_device_string() -> str:
     return os.environ.get("CLTORCH_DEVICE", "cpu")
+
+
+def launch_blocking() -> bool:
+    """CLTORCH_LAUNCH_BLOCKING=1 or CUDA_LAUNCH_BLOCKING=1."""
+    return "1" in (os.environ.get("CLTORCH_LAUNCH_BLOCKING"),
+                   os.environ.get("CUDA_LAUNCH_BLOCKING"))
+
+
+def exact_buffers() -> bool:
+    """CLTORCH_EXACT_BUFFERS=1."""
+    return os.environ.get("CLTORCH_EXACT_BUFFERS") == "1"
+
+
+def kernel_style():
+    """CLTORCH_KERNEL_STYLE ("cpu" or "gpu"), or None when unset."""
+    style = os.environ.get("CLTORCH_KERNEL_STYLE") or None
+    if style not in (None, "cpu", "gpu"):
+        raise ValueError(f"CLTORCH_KERNEL_STYLE={style}: expected cpu or gpu")
+    return style
 
 
 def accelerator_pin():

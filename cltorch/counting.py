@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import dtypes
 from .creation import arange, full, zeros
 from .joining import cat
+from .ops.check import check_values
 from .ops.search import searchsorted as _search
 from .random import rand
 from .reductions import _return_type, return_types
@@ -163,6 +166,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
     weights = probs.to(dtypes.float32) if probs.dtype.category < 2 else probs
+    _check_weights(weights)
     if replacement:
         cdf = weights.cumsum(1)
         total = cdf[:, -1:]
@@ -175,6 +179,18 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         keys = weights.log() - (-(1 - u).log()).log()
         picks = keys.topk(num_samples, 1).indices
     return picks if input.ndim == 2 else picks.squeeze(0)
+
+def _check_weights(weights):
+    """PyTorch's checks of multinomial weights, on the device (no host sync): finite, not
+    negative, and a positive sum in every row."""
+    finite = float(np.finfo(weights.dtype.compute.storage_np).max)
+    check_values(weights, 0.0, finite, RuntimeError,
+                 "probability tensor contains either `inf`, `nan` or element < 0")
+    # the smallest normal number: a device that flushes subnormals to zero still compares right
+    smallest = float(np.finfo(weights.dtype.compute.storage_np).tiny)
+    check_values(weights.sum(1), float(smallest), math.inf, RuntimeError,
+                 "invalid multinomial distribution (sum of probabilities <= 0)")
+
 
 COUNTING = {f.__name__: f for f in (searchsorted, bucketize, histc, bincount, unique, mode,
                                      multinomial)}

@@ -14,6 +14,7 @@ import numpy as np
 from . import dtypes
 from .creation import empty
 from .ops import pointwise
+from .ops.check import check_values
 from .ops import random as philox
 from .autograd import inplace
 from .tensor import Tensor, sizes_from_args
@@ -178,6 +179,8 @@ def bernoulli(input, p=None, *, generator=None):
     if p is not None:
         _check_probability(float(p))
         return _fill(out, "bernoulli", float(p), 0.0, generator)
+    check_values(input, 0.0, 1.0, RuntimeError,
+                 "Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     u = _fill(empty(input.shape, dtype=dtypes.float32 if input.dtype is not dtypes.float64
                     else dtypes.float64, device=input._device), "uniform", 0.0, 1.0, generator)
     return out.copy_(u < input)

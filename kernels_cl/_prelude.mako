@@ -1,6 +1,6 @@
 ## The only place that branches on the dialect. Kernel bodies use these macros and are written
 ## once: KERNEL, GLOBAL, LOCAL, BARRIER, GID/LID/GROUP_ID/LOCAL_SIZE/GLOBAL_SIZE, INLINE,
-## F32_BITS/BITS_F32, LOAD_F16/STORE_F16. ct_ prefixes every internal name.
+## F32_BITS/BITS_F32/F64_BITS, LOAD_F16/STORE_F16, ATOMIC_*. ct_ prefixes every internal name.
 <%def name="prelude(fp64=False)">
 % if dialect.name == "cuda":
 #define KERNEL extern "C" __global__
@@ -36,6 +36,8 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define ATOMIC_ADD_I32(p, v) atomicAdd((p), (v))
 #define ATOMIC_ADD_F64(p, v) atomicAdd((p), (v))
 #define ATOMIC_ADD_I64(p, v) atomicAdd((unsigned long long*)(p), (unsigned long long)(v))
+#define ATOMIC_CAS_I32(p, cmp, v) atomicCAS((int*)(p), (cmp), (v))
+#define F64_BITS(x) __double_as_longlong(x)
 % else:
 % if fp64:
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -68,6 +70,8 @@ INLINE void ct_atomic_add_f32(volatile __global float* p, float v) {
 }
 #define ATOMIC_ADD_F32(p, v) ct_atomic_add_f32((p), (v))
 #define ATOMIC_ADD_I32(p, v) atomic_add((volatile __global int*)(p), (v))
+#define ATOMIC_CAS_I32(p, cmp, v) atomic_cmpxchg((volatile __global int*)(p), (cmp), (v))
+#define F64_BITS(x) as_long(x)
 % endif
 INLINE float ct_bf16_to_float(ushort b) { return BITS_F32(((uint)b) << 16); }
 INLINE ushort ct_float_to_bf16(float f) {

@@ -1,6 +1,6 @@
 ## out[c] = src[c with coordinate `dim` replaced by index[c]] over the contiguous out's shape
-## (index broadcast with 0 strides gives index_select). Out-of-range indices were refused on
-## the host before the launch; the kernel still writes 0 rather than read outside `src`.
+## (index broadcast with 0 strides gives index_select). Out-of-range indices are reported by
+## check.mako (raised at the next sync); this kernel writes 0 for them, never reading outside `src`.
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%
     idx = index

@@ -7,8 +7,8 @@
 ##   serial=True   one work-item per line along `dim`, walking it in order: indices of one
 ##                 line only ever hit the same line of `out`, so no two work-items collide.
 ##                 Any mode, any dtype, no atomics, and duplicates combine in index order.
-## `scalar`: src is the value ct_value instead of a tensor. Out-of-range indices were refused
-## on the host.
+## `scalar`: src is the value ct_value instead of a tensor. Out-of-range indices are reported
+## by check.mako (raised at the next sync); this kernel skips them, never writing outside `out`.
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%

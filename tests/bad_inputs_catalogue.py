@@ -9,6 +9,7 @@ where there is only one). A case whose type is ``Exception`` takes its type from
 test runs it there and requires cltorch's exception to be of PyTorch's type (or a subclass).
 """
 import json
+import re
 import sys
 
 
@@ -156,6 +157,35 @@ for _p in (1.5, -0.1, float("nan")):
         lambda m, dev, other, p=_p: m.empty(2, device=dev).bernoulli_(p))
     case(f"random: bernoulli(x, p={_p})", RuntimeError, "expects p to be in")(
         lambda m, dev, other, p=_p: m.bernoulli(m.ones(2, device=dev), p=p))
+# values only the device holds: checked there, raised at the next synchronisation
+_PROB = "Expected p_in >= 0 && p_in <= 1 to be true"
+_WEIGHTS = "probability tensor contains either `inf`, `nan` or element < 0"
+for _p in (1.5, -0.1, float("nan")):
+    case(f"values: bernoulli(tensor {_p})", RuntimeError, _PROB)(
+        lambda m, dev, other, p=_p: m.bernoulli(_t(m, dev, [0.5, p])))
+    case(f"values: bernoulli_(tensor {_p})", RuntimeError, _PROB)(
+        lambda m, dev, other, p=_p: m.zeros(2, device=dev).bernoulli_(_t(m, dev, [p, 0.5])))
+    for _arg in ("input", "target"):
+        case(f"values: binary_cross_entropy {_arg} {_p}", RuntimeError,
+             f"all elements of {_arg} should be between 0 and 1")(
+            lambda m, dev, other, p=_p, a=_arg: m.nn.functional.binary_cross_entropy(
+                *((_t(m, dev, [0.5, p]), _t(m, dev, [0.5, 0.5]))[::1 if a == "input" else -1])))
+for _w in (-1.0, float("inf"), float("nan")):
+    for _replace in (False, True):
+        case(f"values: multinomial weight {_w} replacement={_replace}", RuntimeError,
+             re.escape(_WEIGHTS))(
+            lambda m, dev, other, w=_w, r=_replace: m.multinomial(_t(m, dev, [1.0, w]), 1, r))
+for _replace in (False, True):
+    case(f"values: multinomial zero row replacement={_replace}", RuntimeError,
+         "sum of probabilities <= 0")(
+        lambda m, dev, other, r=_replace: m.multinomial(_t(m, dev, [[1.0, 1.0], [0.0, 0.0]]),
+                                                        1, r))
+for _k in (-1, 3):
+    case(f"values: one_hot class {_k}", RuntimeError, "Class values must be")(
+        lambda m, dev, other, k=_k: m.nn.functional.one_hot(_t(m, dev, [0, k]), 3))
+case("values: cross_entropy target on a 3-D input", IndexError, "out of bounds")(
+    lambda m, dev, other: m.nn.functional.cross_entropy(m.zeros(2, 3, 4, device=dev),
+                                                        _t(m, dev, [[0, 1, 2, 7]] * 2)))
 for _pad in (-1, (0, -2)):
     case(f"layer: conv2d padding {_pad}", RuntimeError, "negative padding is not supported")(
         lambda m, dev, other, p=_pad: m.nn.functional.conv2d(
@@ -366,6 +396,8 @@ def run(device: str) -> None:
     for name, (fn, error, _match) in CASES.items():
         try:
             fn(cltorch, device, other)
+            for name_ in {device, other} - {None}:  # device-side checks raise at a sync
+                registry.get(name_).synchronize()
             outcome = {"case": name, "raised": None, "message": ""}
         except Exception as exc:  # the test compares the type and the words
             outcome = {"case": name, "raised": type(exc).__name__, "message": str(exc)[:300],

@@ -176,7 +176,7 @@ def test_index_copy_fill_put(device):
     x.put_(cltorch.tensor([11], device=device), cltorch.tensor([9.0], device=device))
     assert x[2, 3].item() == 9.0
     with pytest.raises(IndexError, match="out of bounds"):
-        x.index_fill_(0, cltorch.tensor([3], device=device), 0.0)
+        x.index_fill_(0, cltorch.tensor([3], device=device), 0.0).tolist()
     with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
         x.scatter_(0, cltorch.tensor([[0]], device=device), cltorch.ones(1, 1, dtype=cltorch.int64,
                                                                          device=device))

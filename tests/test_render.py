@@ -13,6 +13,7 @@ from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
+from cltorch.ops.check import check_source
 from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source, gemv_source
 from cltorch.ops.im2col import im2col_source
@@ -85,6 +86,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "gather.mako": [(dt, ndim, dim, index) for dt in (D.float16, D.float32, D.float64,
                                                              D.int64, D.bool_)
                            for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))],
+           "check.mako": [(dt, ndim, index) for dt in (D.int64, D.int32, D.float32,
+                                                       D.float64, D.float16, D.bfloat16)
+                          for ndim, index in ((0, "int"), (1, "int"), (3, "long"))],
            "search.mako": [(src, vals, right) for src, vals in ((D.float32, D.float32),
                                                                  (D.int64, D.float64),
                                                                  (D.float16, D.int32))
@@ -153,6 +157,8 @@ def _sources(dialect):
         yield "bitonic_step", sort_source(dialect, dt, descending)
     for dt, ndim, dim, index in SAMPLES["gather.mako"]:
         yield "gather", gather_source(dialect, dt, ndim, dim, index)
+    for dt, ndim, index in SAMPLES["check.mako"]:
+        yield "check", check_source(dialect, dt, ndim, index)
     for dist, out, compute in SAMPLES["random.mako"]:
         yield f"random_{dist}", random_source(dialect, dist, out, compute)
 

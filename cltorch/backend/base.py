@@ -70,6 +70,7 @@ class Device:
         self.kernels = {}   # (source, name) -> compiled kernel handle
         self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
         self.memory_limit = None  # bytes live storages may hold (set_limit); None: no limit
+        self.errors = ErrorSlot(self)  # failures of device-side checks, raised at a sync
 
     @property
     def name(self) -> str:
@@ -109,6 +110,11 @@ class Device:
         device."""
         raise NotImplementedError
 
+    def read_async(self, buffer, out: np.ndarray) -> None:
+        """Enqueue a copy of ``buffer`` into ``out`` that has landed by the time the next
+        waiting call (download, synchronize) returns."""
+        raise NotImplementedError
+
     def kernel(self, source: str, name: str, argtypes: tuple):
         """The compiled kernel ``name`` of ``source``, built once per device. ``argtypes`` has
         one entry per argument: None for a buffer, a NumPy dtype for a scalar."""
@@ -140,6 +146,65 @@ class Device:
     @property
     def supports_fp64(self) -> bool:
         return True
+
+
+class ErrorSlot:
+    """Where kernels that check values (index ranges, probabilities, class targets) record the
+    first failure, so that checking costs no host synchronisation: the host reads the slot at
+    its next one (``download``, ``synchronize``) and raises the failed check's own exception
+    there, as CUDA's device-side asserts surface. A site is one check's (exception type,
+    message, dtype); the message's ``{value}`` is filled from the slot."""
+
+    def __init__(self, device):
+        self.device = device
+        self.buffer = None                # int32[4] on the device, allocated on first use
+        self.host = np.zeros(4, np.int32)
+        self.sites, self.by_key = [None], {}   # site 0 means "no failure"
+        self.pending = False              # a check ran since the last read
+
+    def site(self, error, message: str, dtype) -> int:
+        """The number a checking kernel records for this check (one per distinct check)."""
+        key = (error, message, dtype)
+        number = self.by_key.get(key)
+        if number is None:
+            number = self.by_key[key] = len(self.sites)
+            self.sites.append(key)
+        return number
+
+    def slot(self):
+        """The device buffer the next checking kernel writes to; marks a read as due."""
+        if self.buffer is None:
+            self.buffer = self.device.upload(np.zeros(4, np.int32))
+        self.pending = True
+        return self.buffer
+
+    def read_before_wait(self) -> bool:
+        """Enqueue the slot's read ahead of a wait, when a check ran since the last one."""
+        if not self.pending:
+            return False
+        self.device.read_async(self.buffer, self.host)
+        return True
+
+    def raise_after_wait(self) -> None:
+        """After the wait: raise the first recorded failure, and start a clean slot."""
+        self.pending = False
+        site = int(self.host[0])
+        if site == 0:
+            return
+        bits = (int(self.host[2]) << 32) | (int(self.host[1]) & 0xffffffff)
+        self.host[:] = 0
+        self.buffer = None  # the failed slot is dropped; the next check gets a zeroed one
+        error, message, dtype = self.sites[site]
+        raise error(message.format(value=_value_of_bits(bits, dtype)))
+
+
+def _value_of_bits(bits: int, dtype):
+    """The value a checking kernel recorded (check.mako says how it stores each dtype)."""
+    if dtype.name == "float64":
+        return float(np.array(bits, np.int64).view(np.float64))
+    if dtype.is_floating_point:
+        return float(np.array(bits & 0xffffffff, np.uint32).view(np.float32))
+    return bits
 
 
 # A GPU context does not survive fork: a child forked after the parent opened an OpenCL or

@@ -189,8 +189,13 @@ class CUDADevice(Device):
         if out.nbytes:
             _check(self.driver.cuMemcpyDtoHAsync(out.ctypes.data, buffer.ptr + offset_bytes,
                                                  out.nbytes, self.stream))
+        if out.nbytes or self.errors.pending:
             self.synchronize()
         return out
+
+    def read_async(self, buffer, out: np.ndarray) -> None:
+        _check(self.driver.cuMemcpyDtoHAsync(out.ctypes.data, buffer.ptr, out.nbytes,
+                                             self.stream))
 
     def compile(self, source: str, name: str, argtypes: tuple):
         binary = nvrtc_compile(source, name, self.arch)
@@ -210,7 +215,9 @@ class CUDADevice(Device):
                                           pointers.ctypes.data, 0))
 
     def synchronize(self) -> None:
+        self.errors.read_before_wait()
         _check(self.driver.cuStreamSynchronize(self.stream))
+        self.errors.raise_after_wait()
 
     def release_cached(self) -> None:
         self.synchronize()  # frees still queued on the stream land first

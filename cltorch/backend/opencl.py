@@ -72,7 +72,11 @@ class OpenCLDevice(Device):
         self.max_groups = 2 ** 20
         self.local_size = min(LOCAL_SIZE, self.device.max_work_group_size)
         self.compute_units = self.device.max_compute_units
-        self.cpu_like = bool(self.device.type & cl.device_type.CPU)
+        style = config.kernel_style()
+        self.cpu_like = (style == "cpu") if style else (
+            bool(self.device.type & cl.device_type.CPU) and
+            not self.device.type & cl.device_type.GPU)  # Oclgrind says both: GPU kernels
+        self.exact = config.exact_buffers()
         self.options = self._build_options()
         initial_limit(self)
 
@@ -103,6 +107,8 @@ class OpenCLDevice(Device):
             return None
         check_not_forked(self.kind)
         self.check_limit(nbytes)
+        if self.exact:  # CLTORCH_EXACT_BUFFERS: no pool, so a checker sees every overrun
+            return self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
         try:
             return self.pool.allocate(nbytes)
         except self.cl.Error as first:
@@ -121,10 +127,17 @@ class OpenCLDevice(Device):
         return buffer
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
+        checks = self.errors.read_before_wait()
         if out.nbytes:
             self.cl.enqueue_copy(self.queue, out, buffer, src_offset=offset_bytes,
                                  is_blocking=True)
+        elif checks:
+            self.queue.finish()
+        self.errors.raise_after_wait()
         return out
+
+    def read_async(self, buffer, out: np.ndarray) -> None:
+        self.cl.enqueue_copy(self.queue, out, buffer, is_blocking=False)
 
     def compile(self, source: str, name: str, argtypes: tuple):
         cl = self.cl
@@ -143,7 +156,9 @@ class OpenCLDevice(Device):
         kernel(self.queue, (grid_size(n_items, local, self.max_groups),), (local,), *args)
 
     def synchronize(self) -> None:
+        self.errors.read_before_wait()
         self.queue.finish()
+        self.errors.raise_after_wait()
 
     def release_cached(self) -> None:
         self.pool.free_held()

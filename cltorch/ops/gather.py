@@ -8,6 +8,7 @@ from .. import dtypes
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, index_types
 from .array import Array, check_same_device, cpu_view, empty
+from .check import check_values
 from .layout import broadcast_strides
 
 
@@ -19,8 +20,8 @@ def gather(src: Array, dim: int, index: Array, out_shape, error=RuntimeError,
            message=BOUNDS) -> Array:
     """out[c] = src[c with c[dim] = index[c]]; ``index`` broadcasts to ``out_shape``.
 
-    Raises IndexError (PyTorch's words) for an index out of range; checking reads the index's
-    min and max back, one small host sync per call.
+    Raises ``error`` (PyTorch's words) for an index out of range, on an accelerator at the
+    next synchronisation (``check_range``).
     """
     check_same_device(src, index)
     if index.dtype is not dtypes.int64:
@@ -45,14 +46,11 @@ def check_range(index, size, dim, error=RuntimeError, negative=False, message=BO
     """Raise ``error(message)`` unless every index is in [0, size) ([-size, size) with
     ``negative``). PyTorch's ops differ in the type and words (gather/scatter/index_add_:
     RuntimeError; index_select/embedding: IndexError "index out of range in self";
-    subscripts, index_fill_, index_copy_: IndexError), so each caller says which."""
-    from .reduce import reduce
-    if index._numel() == 0:
-        return
-    low, high = reduce("amin", index).item(), reduce("amax", index).item()
-    for value in (low, high):
-        if not (-size if negative else 0) <= value < size:
-            raise error(message.format(value=value, dim=dim, size=size))
+    subscripts, index_fill_, index_copy_: IndexError), so each caller says which. No host
+    synchronisation: on an accelerator the failure is raised at the next one (ops/check.py),
+    and the kernels that read through the index never touch memory outside their operands."""
+    check_values(index, -size if negative else 0, size - 1, error,
+                 message.format(value="{value}", dim=dim, size=size))
 
 
 def _launch(src, dim, index, out):

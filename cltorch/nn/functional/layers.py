@@ -10,6 +10,7 @@ from ... import dtypes
 from ...autograd.grad_mode import no_grad
 from ...functions import FUNCTIONS
 from ...misc import cosine_similarity
+from ...ops.check import check_values
 from ...random import bernoulli
 from .activation import _inplace
 from ...amp.autocast_mode import FLOAT32_GPU, LOWER, autocast_op
@@ -92,10 +93,9 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
         num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
-    if tensor.numel() and (bool((tensor < 0).any()) or
-                           bool((tensor >= num_classes).any())):
-        raise RuntimeError("Class values must be smaller than num_classes." if bool(
-            (tensor >= num_classes).any()) else "Class values must be non-negative.")
+    check_values(tensor, 0, math.inf, RuntimeError, "Class values must be non-negative.")
+    check_values(tensor, -math.inf, num_classes - 1, RuntimeError,
+                 "Class values must be smaller than num_classes.")
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
 
 

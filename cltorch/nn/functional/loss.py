@@ -7,6 +7,7 @@ import warnings
 
 from ... import dtypes
 from ...functions import FUNCTIONS
+from ...ops.check import check_values
 from ...reductions import log_softmax
 from .activation import logsigmoid
 from ...amp.autocast_mode import FLOAT32, autocast_op
@@ -98,10 +99,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     target = target.long()
     ignored = target == ignore_index
     safe = target.masked_fill(ignored, 0)
-    bad = ((safe < 0) | (safe >= classes)).any()
-    if bool(bad):
-        raise IndexError(f"Target {int(safe.masked_fill((safe >= 0) & (safe < classes), 0).abs().max())}"
-                         f" is out of bounds.")
+    check_values(safe, 0, classes - 1, IndexError, "Target {value} is out of bounds.")
     picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = (weight.to(input.dtype).index_select(0, safe.reshape(-1)).reshape(safe.shape)
          if weight is not None else picked.new_ones(picked.shape)).masked_fill(ignored, 0.0)
@@ -169,6 +167,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          f"size.")
+    for name, values in (("input", input), ("target", target)):
+        check_values(values, 0.0, 1.0, RuntimeError,
+                     f"all elements of {name} should be between 0 and 1")
     loss = -(target * input.log().clamp(min=-100) +
              (1 - target) * (1 - input).log().clamp(min=-100))
     if weight is not None:

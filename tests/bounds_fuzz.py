@@ -1,0 +1,253 @@
+"""The bounds fuzz: every kernel family on random shapes, strides, offsets and dtypes, on an
+OpenCL device and on the cpu backend, with the results compared. ``test_kernel_bounds.py``
+runs it in a child process on Oclgrind, a simulated OpenCL device that logs every read or
+write outside a buffer, with ``CLTORCH_EXACT_BUFFERS=1`` so that each tensor is a buffer of its
+own exact size: the log must stay empty and the numbers must match.
+
+``python bounds_fuzz.py DEVICE SEED ROUNDS`` prints one line per family and round.
+"""
+import math
+import sys
+
+import numpy as np
+
+import cltorch
+
+F = cltorch.nn.functional
+FLOATS = ("float32", "float16", "bfloat16")
+TOLERANCE = {"float32": 2e-4, "float16": 2e-2, "bfloat16": 5e-2, "float64": 1e-9}
+
+
+class Pair:
+    """The same values on the device under test and on the cpu backend."""
+
+    def __init__(self, rng, device, shape, dtype="float32", low=-3, high=3, grad=False):
+        self.rng, self.device = rng, device
+        steps = [int(rng.integers(1, 3)) for _ in shape]
+        transpose = len(shape) >= 2 and rng.random() < 0.3
+        base = list(shape)
+        if transpose:
+            base[-1], base[-2] = base[-2], base[-1]
+            steps[-1], steps[-2] = steps[-2], steps[-1]
+        big = [s * k for s, k in zip(base, steps)]
+        pad = int(rng.integers(0, 4))
+        count = pad + math.prod(big)
+        if dtype in ("int64", "int32"):
+            values = rng.integers(low, high, count)
+        elif dtype == "bool":
+            values = rng.random(count) < 0.5
+        else:
+            values = rng.uniform(low, high, count)
+        self.views = []
+        for where in (device, "cpu"):
+            flat = cltorch.tensor(values, dtype=getattr(cltorch, dtype), device=where)
+            view = flat[pad:].reshape(big)[tuple(slice(None, None, k) for k in steps)]
+            if transpose:
+                view = view.transpose(-1, -2)
+            if grad:
+                view = view.detach().requires_grad_()
+            self.views.append(view)
+
+    @property
+    def dev(self):
+        return self.views[0]
+
+    @property
+    def cpu(self):
+        return self.views[1]
+
+
+def shape(rng, ndim=None, low=0, high=5):
+    ndim = int(rng.integers(0, 4)) if ndim is None else ndim
+    return tuple(int(rng.integers(low, high)) for _ in range(ndim))
+
+
+def run_both(fn, *pairs):
+    """fn on the device's views and on the cpu's; both results, as host arrays."""
+    got = fn(*[p.dev for p in pairs])
+    want = fn(*[p.cpu for p in pairs])
+    return _host(got), _host(want)
+
+
+def _host(result):
+    if isinstance(result, (tuple, list)):
+        return [_host(r) for r in result]
+    if isinstance(result, cltorch.Tensor):
+        return result.detach().cpu().float().numpy() if result.dtype in (
+            cltorch.bfloat16,) else result.detach().cpu().numpy()
+    return np.asarray(result)
+
+
+def compare(name, got, want, dtype="float32"):
+    if isinstance(got, list):
+        for g, w in zip(got, want):
+            compare(name, g, w, dtype)
+        return
+    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+    rtol = TOLERANCE.get(dtype, 0)
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol,
+                               atol=rtol, equal_nan=True, err_msg=name)
+
+
+# ---- the families: each draws its own shapes and compares device with cpu --------------------
+
+def pointwise(rng, device):
+    dtype = str(rng.choice(FLOATS + ("int64",)))
+    s = shape(rng)
+    a = Pair(rng, device, s, dtype)
+    b = Pair(rng, device, s[int(rng.integers(0, len(s) + 1)):], dtype)  # broadcast
+    compare("add", *run_both(lambda x, y: x + y * 2, a, b), dtype)
+    compare("where", *run_both(lambda x, y: cltorch.where(x > 0, x, y), a, b), dtype)
+    if dtype != "int64":
+        compare("exp", *run_both(lambda x: x.exp().relu().to(cltorch.float32), a), dtype)
+    compare("cast", *run_both(lambda x: x.to(cltorch.int32), a), "int32")
+    target = Pair(rng, device, s, dtype)
+    compare("add_ into a view", *run_both(lambda t, x: t.add_(x), target, a), dtype)
+    compare("copy_", *run_both(lambda t, x: t.copy_(x), Pair(rng, device, s, dtype), a), dtype)
+    compare("contiguous", *run_both(lambda x: x.contiguous(), a), dtype)
+
+
+def reductions(rng, device):
+    dtype = str(rng.choice(("float32", "float16", "int64")))
+    s = shape(rng, int(rng.integers(1, 4)), 1, 6)
+    a = Pair(rng, device, s, dtype)
+    dim = int(rng.integers(0, len(s)))
+    keep = bool(rng.random() < 0.5)
+    compare("sum", *run_both(lambda x: x.sum(dim, keepdim=keep), a), dtype)
+    compare("amax", *run_both(lambda x: x.amax(dim, keepdim=keep), a), dtype)
+    compare("argmin", *run_both(lambda x: x.argmin(dim), a), "int64")
+    compare("full sum", *run_both(lambda x: x.sum(), a), dtype)
+    if dtype != "int64":
+        compare("var", *run_both(lambda x: x.float().var(dim), a), "float32")
+        compare("softmax", *run_both(lambda x: x.softmax(dim), a), dtype)
+        compare("log_softmax", *run_both(lambda x: x.float().log_softmax(dim), a), "float32")
+    compare("cumsum", *run_both(lambda x: x.cumsum(dim), a), dtype)
+    compare("cummax", *run_both(lambda x: x.cummax(dim), a), dtype)
+
+
+def sorting(rng, device):
+    s = shape(rng, int(rng.integers(1, 3)), 1, 9)
+    dtype = str(rng.choice(("float32", "int64")))
+    a = Pair(rng, device, s, dtype)
+    dim = int(rng.integers(0, len(s)))
+    descending = bool(rng.random() < 0.5)
+    compare("sort values", *run_both(lambda x: x.sort(dim, descending=descending,
+                                                      stable=True)[0], a), dtype)
+    k = int(rng.integers(1, s[dim] + 1))
+    compare("topk", *run_both(lambda x: x.topk(k, dim)[0], a), dtype)
+    edges = Pair(rng, device, (int(rng.integers(1, 6)),), dtype)
+    points = Pair(rng, device, shape(rng, 1, 1, 6), dtype)
+    compare("searchsorted", *run_both(lambda e, p: cltorch.searchsorted(e.sort()[0], p),
+                                      edges, points), "int64")
+
+
+def matmul(rng, device):
+    dtype = str(rng.choice(("float32", "float16", "float64")))
+    if dtype == "float64" and not cltorch.backend.registry.get(device).supports_fp64:
+        dtype = "float32"
+    m, k, n = (int(rng.integers(1, 40)) for _ in range(3))
+    batch = shape(rng, int(rng.integers(0, 2)), 1, 3)
+    a = Pair(rng, device, batch + (m, k), dtype)
+    b = Pair(rng, device, batch + (k, n), dtype)
+    compare("matmul", *run_both(lambda x, y: x @ y, a, b), dtype)
+    v = Pair(rng, device, (k,), dtype)
+    compare("matrix @ vector", *run_both(lambda x, y: x @ y, a, v), dtype)
+    compare("linear", *run_both(lambda x, w: F.linear(x, w), a,
+                                Pair(rng, device, (n, k), dtype)), dtype)
+
+
+def convolution(rng, device):
+    batch, cin, cout = (int(rng.integers(1, 4)) for _ in range(3))
+    groups = int(rng.choice([g for g in (1, 2) if cin * g <= 4 and cout * g <= 4]))
+    kh, kw = (int(rng.integers(1, 4)) for _ in range(2))
+    stride, padding, dilation = (int(rng.integers(1, 3)), int(rng.integers(0, 2)),
+                                 int(rng.integers(1, 3)))
+    h = int(rng.integers(dilation * (kh - 1) + 1, 9))
+    w = int(rng.integers(dilation * (kw - 1) + 1, 9))
+    x = Pair(rng, device, (batch, cin * groups, h, w), grad=True)
+    weight = Pair(rng, device, (cout * groups, cin, kh, kw), grad=True)
+
+    def step(x, weight):
+        y = F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
+                     groups=groups)
+        (y * y).sum().backward()
+        pooled = F.max_pool2d(x, 2, ceil_mode=True) if min(h, w) >= 2 else x
+        return [y, x.grad, weight.grad, pooled]
+    compare("conv2d forward and backward", *run_both(step, x, weight))
+    compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
+                                                   padding=padding, stride=stride), x))
+
+
+def indexing(rng, device):
+    dtype = str(rng.choice(("float32", "float16", "int64", "bool")))
+    s = shape(rng, int(rng.integers(1, 4)), 1, 5)
+    a = Pair(rng, device, s, dtype)
+    dim = int(rng.integers(0, len(s)))
+    index_shape = tuple(int(rng.integers(1, size + 1)) for size in s)
+    index = Pair(rng, device, index_shape, "int64", 0, s[dim])
+    compare("gather", *run_both(lambda x, i: x.gather(dim, i), a, index), dtype)
+    rows = Pair(rng, device, (int(rng.integers(1, 6)),), "int64", -s[dim], s[dim])
+    compare("subscript", *run_both(lambda x, i: x.movedim(dim, 0)[i], a, rows), dtype)
+    if dtype in ("float32", "int64"):
+        target = Pair(rng, device, s, dtype)
+        src = Pair(rng, device, index_shape, dtype)
+        compare("scatter_add_", *run_both(lambda t, i, v: t.scatter_add_(dim, i, v),
+                                          target, index, src), dtype)
+        compare("scatter_ amax", *run_both(lambda t, i, v: t.scatter_reduce_(
+            dim, i, v, "amax"), Pair(rng, device, s, dtype), index, src), dtype)
+        positive = Pair(rng, device, (len(rows.dev),), "int64", 0, s[dim])
+        compare("index_add_", *run_both(lambda t, i: t.index_add_(
+            dim, i, t.index_select(dim, i) * 2), Pair(rng, device, s, dtype), positive), dtype)
+    table = Pair(rng, device, (int(rng.integers(1, 6)), int(rng.integers(1, 5))), grad=True)
+    words = Pair(rng, device, shape(rng, 2, 1, 4), "int64", 0, table.dev.shape[0])
+
+    def embed(t, i):
+        F.embedding(i, t).pow(2).sum().backward()
+        return t.grad
+    compare("embedding backward", *run_both(embed, table, words))
+
+
+def optimizers(rng, device):
+    names = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam")
+    name = str(rng.choice(names))
+    s = shape(rng, int(rng.integers(1, 3)), 1, 7)
+    p = Pair(rng, device, s, grad=True)
+    g = Pair(rng, device, s)
+
+    def steps(param, grad):
+        kwargs = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {}
+        optimizer = getattr(cltorch.optim, name)([param], **kwargs)
+        for _ in range(2):
+            param.grad = grad.clone()
+            optimizer.step()
+        return param
+    compare(name, *run_both(steps, p, g))
+
+
+def checks(rng, device):
+    s = shape(rng)
+    a = Pair(rng, device, s, "int64", -4, 4)
+    probabilities = Pair(rng, device, s, "float32", 0, 1)
+    from cltorch.ops.check import check_values
+    for x in (a.dev, probabilities.dev):
+        check_values(x, -10, 10, RuntimeError, "unexpected {value}")
+    cltorch.bernoulli(probabilities.dev).cpu()
+    for fill in ("uniform_", "normal_"):
+        getattr(Pair(rng, device, s).dev, fill)().cpu()
+
+
+FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,
+                                    indexing, optimizers, checks)}
+
+
+def main(device, seed, rounds):
+    rng = np.random.default_rng(seed)
+    for round_ in range(rounds):
+        for name, family in FAMILIES.items():
+            family(rng, device)
+            cltorch.backend.registry.get(device).synchronize()
+            print(f"{name} round {round_}: ok", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
