@@ -18,6 +18,14 @@ if ls /opt/wheels/torch-2.13.0* >/dev/null 2>&1; then
     python -m pip install -q "torch==2.13.0" || echo "PyTorch reference not installed"
 fi
 
+# Oclgrind for the kernel bounds tests (README, Test); without root or apt they skip.
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v oclgrind >/dev/null; then
+    echo "== apt install oclgrind (README, Test)"
+    apt-get install -y -q oclgrind >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q oclgrind >/dev/null; } ||
+        echo "oclgrind not installed: tests/test_kernel_bounds.py will skip"
+fi
+
 echo "== main job (README step 2)"
 python examples/train_digits.py --checkpoint "$(mktemp -d)/digits.pt"
 python examples/quickstart.py

@@ -60,9 +60,11 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define NUM_GROUPS(d) get_num_groups(d)
 #define LOAD_F16(p, i) vload_half((i), (p))
 #define STORE_F16(p, i, v) vstore_half_rte((v), (i), (p))
-// float atomics: a compare-and-swap loop on the bits (32-bit global atomics are core OpenCL)
+// float atomics: a compare-and-swap loop on the bits (32-bit global atomics are core OpenCL).
+// The first guess is 0, not a plain read of *p: that read would race with other work-items'
+// atomics (Oclgrind reports it), and scatter-adds mostly land on zeros.
 INLINE void ct_atomic_add_f32(volatile __global float* p, float v) {
-    uint seen = as_uint(*p), expected;
+    uint seen = 0, expected;
     do {
         expected = seen;
         seen = atomic_cmpxchg((volatile __global uint*)p, expected, as_uint(as_float(expected) + v));

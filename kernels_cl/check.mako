@@ -33,8 +33,7 @@ KERNEL void ${name}(GLOBAL int* ct_slot, const int ct_site,
         ct_rest /= ct_size${d};
 % endfor
         const ${C} ct_v = ${load(dtype, "ct_x", "ct_pos", C)};
-        if (!(ct_v >= ct_low && ct_v <= ct_high) && ct_slot[0] == 0 &&
-                ATOMIC_CAS_I32(ct_slot, 0, ct_site) == 0) {
+        if (!(ct_v >= ct_low && ct_v <= ct_high) && ATOMIC_CAS_I32(ct_slot, 0, ct_site) == 0) {
             const ${dialect.int64} ct_bits = (${dialect.int64})${bits};
             ct_slot[1] = (int)(ct_bits & 0xffffffff);
             ct_slot[2] = (int)(ct_bits >> 32);

@@ -232,21 +232,52 @@ def checks(rng, device):
     for x in (a.dev, probabilities.dev):
         check_values(x, -10, 10, RuntimeError, "unexpected {value}")
     cltorch.bernoulli(probabilities.dev).cpu()
+    bad = Pair(rng, device, (int(rng.integers(1, 600)),), "int64", 5, 9)
+    try:  # many work-items fail at once: one records, none races
+        check_values(bad.dev, 0, 4, IndexError, "{value}")
+        cltorch.backend.registry.get(device).synchronize()
+    except IndexError as err:
+        assert 5 <= int(str(err)) < 9, err
+    else:
+        raise AssertionError("a failed device-side check was not reported")
     for fill in ("uniform_", "normal_"):
         getattr(Pair(rng, device, s).dev, fill)().cpu()
 
 
+def long_lines(rng, device):
+    """Sizes past the kernels' thresholds: work-groups of 256, split reductions, chunked
+    scans (lines of 4096 and more), GEMM tiles of 64, bitonic sorts past one group."""
+    dtype = str(rng.choice(("float32", "int64")))
+    lines, length = int(rng.integers(1, 4)), int(rng.integers(257, 6000))
+    a = Pair(rng, device, (lines, length), dtype)
+    compare("long sum", *run_both(lambda x: x.sum(1), a), dtype)
+    compare("long column sum", *run_both(lambda x: x.t().contiguous().sum(0), a), dtype)
+    compare("long argmax", *run_both(lambda x: x.argmax(1), a), "int64")
+    compare("long cumsum", *run_both(lambda x: x.cumsum(1), a), dtype)
+    compare("long sort", *run_both(lambda x: x[:, :700].sort(1)[0], a), dtype)
+    if dtype == "float32":
+        compare("long softmax", *run_both(lambda x: x.softmax(1), a), dtype)
+    m, k, n = (int(rng.integers(60, 140)) for _ in range(3))
+    compare("tiled matmul", *run_both(lambda x, y: x @ y, Pair(rng, device, (m, k)),
+                                      Pair(rng, device, (k, n))), "float32")
+
+
 FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,
-                                    indexing, optimizers, checks)}
+                                    indexing, optimizers, checks, long_lines)}
 
 
 def main(device, seed, rounds):
     rng = np.random.default_rng(seed)
+    info = cltorch.backend.registry.get(device).info()
+    print(f"device {device}: {info.name} ({info.extra.get('platform', '')})", flush=True)
     for round_ in range(rounds):
         for name, family in FAMILIES.items():
             family(rng, device)
             cltorch.backend.registry.get(device).synchronize()
             print(f"{name} round {round_}: ok", flush=True)
+    compiled = cltorch.backend.registry.get(device).kernels
+    used = sorted({source.split("\n", 1)[0].split()[-1] for source, _ in compiled})
+    print("templates run: " + " ".join(used), flush=True)
 
 
 if __name__ == "__main__":

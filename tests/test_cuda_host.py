@@ -117,11 +117,17 @@ def fake(monkeypatch):
     driver = FakeDriver()
     monkeypatch.setattr(cuda_backend, "_bindings", lambda: (driver, nvrtc))
     driver.kernels = lambda: registry.get("cuda").kernels.values()
-    for cached in (cuda_backend.device_count, registry._open, registry.accelerators):
-        cached.cache_clear()
+    opened = dict(registry._opened)
+    _forget_devices()
     yield driver
-    for cached in (cuda_backend.device_count, registry._open, registry.accelerators):
+    _forget_devices()
+    registry._opened.update(opened)  # the devices other tests hold tensors on
+
+
+def _forget_devices():
+    for cached in (cuda_backend.device_count, registry.accelerators):
         cached.cache_clear()
+    registry._opened.clear()
 
 
 def _decode(raw, types_):

@@ -6,6 +6,7 @@ Three implementations: ``cpu`` (NumPy, no compiler), ``opencl`` (pyopencl) and `
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -67,6 +68,7 @@ class Device:
         self.plans = {}     # per-device cache of launch plans, filled by the ops layer
         self.compute_units = 1
         self.cpu_like = False  # a CPU behind OpenCL: kernels should loop, not use barriers
+        self.local_size = 256  # the largest work-group the ops launch (the device may allow less)
         self.kernels = {}   # (source, name) -> compiled kernel handle
         self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
         self.memory_limit = None  # bytes live storages may hold (set_limit); None: no limit
@@ -153,48 +155,63 @@ class ErrorSlot:
     first failure, so that checking costs no host synchronisation: the host reads the slot at
     its next one (``download``, ``synchronize``) and raises the failed check's own exception
     there, as CUDA's device-side asserts surface. A site is one check's (exception type,
-    message, dtype); the message's ``{value}`` is filled from the slot."""
+    message, dtype); the message's ``{value}`` is filled from the slot.
+
+    Thread-safe: each waiting call reads into its own host array, and a failure is raised by
+    the one call that claims it (the slot is then replaced by a clean one)."""
 
     def __init__(self, device):
         self.device = device
         self.buffer = None                # int32[4] on the device, allocated on first use
-        self.host = np.zeros(4, np.int32)
         self.sites, self.by_key = [None], {}   # site 0 means "no failure"
-        self.pending = False              # a check ran since the last read
+        self.pending = False              # a check was launched since the last read
+        self.lock = threading.RLock()  # slot() may upload, and a CUDA upload synchronizes
 
     def site(self, error, message: str, dtype) -> int:
         """The number a checking kernel records for this check (one per distinct check)."""
         key = (error, message, dtype)
         number = self.by_key.get(key)
         if number is None:
-            number = self.by_key[key] = len(self.sites)
-            self.sites.append(key)
+            with self.lock:
+                number = self.by_key.get(key)
+                if number is None:
+                    number = self.by_key[key] = len(self.sites)
+                    self.sites.append(key)
         return number
 
     def slot(self):
-        """The device buffer the next checking kernel writes to; marks a read as due."""
-        if self.buffer is None:
-            self.buffer = self.device.upload(np.zeros(4, np.int32))
+        """The device buffer a checking kernel writes to; call ``launched`` after the launch."""
+        with self.lock:
+            if self.buffer is None:
+                self.buffer = self.device.upload(np.zeros(4, np.int32))
+            return self.buffer
+
+    def launched(self) -> None:
+        """A checking kernel is enqueued: the next waiting call reads the slot."""
         self.pending = True
-        return self.buffer
 
-    def read_before_wait(self) -> bool:
-        """Enqueue the slot's read ahead of a wait, when a check ran since the last one."""
-        if not self.pending:
-            return False
-        self.device.read_async(self.buffer, self.host)
-        return True
+    def read_before_wait(self):
+        """Enqueue a read of the slot ahead of a wait when a check ran since the last one:
+        (buffer, host array) to give ``raise_after_wait``, or None."""
+        with self.lock:
+            if not self.pending:
+                return None
+            self.pending = False
+            read = (self.buffer, np.zeros(4, np.int32))
+            self.device.read_async(*read)
+            return read
 
-    def raise_after_wait(self) -> None:
-        """After the wait: raise the first recorded failure, and start a clean slot."""
-        self.pending = False
-        site = int(self.host[0])
-        if site == 0:
+    def raise_after_wait(self, read) -> None:
+        """After the wait: raise the failure ``read`` found, unless another call raised it."""
+        if read is None or read[1][0] == 0:
             return
-        bits = (int(self.host[2]) << 32) | (int(self.host[1]) & 0xffffffff)
-        self.host[:] = 0
-        self.buffer = None  # the failed slot is dropped; the next check gets a zeroed one
-        error, message, dtype = self.sites[site]
+        buffer, host = read
+        with self.lock:
+            if buffer is not self.buffer:
+                return  # claimed by another thread's wait
+            self.buffer = None  # the next check gets a zeroed slot
+        error, message, dtype = self.sites[int(host[0])]
+        bits = (int(host[2]) << 32) | (int(host[1]) & 0xffffffff)
         raise error(message.format(value=_value_of_bits(bits, dtype)))
 
 

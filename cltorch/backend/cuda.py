@@ -215,9 +215,9 @@ class CUDADevice(Device):
                                           pointers.ctypes.data, 0))
 
     def synchronize(self) -> None:
-        self.errors.read_before_wait()
+        checks = self.errors.read_before_wait()
         _check(self.driver.cuStreamSynchronize(self.stream))
-        self.errors.raise_after_wait()
+        self.errors.raise_after_wait(checks)
 
     def release_cached(self) -> None:
         self.synchronize()  # frees still queued on the stream land first

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 
 import numpy as np
 
@@ -77,6 +78,7 @@ class OpenCLDevice(Device):
             bool(self.device.type & cl.device_type.CPU) and
             not self.device.type & cl.device_type.GPU)  # Oclgrind says both: GPU kernels
         self.exact = config.exact_buffers()
+        self.launching = threading.Lock()
         self.options = self._build_options()
         initial_limit(self)
 
@@ -133,7 +135,7 @@ class OpenCLDevice(Device):
                                  is_blocking=True)
         elif checks:
             self.queue.finish()
-        self.errors.raise_after_wait()
+        self.errors.raise_after_wait(checks)
         return out
 
     def read_async(self, buffer, out: np.ndarray) -> None:
@@ -153,12 +155,15 @@ class OpenCLDevice(Device):
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
         local = local or self.local_size
-        kernel(self.queue, (grid_size(n_items, local, self.max_groups),), (local,), *args)
+        # A pyopencl kernel call sets the kernel's arguments, then enqueues: two threads
+        # calling one kernel at once could swap arguments (pyopencl documents it), so one lock.
+        with self.launching:
+            kernel(self.queue, (grid_size(n_items, local, self.max_groups),), (local,), *args)
 
     def synchronize(self) -> None:
-        self.errors.read_before_wait()
+        checks = self.errors.read_before_wait()
         self.queue.finish()
-        self.errors.raise_after_wait()
+        self.errors.raise_after_wait(checks)
 
     def release_cached(self) -> None:
         self.pool.free_held()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 from .. import config
 from .base import BackendUnavailable, Device, check_not_forked, note_gpu_opened
@@ -146,9 +147,24 @@ def current_accelerator_index() -> int:
     return _current[0]
 
 
-@functools.lru_cache(maxsize=None)
+_opened = {}
+_opening = threading.Lock()
+
+
 def _open(kind: str, index: int) -> Device:
-    """The backend Device ``kind:index`` itself (``cuda`` is the CUDA backend here)."""
+    """The backend Device ``kind:index`` itself (``cuda`` is the CUDA backend here), opened
+    once per process even when threads ask for it at the same moment (two contexts for one
+    device would mix buffers of both)."""
+    device = _opened.get((kind, index))
+    if device is None:
+        with _opening:
+            device = _opened.get((kind, index))
+            if device is None:
+                device = _opened[kind, index] = _create(kind, index)
+    return device
+
+
+def _create(kind: str, index: int) -> Device:
     if kind == "cpu":
         return CPUDevice(0)
     note_gpu_opened()  # a forked child must not use it (base.check_not_forked)

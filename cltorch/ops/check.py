@@ -27,6 +27,7 @@ def check_values(x: Array, low, high, error, message: str) -> None:
             raise error(message.format(value=values[bad][0].item()))
         return
     _launch(x, low, high, x._device.errors.site(error, message, x.dtype))
+    x._device.errors.launched()
     if config.launch_blocking():
         x._device.synchronize()
 

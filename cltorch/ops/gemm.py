@@ -54,14 +54,16 @@ def _launch(a, b, out, batch, m, n, k, compute):
         _launch_gemv(a, b, out, m, n, k, compute, big)
         return
     tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
-    variant = "blocked" if device.cpu_like else "tiled"
+    # the tiled kernel needs work-groups of GROUP items; a smaller device takes the blocked one
+    variant = "blocked" if device.cpu_like or device.local_size < GROUP else "tiled"
     # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
     kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big or variant == "blocked",
                      variant)
     args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
             b._storage.buffer, b._offset, *b._strides, batch, m, n, k, tiles_m, tiles_n]
     if variant == "blocked":
-        device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK), args, local=64)
+        device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK), args,
+                      local=min(64, device.local_size))
     else:
         device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
 
@@ -76,7 +78,8 @@ def _launch_gemv(a, b, out, m, n, k, compute, big):
         mat = (b, b._strides[0], b._strides[2], b._strides[1])
         vec, rows = (a, a._strides[0], a._strides[2]), n
     (matrix, sb, sr, sk), (vector, vsb, vsk) = mat, vec
-    group = 1 if device.cpu_like or sk != 1 else min(GROUP, 1 << max(0, (k - 1).bit_length()))
+    group = 1 if device.cpu_like or sk != 1 else min(GROUP, device.local_size,
+                                                      1 << max(0, (k - 1).bit_length()))
     # a CPU reading a matrix down its columns: one item per cache line of outputs
     width = 16 if device.cpu_like and sr == 1 else 1
     key = ("gemv", matrix.dtype, vector.dtype, compute, out.dtype, group, width, big)

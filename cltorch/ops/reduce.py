@@ -186,7 +186,7 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     big = x._storage.nbytes > INT32_LIMIT or m * k > INT32_LIMIT // 2
     # A CPU device (PoCL) runs a work-group's items in a loop: one item per group reading a
     # contiguous chunk beats a barrier tree there (PERFORMANCE.md).
-    group = 1 if device.cpu_like else _LOCAL
+    group = 1 if device.cpu_like else min(_LOCAL, device.local_size)
     split = _split(m, k, device, group)
     chunk = -(-k // split) if k else 1
     split = -(-k // chunk) if k else 1

@@ -40,7 +40,8 @@ def _launch(x, dim, log, compute, out):
         [tuple(x._strides[d] for d in kept), tuple(out._strides[d] for d in kept)])
     n = x._shape[dim]
     # a CPU device (PoCL) runs a group's items in a loop: one item per line, no barriers
-    group = 1 if device.cpu_like else min(_LOCAL, 1 << max(0, (n - 1).bit_length()))
+    group = 1 if device.cpu_like else min(_LOCAL, device.local_size,
+                                          1 << max(0, (n - 1).bit_length()))
     big = x._storage.nbytes > INT32_LIMIT or out._storage.nbytes > INT32_LIMIT
     key = ("softmax", log, x.dtype, len(sizes), group, big)
     idx, cidx = index_types(big)
