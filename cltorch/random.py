@@ -7,6 +7,7 @@ bits between a device's math library and NumPy's).
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -100,10 +101,10 @@ def _fill(t: Tensor, dist, a, b, generator) -> Tensor:
     return t if target is t else t.copy_(target)
 
 
-def _floating(dtype):
+def _floating(dtype, kernel="check_uniform_bounds"):
     dtype = pointwise.default_float() if dtype is None else dtypes.to_dtype(dtype)
     if dtype.category < 2:
-        raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{dtype.legacy_name}\'')
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{dtype.legacy_name}\'')
     return dtype
 
 
@@ -115,7 +116,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **_):
     """Standard normal numbers."""
-    t = empty(*sizes_from_args(size), dtype=_floating(dtype), device=device)
+    t = empty(*sizes_from_args(size), dtype=_floating(dtype, "normal_kernel_cpu"), device=device)
     return _fill(t, "normal", 0.0, 1.0, generator).requires_grad_(requires_grad)
 
 
@@ -161,14 +162,17 @@ def randperm(n, *, generator=None, dtype=None, device=None, **_):
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, **_):
     """Normal numbers: ``normal(mean, std, size)`` with numbers, or elementwise with tensors."""
+    if isinstance(std, Tensor):  # on the device: raised at the next synchronisation
+        check_values(std, 0.0, math.inf, RuntimeError,
+                     "normal expects all elements of std >= 0.0")
+    else:
+        _check_std(std)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std
         return randn(like.shape, generator=generator, dtype=like.dtype,
                      device=like._device) * std + mean
     if size is None:
         raise TypeError("normal() missing required argument: 'size'")
-    if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     t = empty(*sizes_from_args((size,)), dtype=_floating(dtype), device=device)
     return _fill(t, "normal", float(mean), float(std), generator)
 
@@ -200,8 +204,14 @@ def _check_probability(p) -> None:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
 
 
+def _check_std(std) -> None:
+    if not std >= 0:  # NaN fails too
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+
+
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with normal numbers."""
+    _check_std(std)
     return _fill(self, "normal", float(mean), float(std), generator)
 
 
@@ -217,6 +227,9 @@ def random_(self, from_=0, to=None, *, generator=None):
     """Fill with integers uniform in [from_, to) (to defaults to 2**mantissa for floats)."""
     if to is None:
         from_, to = 0, (from_ if from_ else _default_top(self.dtype))
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                           f"from={from_} >= to={to}")
     t = empty(self.shape, dtype=dtypes.int64, device=self._device)
     return self.copy_(_fill(t, "integer", int(from_), int(to - from_), generator))
 
@@ -232,13 +245,47 @@ def _default_top(dtype) -> int:
 
 def exponential_(self, lambd=1.0, *, generator=None):
     """Fill with exponential numbers of rate ``lambd``: -log(1 - u) / lambd."""
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
     u = _fill(empty(self.shape, dtype=self.dtype, device=self._device), "uniform", 0.0, 1.0,
               generator)
     return self.copy_((1 - u).log() / -lambd)
 
 
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """Fill with exp(x), x normal of ``mean`` and ``std``."""
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+    normal = _fill(empty(self.shape, dtype=self.dtype, device=self._device), "normal",
+                   float(mean), float(std), generator)
+    return self.copy_(normal.exp())
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """Fill with Cauchy numbers: median + sigma * tan(pi * (u - 1/2))."""
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
+    return self.copy_((_uniform(self, generator) - 0.5).mul(math.pi).tan() * sigma + median)
+
+
+def geometric_(self, p, *, generator=None):
+    """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    trials = (1 - _uniform(self, generator)).log().div(math.log1p(-p)).ceil()
+    return self.copy_(trials.clamp(min=1))
+
+
+def _uniform(like, generator):
+    """Uniform numbers in [0, 1) shaped like ``like``, in its float dtype (float32 else)."""
+    dtype = like.dtype if like.dtype.is_floating_point else dtypes.float32
+    return _fill(empty(like.shape, dtype=dtype, device=like._device), "uniform", 0.0, 1.0,
+                 generator)
+
+
 RANDOM = {f.__name__: f for f in (manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
                                    rand, randn, randint, rand_like, randn_like, randint_like,
                                    randperm, normal, bernoulli)}
-for _fn in (uniform_, normal_, bernoulli_, random_, exponential_, bernoulli):
+for _fn in (uniform_, normal_, bernoulli_, random_, exponential_, bernoulli, log_normal_,
+            cauchy_, geometric_):
     setattr(Tensor, _fn.__name__, _fn)

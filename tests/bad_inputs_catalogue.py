@@ -157,6 +157,25 @@ for _p in (1.5, -0.1, float("nan")):
         lambda m, dev, other, p=_p: m.empty(2, device=dev).bernoulli_(p))
     case(f"random: bernoulli(x, p={_p})", RuntimeError, "expects p to be in")(
         lambda m, dev, other, p=_p: m.bernoulli(m.ones(2, device=dev), p=p))
+_RANDOM_ARGS = {
+    "normal_ std -1": lambda m, dev: m.zeros(2, device=dev).normal_(0, -1),
+    "normal(tensor, -1.0)": lambda m, dev: m.normal(m.zeros(2, device=dev), -1.0),
+    "normal(0, tensor std -1)": lambda m, dev: m.normal(0.0, _t(m, dev, [1.0, -1.0])),
+    "normal(tensor, tensor std nan)": lambda m, dev: m.normal(
+        m.zeros(1, device=dev), _t(m, dev, [float("nan")])),
+    "exponential_ lambda 0": lambda m, dev: m.zeros(2, device=dev).exponential_(0),
+    "exponential_ lambda -1.5": lambda m, dev: m.zeros(2, device=dev).exponential_(-1.5),
+    "log_normal_ std -1": lambda m, dev: m.zeros(2, device=dev).log_normal_(0, -1),
+    "cauchy_ sigma 0": lambda m, dev: m.zeros(2, device=dev).cauchy_(0, 0),
+    "geometric_ p 1.5": lambda m, dev: m.zeros(2, device=dev).geometric_(1.5),
+    "geometric_ p 0": lambda m, dev: m.zeros(2, device=dev).geometric_(0),
+    "random_ from > to": lambda m, dev: m.zeros(2, device=dev).random_(5, 2),
+    "rand int64": lambda m, dev: m.rand(2, dtype=m.int64, device=dev),
+    "randn_like int64": lambda m, dev: m.randn_like(_t(m, dev, [1, 2])),
+}
+for _name, _fn in _RANDOM_ARGS.items():
+    case(f"random: {_name}", Exception, "")(lambda m, dev, other, f=_fn: f(m, dev))
+
 # values only the device holds: checked there, raised at the next synchronisation
 _PROB = "Expected p_in >= 0 && p_in <= 1 to be true"
 _WEIGHTS = "probability tensor contains either `inf`, `nan` or element < 0"

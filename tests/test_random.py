@@ -80,6 +80,21 @@ def test_distributions(device):
     assert sorted(p.tolist()) == list(range(1000))
 
 
+def test_log_normal_cauchy_geometric(device):
+    n = 200_000
+    cltorch.manual_seed(3)
+    ln = cltorch.empty(n, device=device).log_normal_(0.5, 0.25)._host_values()
+    assert ln.min() > 0 and abs(np.log(ln).mean() - 0.5) < 0.005
+    assert abs(np.log(ln).std() - 0.25) < 0.005
+    c = cltorch.empty(n, device=device).cauchy_(2.0, 3.0)._host_values()
+    quartiles = np.percentile(c, [25, 50, 75])  # median +- sigma for a Cauchy law
+    assert np.all(np.abs(quartiles - [-1.0, 2.0, 5.0]) < 0.1), quartiles
+    for dtype in (cltorch.float32, cltorch.int64):
+        g = cltorch.empty(n, dtype=dtype, device=device).geometric_(0.2)._host_values()
+        assert g.min() == 1 and np.all(g == np.round(g))
+        assert abs(g.mean() - 5.0) < 0.1 and abs((g == 1).mean() - 0.2) < 0.005
+
+
 def test_seeding_and_state(device):
     cltorch.manual_seed(42)
     a = cltorch.rand(10, device=device)
