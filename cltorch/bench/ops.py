@@ -189,18 +189,20 @@ def _tiny(t):
 
 
 def _host_to_device(n):
+    """``tensor(host array, device=...)``: on a cpu target, the copy a new tensor makes."""
     host = _floats(n)
 
     def build(t):
-        if t.kind != "cltorch" and not (t.kind == "torch" and t.device != "cpu"):
+        if not _tensor_api(t):
             return None
         return lambda: t.array(host)
     return Case(f"host to device {n * 4 >> 20} MiB", "copy", n, build, 0, 4 * n)
 
 
 def _device_to_host(n):
+    """``x.cpu().numpy()`` of a device tensor (on a cpu target it is a view: not measured)."""
     def build(t):
-        if t.kind != "cltorch" and not (t.kind == "torch" and t.device != "cpu"):
+        if not _tensor_api(t) or t.device.startswith("cpu"):
             return None
         x = t.array(_floats(n))
         return lambda: x.cpu().numpy()

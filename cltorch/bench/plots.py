@@ -38,6 +38,9 @@ def _matmul_scaling(result_rows, path):
         ax.plot(*zip(*points), marker="o", label=target)
     ax.set(xscale="log", yscale="log", xlabel="n (n x n @ n x n, float32)", ylabel="GFLOP/s",
            title="Square matmul")
+    sizes = sorted({r["size"] for r in square})
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.xaxis.set_minor_locator(_pyplot().NullLocator())
     ax.legend(fontsize=8)
     return _save(fig, path)
 
