@@ -16,6 +16,7 @@
 - ``CLTORCH_KERNEL_STYLE`` ``=cpu`` or ``=gpu``: which variant of the kernels an OpenCL device
   runs (loops for a CPU, work-groups and local memory for a GPU); by default a device that
   says it is a CPU and not a GPU gets the CPU variants.
+- ``CLTORCH_DEBUG=1``: kernel compiler warnings reach stderr (hidden otherwise).
 - ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
 """
 from __future__ import annotations
@@ -42,6 +43,11 @@ def launch_blocking() -> bool:
     """CLTORCH_LAUNCH_BLOCKING=1 or CUDA_LAUNCH_BLOCKING=1."""
     return "1" in (os.environ.get("CLTORCH_LAUNCH_BLOCKING"),
                    os.environ.get("CUDA_LAUNCH_BLOCKING"))
+
+
+def debug() -> bool:
+    """CLTORCH_DEBUG=1."""
+    return os.environ.get("CLTORCH_DEBUG") == "1"
 
 
 def exact_buffers() -> bool:

@@ -87,3 +87,11 @@ def test_torch_alias_imports_nothing_at_module_level():
     tree = ast.parse((ROOT / "torch_alias.py").read_text())
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert all(isinstance(n, ast.Import) or n.module == "__future__" for n in top)
+
+
+def test_ops_tell_arrays_from_numbers_with_one_helper():
+    """ops/ asks ``is_array(x)`` (ops/array.py), never for a private attribute."""
+    import re
+    probe = re.compile(r"hasattr\([^)]*[\"']_\w+[\"']\)")
+    for path in sorted((ROOT / "ops").glob("*.py")):
+        assert not probe.search(path.read_text()), f"{path.name} probes a private attribute"

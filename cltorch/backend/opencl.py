@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -144,8 +145,11 @@ class OpenCLDevice(Device):
     def compile(self, source: str, name: str, argtypes: tuple):
         cl = self.cl
         try:
-            program = cl.Program(self.context, source).build(
-                options=self.options, cache_dir=os.path.join(config.cache_dir(), "opencl"))
+            with warnings.catch_warnings():  # compiler chatter is ours, not the user's
+                if not config.debug():
+                    warnings.simplefilter("ignore", cl.CompilerWarning)
+                program = cl.Program(self.context, source).build(
+                    options=self.options, cache_dir=os.path.join(config.cache_dir(), "opencl"))
         except cl.RuntimeError as err:
             raise CompileError("opencl", name, str(err), source) from None
         kernel = getattr(program, name)

@@ -54,6 +54,11 @@ class Array:
         return is_contiguous(self._shape, self._strides)
 
 
+def is_array(x) -> bool:
+    """Whether ``x`` is an array (a Tensor included) rather than a Python number."""
+    return isinstance(x, Array)
+
+
 def check_no_internal_overlap(out: Array) -> None:
     """A tensor written in place must not have two elements on one memory location (a
     broadcast/expanded dim, a zero stride): PyTorch refuses, and the result would depend on

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .array import is_array
+
 
 @dataclass(frozen=True, eq=False)
 class Op:
@@ -122,15 +124,15 @@ def _zero(g, s):
 def _pow_grad(g, s):
     a, b = s.a, s.b
     da = db = None
-    if hasattr(a, "_storage"):
+    if is_array(a):
         da = g * b * a ** (b - 1)
-        if hasattr(b, "_storage"):
+        if is_array(b):
             da = da.masked_fill(b == 0, 0.0)
         elif b == 0:
             da = g.new_zeros(g.shape)
-    if hasattr(b, "_storage"):
-        db = (g * s.out * (a.log() if hasattr(a, "_storage") else math.log(a)))
-        if hasattr(a, "_storage"):
+    if is_array(b):
+        db = (g * s.out * (a.log() if is_array(a) else math.log(a)))
+        if is_array(a):
             db = db.masked_fill((a == 0) & (b >= 0), 0.0)
     return da, db
 
@@ -158,14 +160,14 @@ def _fextreme_grad(greater):
 def _clamp_grad(g, s):
     a, low, high = s.a, s.b, s.c
     inside = (a >= low) & (a <= high)
-    dlow = g.masked_fill(~(a < low), 0.0) if hasattr(low, "_storage") else None
-    dhigh = g.masked_fill(~(a > high), 0.0) if hasattr(high, "_storage") else None
+    dlow = g.masked_fill(~(a < low), 0.0) if is_array(low) else None
+    dhigh = g.masked_fill(~(a > high), 0.0) if is_array(high) else None
     return g.masked_fill(~inside, 0.0), dlow, dhigh
 
 
 def _lerp_grad(g, s):
     a, b, w = s.a, s.b, s.c
-    dw = g * (b - a) if hasattr(w, "_storage") else None
+    dw = g * (b - a) if is_array(w) else None
     return g * (1 - w), g * w, dw
 
 
@@ -185,9 +187,9 @@ OPS = [
     Op("div_floor", 2, "ct_floordiv(a, b)", _float_int(np.floor_divide, _int_floordiv),
        grad=("", _zero)),
     Op("remainder", 2, "ct_remainder(a, b)", _float_int(np.remainder, _int_remainder),
-       grad=("ab", lambda g, s: (g, -g * (s.a / s.b).floor() if hasattr(s.b, "_storage") else None))),
+       grad=("ab", lambda g, s: (g, -g * (s.a / s.b).floor() if is_array(s.b) else None))),
     Op("fmod", 2, _float_int("fmod(a, b)", "ct_fmod(a, b)"), _float_int(np.fmod, _int_fmod),
-       grad=("ab", lambda g, s: (g, -g * (s.a / s.b).trunc() if hasattr(s.b, "_storage") else None))),
+       grad=("ab", lambda g, s: (g, -g * (s.a / s.b).trunc() if is_array(s.b) else None))),
     Op("pow", 2, _float_int("pow(a, b)", "ct_ipow(a, b)"), _float_int(np.power, _int_pow),
        grad=("abo", _pow_grad)),
     Op("atan2", 2, "atan2(a, b)", np.arctan2, "float",
