@@ -106,3 +106,32 @@ ${ptr}[${idx}] = (unsigned char)((${v}) != 0)\
 ${ptr}[${idx}] = (${dialect.ctype(dt)})(${v})\
 % endif
 </%def>
+
+## The strided-index walk every template shares: add to each position the offset of element
+## number `linear` of a strided view. `dims` are walked innermost first (the last of them
+## varies fastest); `size % d` names dim d's size; each term (position, stride pattern,
+## dims it skips) moves `position` by `stride % d` per step along dim d. The outermost dim
+## takes what is left of `linear` (it is smaller than the view's size) without a modulo.
+<%def name="strided_offsets(idx, linear, size, terms, dims)">\
+<% walked = list(dims) %>\
+% if walked:
+{
+        ${idx} ct_rest = ${linear};
+% for d in reversed(walked):
+        {
+% if d == walked[0]:
+            const ${idx} ct_c = ct_rest;
+% else:
+            const ${idx} ct_c = ct_rest % ${size % d};
+            ct_rest /= ${size % d};
+% endif
+% for position, stride, skip in terms:
+% if d not in skip:
+            ${position} += ct_c * ${stride % d};
+% endif
+% endfor
+        }
+% endfor
+        }
+% endif
+</%def>

@@ -4,7 +4,7 @@
 ## value (its float32 bits for float16/bfloat16/float32, its float64 bits for float64, the
 ## integer itself otherwise). The host reads the slot at its next synchronisation and raises,
 ## as CUDA's device-side asserts surface (backend/base.py ErrorSlot).
-<%namespace file="_prelude.mako" import="prelude, load"/>
+<%namespace file="_prelude.mako" import="prelude, load, strided_offsets"/>
 <%
     idx = index
     fp64 = dtype.name == "float64"
@@ -27,11 +27,8 @@ KERNEL void ${name}(GLOBAL int* ct_slot, const int ct_site,
     )
 {
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_n; ct_i += (${idx})GLOBAL_SIZE(0)) {
-        ${idx} ct_rest = ct_i, ct_pos = ct_off;
-% for d in reversed(range(ndim)):
-        ct_pos += (ct_rest % ct_size${d}) * ct_st${d};
-        ct_rest /= ct_size${d};
-% endfor
+        ${idx} ct_pos = ct_off;
+        ${strided_offsets(idx, "ct_i", "ct_size%d", [("ct_pos", "ct_st%d", ())], range(ndim))}
         const ${C} ct_v = ${load(dtype, "ct_x", "ct_pos", C)};
         if (!(ct_v >= ct_low && ct_v <= ct_high) && ATOMIC_CAS_I32(ct_slot, 0, ct_site) == 0) {
             const ${dialect.int64} ct_bits = (${dialect.int64})${bits};

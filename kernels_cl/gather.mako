@@ -1,7 +1,7 @@
 ## out[c] = src[c with coordinate `dim` replaced by index[c]] over the contiguous out's shape
 ## (index broadcast with 0 strides gives index_select). Out-of-range indices are reported by
 ## check.mako (raised at the next sync); this kernel writes 0 for them, never reading outside `src`.
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, strided_offsets"/>
 <%
     idx = index
     fp64 = src.name == "float64"
@@ -18,17 +18,9 @@ KERNEL void ${name}(GLOBAL ${ST}* ct_out, GLOBAL const ${ST}* ct_src, const ${id
     )
 {
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_n; ct_i += (${idx})GLOBAL_SIZE(0)) {
-        ${idx} ct_rest = ct_i, ct_spos = ct_src_off, ct_ipos = ct_index_off;
-% for d in reversed(range(ndim)):
-        {
-            const ${idx} ct_c = ct_rest % ct_size${d};
-            ct_rest /= ct_size${d};
-% if d != dim:
-            ct_spos += ct_c * ct_sst${d};
-% endif
-            ct_ipos += ct_c * ct_ist${d};
-        }
-% endfor
+        ${idx} ct_spos = ct_src_off, ct_ipos = ct_index_off;
+        ${strided_offsets(idx, "ct_i", "ct_size%d", [("ct_spos", "ct_sst%d", (dim,)),
+                                                     ("ct_ipos", "ct_ist%d", ())], range(ndim))}
         ${idx} ct_j = (${idx})ct_index[ct_ipos];
         if (ct_j < 0) ct_j += ct_dim_size;
         const int ct_ok = ct_j >= 0 && ct_j < ct_dim_size;

@@ -4,7 +4,7 @@
 ##   compute   dtype the expression computes in;  out  dtype of the output buffer
 ##   operands  tuple of (kind, dtype): kind "c" contiguous tensor, "s" strided tensor, "v" scalar
 ##   out_kind  "c" or "s";  ndim  dims after collapsing;  index  C type of indices
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     T = dialect.ctype(compute)
@@ -38,21 +38,12 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, const ${index} ct_out_
     for (${index} ct_i = (${index})GID(0); ct_i < ct_n; ct_i += (${index})GLOBAL_SIZE(0)) {
 % if ndim:
 <% tags = (["out"] if out_kind == "s" else []) + ["in%d" % k for k, (kind, _) in enumerate(operands) if kind == "s"] %>\
-        ${index} ct_rest = ct_i;
 % for tag in tags:
         ${index} ct_${tag}_pos = 0;
 % endfor
-% for d in reversed(range(ndim)):
-        {
-            const ${index} ct_c = ${"ct_rest %% ct_size%d" % d if d else "ct_rest"};
-% if d:
-            ct_rest /= ct_size${d};
-% endif
-% for tag in tags:
-            ct_${tag}_pos += ct_c * ct_${tag}_st${d};
-% endfor
-        }
-% endfor
+        ${strided_offsets(index, "ct_i", "ct_size%d",
+                          [("ct_%s_pos" % tag, "ct_%s_st%%d" % tag, ()) for tag in tags],
+                          range(ndim))}
 % endif
 % for k, (kind, dt) in enumerate(operands):
 % if kind == "v":

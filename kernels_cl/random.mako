@@ -6,7 +6,7 @@
 <%namespace file="_prelude.mako" import="prelude, store"/>
 <%
     T = dialect.ctype(compute)
-    U64 = "unsigned long" if dialect.name == "opencl" else "unsigned long long"
+    U64 = dialect.uint64
     fp64 = compute.name == "float64" or out.name == "float64"
     P = dialect.int64 if dist == "integer" else T
 %>

@@ -9,7 +9,7 @@
 ##                 come from `ct_in_index` instead of the element's position
 ##   kept_ndim / red_ndim: collapsed dims of outputs / of the reduced elements; group_size
 ## With split S > 1 each output's K elements are cut into S chunks (the first of two passes).
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     T = dialect.ctype(compute)
@@ -58,32 +58,16 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
         const ${idx} ct_first = (ct_g % ct_split) * ct_chunk;
         const ${idx} ct_last = ct_first + ct_chunk < ct_k ? ct_first + ct_chunk : ct_k;
         ${idx} ct_base = ct_in_off;
-        {
-            ${idx} ct_rest = ct_o;
-% for d in reversed(range(kept_ndim)):
-% if d:
-            ct_base += (ct_rest % ct_ksize${d}) * ct_kstride${d};
-            ct_rest /= ct_ksize${d};
-% else:
-            ct_base += ct_rest * ct_kstride0;
-% endif
-% endfor
-        }
+        ${strided_offsets(idx, "ct_o", "ct_ksize%d", [("ct_base", "ct_kstride%d", ())],
+                          range(kept_ndim))}
         ${T} ct_acc = ${init};
 % if arg:
         ${idx} ct_best = -1;
 % endif
         for (${idx} ct_r = ct_first + ct_lid; ct_r < ct_last; ct_r += ${group_size}) {
             ${idx} ct_pos = ct_base;
-            ${idx} ct_rest = ct_r;
-% for d in reversed(range(red_ndim)):
-% if d:
-            ct_pos += (ct_rest % ct_rsize${d}) * ct_rstride${d};
-            ct_rest /= ct_rsize${d};
-% else:
-            ct_pos += ct_rest * ct_rstride0;
-% endif
-% endfor
+            ${strided_offsets(idx, "ct_r", "ct_rsize%d", [("ct_pos", "ct_rstride%d", ())],
+                              range(red_ndim))}
             const ${T} v = ${load(src, "ct_in", "ct_pos", T)};
 % if arg:
             const ${idx} ct_cand = ${"(" + idx + ")ct_in_index[ct_pos]" if arg_in else "ct_r"};

@@ -5,7 +5,7 @@
 ##                   totals of chunks 0..c-1) and writing the output: a long line in 3 launches
 ##   combine(a, b) over accumulator a and element b;  arg "max"/"min": cummax/cummin with the
 ##   index of the running extreme (ties and NaN take the latest, as in PyTorch)
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     T = dialect.ctype(compute)
@@ -33,15 +33,10 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out,
 {
 <% per_line = "ct_chunks" if chunked else "1" %>
     for (${idx} ct_g = (${idx})GID(0); ct_g < ct_m * ${per_line}; ct_g += (${idx})GLOBAL_SIZE(0)) {
-        ${idx} ct_ibase = ct_in_off, ct_obase = 0, ct_rest = ct_g / ${per_line};
-% for d in reversed(range(kept_ndim)):
-        {
-            const ${idx} ct_c = ct_rest % ct_ksize${d};
-            ct_rest /= ct_ksize${d};
-            ct_ibase += ct_c * ct_kin${d};
-            ct_obase += ct_c * ct_kout${d};
-        }
-% endfor
+        ${idx} ct_ibase = ct_in_off, ct_obase = 0;
+        ${strided_offsets(idx, "ct_g / " + per_line, "ct_ksize%d",
+                          [("ct_ibase", "ct_kin%d", ()), ("ct_obase", "ct_kout%d", ())],
+                          range(kept_ndim))}
 % if chunked:
         const ${idx} ct_first = (ct_g % ct_chunks) * ct_chunk_len;
         const ${idx} ct_end = ct_first + ct_chunk_len < ct_len ? ct_first + ct_chunk_len : ct_len;

@@ -9,7 +9,7 @@
 ##                 Any mode, any dtype, no atomics, and duplicates combine in index order.
 ## `scalar`: src is the value ct_value instead of a tensor. Out-of-range indices are reported
 ## by check.mako (raised at the next sync); this kernel skips them, never writing outside `out`.
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     idx = index
@@ -60,20 +60,11 @@ KERNEL void ${name}(GLOBAL ${T}* ct_out, const ${idx} ct_out_off,
     )
 {
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_n; ct_i += (${idx})GLOBAL_SIZE(0)) {
-        ${idx} ct_rest = ct_i, ct_opos = ct_out_off, ct_spos = ${"0" if scalar else "ct_src_off"}, ct_ipos = ct_index_off;
-% for d in reversed(range(ndim)):
-% if not (serial and d == dim):
-        {
-            const ${idx} ct_c = ct_rest % ct_size${d};
-            ct_rest /= ct_size${d};
-% if d != dim:
-            ct_opos += ct_c * ct_ost${d};
-% endif
-            ct_spos += ct_c * ct_sst${d};
-            ct_ipos += ct_c * ct_ist${d};
-        }
-% endif
-% endfor
+        ${idx} ct_opos = ct_out_off, ct_spos = ${"0" if scalar else "ct_src_off"}, ct_ipos = ct_index_off;
+        ${strided_offsets(idx, "ct_i", "ct_size%d",
+                          [("ct_opos", "ct_ost%d", (dim,)), ("ct_spos", "ct_sst%d", ()),
+                           ("ct_ipos", "ct_ist%d", ())],
+                          [d for d in range(ndim) if not (serial and d == dim)])}
 % if serial:
         for (${idx} ct_k = 0; ct_k < ct_size${dim}; ++ct_k) {
             ${idx} ct_j = (${idx})ct_index[ct_ipos + ct_k * ct_ist${dim}];

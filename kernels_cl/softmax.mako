@@ -2,7 +2,7 @@
 ## (max, sum of exp(x - max), write), each reduced across the group in local memory.
 ##   log         False: exp(x - max) / sum;  True: x - max - log(sum)
 ##   kept_ndim   collapsed dims of the lines;  group_size: work-items per line (a power of 2)
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     T = dialect.ctype(compute)
@@ -39,15 +39,10 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, GLOBAL const ${dialect
     LOCAL ${T} ct_sh[${group_size}];
     const ${idx} ct_lid = (${idx})LID(0);
     for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_m; ct_g += (${idx})NUM_GROUPS(0)) {
-        ${idx} ct_ibase = ct_in_off, ct_obase = 0, ct_rest = ct_g;
-% for d in reversed(range(kept_ndim)):
-        {
-            const ${idx} ct_c = ct_rest % ct_ksize${d};
-            ct_rest /= ct_ksize${d};
-            ct_ibase += ct_c * ct_kin${d};
-            ct_obase += ct_c * ct_kout${d};
-        }
-% endfor
+        ${idx} ct_ibase = ct_in_off, ct_obase = 0;
+        ${strided_offsets(idx, "ct_g", "ct_ksize%d",
+                          [("ct_ibase", "ct_kin%d", ()), ("ct_obase", "ct_kout%d", ())],
+                          range(kept_ndim))}
         ${T} ct_top = -(${T})INFINITY;
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size})
             ct_top = ct_max(ct_top, ${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)});

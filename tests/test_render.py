@@ -177,7 +177,7 @@ def test_templates_render(dialect):
 def test_only_the_prelude_names_dialect_keywords():
     folder = pathlib.Path(importlib.util.find_spec("kernels_cl").submodule_search_locations[0])
     raw = re.compile(r"__kernel|__global__|__syncthreads|threadIdx|blockIdx|barrier\(|"
-                     r"get_global_id|__shared__|extern \"C\"")
+                     r"get_global_id|__shared__|extern \"C\"|dialect\.name")
     for path in folder.glob("*.mako"):
         if path.name != "_prelude.mako":
             assert not raw.search(path.read_text()), f"{path.name} names a dialect keyword"

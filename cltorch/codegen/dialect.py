@@ -12,6 +12,7 @@ class Dialect:
 
     name: str                       # "opencl" | "cuda"
     int64: str                      # 64-bit integer type name
+    uint64: str                     # 64-bit unsigned integer type name
     int8: str                       # signed 8-bit type (CUDA's plain char may be unsigned)
     half_storage: str               # pointer type float16 buffers are declared with
     ctypes: dict = field(compare=False, hash=False, repr=False, default=None)
@@ -33,7 +34,8 @@ def _ctypes(int64, int8, half):
             "float32": "float", "float64": "double"}
 
 
-OPENCL = Dialect("opencl", "long", "char", "half", _ctypes("long", "char", "half"))
-CUDA = Dialect("cuda", "long long", "signed char", "unsigned short",
+OPENCL = Dialect("opencl", "long", "unsigned long", "char", "half",
+                 _ctypes("long", "char", "half"))
+CUDA = Dialect("cuda", "long long", "unsigned long long", "signed char", "unsigned short",
                _ctypes("long long", "signed char", "unsigned short"))
 DIALECTS = {"opencl": OPENCL, "cuda": CUDA}
