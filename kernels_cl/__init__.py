@@ -1,1 +1,1 @@
-"""cltorch's Mako kernel templates, shipped as package data (see cltorch.codegen.render)."""
+"""cltorch's Mako kernel templates, installed as cltorch.kernels_cl (setup.py; see cltorch.codegen.render)."""

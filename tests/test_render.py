@@ -9,6 +9,7 @@ import pytest
 from cltorch import dtypes as D
 from cltorch.backend import CompileError, registry
 from cltorch.codegen import CUDA, OPENCL, render, template_names
+from cltorch.codegen.render import template_folder
 from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
@@ -175,7 +176,7 @@ def test_templates_render(dialect):
 
 
 def test_only_the_prelude_names_dialect_keywords():
-    folder = pathlib.Path(importlib.util.find_spec("kernels_cl").submodule_search_locations[0])
+    folder = pathlib.Path(template_folder())
     raw = re.compile(r"__kernel|__global__|__syncthreads|threadIdx|blockIdx|barrier\(|"
                      r"get_global_id|__shared__|extern \"C\"|dialect\.name")
     for path in folder.glob("*.mako"):

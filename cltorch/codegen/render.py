@@ -12,17 +12,26 @@ from .. import config
 
 @functools.lru_cache(maxsize=None)
 def _lookup() -> TemplateLookup:
-    spec = importlib.util.find_spec("kernels_cl")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("cltorch's kernel templates (package kernels_cl) are not installed")
-    directory = list(spec.submodule_search_locations)[0]
-    return TemplateLookup(directories=[directory], strict_undefined=True,
+    return TemplateLookup(directories=[template_folder()], strict_undefined=True,
                           input_encoding="utf-8")
+
+
+def template_folder() -> str:
+    """Where the templates are: ``cltorch.kernels_cl`` once installed, else the source
+    tree's top-level ``kernels_cl/`` beside ``cltorch/``."""
+    spec = importlib.util.find_spec("cltorch.kernels_cl")
+    if spec is not None and spec.submodule_search_locations:
+        return list(spec.submodule_search_locations)[0]
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "kernels_cl")
+    if not os.path.isdir(source):
+        raise RuntimeError("cltorch's kernel templates (cltorch.kernels_cl) are not installed")
+    return source
 
 
 def template_names() -> list[str]:
     """Every kernel template (the files not starting with ``_``, which are libraries)."""
-    directory = _lookup().directories[0]
+    directory = template_folder()
     return sorted(f for f in os.listdir(directory) if f.endswith(".mako") and f[0] != "_")
 
 
