@@ -209,9 +209,16 @@ def main(argv=None) -> int:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("doctor", help="numerical self-test of every device against the cpu")
     sub.add_parser("bench", help="the benchmark suite (cltorch bench --help)")
+    cache = sub.add_parser("cache", help="the on-disk kernel binaries")
+    cache.add_argument("action", choices=("info", "clear", "warm"),
+                       help="info: what is cached; clear: remove it; warm: build the kernels of "
+                            "the main job and the benchmark models on every accelerator")
     args = parser.parse_args(argv)
     if args.command == "devices":
         return devices(args.json)
+    if args.command == "cache":
+        from .kernel_cache import main as cache_command
+        return cache_command(args.action)
     return doctor()
 
 

@@ -37,15 +37,42 @@ def test_nvrtc_disk_cache_is_keyed_by_driver(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("index", range(registry.device_count("opencl")))
 def test_opencl_binary_cache_key_holds_driver_and_version(index):
-    from pyopencl.cache import get_device_cache_id
     dev = registry.get(f"opencl:{index}")
-    key = str(get_device_cache_id(dev.device))
-    assert dev.device.driver_version in key and dev.device.name in key
+    assert dev.device.driver_version in dev._identity and dev.device.name in dev._identity
     source = cltorch.codegen.render("pointwise.mako", cltorch.codegen.OPENCL, name="k", expr="a",
                                     compute=cltorch.float32, out=cltorch.float32,
                                     operands=(("c", cltorch.float32),), out_kind="c", ndim=0,
                                     index="int")
     assert source.startswith(f"// cltorch {cltorch.__version__} ")  # library version in the key
+
+
+_COUNT_STORES = """
+import cltorch
+from cltorch.backend import binary_cache
+stored, keep = [], binary_cache.store
+binary_cache.store = lambda *args: (stored.append(args[0]), keep(*args))
+x = cltorch.arange(10.0, device="opencl:0")
+print(((x * 2).sum() + x.cumsum(0)[-1]).item(), len(stored))
+"""
+
+
+def test_a_warm_process_loads_opencl_binaries_instead_of_compiling(tmp_path):
+    """On a GPU-type OpenCL device (Oclgrind stands in for one), the first process keeps the
+    program binaries it builds and the next one loads every program from them."""
+    from test_kernel_bounds import ICD, _run_on_oclgrind
+    if ICD is None:
+        pytest.skip("Oclgrind is not installed (apt install oclgrind)")
+    script = tmp_path / "count_stores.py"
+    script.write_text(_COUNT_STORES)
+    outputs = []
+    for _ in range(2):
+        child, _ = _run_on_oclgrind(tmp_path, [str(script)])
+        assert child.returncode == 0, child.stderr[-2000:]
+        outputs.append(child.stdout.split())
+    (value, first), (again, second) = outputs
+    assert value == again == "135.0"
+    assert int(first) >= 3 and int(second) == 0
+    assert len(list((tmp_path / "cache" / "opencl").iterdir())) == int(first)
 
 
 def test_float64_on_a_device_without_fp64_is_a_clear_error(device, monkeypatch):

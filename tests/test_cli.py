@@ -40,3 +40,21 @@ def test_doctor_reports_failures(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_self_test", lambda device: ["add: max error 1"])
     assert cli.main(["doctor"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_cache_info_clear_and_warm(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CLTORCH_CACHE_DIR", str(tmp_path))
+    (tmp_path / "opencl").mkdir()
+    (tmp_path / "opencl" / "a.bin").write_bytes(b"x" * 2048)
+    assert cli.main(["cache", "info"]) == 0
+    assert "opencl: 1 binaries" in capsys.readouterr().out
+    assert cli.main(["cache", "clear"]) == 0
+    assert not (tmp_path / "opencl").exists()
+    accelerators = [d for d in registry.all_devices() if d.kind != "cpu"]
+    assert cli.main(["cache", "warm"]) == 0
+    out = capsys.readouterr().out
+    if accelerators:
+        assert f"on {accelerators[0].name}" in out
+        assert all(d.kernels for d in accelerators)
+    else:
+        assert "nothing to build" in out

@@ -42,7 +42,7 @@ PROFILES = {
 def _run_on_oclgrind(tmp_path, args, style="gpu", limits=None):
     """Run ``python args`` with Oclgrind as opencl:0: (completed process, Oclgrind's log)."""
     vendors = tmp_path / "vendors"
-    vendors.mkdir()
+    vendors.mkdir(exist_ok=True)
     (vendors / "oclgrind.icd").write_text(ICD + "\n")
     log = tmp_path / "oclgrind.log"
     env = dict(os.environ, OCL_ICD_VENDORS=str(vendors), OCLGRIND_LOG=str(log),

@@ -6,7 +6,9 @@ Three implementations: ``cpu`` (NumPy, no compiler), ``opencl`` (pyopencl) and `
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -73,6 +75,7 @@ class Device:
         self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
         self.memory_limit = None  # bytes live storages may hold (set_limit); None: no limit
         self.errors = ErrorSlot(self)  # failures of device-side checks, raised at a sync
+        self.compile_seconds = 0.0  # spent compiling kernels in this process
 
     @property
     def name(self) -> str:
@@ -123,8 +126,19 @@ class Device:
         key = (source, name)
         kernel = self.kernels.get(key)
         if kernel is None:
+            start = time.perf_counter()
             kernel = self.kernels[key] = self.compile(source, name, argtypes)
+            self._note_compile_time(time.perf_counter() - start)
         return kernel
+
+    def _note_compile_time(self, seconds: float) -> None:
+        """One line on stderr, once per process, when compiling has taken a while."""
+        self.compile_seconds += seconds
+        if self.compile_seconds > COMPILE_NOTICE_S and not _compile_notice_given[0]:
+            _compile_notice_given[0] = True
+            print(f"cltorch: compiling kernels for {self.name} (a first run; later runs load "
+                  f"them from the cache, and `cltorch cache warm` builds them ahead)",
+                  file=sys.stderr, flush=True)
 
     def compile(self, source: str, name: str, argtypes: tuple):
         raise NotImplementedError
@@ -148,6 +162,10 @@ class Device:
     @property
     def supports_fp64(self) -> bool:
         return True
+
+
+COMPILE_NOTICE_S = 3.0
+_compile_notice_given = [False]
 
 
 class ErrorSlot:

@@ -8,13 +8,11 @@ device; nothing waits for the device except ``download``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import weakref
 
 import numpy as np
 
-from .. import config
+from . import binary_cache
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
                    check_not_forked, grid_size, initial_limit)
 
@@ -64,19 +62,12 @@ def nvrtc_compile(source: str, name: str, arch: str, cache: bool = True) -> byte
     Binaries are kept on disk under the cache directory, keyed by everything that changes them.
     """
     options = (f"--gpu-architecture={arch}",) + NVRTC_OPTIONS
-    key = hashlib.sha256(repr((source, options, nvrtc_version(), _driver_version(),
-                               config.VERSION)).encode()).hexdigest()
-    path = os.path.join(config.cache_dir(), "cuda", key + ".cubin")
-    if cache and os.path.exists(path):
-        with open(path, "rb") as f:
-            return f.read()
-    binary = _nvrtc_build(source, name, options)
-    if cache:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(binary)
-        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    name_on_disk = binary_cache.key(source, options, nvrtc_version(), _driver_version())
+    binary = binary_cache.load("cuda", name_on_disk) if cache else None
+    if binary is None:
+        binary = _nvrtc_build(source, name, options)
+        if cache:
+            binary_cache.store("cuda", name_on_disk, binary)
     return binary
 
 

@@ -1,20 +1,20 @@
 """OpenCL through pyopencl: any platform (NVIDIA, AMD, Intel, PoCL on a CPU).
 
 One context and one in-order queue per device; memory from pyopencl's caching MemoryPool;
-programs built once per device and kept on disk by pyopencl's binary cache (its key holds the
-source, options, platform, device and driver version; the source's first line holds cltorch's
-version). Nothing here waits for the device except ``download``.
+programs built once per process and their binaries kept on disk by cltorch's own cache
+(binary_cache.py: key of source, options, platform, device, driver and cltorch's version), so
+that a warm process runs no compiler. Nothing here waits for the device except ``download``.
 """
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import warnings
 
 import numpy as np
 
 from .. import config
+from . import binary_cache
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
                    check_not_forked, grid_size, initial_limit)
 
@@ -81,6 +81,13 @@ class OpenCLDevice(Device):
         self.exact = config.exact_buffers()
         self.launching = threading.Lock()
         self.options = self._build_options()
+        d = self.device  # what a program binary depends on, besides source and options
+        self._identity = (d.platform.name, d.platform.version, d.name, d.vendor, d.version,
+                          d.driver_version)
+        # PoCL compiles again to hand a binary out (9 s of CPU for the main job's 35 programs,
+        # against 1 s for its own kernel cache to rebuild them in a warm process), so a CPU
+        # device relies on its driver's cache alone.
+        self.keep_binaries = bool(d.type & cl.device_type.GPU) or not d.type & cl.device_type.CPU
         initial_limit(self)
 
     def _build_options(self) -> list:
@@ -143,19 +150,33 @@ class OpenCLDevice(Device):
         self.cl.enqueue_copy(self.queue, out, buffer, is_blocking=False)
 
     def compile(self, source: str, name: str, argtypes: tuple):
-        cl = self.cl
-        try:
-            with warnings.catch_warnings():  # compiler chatter is ours, not the user's
-                if not config.debug():
-                    warnings.simplefilter("ignore", cl.CompilerWarning)
-                program = cl.Program(self.context, source).build(
-                    options=self.options, cache_dir=os.path.join(config.cache_dir(), "opencl"))
-        except cl.RuntimeError as err:
-            raise CompileError("opencl", name, str(err), source) from None
-        kernel = getattr(program, name)
+        kernel = getattr(self._program(source, name), name)
         if argtypes is not None:  # None: build only (the template tests)
             kernel.set_scalar_arg_dtypes(list(argtypes))
         return kernel
+
+    def _program(self, source: str, name: str):
+        """The built program of ``source``: from its binary in cltorch's cache (no compiler
+        run), else compiled and its binary kept (backend/binary_cache.py)."""
+        cl = self.cl
+        on_disk = binary_cache.key(source, self.options, *self._identity)
+        binary = binary_cache.load("opencl", on_disk) if self.keep_binaries else None
+        with warnings.catch_warnings():  # compiler chatter is ours, not the user's
+            if not config.debug():
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+            if binary is not None:
+                try:
+                    return cl.Program(self.context, [self.device], [binary]).build(
+                        options=self.options)
+                except cl.Error:
+                    pass  # a stale or damaged binary: build from the source below
+            try:
+                program = cl.Program(self.context, source).build(options=self.options)
+            except cl.RuntimeError as err:
+                raise CompileError("opencl", name, str(err), source) from None
+        if self.keep_binaries:
+            binary_cache.store("opencl", on_disk, program.get_info(cl.program_info.BINARIES)[0])
+        return program
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
         local = local or self.local_size
