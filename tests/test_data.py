@@ -158,3 +158,49 @@ def test_timeout_and_worker_init():
             DataLoader(_WorkerSeed(), batch_size=None, num_workers=2, worker_init_fn=_mark)]
     assert sorted(seen) == [(0, "init 0"), (0, "init 0"), (1, "init 1"), (1, "init 1")]
     assert _MARK[0] == "unset"  # the init function ran in the workers only
+
+
+def _row_by_row(batch):
+    return default_collate(batch)  # another function: the loader collates row by row
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_tensor_dataset_batches_equal_row_by_row_collation(device, shuffle):
+    x = cltorch.tensor(np.arange(46.0).reshape(23, 2), device=device)
+    y = cltorch.arange(23, device=device)
+    data = TensorDataset(x, y)
+    fast = DataLoader(data, batch_size=5, shuffle=shuffle, drop_last=False,
+                      generator=cltorch.Generator().manual_seed(3))
+    slow = DataLoader(data, batch_size=5, shuffle=shuffle, collate_fn=_row_by_row,
+                      generator=cltorch.Generator().manual_seed(3))
+    for got, want in zip(fast, slow, strict=True):
+        assert isinstance(got, list) and len(got) == 2
+        for g, w in zip(got, want):
+            assert g.tolist() == w.tolist() and g.dtype is w.dtype and g.device == w.device
+    first = next(iter(fast))[0]
+    first.fill_(-1.0)  # a batch is a copy, never a view of the dataset
+    assert x.min().item() == 0.0
+
+
+def test_tensor_dataset_batches_take_odd_indices_row_by_row():
+    data = TensorDataset(cltorch.arange(6.0), cltorch.arange(6))
+    batches = list(DataLoader(data, batch_sampler=[[-1, 0], [5, 5, 2]]))
+    assert [b[0].tolist() for b in batches] == [[5.0, 0.0], [5.0, 5.0, 2.0]]
+
+
+def test_getitems_is_used_when_a_dataset_has_it():
+    class Batched(Dataset):
+        calls = []
+
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            raise AssertionError("__getitems__ should have been used")
+
+        def __getitems__(self, indices):
+            self.calls.append(list(indices))
+            return [cltorch.tensor([float(i)]) for i in indices]
+    out = [b.tolist() for b in DataLoader(Batched(), batch_size=3)]
+    assert out == [[[0.0], [1.0], [2.0]], [[3.0], [4.0], [5.0]], [[6.0], [7.0]]]
+    assert Batched.calls == [[0, 1, 2], [3, 4, 5], [6, 7]]

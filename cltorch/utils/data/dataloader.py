@@ -10,7 +10,7 @@ import random
 
 import numpy as np
 
-from .dataset import IterableDataset
+from .dataset import IterableDataset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 WorkerInfo = collections.namedtuple("WorkerInfo", ["id", "num_workers", "seed", "dataset"])
@@ -59,6 +59,20 @@ def default_collate(batch):
         return [default_collate(list(items)) for items in zip(*batch)]
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, "
                     f"dicts or lists; found {type(first)}")
+
+
+def fetch(dataset, indices, collate_fn):
+    """One batch, as PyTorch's fetcher makes it: ``dataset.__getitems__(indices)`` when the
+    dataset has it, else one item per index, then ``collate_fn``. A TensorDataset under the
+    default collation is indexed once per tensor (the same tensors, one copy each)."""
+    if collate_fn is default_collate and isinstance(dataset, TensorDataset) and \
+            type(dataset).__getitem__ is TensorDataset.__getitem__:
+        batch = dataset.collated_batch(indices)
+        if batch is not None:
+            return batch
+    getitems = getattr(dataset, "__getitems__", None)
+    items = getitems(indices) if getitems is not None else [dataset[i] for i in indices]
+    return collate_fn(items)
 
 
 def default_convert(data):
@@ -153,7 +167,7 @@ class DataLoader:
         keys = self.batch_sampler if self.batch_sampler is not None else self.sampler
         for key in keys:
             if self.batch_sampler is not None:
-                yield self.collate_fn([self.dataset[i] for i in key])
+                yield fetch(self.dataset, key, self.collate_fn)
             else:
                 yield self.collate_fn(self.dataset[key])
 
@@ -333,8 +347,9 @@ def _worker_loop(dataset, collate_fn, tasks, results, worker_id, num_workers, se
                     count += 1
                 results.put((epoch, None, None, None))
                 continue
-            batch = [dataset[i] for i in key] if isinstance(key, list) else dataset[key]
-            results.put((epoch, number, collate_fn(batch), None))
+            batch = fetch(dataset, key, collate_fn) if isinstance(key, list) else \
+                collate_fn(dataset[key])
+            results.put((epoch, number, batch, None))
         except Exception as exc:  # sent to the main process, which raises it
             results.put((epoch, number, None, (_picklable_type(exc), traceback.format_exc())))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 
 
 class Dataset:
@@ -38,6 +39,31 @@ class TensorDataset(Dataset):
 
     def __len__(self):
         return self.tensors[0].shape[0]
+
+    def collated_batch(self, indices):
+        """What ``default_collate`` of the rows ``indices`` gives (a list of stacked tensors),
+        with one copy per tensor instead of one per row: a slice's clone when the indices run
+        consecutively, else one gather. None for indices a gather cannot take (negative, not
+        integers), which then go row by row."""
+        try:
+            rows = [operator.index(i) for i in indices]
+        except TypeError:
+            return None
+        if not rows or min(rows) < 0:
+            return None
+        first = rows[0]
+        if rows == list(range(first, first + len(rows))):
+            return [t[first:first + len(rows)].clone() for t in self.tensors]
+        from ...creation import tensor
+        from ... import dtypes
+        picks = {}  # one index tensor per device
+        out = []
+        for t in self.tensors:
+            where = str(t.device)
+            if where not in picks:
+                picks[where] = tensor(rows, dtype=dtypes.int64, device=t.device)
+            out.append(t.index_select(0, picks[where]))
+        return out
 
 
 class ConcatDataset(Dataset):
