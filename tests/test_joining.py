@@ -107,3 +107,17 @@ def test_matches_torch(device):
         got = case(cltorch, cltorch.tensor(a, device=device))
         assert got.shape == tuple(want.shape)
         assert_close(got, want.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "bool", "int64"])
+def test_cat_of_strided_views_matches_numpy(device, dtype):
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 10)) > 0 if dtype == "bool" else rng.integers(-9, 9, (6, 10))
+    x = cltorch.tensor(base, device=device).to(getattr(cltorch, dtype))
+
+    def same(got, want):
+        assert got.to(cltorch.float32).tolist() == want.astype(np.float32).tolist()
+    same(cltorch.cat([x[:, ::2], x[:, 2:7]], 1), np.concatenate([base[:, ::2], base[:, 2:7]], 1))
+    same(cltorch.cat([x[:, ::2].t(), x[1:4, ::2].t()], 1),  # transposed, non-contiguous views
+         np.concatenate([base[:, ::2].T, base[1:4, ::2].T], 1))
+    same(cltorch.stack([x[0], x[3], x[5]], 1), np.stack([base[0], base[3], base[5]], 1))
