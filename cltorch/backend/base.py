@@ -211,6 +211,8 @@ class ErrorSlot:
     def read_before_wait(self):
         """Enqueue a read of the slot ahead of a wait when a check ran since the last one:
         (buffer, host array) to give ``raise_after_wait``, or None."""
+        if not self.pending:  # the common case: no lock taken on every download
+            return None
         with self.lock:
             if not self.pending:
                 return None
