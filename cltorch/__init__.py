@@ -15,21 +15,10 @@ from ._printing import set_printoptions
 from .backend import (BackendUnavailable, CompileError, OutOfMemoryError, device,
                       registry as _registry)
 from .config import VERSION as __version__
-from .counting import COUNTING as _COUNTING
-from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,
-                       FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor, arange,
-                       as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
-                       logspace, ones, ones_like, tensor, zeros, zeros_like)
 from .dtypes import dtype
-from .functions import FUNCTIONS as _FUNCTIONS
-from .joining import JOINING as _JOINING
-from .indexing_ops import INDEXING as _INDEXING
-from .index_writes import WRITES as _WRITES
-from .linalg_ops import MATMUL as _MATMUL
-from .misc import MISC as _MISC
-from .sorting import SORTING as _SORTING
-from .random import RANDOM as _RANDOM, Generator, default_generator
-from .reductions import REDUCTIONS as _REDUCTIONS, return_types
+from .api import NAMESPACE as _NAMESPACE  # the tensor-level API; attaches Tensor's methods
+from .api.random import Generator, default_generator
+from .api.reduce import return_types
 from .ops import pointwise as _pointwise
 from .ops.layout import broadcast_shapes as _broadcast_shapes
 from .tensor import Size, Tensor
@@ -44,33 +33,9 @@ float16, bfloat16, float32, float64 = (_dtypes.float16, _dtypes.bfloat16, _dtype
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
-globals().update(_FUNCTIONS)
-globals().update(_REDUCTIONS)
-globals().update(_MATMUL)
-globals().update(_RANDOM)
-globals().update(_JOINING)
-globals().update(_MISC)
-globals().update(_INDEXING)
-globals().update(_WRITES)
-globals().update(_SORTING)
-globals().update(_COUNTING)
-from . import linalg  # noqa: E402
-from .linalg import TOP_LEVEL as _LINALG_TOP_LEVEL  # noqa: E402
-globals().update(_LINALG_TOP_LEVEL)
+globals().update(_NAMESPACE)
+from . import linalg, random  # noqa: E402  (the torch.linalg and torch.random namespaces)
 
-
-def _method_function(name):
-    def fn(input, *args, **kwargs):
-        return getattr(input, name)(*args, **kwargs)
-    fn.__name__ = name
-    fn.__doc__ = f"Function form of :meth:`Tensor.{name}`."
-    return fn
-
-
-for _name in ("reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes",
-              "swapdims", "t", "narrow", "select", "unbind", "clone", "numel", "is_floating_point",
-              "is_complex", "broadcast_to"):
-    globals()[_name] = _method_function(_name)
 
 
 def is_tensor(obj) -> bool:

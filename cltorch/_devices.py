@@ -12,7 +12,7 @@ import collections
 import contextlib
 import time
 
-from . import random as _random
+from .api import random as _random
 from .backend import OutOfMemoryError, registry
 
 

@@ -51,7 +51,7 @@ strided = layout("strided")
 
 
 def _triangle_indices(row, col, offset, upper, dtype, device):
-    from .creation import tensor
+    from .api.creation import tensor
     rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
     return tensor(np.stack([rows, cols]), dtype=dtype or _dtypes.int64, device=device)
 

@@ -1,7 +1,8 @@
 """Tensor: a strided view on device memory, with PyTorch's view, conversion and printing API.
 
-Pointwise math (functions, methods, operators) is attached by ``cltorch.functions``; creation
-functions live in ``cltorch.creation``.
+This module holds what a tensor is (storage, shape, strides, views, conversions, autograd
+state). The ops, and the methods that create tensors or index with tensors, are attached by the
+tensor-level API package ``cltorch.api``, which builds on this module.
 """
 from __future__ import annotations
 
@@ -105,10 +106,6 @@ class Tensor(Array):
     _backward_hooks = None     # a leaf's hooks, run before its gradient is accumulated
     _retains_grad = False
     _base = None               # the tensor whose storage this view shares (None: not a view)
-
-    def __new__(cls, *args, device=None):
-        from .creation import legacy_new  # creation builds on this module: import when called
-        return legacy_new(pointwise.default_float(), args, device)
 
     def __init__(self, *args, device=None):
         pass
@@ -498,27 +495,6 @@ class Tensor(Array):
         dim = normalize_dim(dim, self.ndim)
         return tuple(self.select(dim, i) for i in range(self._shape[dim]))
 
-    def __getitem__(self, index):
-        from .indexing import basic_view, is_basic
-        if is_basic(index):
-            return basic_view(self, index)
-        from .indexing_ops import advanced_getitem  # tensor indices: a gather, not a view
-        return advanced_getitem(self, index)
-
-    def __setitem__(self, index, value):
-        from .indexing import is_basic
-        if not is_basic(index):
-            from .index_writes import advanced_setitem  # a scatter, not a view
-            advanced_setitem(self, index, value)
-            return
-        target = self[index]
-        if isinstance(value, Tensor):
-            target.copy_(value)
-        elif inplace.tracked(target):
-            target.fill_(value)
-        else:
-            pointwise.apply("copy", [value], out=target, inplace=True)
-
     # ---- copies and conversions -------------------------------------------------------------
     def contiguous(self, memory_format=None):
         return self if self._is_contiguous() else self.clone()
@@ -598,41 +574,9 @@ class Tensor(Array):
         if isinstance(value, Tensor):
             value = value.item()
         if inplace.tracked(self):
-            from .creation import full_like
-            return inplace.write(self, lambda: full_like(self, value))
+            return inplace.write(self, lambda: self.new_full(self._shape, value))
         pointwise.apply("copy", [value], out=self, inplace=True)
         return self
-
-    def new(self, *args, device=None):
-        """The legacy constructor in this tensor's dtype and device: ``new(2, 3)`` (sizes,
-        uninitialised), ``new([1, 2])`` (data), ``new()`` (empty)."""
-        from .creation import legacy_new
-        return legacy_new(self.dtype, args, self._storage.device if device is None else device)
-
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
-        return self._new("zeros", size, dtype, device, requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new("ones", size, dtype, device, requires_grad)
-
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        return self._new("empty", size, dtype, device, requires_grad)
-
-    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        from .creation import full
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
-
-    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-        from .creation import tensor
-        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                      requires_grad=requires_grad)
-
-    def _new(self, kind, size, dtype, device, requires_grad):
-        from . import creation
-        return getattr(creation, kind)(*size, dtype=dtype or self.dtype,
-                                       device=device or self.device, requires_grad=requires_grad)
 
     def zero_(self):
         return self.fill_(0)

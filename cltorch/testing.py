@@ -115,7 +115,7 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
                 noncontiguous=False, exclude_zero=False, memory_format=None):
     """A tensor of ``shape`` with values drawn uniformly from [low, high) (PyTorch's
     defaults: [-9, 9] for floats and signed integers, [0, 10) for unsigned, bool 0/1)."""
-    from .creation import tensor
+    from .api.creation import tensor
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = tuple(shape[0])
     dtype = dtypes.to_dtype(dtype)

@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_close
 
 import cltorch
-from cltorch.functions import FUNCTIONS
+from cltorch.api.pointwise import FUNCTIONS
 
 torch = pytest.importorskip("torch")
 

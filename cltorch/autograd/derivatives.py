@@ -32,7 +32,7 @@ def prod_backward(g, x, out, dim, keepdim):
     if dim is None:
         return prod_backward(g.reshape(1), x.reshape(-1), out.reshape(1), 0, True).reshape(
             x._shape)
-    from ..joining import cat
+    from ..api.layout import cat
     n = x._shape[dim]
     ones = x.new_ones(x.narrow(dim, 0, 1).shape)
     left = cat([ones, x.narrow(dim, 0, n - 1)], dim).cumprod(dim)

@@ -17,7 +17,7 @@ def _tensors(x):
 
 
 def _root_grads(outputs, grad_outputs):
-    from ..creation import ones_like
+    from ..api.creation import ones_like
     grads = list(_tensors(grad_outputs)) if grad_outputs is not None else [None] * len(outputs)
     if len(grads) != len(outputs):
         raise RuntimeError(f"grad_tensors should have the same length as tensors, but got "
@@ -71,7 +71,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                "in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
         if g is None and materialize_grads:
-            from ..creation import zeros_like
+            from ..api.creation import zeros_like
             g = zeros_like(t)
         result.append(g)
     return tuple(result)
@@ -200,7 +200,7 @@ class _Run:
         return grads
 
     def _call(self, node, grads):
-        from ..creation import zeros
+        from ..api.creation import zeros
         if node._materialize:
             grads = [g if g is not None or meta is None else
                      zeros(meta[0], dtype=meta[1], device=meta[2])

@@ -26,7 +26,7 @@ def _grads(outputs, inputs, grad_outputs, create_graph, strict):
             if strict:
                 raise RuntimeError("The output of the user-provided function is independent of "
                                    "an input. This is not allowed in strict mode.")
-            from ..creation import zeros_like
+            from ..api.creation import zeros_like
             g = zeros_like(x)
         fixed.append(g if create_graph else g.detach())
     return tuple(fixed)
@@ -39,7 +39,7 @@ def _ones_for_scalars(outputs, v):
         if o.numel() != 1:
             raise RuntimeError("The vector v can only be None if the user-provided function "
                                "returns a single Tensor with a single element.")
-    from ..creation import ones_like
+    from ..api.creation import ones_like
     return tuple(ones_like(o) for o in outputs)
 
 
@@ -56,7 +56,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v), from the gradient of v^T-weighted vjp (double backward)."""
-    from ..creation import ones_like, zeros_like
+    from ..api.creation import ones_like, zeros_like
     inputs, many_in = _tuple(inputs)
     with enable_grad():
         xs = _prepare(inputs, create_graph)
@@ -83,7 +83,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
     """d func / d inputs: for output o and input x a tensor of shape o.shape + x.shape, nested
     in tuples as PyTorch nests them."""
-    from ..joining import stack
+    from ..api.layout import stack
     inputs, many_in = _tuple(inputs)
     with enable_grad():
         xs = _prepare(inputs, create_graph)

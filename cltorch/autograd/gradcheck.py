@@ -59,7 +59,7 @@ def _values(func, inputs):
 
 def _analytical(outputs, inputs, wrt):
     """J[o][i] row by row: one backward per output element."""
-    from ..creation import zeros_like
+    from ..api.creation import zeros_like
     rows = {}
     for k, out in enumerate(outputs):
         for flat in range(out.numel()):
@@ -111,7 +111,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   gen_non_contig_grad_outputs=False, raise_exception=True, **kwargs):
     """gradcheck of the gradients of ``func`` (second derivatives, through create_graph)."""
-    from ..random import randn
+    from ..api.random import randn
     inputs = _as_tuple(inputs)
     outputs = _differentiable_outputs(func, inputs)
     if grad_outputs is None:

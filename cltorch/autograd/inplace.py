@@ -53,7 +53,7 @@ def write(self, compute):
 def _copy_slices(base, view, new):
     """``base`` now holds ``new`` in the region of ``view``: give it a node that sends the
     region's gradient to ``new`` and the rest to its old graph; make ``view`` a view of it."""
-    from ..creation import ones
+    from ..api.creation import ones
     if not base._is_contiguous():
         raise NotImplementedError("an in-place operation on a view of a non-contiguous tensor "
                                   "that requires grad is not supported by cltorch yet")

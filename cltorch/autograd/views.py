@@ -11,7 +11,7 @@ def region_backward(g, shape, replay):
     """Zeros of ``shape`` holding ``g`` where ``replay`` (the forward view op, applied to a
     tensor of ``shape``) points; overlapping regions (windows, stride 0) add up. The result is
     differentiable in ``g``: its own gradient is ``replay`` of the incoming one."""
-    from ..creation import arange, zeros
+    from ..api.creation import arange, zeros
     with no_grad():
         out = zeros(shape, dtype=g.dtype, device=g.device)
         region = replay(out)

@@ -8,7 +8,7 @@ list (``opencl:1``, ``opencl:0,opencl:1``, ``none``). All devices share one rand
 from .._devices import fill as _fill
 from . import amp  # noqa: F401  (torch.cuda.amp)
 
-from ..creation import legacy_classes as _legacy_classes
+from ..api.creation import legacy_classes as _legacy_classes
 
 _fill(globals(), "cuda")
 globals().update(_legacy_classes("cuda"))  # torch.cuda.FloatTensor & co.

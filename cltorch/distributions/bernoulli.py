@@ -34,7 +34,7 @@ class Bernoulli(Distribution):
 
     def sample(self, sample_shape=Size()):
         from ..autograd.grad_mode import no_grad
-        from ..random import bernoulli
+        from ..api.random import bernoulli
         with no_grad():
             return bernoulli(self.probs.expand(*self._extended_shape(sample_shape)))
 

@@ -44,7 +44,7 @@ class Categorical(Distribution):
 
     def sample(self, sample_shape=Size()):
         from ..autograd.grad_mode import no_grad
-        from ..counting import multinomial
+        from ..api.search import multinomial
         sample_shape = Size(sample_shape)
         with no_grad():
             probs_2d = self.probs.reshape(-1, self._num_events)
@@ -53,7 +53,7 @@ class Categorical(Distribution):
             return drawn.reshape(self._extended_shape(sample_shape))
 
     def log_prob(self, value):
-        from ..joining import broadcast_tensors
+        from ..api.layout import broadcast_tensors
         value = value.long().unsqueeze(-1)
         value, log_pmf = broadcast_tensors(value, self.logits)
         return log_pmf.gather(-1, value[..., :1]).squeeze(-1)
@@ -63,7 +63,7 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand=True):
-        from ..creation import arange
+        from ..api.creation import arange
         values = arange(self._num_events, device=self.probs.device)
         values = values.view((-1,) + (1,) * len(self._batch_shape))
         return values.expand((-1,) + tuple(self._batch_shape)) if expand else values

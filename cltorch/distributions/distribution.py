@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.grad_mode import no_grad
-from ..joining import broadcast_tensors
+from ..api.layout import broadcast_tensors
 from ..tensor import Size, Tensor
 
 
@@ -68,7 +68,7 @@ class Distribution:
 def broadcast_all(*values):
     """Tensors and numbers broadcast to one shape, numbers becoming tensors like the first
     tensor (default dtype on the cpu if there is none)."""
-    from ..creation import tensor
+    from ..api.creation import tensor
     like = next((v for v in values if isinstance(v, Tensor)), None)
     tensors = [v if isinstance(v, Tensor) else
                tensor(float(v), dtype=like.dtype if like is not None else None,

@@ -33,7 +33,7 @@ class Normal(Distribution):
         return self.scale
 
     def rsample(self, sample_shape=Size()):
-        from ..random import randn
+        from ..api.random import randn
         shape = self._extended_shape(sample_shape)
         eps = randn(*shape, dtype=self.loc.dtype, device=self.loc.device)
         return self.loc + eps * self.scale

@@ -23,7 +23,7 @@ class Uniform(Distribution):
         return (self.high - self.low).pow(2) / 12
 
     def rsample(self, sample_shape=Size()):
-        from ..random import rand
+        from ..api.random import rand
         shape = self._extended_shape(sample_shape)
         u = rand(*shape, dtype=self.low.dtype, device=self.low.device)
         return self.low + u * (self.high - self.low)

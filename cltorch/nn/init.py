@@ -111,7 +111,7 @@ def eye_(tensor):
     """The identity matrix (2-D tensors)."""
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    from ..creation import eye
+    from ..api.creation import eye
     with no_grad():
         return tensor.copy_(eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device))
 
@@ -170,7 +170,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     if tensor.numel() == 0:
         return tensor
     rows, cols = tensor.shape[0], tensor.numel() // tensor.shape[0]
-    from ..random import randn
+    from ..api.random import randn
     flat = randn(rows, cols, dtype=tensor.dtype, generator=generator)._host_values().astype(
         np.float64)
     if rows < cols:
@@ -179,7 +179,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    from ..creation import tensor as make
+    from ..api.creation import tensor as make
     with no_grad():
         tensor.copy_(make(q.reshape(tuple(tensor.shape)) * gain, dtype=tensor.dtype,
                           device=tensor.device))
@@ -190,7 +190,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     """Normal values with a fraction ``sparsity`` of each column set to zero."""
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    from ..random import randperm
+    from ..api.random import randperm
     rows, cols = tensor.shape
     zeros = int(math.ceil(sparsity * rows))
     with no_grad():

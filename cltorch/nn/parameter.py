@@ -12,7 +12,7 @@ class Parameter(Tensor):
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
-            from ..creation import empty
+            from ..api.creation import empty
             data = empty(0)
         self = object.__new__(cls)
         self._storage, self._shape, self._strides = data._storage, data._shape, data._strides

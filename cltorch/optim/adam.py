@@ -37,7 +37,7 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient: one fused kernel each."""
-        from ..creation import tensor
+        from ..api.creation import tensor
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():
             beta1, beta2 = group["betas"]
@@ -78,7 +78,7 @@ class AdamW(Adam):
 
 def _adaptive_state(optimizer, p, names):
     """The step counter (a cpu tensor, as in PyTorch) and zero-filled buffers ``names``."""
-    from ..creation import tensor
+    from ..api.creation import tensor
     state = optimizer.state[p]
     if not state:
         state["step"] = tensor(0.0, device="cpu")
@@ -128,7 +128,7 @@ class NAdam(Optimizer):
                                       capturable=capturable, differentiable=differentiable))
 
     def step(self, closure=None):
-        from ..creation import tensor
+        from ..api.creation import tensor
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():
             beta1, beta2 = group["betas"]

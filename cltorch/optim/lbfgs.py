@@ -119,7 +119,7 @@ class LBFGS(Optimizer):
         return (np.float64 if self._params[0].dtype.itemsize == 8 else np.float32)(value)
 
     def _flat_grad(self):
-        from ..joining import cat
+        from ..api.layout import cat
         return cat([p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
                     for p in self._params])
 

@@ -20,7 +20,7 @@ class RMSprop(Optimizer):
                                       maximize=maximize, differentiable=differentiable))
 
     def step(self, closure=None):
-        from ..creation import tensor
+        from ..api.creation import tensor
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():
             rule = rules.rmsprop(group["centered"], group["momentum"] > 0)
@@ -59,7 +59,7 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value,
                                       foreach=foreach, maximize=maximize,
                                       differentiable=differentiable, fused=fused))
-        from ..creation import tensor
+        from ..api.creation import tensor
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["step"] = tensor(0.0, device="cpu")
@@ -117,7 +117,7 @@ class Rprop(Optimizer):
                                       maximize=maximize, differentiable=differentiable))
 
     def step(self, closure=None):
-        from ..creation import tensor
+        from ..api.creation import tensor
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():
             (etaminus, etaplus), (smin, smax) = group["etas"], group["step_sizes"]
@@ -149,7 +149,7 @@ class ASGD(Optimizer):
                                       capturable=capturable))
 
     def step(self, closure=None):
-        from ..creation import tensor
+        from ..api.creation import tensor
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():
             lr, lambd = group["lr"], group["lambd"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from ...autograd.inplace import tracked
-from ...functions import FUNCTIONS
-from ...reductions import log_softmax as _log_softmax, softmax as _softmax
+from ...api.pointwise import FUNCTIONS
+from ...api.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...amp.autocast_mode import FLOAT32_GPU, LOWER, autocast_op
 
 _where = FUNCTIONS["where"]
@@ -56,7 +56,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     their mean otherwise."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    from ...random import rand
+    from ...api.random import rand
     slope = rand(input.shape, dtype=input.dtype, device=input.device) * (upper - lower) + lower
     return _inplace(input, lambda x: _where(x >= 0, x, x * slope), inplace)
 

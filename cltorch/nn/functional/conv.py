@@ -257,7 +257,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
 
 def _flat_indices(which, win, width):
     """Window element -> flat index in its (H, W) plane, as PyTorch's return_indices."""
-    from ...creation import arange
+    from ...api.creation import arange
     kw, (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel[1], win.stride, win.padding,
                                                   win.dilation, win.out)
     position = arange(oh * ow, device=which.device)
@@ -287,7 +287,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     if divisor_override:
         divisor = divisor_override
     else:  # how many window positions count: inside the padded image, or the image itself
-        from ...creation import ones
+        from ...api.creation import ones
         (ph, pw), h, w = win.padding, planes.shape[2], planes.shape[3]
         if count_include_pad:
             grid = ones(1, 1, h + 2 * ph, w + 2 * pw, dtype=planes.dtype, device=planes.device)
@@ -318,7 +318,7 @@ def _adaptive_bounds(size, out):
 def _adaptive(input, output_size, dims, reduce):
     """Adaptive pooling: output cell i covers [floor(i*S/O), ceil((i+1)*S/O)); regular
     windows when S is a multiple of O, else one slice per cell."""
-    from ...joining import stack
+    from ...api.layout import stack
     out = _pair(output_size, dims)
     size = tuple(input.shape[-dims:])
     out = tuple(s if o is None else o for o, s in zip(out, size))

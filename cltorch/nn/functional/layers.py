@@ -8,10 +8,10 @@ import numpy as np
 
 from ... import dtypes
 from ...autograd.grad_mode import no_grad
-from ...functions import FUNCTIONS
-from ...misc import cosine_similarity
+from ...api.pointwise import FUNCTIONS
+from ...api.reduce import cosine_similarity
 from ...ops.check import check_values
-from ...random import bernoulli
+from ...api.random import bernoulli
 from .activation import _inplace
 from ...amp.autocast_mode import FLOAT32_GPU, LOWER, autocast_op
 
@@ -88,7 +88,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
 
 def one_hot(tensor, num_classes=-1):
     """(..., ) int64 class indices -> (..., num_classes) int64 one-hot."""
-    from ...creation import arange
+    from ...api.creation import arange
     if tensor.dtype is not dtypes.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
@@ -101,7 +101,7 @@ def one_hot(tensor, num_classes=-1):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """``input / max(||input||_p, eps)`` along ``dim``."""
-    from ...reductions import vector_norm
+    from ...api.reduce import vector_norm
     result = input / vector_norm(input, p, dim, keepdim=True).clamp(min=eps).expand_as(input)
     return result if out is None else out.copy_(result)
 
@@ -133,7 +133,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
 
 def _renorm(weight, input, max_norm, norm_type):
-    from ...reductions import vector_norm
+    from ...api.reduce import vector_norm
     with no_grad():
         rows = input.reshape(-1).unique()
         picked = weight.index_select(0, rows)
@@ -147,8 +147,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                   padding_idx=None):
     """Sum, mean or max of the embeddings of each bag: rows of a 2-D ``input``, or the runs
     of a 1-D ``input`` that ``offsets`` start."""
-    from ...creation import arange
-    from ...joining import cat
+    from ...api.creation import arange
+    from ...api.layout import cat
     if mode not in ("sum", "mean", "max"):
         raise ValueError(f"mode has to be one of sum, mean or max, got {mode}")
     if input.ndim == 2:
@@ -264,7 +264,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """Samples of the Gumbel-softmax distribution; ``hard`` gives one-hot samples with the
     soft sample's gradient (straight-through)."""
-    from ...random import rand
+    from ...api.random import rand
     uniform = rand(tuple(logits.shape), dtype=logits.dtype, device=logits.device)
     gumbels = -(-(uniform.clamp(min=1e-20)).log()).log()
     y_soft = ((logits + gumbels) / tau).softmax(dim)
@@ -352,7 +352,7 @@ def pixel_unshuffle(input, downscale_factor):
 def _source_positions(out_size, in_size, scale, align_corners, nearest):
     """Where each output position reads the input; ``nearest`` is False, "nearest" or
     "nearest-exact" (pixel centres: PyTorch's and PIL's rounding)."""
-    from ...creation import arange
+    from ...api.creation import arange
     positions = arange(out_size, dtype=dtypes.float32)
     if nearest:
         step = (1.0 / scale) if scale else in_size / out_size
@@ -412,7 +412,7 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     """softmax(q k^T * scale + mask) v; a bool mask keeps True positions, a float mask adds."""
-    from ...creation import ones
+    from ...api.creation import ones
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale
     if is_causal:

@@ -6,9 +6,9 @@ import math
 import warnings
 
 from ... import dtypes
-from ...functions import FUNCTIONS
+from ...api.pointwise import FUNCTIONS
 from ...ops.check import check_values
-from ...reductions import log_softmax
+from ...api.softmax import log_softmax
 from .activation import logsigmoid
 from ...amp.autocast_mode import FLOAT32, autocast_op
 
@@ -260,7 +260,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 @autocast_op(FLOAT32)
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
-    from ...misc import cosine_similarity
+    from ...api.reduce import cosine_similarity
     cos = cosine_similarity(input1, input2, dim=-1, eps=1e-12)
     zero = cos * 0
     loss = _where(target == 1, 1 - cos, zero) + _where(target == -1,
@@ -270,7 +270,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """The p-norm of x1 - x2 + eps over the last dim."""
-    from ...reductions import vector_norm
+    from ...api.reduce import vector_norm
     return vector_norm(x1 - x2 + eps, p, dim=-1, keepdim=keepdim)
 
 
@@ -330,8 +330,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     targets with blanks between; autograd gives the gradient).
 
     ``log_probs`` (T, N, C) or (T, C); ``targets`` (N, S) padded or 1-D concatenated."""
-    from ...creation import arange, full, tensor
-    from ...joining import cat, stack
+    from ...api.creation import arange, full, tensor
+    from ...api.layout import cat, stack
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     steps, n, _ = lp.shape

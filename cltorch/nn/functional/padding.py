@@ -5,8 +5,8 @@ from __future__ import annotations
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (before, after) from the last dim
     backwards, as in PyTorch. Negative amounts crop."""
-    from ...creation import arange
-    from ...joining import cat
+    from ...api.creation import arange
+    from ...api.layout import cat
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     dims = len(pad) // 2

@@ -2,7 +2,7 @@
 replicate, circular; 'same'/'valid'; groups; dilation)."""
 from __future__ import annotations
 
-from ...creation import empty
+from ...api.creation import empty
 from .. import functional as F
 from ..parameter import Parameter
 from .linear import reset_kaiming

@@ -1,7 +1,7 @@
 """Dropout, embeddings, padding, pixel shuffling and upsampling layers."""
 from __future__ import annotations
 
-from ...creation import empty
+from ...api.creation import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter

@@ -309,7 +309,7 @@ class Module:
 
     def to_empty(self, *, device=None, recurse=True):
         """Parameters and buffers moved to ``device`` without their values (uninitialised)."""
-        from ...creation import empty
+        from ...api.creation import empty
         target = device if device is not None else "cpu"
         return self._apply(lambda t: empty(tuple(t.shape), dtype=t.dtype, device=target))
 

@@ -2,7 +2,7 @@
 LocalResponseNorm."""
 from __future__ import annotations
 
-from ...creation import ones, tensor, zeros
+from ...api.creation import ones, tensor, zeros
 from ... import dtypes
 from .. import functional as F
 from .. import init

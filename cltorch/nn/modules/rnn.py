@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
-from ...creation import empty, zeros
-from ...joining import cat, stack
+from ...api.creation import empty, zeros
+from ...api.layout import cat, stack
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -213,7 +213,7 @@ class RNNBase(Module):
         h0, c0 = self._initial(hx, x, directions, batched)
         mask = None
         if lengths is not None:
-            from ...creation import arange
+            from ...api.creation import arange
             steps = arange(x.shape[0]).unsqueeze(1)
             mask = (steps < lengths.unsqueeze(0)).to(x.device).unsqueeze(-1).to(x.dtype)
         last_h, last_c = [], []
@@ -284,7 +284,7 @@ class RNNBase(Module):
 
 
 def _inverse(permutation):
-    from ...creation import arange
+    from ...api.creation import arange
     return permutation.new_zeros(permutation.shape).scatter_(
         0, permutation, arange(permutation.numel(), device=permutation.device))
 

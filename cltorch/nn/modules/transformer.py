@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from ... import dtypes
-from ...creation import empty, full, zeros
+from ...api.creation import empty, full, zeros
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -114,7 +114,7 @@ class MultiheadAttention(Module):
 
     def _mask(self, attn_mask, key_padding_mask, is_causal, tgt, src, bsz, like):
         """An additive (B, heads, T, S) mask (-inf where attention is not allowed)."""
-        from ...creation import ones
+        from ...api.creation import ones
         total = None
         if attn_mask is None and is_causal:
             attn_mask = ~ones(tgt, src, dtype=dtypes.bool_, device=like.device).tril()

@@ -15,9 +15,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                     foreach=None):
     """Scale the gradients so that their joint ``norm_type``-norm is at most ``max_norm``;
     returns the norm before clipping (a 0-dim tensor, no host sync unless asked to check)."""
-    from ...creation import tensor
-    from ...joining import stack
-    from ...reductions import vector_norm
+    from ...api.creation import tensor
+    from ...api.layout import stack
+    from ...api.reduce import vector_norm
     grads = _grads(parameters)
     if not grads:
         return tensor(0.0)

@@ -6,7 +6,7 @@ from ...autograd.grad_mode import no_grad
 
 def parameters_to_vector(parameters):
     """One 1-D tensor holding every parameter, flattened, in order."""
-    from ...joining import cat
+    from ...api.layout import cat
     return cat([p.reshape(-1) for p in parameters])
 
 

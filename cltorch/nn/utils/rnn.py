@@ -28,7 +28,7 @@ class PackedSequence(_Packed):
 
 
 def _invert(permutation):
-    from ...creation import arange
+    from ...api.creation import arange
     inverse = permutation.new_zeros(permutation.shape)
     return inverse.scatter_(0, permutation, arange(permutation.numel(),
                                                    device=permutation.device))
@@ -36,14 +36,14 @@ def _invert(permutation):
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack tensors of different lengths (L_i, *) into (L_max, B, *) (or (B, L_max, *))."""
-    from ...joining import stack
+    from ...api.layout import stack
     longest = max(s.shape[0] for s in sequences)
     padded = []
     for s in sequences:
         extra = longest - s.shape[0]
         if extra:
             filler = s.new_full((extra,) + tuple(s.shape[1:]), padding_value)
-            from ...joining import cat
+            from ...api.layout import cat
             s = cat([s, filler] if padding_side == "right" else [filler, s], 0)
         padded.append(s)
     return stack(padded, 0 if batch_first else 1)
@@ -51,8 +51,8 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
     """Pack a padded (T, B, *) batch (or (B, T, *)) of sequences with the given lengths."""
-    from ...creation import tensor
-    from ...joining import cat
+    from ...api.creation import tensor
+    from ...api.layout import cat
     lengths = [int(v) for v in (lengths.tolist() if hasattr(lengths, "tolist") else lengths)]
     if enforce_sorted and any(a < b for a, b in zip(lengths, lengths[1:])):
         raise RuntimeError("`lengths` array must be sorted in decreasing order when "
@@ -81,15 +81,15 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
     """Undo pack_padded_sequence: (padded batch, lengths)."""
-    from ...creation import tensor
-    from ...joining import stack
+    from ...api.creation import tensor
+    from ...api.layout import stack
     data, sizes = sequence.data, sequence.batch_sizes.tolist()
     batch = sizes[0]
     steps, start = [], 0
     for running in sizes:
         step = data[start:start + running]
         if running < batch:
-            from ...joining import cat
+            from ...api.layout import cat
             step = cat([step, step.new_full((batch - running,) + tuple(step.shape[1:]),
                                             padding_value)], 0)
         steps.append(step)

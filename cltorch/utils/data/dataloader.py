@@ -26,8 +26,8 @@ def default_collate(batch):
     """PyTorch's default collation: tensors and NumPy arrays stacked, numbers to tensors,
     strings kept as lists, dicts / (named) tuples / lists collated field by field."""
     from ... import dtypes
-    from ...creation import tensor
-    from ...joining import stack
+    from ...api.creation import tensor
+    from ...api.layout import stack
     from ...tensor import Tensor
     first = batch[0]
     if isinstance(first, Tensor):
@@ -77,7 +77,7 @@ def fetch(dataset, indices, collate_fn):
 
 def default_convert(data):
     """Without batching: NumPy arrays become tensors, containers are walked."""
-    from ...creation import tensor
+    from ...api.creation import tensor
     if isinstance(data, np.ndarray):
         return tensor(data)
     if isinstance(data, collections.abc.Mapping):
@@ -172,7 +172,7 @@ class DataLoader:
                 yield self.collate_fn(self.dataset[key])
 
     def _base_seed(self):
-        from ...random import randint
+        from ...api.random import randint
         return int(randint(0, 2 ** 62, (1,), generator=self.generator).item())
 
     def __del__(self):

@@ -54,7 +54,7 @@ class TensorDataset(Dataset):
         first = rows[0]
         if rows == list(range(first, first + len(rows))):
             return [t[first:first + len(rows)].clone() for t in self.tensors]
-        from ...creation import tensor
+        from ...api.creation import tensor
         from ... import dtypes
         picks = {}  # one index tensor per device
         out = []
@@ -126,7 +126,7 @@ class Subset(Dataset):
 
 def random_split(dataset, lengths, generator=None):
     """Split into non-overlapping random subsets of the given lengths (or fractions)."""
-    from ...random import default_generator, randperm
+    from ...api.random import default_generator, randperm
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         sizes = [int(math.floor(n * frac)) for frac in lengths]

@@ -31,7 +31,7 @@ class DistributedSampler(Sampler):
         self.total_size = self.num_samples * num_replicas
 
     def __iter__(self):
-        from ...random import Generator, randperm
+        from ...api.random import Generator, randperm
         n = len(self.dataset)
         if self.shuffle:
             generator = Generator().manual_seed(self.seed + self.epoch)

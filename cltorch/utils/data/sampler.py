@@ -39,7 +39,7 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        from ...random import randint, randperm
+        from ...api.random import randint, randperm
         n = len(self.data_source)
         if self.replacement:  # drawn lazily in chunks of 32, as PyTorch does: bounded memory
             for _ in range(self.num_samples // 32):
@@ -61,7 +61,7 @@ class SubsetRandomSampler(Sampler):
         self.indices, self.generator = list(indices), generator
 
     def __iter__(self):
-        from ...random import randperm
+        from ...api.random import randperm
         for i in randperm(len(self.indices), generator=self.generator).tolist():
             yield self.indices[i]
 
@@ -73,7 +73,7 @@ class WeightedRandomSampler(Sampler):
     """Indices drawn with probabilities proportional to ``weights``."""
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
-        from ...creation import tensor
+        from ...api.creation import tensor
         from ... import dtypes
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or \
                 num_samples <= 0:
@@ -83,7 +83,7 @@ class WeightedRandomSampler(Sampler):
         self.num_samples, self.replacement, self.generator = num_samples, replacement, generator
 
     def __iter__(self):
-        from ...counting import multinomial
+        from ...api.search import multinomial
         yield from multinomial(self.weights, self.num_samples, self.replacement,
                                generator=self.generator).tolist()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 
-from .ops import gemm
-from .ops.layout import broadcast_shapes
-from .autograd.engine import sum_to
-from .autograd.graph import record
-from .tensor import Tensor
-from .amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
+from ..ops import gemm
+from ..ops.layout import broadcast_shapes
+from ..autograd.engine import sum_to
+from ..autograd.graph import record
+from ..tensor import Tensor
+from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 
 
 def _as_batched(x: Tensor, batch_shape) -> Tensor:
@@ -352,14 +352,9 @@ MATMUL = {f.__name__: f for f in (matmul, mm, bmm, mv, dot, outer, addmm, baddbm
                                    addmv, addr, addbmm, tensordot, kron, einsum)}
 
 
-def install() -> None:
-    # Methods and operators take no out=: they get the products without that wrapper.
-    for name, fn in MATMUL.items():
-        if name not in ("einsum", "tensordot"):
-            setattr(Tensor, name, getattr(fn, "__wrapped__", fn) if name in _OUT else fn)
-    Tensor.__matmul__ = matmul.__wrapped__
-    Tensor.__rmatmul__ = lambda self, other: matmul.__wrapped__(other, self)
-    Tensor.ger = outer
-
-
-install()
+NAMESPACE = MATMUL
+# Methods and operators take no out=: they get the products without that wrapper.
+METHODS = {name: getattr(fn, "__wrapped__", fn) if name in _OUT else fn
+           for name, fn in MATMUL.items() if name not in ("einsum", "tensordot")}
+METHODS.update(__matmul__=matmul.__wrapped__, ger=outer,
+               __rmatmul__=lambda self, other: matmul.__wrapped__(other, self))

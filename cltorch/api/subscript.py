@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd.views import region_backward
+from ..autograd.views import region_backward
 
 
 def is_basic(index) -> bool:

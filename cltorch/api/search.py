@@ -9,14 +9,14 @@ import math
 
 import numpy as np
 
-from . import dtypes
+from .. import dtypes
 from .creation import arange, full, zeros
-from .joining import cat
-from .ops.check import check_values
-from .ops.search import searchsorted as _search
+from .layout import cat
+from ..ops.check import check_values
+from ..ops.search import searchsorted as _search
 from .random import rand
-from .reductions import _return_type, return_types
-from .tensor import Tensor, normalize_dim
+from .reduce import _return_type, return_types
+from ..tensor import Tensor, normalize_dim
 
 return_types.mode = _return_type("mode", "values indices")
 
@@ -194,5 +194,6 @@ def _check_weights(weights):
 
 COUNTING = {f.__name__: f for f in (searchsorted, bucketize, histc, bincount, unique, mode,
                                      multinomial)}
-for _name in ("bincount", "histc", "unique", "mode", "multinomial"):
-    setattr(Tensor, _name, COUNTING[_name])
+NAMESPACE = COUNTING
+METHODS = {name: COUNTING[name] for name in ("bincount", "histc", "unique", "mode",
+                                             "multinomial")}

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import dtypes
+from .. import dtypes
+from ..autograd import inplace
+from ..autograd.grad_mode import no_grad
+from ..autograd.graph import record
+from ..ops import pointwise, scatter as scatter_op
+from ..ops.array import check_device
+from ..ops.gather import BOUNDS, check_range
+from ..tensor import Tensor, normalize_dim
 from .creation import ones, zeros
-from .functions import FUNCTIONS
-from .autograd import inplace
-from .autograd.grad_mode import no_grad
-from .autograd.graph import record
-from .indexing_ops import AdvancedIndex, _long_index
-from .ops.array import check_device
-from .ops.gather import BOUNDS, check_range
-from .ops import scatter as scatter_op
-from .tensor import Tensor, normalize_dim
+from .gather import AdvancedIndex, _long_index
+from .pointwise import FUNCTIONS
+from .subscript import is_basic
 
 
 def _scatter(self, d, index, src, mode, checked=False):
@@ -47,7 +48,7 @@ def _scatter_backward(g, d, index, src, mode):
     if mode not in ("set", "add"):
         raise RuntimeError(f"the derivative for scatter with reduce='{mode}' is not implemented "
                            f"in cltorch")
-    from .autograd.views import region_backward
+    from ..autograd.views import region_backward
     grad_self = g if mode == "add" else g.scatter(d, index, 0.0)
     if not isinstance(src, Tensor):
         return grad_self, None
@@ -138,7 +139,7 @@ def _extreme_reduce(self, d, index, src, reduce, include_self):
     part = tuple(slice(0, n) for n in index._shape)
 
     def backward(g, x, r, y):
-        from .autograd.views import region_backward
+        from ..autograd.views import region_backward
         r_used = r[part]
         if reduce == "prod":
             g_self, g_src = _prod_grads(g, x, r_used, y, d, index, hit, include_self)
@@ -354,7 +355,21 @@ def masked_scatter(input, mask, source):
 
 WRITES = {f.__name__: f for f in (scatter, scatter_add, scatter_reduce, index_put,
                                   masked_scatter, index_add, index_copy, index_fill)}
-for _fn in list(WRITES.values()) + [scatter_, scatter_add_, scatter_reduce_, index_add_,
-                                     index_copy_, index_fill_, index_put_, put_,
-                                     masked_scatter_]:
-    setattr(Tensor, _fn.__name__, _fn)
+def setitem(self, index, value):
+    """``tensor[index] = value``: a copy into the view for basic indices, else a scatter."""
+    if not is_basic(index):
+        advanced_setitem(self, index, value)
+        return
+    target = self[index]
+    if isinstance(value, Tensor):
+        target.copy_(value)
+    elif inplace.tracked(target):
+        target.fill_(value)
+    else:
+        pointwise.apply("copy", [value], out=target, inplace=True)
+
+
+NAMESPACE = WRITES
+METHODS = dict(WRITES, **{f.__name__: f for f in (
+    scatter_, scatter_add_, scatter_reduce_, index_add_, index_copy_, index_fill_, index_put_,
+    put_, masked_scatter_)}, __setitem__=setitem)

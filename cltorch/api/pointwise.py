@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numbers
 
-from . import dtypes
-from .autograd import inplace
-from .autograd.graph import needs_grad, record
-from .ops import pointwise
-from .ops.pointwise_table import TABLE
-from .tensor import Tensor
+from .. import dtypes
+from ..autograd import inplace
+from ..autograd.graph import needs_grad, record
+from ..ops import pointwise
+from ..ops.pointwise_table import TABLE
+from ..tensor import Tensor
 
 FUNCTIONS = {}   # public name -> function(input, ..., out=None)
 INPLACE = set()  # names that also get a Tensor.name_ method
@@ -210,7 +210,7 @@ def where(condition, input=None, other=None, *, out=None):
     """``input`` where ``condition`` is True, else ``other``; ``where(condition)`` alone is
     ``nonzero(condition, as_tuple=True)``."""
     if input is None and other is None:
-        from .indexing_ops import nonzero  # builds on this module
+        from .gather import nonzero  # builds on this module
         return nonzero(condition, as_tuple=True)
     if not isinstance(condition, Tensor) or condition.dtype is not dtypes.bool_:
         name = condition.dtype.legacy_name if isinstance(condition, Tensor) else \
@@ -285,16 +285,40 @@ def _comparison(fn):
     return method
 
 
-def install() -> None:
-    """Attach every function as a Tensor method, with in-place variants and operators."""
-    for name, fn in FUNCTIONS.items():
-        if name != "where":
-            setattr(Tensor, name, fn)
-        if name in INPLACE:
-            setattr(Tensor, name + "_", _inplace(fn))
-    Tensor.where = _tensor_where
-    for name, fn in _operators().items():
-        setattr(Tensor, name, fn)
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``|input - other| <= atol + rtol * |other|`` elementwise (infinities equal themselves)."""
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"{input.dtype!r} did not match {other.dtype!r}")
+    a, b = input, other
+    close = (a == b)
+    if a.dtype.category == 2 or b.dtype.category == 2:
+        finite = a.isfinite() & b.isfinite()
+        close = close | (finite & ((a - b).abs() <= atol + rtol * b.abs()))
+        if equal_nan:
+            close = close | (a.isnan() & b.isnan())
+    else:
+        close = close | ((a - b).abs() <= atol + rtol * b.abs())
+    return close
 
 
-install()
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True when every element is close (see ``isclose``); reads one bool back."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all().item())
+
+
+def equal(input, other) -> bool:
+    """True when both have the same shape and the same elements."""
+    return input.shape == other.shape and bool((input == other).all().item())
+
+
+def _methods() -> dict:
+    """Every function as a Tensor method, with in-place variants and operators."""
+    methods = dict(FUNCTIONS, where=_tensor_where)
+    methods.update((name + "_", _inplace(FUNCTIONS[name])) for name in INPLACE)
+    methods.update(_operators())
+    return methods
+
+
+_WHOLE = {f.__name__: f for f in (isclose, allclose, equal)}  # comparisons of whole tensors
+NAMESPACE = dict(FUNCTIONS, **_WHOLE)
+METHODS = dict(_methods(), **_WHOLE)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import dtypes
+from .. import dtypes
+from ..autograd.graph import record
+from ..ops import gather as gather_op
+from ..ops.array import check_device
+from ..tensor import Tensor, normalize_dim
 from .creation import tensor, zeros
-from .functions import FUNCTIONS
-from .autograd.graph import record
-from .indexing import is_int_index
-from .ops import gather as gather_op
-from .ops.array import check_device
-from .tensor import Tensor, normalize_dim
+from .pointwise import FUNCTIONS
+from .subscript import basic_view, is_basic, is_int_index
 
 
 def _long_index(index, device, move=True):
@@ -128,7 +128,7 @@ def masked_select(input, mask):
 
 
 def _shape(a, b):
-    from .ops.layout import broadcast_shapes
+    from ..ops.layout import broadcast_shapes
     return broadcast_shapes(a._shape, b._shape)
 
 
@@ -243,7 +243,7 @@ def _mask_coords(x, mask, dim):
 
 
 def _broadcast_picks(picks):
-    from .ops.layout import broadcast_shapes
+    from ..ops.layout import broadcast_shapes
     try:
         shape = broadcast_shapes(*(p._shape for p in picks))
     except RuntimeError:
@@ -270,6 +270,13 @@ def advanced_getitem(x, index):
 
 INDEXING = {f.__name__: f for f in (index_select, gather, take, masked_fill, nonzero,
                                      masked_select)}
-for _name in INDEXING:
-    setattr(Tensor, _name, INDEXING[_name])
-Tensor.masked_fill_ = masked_fill_
+def getitem(self, index):
+    """``tensor[index]``: a view for ints, slices, None and ``...``; a gather for tensors,
+    lists and masks."""
+    if is_basic(index):
+        return basic_view(self, index)
+    return advanced_getitem(self, index)
+
+
+NAMESPACE = INDEXING
+METHODS = dict(INDEXING, masked_fill_=masked_fill_, __getitem__=getitem)

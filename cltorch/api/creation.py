@@ -6,11 +6,11 @@ import numbers
 
 import numpy as np
 
-from . import dtypes
-from .backend import registry
-from .ops import pointwise
-from .ops.array import Storage, empty as _empty, from_numpy_values
-from .tensor import Size, Tensor, sizes_from_args
+from .. import dtypes
+from ..backend import registry
+from ..ops import pointwise
+from ..ops.array import Storage, empty as _empty, from_numpy_values
+from ..tensor import Size, Tensor, sizes_from_args
 
 
 def _device(device):
@@ -299,3 +299,97 @@ ShortTensor = _legacy_class(dtypes.int16)
 CharTensor = _legacy_class(dtypes.int8)
 ByteTensor = _legacy_class(dtypes.uint8)
 BoolTensor = _legacy_class(dtypes.bool_)
+
+
+def _window(values_fn, window_length, periodic, dtype, device, requires_grad):
+    if window_length < 0:
+        raise RuntimeError(f"window_length must be non-negative, got {window_length}")
+    dtype = pointwise.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if window_length <= 1:
+        values = np.ones(window_length)
+    else:
+        n = window_length + 1 if periodic else window_length
+        values = values_fn(np.arange(n, dtype=np.float64), n)[:window_length]
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def hann_window(window_length, periodic=True, *, dtype=None, device=None,
+                requires_grad=False, **_):
+    """Hann window (periodic by default, for spectral analysis)."""
+    return _window(lambda k, n: 0.5 - 0.5 * np.cos(2 * math.pi * k / (n - 1)), window_length,
+                   periodic, dtype, device, requires_grad)
+
+
+def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
+                   device=None, requires_grad=False, **_):
+    """Hamming window ``alpha - beta * cos(2 pi k / (N - 1))``."""
+    return _window(lambda k, n: alpha - beta * np.cos(2 * math.pi * k / (n - 1)),
+                   window_length, periodic, dtype, device, requires_grad)
+
+
+def blackman_window(window_length, periodic=True, *, dtype=None, device=None,
+                    requires_grad=False, **_):
+    """Blackman window."""
+    return _window(lambda k, n: 0.42 - 0.5 * np.cos(2 * math.pi * k / (n - 1)) +
+                   0.08 * np.cos(4 * math.pi * k / (n - 1)), window_length, periodic, dtype,
+                   device, requires_grad)
+
+
+def bartlett_window(window_length, periodic=True, *, dtype=None, device=None,
+                    requires_grad=False, **_):
+    """Bartlett (triangular) window."""
+    return _window(lambda k, n: 1 - np.abs(2 * k / (n - 1) - 1), window_length, periodic,
+                   dtype, device, requires_grad)
+
+
+def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, device=None,
+                  requires_grad=False, **_):
+    """Kaiser window with shape parameter ``beta``."""
+    return _window(lambda k, n: np.i0(beta * np.sqrt(np.clip(
+        1 - (2 * k / (n - 1) - 1) ** 2, 0, None))) / np.i0(beta), window_length, periodic,
+        dtype, device, requires_grad)
+
+
+def _new_tensor_legacy(cls, *args, device=None):
+    """``Tensor(...)``: the legacy constructor in the default float dtype."""
+    return legacy_new(pointwise.default_float(), args, device)
+
+
+def _method_new(self, *args, device=None):
+    """The legacy constructor in this tensor's dtype and device: ``new(2, 3)`` (sizes,
+    uninitialised), ``new([1, 2])`` (data), ``new()`` (empty)."""
+    return legacy_new(self.dtype, args, self._storage.device if device is None else device)
+
+
+def _new_like(make):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        return make(*size, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+    method.__name__ = "new_" + make.__name__
+    method.__doc__ = f"``{make.__name__}`` of ``size`` with this tensor's dtype and device " \
+                     "(unless given)."
+    return method
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """``full`` with this tensor's dtype and device (unless given)."""
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    """``tensor(data)`` with this tensor's dtype and device (unless given)."""
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
+NAMESPACE = {f.__name__: f for f in (
+    tensor, as_tensor, from_numpy, empty, zeros, ones, full, empty_like, zeros_like, ones_like,
+    full_like, arange, linspace, logspace, eye, hann_window, hamming_window, blackman_window,
+    bartlett_window, kaiser_window)}
+NAMESPACE.update((c.__name__, c) for c in (
+    FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, LongTensor, IntTensor, ShortTensor,
+    CharTensor, ByteTensor, BoolTensor))
+METHODS = {"__new__": staticmethod(_new_tensor_legacy), "new": _method_new,
+           "new_zeros": _new_like(zeros), "new_ones": _new_like(ones),
+           "new_empty": _new_like(empty), "new_full": _new_full, "new_tensor": _new_tensor}

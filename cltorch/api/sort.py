@@ -1,13 +1,13 @@
 """Sorting and order statistics: sort, argsort, msort, topk, kthvalue, median."""
 from __future__ import annotations
 
-from . import dtypes
-from .autograd.derivatives import evenly
-from .autograd.grad_mode import no_grad
-from .autograd.graph import record
-from .ops.sort import sort_rows
-from .reductions import _return_type, return_types
-from .tensor import Tensor, normalize_dim
+from .. import dtypes
+from ..autograd.derivatives import evenly
+from ..autograd.grad_mode import no_grad
+from ..autograd.graph import record
+from ..ops.sort import sort_rows
+from .reduce import _return_type, return_types
+from ..tensor import normalize_dim
 
 for _name in ("sort", "topk", "kthvalue", "median"):
     setattr(return_types, _name, _return_type(_name, "values indices"))
@@ -98,7 +98,7 @@ def median(input, dim=None, keepdim=False):
 
 
 def _where(cond, a, b):
-    from .functions import FUNCTIONS
+    from .pointwise import FUNCTIONS
     return FUNCTIONS["where"](cond, a, b)
 
 
@@ -108,5 +108,4 @@ def _nan_like(flat):
 
 
 SORTING = {f.__name__: f for f in (sort, argsort, msort, topk, kthvalue, median)}
-for _name, _fn in SORTING.items():
-    setattr(Tensor, _name, _fn)
+NAMESPACE = METHODS = SORTING

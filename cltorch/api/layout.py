@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import dtypes
+from .. import dtypes
 from .creation import arange, empty, tensor, zeros
-from .functions import FUNCTIONS
-from .ops.array import check_same_device, cpu_view
-from .ops.layout import broadcast_shapes
-from .autograd.grad_mode import no_grad
-from .autograd.graph import needs_grad, record
-from .autograd.views import region_backward
-from .tensor import Tensor, normalize_dim, sizes_from_args
+from .pointwise import FUNCTIONS
+from ..ops.array import check_same_device, cpu_view
+from ..ops.layout import broadcast_shapes
+from ..autograd.grad_mode import no_grad
+from ..autograd.graph import needs_grad, record
+from ..autograd.views import region_backward
+from ..tensor import Tensor, normalize_dim, sizes_from_args
 
 
 def cat(tensors, dim=0, *, out=None):
@@ -232,7 +232,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 def _repeated_positions(repeats, size, device, output_size):
     """0 repeated repeats[0] times, 1 repeated repeats[1] times, ..."""
-    from .counting import searchsorted  # counting builds on this module
+    from .search import searchsorted  # counting builds on this module
     if repeats.ndim != 1 or repeats.dtype.category != 1:
         raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
     if repeats.numel() == 1:
@@ -438,17 +438,44 @@ def _inplace_view(name):
     return method
 
 
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """``n``-th forward difference along ``dim`` (bool: ``!=``), after prepending/appending."""
+    d = normalize_dim(dim, input.ndim)
+    x = cat([t for t in (prepend, input, append) if t is not None], d) \
+        if prepend is not None or append is not None else input
+    for _ in range(n):
+        size = x._shape[d]
+        after, before = x.narrow(d, 1, max(size - 1, 0)), x.narrow(d, 0, max(size - 1, 0))
+        x = after != before if x.dtype is dtypes.bool_ else after - before
+    return x
+
+
+def cross(input, other, dim=None):
+    """Cross product of 3-vectors along ``dim`` (the first dim of size 3 when None)."""
+    if dim is None:
+        dim = next((d for d, s in enumerate(input._shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    d = normalize_dim(dim, input.ndim)
+    if input._shape[d] != 3 or other._shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{input._shape[d]} and {other._shape[d]}")
+    a = [input.select(d, i) for i in range(3)]
+    b = [other.select(d, i) for i in range(3)]
+    return stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                  a[0] * b[1] - a[1] * b[0]], d)
+
+
 JOINING = {f.__name__: f for f in (
     cat, stack, hstack, vstack, split, chunk, tensor_split, flip, fliplr, flipud, roll, rot90,
     tile, repeat_interleave, tril, triu, diagonal, diag, trace, movedim, broadcast_tensors,
-    meshgrid, as_strided, unflatten)}
+    meshgrid, as_strided, unflatten, diff, cross)}
 JOINING.update(concat=cat, concatenate=cat, moveaxis=movedim)
-METHODS = ("split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll", "rot90",
-           "tile", "repeat_interleave", "tril", "triu", "diagonal", "diag", "trace", "movedim",
-           "moveaxis", "as_strided", "unflatten")
-for _name in METHODS:
-    setattr(Tensor, _name, JOINING[_name])
-for _name in ("unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes"):
-    setattr(Tensor, _name + "_", _inplace_view(_name))
-Tensor.repeat = repeat
-Tensor.unfold = unfold
+NAMESPACE = JOINING
+METHODS = {name: JOINING[name] for name in (
+    "split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll", "rot90", "tile",
+    "repeat_interleave", "tril", "triu", "diagonal", "diag", "trace", "movedim", "moveaxis",
+    "as_strided", "unflatten", "diff", "cross")}
+METHODS.update((name + "_", _inplace_view(name)) for name in (
+    "unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes"))
+METHODS.update(repeat=repeat, unfold=unfold)

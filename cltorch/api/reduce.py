@@ -1,4 +1,4 @@
-"""Reductions, statistics, norms and softmax: functions and Tensor methods over ops.reduce."""
+"""Reductions, statistics and norms: functions and Tensor methods over ``ops/reduce.py``."""
 from __future__ import annotations
 
 import builtins
@@ -6,16 +6,14 @@ import collections
 import math
 import types
 
-from . import dtypes
-from .functions import FUNCTIONS
-from .ops import pointwise
-from .ops.reduce import normalize_dims, reduce
-from .ops.scan import scan
-from .ops.softmax import softmax as _softmax
-from .autograd.derivatives import evenly, prod_backward, to_indices, unreduce
-from .autograd.graph import record
-from .tensor import Tensor
-from .amp.autocast_mode import FLOAT32, FLOAT32_GPU, autocast_op
+from .. import dtypes
+from .pointwise import FUNCTIONS
+from ..ops import pointwise
+from ..ops.reduce import normalize_dims, reduce
+from ..autograd.derivatives import evenly, prod_backward, to_indices, unreduce
+from ..autograd.graph import record
+from ..tensor import Tensor
+from ..amp.autocast_mode import FLOAT32, FLOAT32_GPU, autocast_op
 
 def _return_type(name, fields):
     """A named tuple printed as PyTorch prints ``torch.return_types.max(values=..., ...)``."""
@@ -257,15 +255,6 @@ def _float(input):
     return input if input.dtype.category == 2 else input.to(pointwise.default_float())
 
 
-def _floating(name, input, dtype):
-    """softmax-like ops take floating point input, or an explicit floating ``dtype``."""
-    if dtype is not None:
-        return input.to(_dtype(dtype))
-    if input.dtype.category < 2:
-        raise NotImplementedError(f'"{name}" not implemented for \'{input.dtype.legacy_name}\'')
-    return input
-
-
 @autocast_op(FLOAT32_GPU)
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably."""
@@ -277,139 +266,24 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else out.squeeze(dims) if dims else out
 
 
-@autocast_op(FLOAT32_GPU)
-def softmax(input, dim, dtype=None):
-    """``exp(x) / sum(exp(x))`` over ``dim``, shifted by the max for stability (one fused
-    kernel)."""
-    return _fused_softmax(_floating("softmax", input, dtype), dim, False)
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """``x1 . x2 / (max(|x1|, eps) * max(|x2|, eps))`` along ``dim``."""
+    n1 = FUNCTIONS["clamp_min"](vector_norm(x1, 2, dim), eps)
+    n2 = FUNCTIONS["clamp_min"](vector_norm(x2, 2, dim), eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
 
 
-@autocast_op(FLOAT32_GPU)
-def log_softmax(input, dim, dtype=None):
-    """``log(softmax(x))`` over ``dim``, computed without forming the softmax (one fused
-    kernel)."""
-    return _fused_softmax(_floating("log_softmax", input, dtype), dim, True)
-
-
-def _fused_softmax(x, dim, log):
-    if x.ndim == 0:
-        return _fused_softmax(x.reshape(1), dim, log).reshape(())
-    d = _scan_dim(x, dim)
-    out = _softmax(x, d, log)
-    if x.requires_grad and log:
-        record(out, "LogSoftmaxBackward0", (x,), lambda g, out: g - out.exp() * g.sum(
-            d, keepdim=True), save_outputs=True)
-    elif x.requires_grad:
-        record(out, "SoftmaxBackward0", (x,), lambda g, out: out * (g - (g * out).sum(
-            d, keepdim=True)), save_outputs=True)
-    return out
-
-
-@autocast_op(FLOAT32_GPU)
-def cumsum(input, dim, *, dtype=None):
-    """Running sum along ``dim`` (integers accumulate in int64)."""
-    d = _scan_dim(input, dim)
-    out = scan("cumsum", input, d, _dtype(dtype))
-    if input.requires_grad:
-        record(out, "CumsumBackward0", (input,), lambda g: _reverse_cumsum(g, d))
-    return out
-
-
-def _reverse_cumsum(g, d):
-    return g.flip([d]).cumsum(d).flip([d]) if g.ndim else g
-
-
-@autocast_op(FLOAT32_GPU)
-def cumprod(input, dim, *, dtype=None):
-    """Running product along ``dim``."""
-    d = _scan_dim(input, dim)
-    out = scan("cumprod", input, d, _dtype(dtype))
-    if input.requires_grad:
-        record(out, "CumprodBackward0", (input,), lambda g, x, out: _cumprod_backward(
-            g, x, out, d), saved=(input,), save_outputs=True)
-    return out
-
-
-def _cumprod_backward(g, x, out, d):
-    """sum over k >= i of g_k * prod_{j <= k, j != i} x_j. Without zeros that is
-    reverse_cumsum(g * out) / x; with a zero, each i is done directly: the cumprod of x with
-    x_i replaced by 1 (n vectorised passes)."""
-    if x.ndim == 0:
-        return g
-    if not bool((x == 0).any()):
-        return _reverse_cumsum(g * out, d) / x
-    from .creation import arange
-    from .joining import cat
-    n = x._shape[d]
-    position = arange(n, device=x.device).reshape([-1 if k == d else 1 for k in range(x.ndim)])
-    parts = [(g * x.masked_fill(position == i, 1.0).cumprod(d)).narrow(d, i, n - i).sum(
-        d, keepdim=True) for i in range(n)]
-    return cat(parts, d)
-
-
-def cummax(input, dim):
-    """Running maximum and the index where it was reached (NaN propagates)."""
-    return _cum_extreme("cummax", input, dim)
-
-
-def _cum_extreme(name, input, dim):
-    d = _scan_dim(input, dim)
-    values, indices = scan(name, input, d)
-    if input.requires_grad:
-        shape = input._shape
-        record((values, indices), name.capitalize() + "Backward0", (input,),
-               lambda g, _, index: g.new_zeros(shape).scatter_add(d, index, g) if g.ndim else g,
-               saved=(indices,))
-    return getattr(return_types, name)(values, indices)
-
-
-def cummin(input, dim):
-    """Running minimum and the index where it was reached (NaN propagates)."""
-    return _cum_extreme("cummin", input, dim)
-
-
-def logcumsumexp(input, dim):
-    """``log(cumsum(exp(input)))`` along ``dim``, computed stably."""
-    d = _scan_dim(input, dim)
-    out = scan("logcumsumexp", input, d)
-    if input.requires_grad:
-        record(out, "LogcumsumexpBackward0", (input,), lambda g, x, out: _logcumsumexp_backward(
-            g, x, out, d), saved=(input,), save_outputs=True)
-    return out
-
-
-def _logcumsumexp_backward(g, x, out, d):
-    """d/dx_i = sum over k >= i of g_k exp(x_i - out_k), summed in log space for positive and
-    negative g separately (stable for any magnitudes)."""
-    if x.ndim == 0:
-        return g
-    result = 0
-    for sign in (1, -1):
-        part = (g * sign).clamp(min=0)
-        log_part = part.log() - out  # log(0) = -inf drops the other sign's terms
-        total = log_part.flip([d]).logcumsumexp(d).flip([d])
-        result = result + sign * (total + x).exp()
-    return result
-
-
-def _scan_dim(input, dim):
-    from .tensor import normalize_dim
-    if input.ndim == 0:
-        normalize_dim(dim, 0)
-        return 0
-    return normalize_dim(dim, input.ndim)
+def cdist(x1, x2, p=2.0):
+    """Pairwise ``p``-norm distances between the rows of ``x1`` (.., P, M) and ``x2`` (.., R, M)."""
+    if x1._shape[-1] != x2._shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1._shape[-1]} X2: {x2._shape[-1]}")
+    return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
 
 
 REDUCTIONS = {f.__name__: f for f in (
     sum, nansum, prod, mean, nanmean, amax, amin, max, min, aminmax, argmax, argmin, all, any,
-    count_nonzero, var, std, var_mean, std_mean, norm, logsumexp, softmax, log_softmax, cumsum,
-    cumprod, cummax, cummin, logcumsumexp)}
-METHODS = set(REDUCTIONS) - {"var_mean", "std_mean"}
-
-
-def install() -> None:
-    for name in METHODS:
-        setattr(Tensor, name, REDUCTIONS[name])
-
-
-install()
+    count_nonzero, var, std, var_mean, std_mean, norm, logsumexp, cosine_similarity, cdist)}
+NAMESPACE = REDUCTIONS
+METHODS = {name: fn for name, fn in REDUCTIONS.items()
+           if name not in ("var_mean", "std_mean", "cosine_similarity", "cdist")}
