@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from . import dtypes as _dtypes
+from .ops.pointwise import default_float
 
 __all__ = ["inf", "nan", "pi", "e", "newaxis", "finfo", "iinfo", "set_num_threads",
            "get_num_threads", "set_num_interop_threads", "get_num_interop_threads", "compile",
@@ -71,8 +72,7 @@ class finfo:  # noqa: N801 - PyTorch's name
     ``smallest_normal``, ``resolution``)."""
 
     def __init__(self, type=None):
-        from . import get_default_dtype
-        self.dtype = _dtypes.to_dtype(type) if type is not None else get_default_dtype()
+        self.dtype = _dtypes.to_dtype(type) if type is not None else default_float()
         if not self.dtype.is_floating_point:
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")

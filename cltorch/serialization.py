@@ -31,7 +31,8 @@ import numpy as np
 from . import dtypes
 from .backend import OutOfMemoryError, registry
 from .nn.parameter import Parameter
-from .ops.array import Storage, read_stored
+from .ops.array import Storage
+from .ops.pointwise import read_stored
 from .tensor import Tensor
 from .torch_alias import cltorch_name, torch_name_of
 

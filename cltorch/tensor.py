@@ -11,7 +11,7 @@ import numpy as np
 from . import _printing, dtypes
 from .backend import registry
 from .ops import pointwise
-from .ops.array import Array, Storage, cpu_view, from_stored, read_stored, same_device
+from .ops.array import Array, Storage, cpu_view, from_stored, same_device
 from .ops.layout import contiguous_strides, numel
 from .autograd import inplace
 from .autograd.graph import record
@@ -520,7 +520,7 @@ class Tensor(Array):
     def __reduce_ex__(self, protocol):
         """Pickling (DataLoader workers, multiprocessing): the stored values, the dtype and the
         device; not the graph."""
-        return (_rebuild, (read_stored(self), self.dtype.name, str(self.device),
+        return (_rebuild, (pointwise.read_stored(self), self.dtype.name, str(self.device),
                            self._requires_grad))
 
     def __deepcopy__(self, memo):
@@ -538,7 +538,7 @@ class Tensor(Array):
 
     def _transfer(self, device):
         """The same values on another device (through the host)."""
-        return from_stored(type(self), read_stored(self), self.dtype, device)
+        return from_stored(type(self), pointwise.read_stored(self), self.dtype, device)
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; self when it
@@ -584,7 +584,7 @@ class Tensor(Array):
     # ---- host access ------------------------------------------------------------------------
     def _host_values(self) -> np.ndarray:
         """A NumPy copy of the values (bfloat16 as float32); waits for the device."""
-        return self.dtype.to_numpy_values(read_stored(self))
+        return self.dtype.to_numpy_values(pointwise.read_stored(self))
 
     def numpy(self, *, force=False):
         """A NumPy array sharing memory with this cpu tensor."""

@@ -127,14 +127,16 @@ def install_as_torch() -> None:
     Accelerators then report themselves as ``cuda:N`` (see ``cltorch.cuda``). A real ``torch``
     imported earlier in the process is replaced in ``sys.modules``.
     """
-    import cltorch
     from .backend import registry
+    # The package this module belongs to (always loaded before its modules): no import, so
+    # that this module sits below the package's __init__.
+    package = sys.modules[__name__.rpartition(".")[0]]
     for name in [n for n in sys.modules if n == "torch" or n.startswith("torch.")]:
         if not getattr(sys.modules[name], "__name__", "").startswith("cltorch"):
             _stashed[name] = sys.modules.pop(name)
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
-    sys.modules["torch"] = cltorch
+    sys.modules["torch"] = package
     registry.torch_names[0] = True
 
 

@@ -95,3 +95,34 @@ def test_ops_tell_arrays_from_numbers_with_one_helper():
     probe = re.compile(r"hasattr\([^)]*[\"']_\w+[\"']\)")
     for path in sorted((ROOT / "ops").glob("*.py")):
         assert not probe.search(path.read_text()), f"{path.name} probes a private attribute"
+
+
+API_MAY_USE = LEAVES | {"backend", "ops", "tensor", "autograd", "amp"}
+
+
+def test_api_sits_above_the_tensor_and_autograd():
+    """api/ (one module per op family) builds on ops, the Tensor class, autograd and the
+    autocast policy. tensor.py, ops/ and autograd never import it: autograd makes new tensors
+    from tensors it holds (``g.new_zeros``); only torch.autograd.functional's jacobian, a user
+    tool, stacks its rows with the API's ``stack``."""
+    for path in sorted((ROOT / "api").glob("*.py")):
+        extra = _imported_layers(path) - API_MAY_USE
+        assert not extra, f"api/{path.name} imports {extra}"
+    below = [ROOT / "tensor.py"] + sorted((ROOT / "ops").glob("*.py")) + \
+        [p for p in sorted((ROOT / "autograd").glob("*.py")) if p.name != "functional.py"]
+    for path in below:
+        assert "api" not in _imported_layers(path), path.relative_to(ROOT)
+    functional = ast.parse((ROOT / "autograd" / "functional.py").read_text())
+    uses = {(n.module, a.name) for n in ast.walk(functional) if isinstance(n, ast.ImportFrom)
+            and n.module and n.module.startswith("api") for a in n.names}
+    assert uses == {("api.layout", "stack")}, uses
+
+
+def test_one_place_attaches_tensor_methods():
+    """Only api/__init__.py sets attributes on Tensor (tensor.py defines its own)."""
+    import re
+    assignment = re.compile(r"setattr\(Tensor\b|^\s*Tensor\.\w+\s*=", re.M)
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.relative_to(ROOT).as_posix() in ("api/__init__.py", "tensor.py"):
+            continue
+        assert not assignment.search(path.read_text()), path.relative_to(ROOT)

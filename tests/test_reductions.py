@@ -283,3 +283,26 @@ def test_scans_match_torch(device):
         got = getattr(cltorch, name)(cltorch.tensor(a, device=device), 1)
         assert_close(got.values, want.values.numpy())
         assert got.indices.tolist() == want.indices.tolist()
+
+
+def test_every_differentiable_reduction_row_carries_its_gradient():
+    """The derivative rule: a reduction's gradient lives in its row of ops.reduce, as the
+    pointwise table's do; only the bool rows have none."""
+    from cltorch.ops.reduce import ROWS
+    for row in ROWS:
+        assert (row.grad is None) == (row.result == "bool"), row.name
+        assert row.grad is None or row.node.endswith(("Backward0", "Backward1")), row.name
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), (-1, False)])
+def test_prod_gradient_through_zeros_matches_pytorch(device, dim, keepdim):
+    torch = pytest.importorskip("torch")
+    needs_fp64(device)
+    a = np.array([[2.0, 0.0, 3.0], [1.0, 4.0, 0.5], [0.0, 0.0, 2.0]])
+    x = cltorch.tensor(a, dtype=cltorch.float64, device=device, requires_grad=True)
+    ref = torch.tensor(a, requires_grad=True)
+    for t in (x, ref):
+        out = t.prod() if dim is None else t.prod(dim, keepdim=keepdim)
+        (out * out).sum().backward()
+    assert_close(x.grad, ref.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert cltorch.autograd.gradgradcheck(lambda t: t.prod(1), (x.detach().requires_grad_(),))

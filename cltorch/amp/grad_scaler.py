@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 from .. import dtypes
+from ..backend import registry
 
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
 
@@ -19,9 +20,8 @@ class GradScaler:
 
     def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0,
                  backoff_factor=0.5, growth_interval=2000, enabled=True):
-        from .. import cuda
         self._device = str(device).split(":")[0]
-        if enabled and self._device == "cuda" and not cuda.is_available():
+        if enabled and self._device == "cuda" and not registry.accelerators():
             warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  "
                           "Disabling.")
             enabled = False

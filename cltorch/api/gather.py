@@ -1,6 +1,6 @@
 """Reading through index tensors: index_select, gather, take, masked_fill, masked_select,
 nonzero, and ``tensor[index]`` with index tensors, lists and masks (``AdvancedIndex``, which
-``index_writes`` shares for writes).
+``api.scatter`` shares for writes).
 
 nonzero and masked_select have a data-dependent size, so they read the mask back (a host sync,
 as in PyTorch's CUDA backend); index checks read back an index's min and max.

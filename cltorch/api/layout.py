@@ -13,6 +13,7 @@ from .creation import arange, empty, tensor, zeros
 from .pointwise import FUNCTIONS
 from ..ops.array import check_same_device, cpu_view
 from ..ops.layout import broadcast_shapes
+from ..ops.search import searchsorted as search_rows
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import needs_grad, record
 from ..autograd.views import region_backward
@@ -232,7 +233,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 def _repeated_positions(repeats, size, device, output_size):
     """0 repeated repeats[0] times, 1 repeated repeats[1] times, ..."""
-    from .search import searchsorted  # counting builds on this module
     if repeats.ndim != 1 or repeats.dtype.category != 1:
         raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
     if repeats.numel() == 1:
@@ -245,7 +245,8 @@ def _repeated_positions(repeats, size, device, output_size):
         if size and repeats.amin().item() < 0:
             raise RuntimeError("repeats can not be negative")
         output_size = ends[-1].item() if size else 0
-    return searchsorted(ends, arange(output_size, device=device), right=True)
+    return search_rows(ends.reshape(1, -1), arange(output_size, device=device).reshape(1, -1),
+                       True).reshape(-1)
 
 
 def _band_mask(input, diagonal, lower):

@@ -210,8 +210,7 @@ def where(condition, input=None, other=None, *, out=None):
     """``input`` where ``condition`` is True, else ``other``; ``where(condition)`` alone is
     ``nonzero(condition, as_tuple=True)``."""
     if input is None and other is None:
-        from .gather import nonzero  # builds on this module
-        return nonzero(condition, as_tuple=True)
+        return condition.nonzero(as_tuple=True)
     if not isinstance(condition, Tensor) or condition.dtype is not dtypes.bool_:
         name = condition.dtype.legacy_name if isinstance(condition, Tensor) else \
             type(condition).__name__

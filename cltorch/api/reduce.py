@@ -9,8 +9,7 @@ import types
 from .. import dtypes
 from .pointwise import FUNCTIONS
 from ..ops import pointwise
-from ..ops.reduce import normalize_dims, reduce
-from ..autograd.derivatives import evenly, prod_backward, to_indices, unreduce
+from ..ops.reduce import TABLE, normalize_dims, reduce
 from ..autograd.graph import record
 from ..tensor import Tensor
 from ..amp.autocast_mode import FLOAT32, FLOAT32_GPU, autocast_op
@@ -36,6 +35,32 @@ def _dtype(dtype):
     return None if dtype is None else dtypes.to_dtype(dtype)
 
 
+def _reduce(name, input, dim=None, keepdim=False, dtype=None, node=None):
+    """The ``name`` row of ``ops.reduce`` over ``dim``, recorded for autograd with the row's own
+    ``grad`` (the one place reductions join the graph)."""
+    row = TABLE[name]
+    out = reduce(row, input, dim, keepdim, dtype)
+    if row.grad is not None and input.requires_grad:
+        saves, grad = row.grad
+        dims, shape = normalize_dims(dim, input.ndim), input._shape
+        saved = ((input,) if "x" in saves else ()) + ((out[1],) if row.arg else ())
+
+        def backward(g, *rest):
+            if row.arg:
+                rest = rest[1:]  # the indices' gradient (there is none)
+            state = types.SimpleNamespace(shape=shape, dims=dims, keepdim=keepdim)
+            if "x" in saves:
+                state.x, rest = rest[0], rest[1:]
+            if row.arg:
+                state.index, rest = rest[0], rest[1:]
+            if "o" in saves:
+                state.out = rest[0]
+            return grad(g, state)
+        record(out, node or row.node, (input,), backward, saved=saved,
+               save_outputs="o" in saves)
+    return out
+
+
 @autocast_op(FLOAT32_GPU)
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (int or tuple; all dims when None). Integers sum to int64.
@@ -44,47 +69,25 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         >>> tensor([[1, 2], [3, 4]]).sum(0).tolist()
         [4, 6]
     """
-    out = reduce("sum", input, dim, keepdim, _dtype(dtype))
-    return _record_unreduce(out, "SumBackward1", input, dim, keepdim, lambda g: g)
-
-
-def _record_unreduce(out, name, input, dim, keepdim, scale, saved=()):
-    """Record a reduction whose gradient is ``scale(g)`` spread back over the reduced dims."""
-    if input.requires_grad:
-        shape, dims = input._shape, normalize_dims(dim, input.ndim)
-        record(out, name, (input,), lambda g, *s: unreduce(scale(g, *s), shape, dims, keepdim),
-               saved=saved)
-    return out
+    return _reduce("sum", input, dim, keepdim, _dtype(dtype))
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero."""
-    out = reduce("nansum", input, dim, keepdim, _dtype(dtype))
-    if input.requires_grad:
-        shape, dims = input._shape, normalize_dims(dim, input.ndim)
-        record(out, "NansumBackward0", (input,), lambda g, x: unreduce(
-            g, shape, dims, keepdim).masked_fill(x.isnan(), 0.0), saved=(input,))
-    return out
+    return _reduce("nansum", input, dim, keepdim, _dtype(dtype))
 
 
 @autocast_op(FLOAT32)
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over ``dim`` (all dims when None)."""
-    out = reduce("prod", input, dim, keepdim, _dtype(dtype))
-    if input.requires_grad:
-        if isinstance(dim, (tuple, list)):
-            raise RuntimeError("prod(): the gradient supports one dim or all dims")
-        d = None if dim is None else normalize_dims(dim, input.ndim)[0]
-        record(out, "ProdBackward0", (input,), lambda g, x, out: prod_backward(
-            g, x, out, d, keepdim), saved=(input,), save_outputs=True)
-    return out
+    if input.requires_grad and isinstance(dim, (tuple, list)):
+        raise RuntimeError("prod(): the gradient supports one dim or all dims")
+    return _reduce("prod", input, dim, keepdim, _dtype(dtype))
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over ``dim``; floating point inputs only, as in PyTorch."""
-    out = reduce("mean", input, dim, keepdim, _dtype(dtype))
-    count = math.prod(input._shape[d] for d in normalize_dims(dim, input.ndim))
-    return _record_unreduce(out, "MeanBackward1", input, dim, keepdim, lambda g: g / count)
+    return _reduce("mean", input, dim, keepdim, _dtype(dtype))
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
@@ -95,34 +98,20 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 def amax(input, dim=(), keepdim=False):
     """Largest value over ``dim`` (all dims when empty); NaN propagates."""
-    return _evenly(reduce("amax", input, dim, keepdim), "AmaxBackward0", input, dim, keepdim)
-
-
-def _evenly(out, name, input, dim, keepdim):
-    if input.requires_grad:
-        dims = normalize_dims(dim, input.ndim)
-        record(out, name, (input,), lambda g, x, out: evenly(g, x, out, dims, keepdim),
-               saved=(input,), save_outputs=True)
-    return out
+    return _reduce("amax", input, dim, keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
     """Smallest value over ``dim`` (all dims when empty); NaN propagates."""
-    return _evenly(reduce("amin", input, dim, keepdim), "AminBackward0", input, dim, keepdim)
+    return _reduce("amin", input, dim, keepdim)
 
 
 def _extreme(name, input, dim, keepdim):
     if dim is None:
-        return _evenly(reduce("a" + name, input, None, False), name.capitalize() + "Backward1",
-                       input, None, False)
+        return _reduce("a" + name, input, None, False, node=name.capitalize() + "Backward1")
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         return FUNCTIONS["maximum" if name == "max" else "minimum"](input, dim)
-    values, indices = reduce("arg" + name, input, dim, keepdim)
-    if input.requires_grad:
-        shape, d = input._shape, normalize_dims(dim, input.ndim)[0] if input.ndim else 0
-        record((values, indices), name.capitalize() + "Backward0", (input,),
-               lambda g, _, index: to_indices(g, shape, d, index, keepdim), saved=(indices,))
-    return getattr(return_types, name)(values, indices)
+    return getattr(return_types, name)(*_reduce("arg" + name, input, dim, keepdim))
 
 
 def max(input, dim=None, keepdim=False):
@@ -222,23 +211,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     rows = {1: "norm1", 2: "norm2", math.inf: "norm_inf", -math.inf: "norm_ninf", 0: "norm0"}
     if ord not in rows:
         return sum(x.abs() ** ord, dim, keepdim) ** (1.0 / ord)
-    out = reduce(rows[ord], x, dim, keepdim)
-    if x.requires_grad:
-        dims = normalize_dims(dim, x.ndim)
-        record(out, "LinalgVectorNormBackward0", (x,), lambda g, x, out: _norm_backward(
-            g, x, out, ord, dims, keepdim), saved=(x,), save_outputs=True)
-    return out
-
-
-def _norm_backward(g, x, out, ord, dims, keepdim):
-    if ord == 0:
-        return x.new_zeros(x.shape)
-    if ord == 1:
-        return unreduce(g, x._shape, dims, keepdim) * x.sign()
-    if ord == 2:  # x / |x|, and 0 where the norm is 0 (PyTorch's subgradient)
-        scale = unreduce(g / out.masked_fill(out == 0, 1.0), x._shape, dims, keepdim)
-        return (x * scale).masked_fill(unreduce(out == 0, x._shape, dims, keepdim), 0.0)
-    return evenly(g, x.abs(), out, dims, keepdim) * x.sign()  # +-inf: the extreme |x| wins
+    return _reduce(rows[ord], x, dim, keepdim)
 
 
 @autocast_op(FLOAT32_GPU)

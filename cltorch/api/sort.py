@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import dtypes
-from ..autograd.derivatives import evenly
+from ..ops.reduce import evenly
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import record
 from ..ops.sort import sort_rows

@@ -17,7 +17,6 @@ def _tensors(x):
 
 
 def _root_grads(outputs, grad_outputs):
-    from ..api.creation import ones_like
     grads = list(_tensors(grad_outputs)) if grad_outputs is not None else [None] * len(outputs)
     if len(grads) != len(outputs):
         raise RuntimeError(f"grad_tensors should have the same length as tensors, but got "
@@ -29,7 +28,7 @@ def _root_grads(outputs, grad_outputs):
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grads[i] = ones_like(out)
+            grads[i] = out.new_ones(out._shape)
         elif tuple(g.shape) != tuple(out.shape):
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{g.shape} and output[{i}] has a shape of {out.shape}.")
@@ -71,8 +70,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                "in the graph. Set allow_unused=True if this is the desired "
                                "behavior.")
         if g is None and materialize_grads:
-            from ..api.creation import zeros_like
-            g = zeros_like(t)
+            g = t.new_zeros(t._shape)
         result.append(g)
     return tuple(result)
 
@@ -94,6 +92,7 @@ class _Run:
         self.found = [None] * len(inputs or ())
         self.leaves = None if inputs is None else {id(t) for t in inputs}
         self.user_grads = {id(g) for g in root_grads}
+        self.like = root_grads[0] if root_grads else None  # makes the zeros of materialised gradients (new_zeros)
         self.stolen = set()
 
     def go(self):
@@ -200,10 +199,9 @@ class _Run:
         return grads
 
     def _call(self, node, grads):
-        from ..api.creation import zeros
         if node._materialize:
             grads = [g if g is not None or meta is None else
-                     zeros(meta[0], dtype=meta[1], device=meta[2])
+                     self.like.new_zeros(meta[0], dtype=meta[1], device=meta[2])
                      for g, meta in zip(grads, node._output_meta)]
         results = list(node.apply(grads))
         if node._hooks:

@@ -26,8 +26,7 @@ def _grads(outputs, inputs, grad_outputs, create_graph, strict):
             if strict:
                 raise RuntimeError("The output of the user-provided function is independent of "
                                    "an input. This is not allowed in strict mode.")
-            from ..api.creation import zeros_like
-            g = zeros_like(x)
+            g = x.new_zeros(x._shape)
         fixed.append(g if create_graph else g.detach())
     return tuple(fixed)
 
@@ -39,8 +38,7 @@ def _ones_for_scalars(outputs, v):
         if o.numel() != 1:
             raise RuntimeError("The vector v can only be None if the user-provided function "
                                "returns a single Tensor with a single element.")
-    from ..api.creation import ones_like
-    return tuple(ones_like(o) for o in outputs)
+    return tuple(o.new_ones(o._shape) for o in outputs)
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
@@ -56,7 +54,6 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v), from the gradient of v^T-weighted vjp (double backward)."""
-    from ..api.creation import ones_like, zeros_like
     inputs, many_in = _tuple(inputs)
     with enable_grad():
         xs = _prepare(inputs, create_graph)
@@ -66,14 +63,14 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
                 raise RuntimeError("The vector v can only be None if the input to the "
                                    "user-provided function is a single Tensor with a single "
                                    "element.")
-            v = tuple(ones_like(x) for x in xs)
+            v = tuple(x.new_ones(x._shape) for x in xs)
         v = _tuple(v)[0]
-        dummies = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
+        dummies = tuple(o.new_zeros(o._shape).requires_grad_(True) for o in outputs)
         g = grad(outputs, xs, dummies, create_graph=True, allow_unused=True)
         pairs = [(gi, vi) for gi, vi in zip(g, v) if gi is not None]
         result = grad([p[0] for p in pairs], dummies, [p[1] for p in pairs],
                       create_graph=create_graph, allow_unused=True)
-        result = tuple(zeros_like(o) if r is None else (r if create_graph else r.detach())
+        result = tuple(o.new_zeros(o._shape) if r is None else (r if create_graph else r.detach())
                        for o, r in zip(outputs, result))
     outputs = tuple(o if create_graph else o.detach() for o in outputs)
     return (outputs if many_out else outputs[0]), (result if many_out else result[0])

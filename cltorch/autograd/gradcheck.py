@@ -59,11 +59,10 @@ def _values(func, inputs):
 
 def _analytical(outputs, inputs, wrt):
     """J[o][i] row by row: one backward per output element."""
-    from ..api.creation import zeros_like
     rows = {}
     for k, out in enumerate(outputs):
         for flat in range(out.numel()):
-            seed = zeros_like(out)
+            seed = out.new_zeros(out._shape)
             with no_grad():
                 seed.view(-1)[flat] = 1.0
             grads = grad(out, [inputs[i] for i in wrt], seed, retain_graph=True,
@@ -111,12 +110,11 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   gen_non_contig_grad_outputs=False, raise_exception=True, **kwargs):
     """gradcheck of the gradients of ``func`` (second derivatives, through create_graph)."""
-    from ..api.random import randn
     inputs = _as_tuple(inputs)
     outputs = _differentiable_outputs(func, inputs)
     if grad_outputs is None:
-        grad_outputs = tuple(randn(o.shape, dtype=o.dtype, device=o.device,
-                                   requires_grad=True) for o in outputs)
+        grad_outputs = tuple(o.new_empty(o._shape).normal_().requires_grad_(True)
+                             for o in outputs)
     grad_outputs = _as_tuple(grad_outputs)
     n = len(inputs)
     wrt = [i for i, x in enumerate(inputs) if _is_tensor(x) and x.requires_grad]

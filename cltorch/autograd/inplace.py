@@ -53,13 +53,12 @@ def write(self, compute):
 def _copy_slices(base, view, new):
     """``base`` now holds ``new`` in the region of ``view``: give it a node that sends the
     region's gradient to ``new`` and the rest to its old graph; make ``view`` a view of it."""
-    from ..api.creation import ones
     if not base._is_contiguous():
         raise NotImplementedError("an in-place operation on a view of a non-contiguous tensor "
                                   "that requires grad is not supported by cltorch yet")
     replay = _region(base, view)
     with no_grad():
-        outside = ones(base._shape, dtype=base.dtype, device=base.device)
+        outside = base.new_ones(base._shape)
         replay(outside).zero_()
     # record reads base's current grad_fn as the edge to its old graph, then replaces it
     record(base, "CopySlices", (base, new), lambda g: (g * outside, replay(g)))

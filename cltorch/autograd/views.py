@@ -3,6 +3,9 @@ region the view selects. The region is found by replaying the view op on the gra
 so one function serves slicing, diagonals, windows and strided views."""
 from __future__ import annotations
 
+import numpy as np
+
+from .. import dtypes
 from .graph import record
 from .grad_mode import no_grad
 
@@ -11,12 +14,12 @@ def region_backward(g, shape, replay):
     """Zeros of ``shape`` holding ``g`` where ``replay`` (the forward view op, applied to a
     tensor of ``shape``) points; overlapping regions (windows, stride 0) add up. The result is
     differentiable in ``g``: its own gradient is ``replay`` of the incoming one."""
-    from ..api.creation import arange, zeros
     with no_grad():
-        out = zeros(shape, dtype=g.dtype, device=g.device)
+        out = g.new_zeros(shape)
         region = replay(out)
         if overlaps(region._shape, region._strides):
-            positions = replay(arange(out.numel(), device=g.device).view(shape))
+            positions = replay(g.new_tensor(np.arange(out.numel()), dtype=dtypes.int64).view(
+                shape))
             out.view(-1).index_add_(0, positions.reshape(-1), g.reshape(-1))
         else:
             region.copy_(g)

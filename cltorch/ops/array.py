@@ -118,17 +118,6 @@ def cpu_view(x: Array) -> np.ndarray:
                       offset=x._offset * item, strides=tuple(s * item for s in x._strides))
 
 
-def read_stored(x: Array) -> np.ndarray:
-    """A host copy of the stored bits of ``x`` (a dense copy is made on the device first)."""
-    if x._device.kind == "cpu":
-        return cpu_view(x).copy()
-    if not x._is_contiguous():
-        from .pointwise import apply
-        x = apply("copy", [x], out_dtype=x.dtype)
-    out = np.empty(x._shape, dtype=x.dtype.storage_np)
-    return x._device.download(x._storage.buffer, x._offset * x.dtype.itemsize, out)
-
-
 def shares_memory(a: Array, b: Array) -> bool:
     return a._storage is b._storage
 

@@ -14,7 +14,7 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .array import (Array, Storage, check_dtype_supported, check_no_internal_overlap, cpu_view,
-                    empty, read_stored)
+                    empty)
 from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
@@ -292,3 +292,13 @@ def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device
                                  kinds[0] if ndim else "c", ndim, cidx)
     kernel = device.kernel(source, name, tuple(argtypes))
     return kernel, out_st, in_strides, [numel(shape), *(sizes if ndim else ())]
+
+
+def read_stored(x: Array) -> np.ndarray:
+    """A host copy of the stored bits of ``x`` (a dense copy is made on the device first)."""
+    if x._device.kind == "cpu":
+        return cpu_view(x).copy()
+    if not x._is_contiguous():
+        x = apply("copy", [x], out_dtype=x.dtype)
+    out = np.empty(x._shape, dtype=x.dtype.storage_np)
+    return x._device.download(x._storage.buffer, x._offset * x.dtype.itemsize, out)

@@ -3,9 +3,17 @@ when few outputs each reduce many elements, and a NumPy twin on the cpu.
 
 A row gives the accumulator's start value, the per-element map, the combine and the finishing
 expression; ``arg`` rows (argmax/argmin) carry the index of the best element instead.
+
+``grad`` is the derivative, as in the pointwise table: (what it needs saved, "x" for the input
+and "o" for the result; a function of the output gradient ``g`` and ``s``, which holds the saved
+``s.x``/``s.out``, the input's ``s.shape``, the reduced ``s.dims`` (sorted), ``s.keepdim`` and,
+for ``arg`` rows, the chosen ``s.index``), returning the input's gradient. It is written with
+Tensor methods, so that it can be differentiated again. Rows without ``grad`` give integers or
+bools. ``node`` names the autograd node, as PyTorch names it.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -31,6 +39,77 @@ class Reduction:
     arg: str = ""         # "max" / "min": index of the best element
     result: str = "same"  # same | sum (ints -> int64) | bool | float (floats only) | index
     nonempty: bool = False  # refuses to reduce zero elements (max, argmax, ...)
+    grad: tuple = None    # (saved, fn(g, s) -> input gradient), see the module docstring
+    node: str = ""        # the autograd node's name
+
+
+def unreduce(g, shape, dims, keepdim):
+    """``g`` of a reduction over ``dims`` broadcast back to the input ``shape``."""
+    if not keepdim:
+        for d in dims:
+            g = g.unsqueeze(d)
+    return g.expand(shape)
+
+
+def evenly(g, x, out, dims, keepdim):
+    """The gradient of amax/amin: shared equally by the elements equal to the result."""
+    hit = (x == unreduce(out, x._shape, dims, keepdim)).to(g.dtype)
+    count = hit.sum(tuple(dims), keepdim=True)
+    return unreduce(g, x._shape, dims, keepdim) * hit / count
+
+
+def _to_index(g, s):
+    """max/min over a dim: ``g`` scattered to the chosen index."""
+    d, index = (s.dims[0] if s.dims else 0), s.index
+    if not s.keepdim:
+        g, index = g.unsqueeze(d), index.unsqueeze(d)
+    return g.new_zeros(s.shape).scatter(d, index, g)
+
+
+def _exclusive_cumprod(x, d):
+    """The product of the elements before each one along ``d`` (1 for the first): exact with
+    zeros, unlike ``cumprod / x``."""
+    first = x.new_zeros(1, dtype=dtypes.int64)
+    return x.roll(1, d).index_fill(d, first, 1.0).cumprod(d)
+
+
+def _prod_grad(g, s):
+    """d prod / dx_i = the product of the other elements: exclusive products from the left
+    times those from the right (one dim, or all dims through the flattened input)."""
+    x = s.x
+    if len(s.dims) != 1 or x.ndim == 1:
+        x = x.reshape(-1)
+        left, right = _exclusive_cumprod(x, 0), _exclusive_cumprod(x.flip([0]), 0).flip([0])
+        return (g.reshape(()) * left * right).reshape(s.shape)
+    d = s.dims[0]
+    left, right = _exclusive_cumprod(x, d), _exclusive_cumprod(x.flip([d]), d).flip([d])
+    return unreduce(g, s.shape, s.dims, s.keepdim) * left * right
+
+
+def _norm_grad(ord):
+    def grad(g, s):
+        x, out, dims, keepdim = s.x, s.out, s.dims, s.keepdim
+        if ord == 0:
+            return x.new_zeros(x.shape)
+        if ord == 1:
+            return unreduce(g, x._shape, dims, keepdim) * x.sign()
+        if ord == 2:  # x / |x|, and 0 where the norm is 0 (PyTorch's subgradient)
+            scale = unreduce(g / out.masked_fill(out == 0, 1.0), x._shape, dims, keepdim)
+            return (x * scale).masked_fill(unreduce(out == 0, x._shape, dims, keepdim), 0.0)
+        return evenly(g, x.abs(), out, dims, keepdim) * x.sign()  # +-inf: the extreme |x| wins
+    return grad
+
+
+def _count(s):
+    count = 1
+    for d in s.dims:
+        count *= s.shape[d]
+    return count
+
+
+_SPREAD = ("", lambda g, s: unreduce(g, s.shape, s.dims, s.keepdim))
+_EVENLY = ("xo", lambda g, s: evenly(g, s.x, s.out, s.dims, s.keepdim))
+_NORM = "LinalgVectorNormBackward0"
 
 
 def _np_arg(fn):
@@ -49,35 +128,42 @@ def _np_extreme(fn, values, axis):
 
 
 ROWS = [
-    Reduction("sum", "0", "a + b", lambda v, axis: np.sum(v, axis=axis), result="sum"),
+    Reduction("sum", "0", "a + b", lambda v, axis: np.sum(v, axis=axis), result="sum",
+              grad=_SPREAD, node="SumBackward1"),
     Reduction("nansum", "0", "a + b", lambda v, axis: np.nansum(v, axis=axis),
-              map="(v != v) ? 0 : v", result="sum"),
-    Reduction("prod", "1", "a * b", lambda v, axis: np.prod(v, axis=axis), result="sum"),
+              map="(v != v) ? 0 : v", result="sum", node="NansumBackward0",
+              grad=("x", lambda g, s: unreduce(g, s.shape, s.dims, s.keepdim).masked_fill(
+                  s.x.isnan(), 0.0))),
+    Reduction("prod", "1", "a * b", lambda v, axis: np.prod(v, axis=axis), result="sum",
+              grad=("x", _prod_grad), node="ProdBackward0"),
     Reduction("mean", "0", "a + b", lambda v, axis: np.mean(v, axis=axis), post="a / ct_count",
-              result="float"),
+              result="float", node="MeanBackward1",
+              grad=("", lambda g, s: unreduce(g / _count(s), s.shape, s.dims, s.keepdim))),
     Reduction("amax", "low", "ct_max(a, b)", lambda v, axis: np.max(v, axis=axis),
-              nonempty=True),
+              nonempty=True, grad=_EVENLY, node="AmaxBackward0"),
     Reduction("amin", "high", "ct_min(a, b)", lambda v, axis: np.min(v, axis=axis),
-              nonempty=True),
+              nonempty=True, grad=_EVENLY, node="AminBackward0"),
     Reduction("all", "1", "a && b", lambda v, axis: np.all(v != 0, axis=axis), map="v != 0",
               result="bool"),
     Reduction("any", "0", "a || b", lambda v, axis: np.any(v != 0, axis=axis), map="v != 0",
               result="bool"),
     Reduction("argmax", "low", "", _np_arg(np.argmax), arg="max", result="index",
-              nonempty=True),
+              nonempty=True, grad=("", _to_index), node="MaxBackward0"),
     Reduction("argmin", "high", "", _np_arg(np.argmin), arg="min", result="index",
-              nonempty=True),
-    Reduction("norm1", "0", "a + b", _np_norm(1), map="fabs(v)", result="float"),
+              nonempty=True, grad=("", _to_index), node="MinBackward0"),
+    Reduction("norm1", "0", "a + b", _np_norm(1), map="fabs(v)", result="float",
+              grad=("xo", _norm_grad(1)), node=_NORM),
     Reduction("norm2", "0", "a + b", lambda v, axis: np.sqrt(np.sum(v * v, axis=axis)),
-              map="v * v", post="sqrt(a)", result="float"),
+              map="v * v", post="sqrt(a)", result="float", grad=("xo", _norm_grad(2)),
+              node=_NORM),
     Reduction("norm_inf", "0", "ct_max(a, b)",
               lambda v, axis: np.max(np.abs(v), axis=axis, initial=0), map="fabs(v)",
-              result="float"),
+              result="float", grad=("xo", _norm_grad(math.inf)), node=_NORM),
     Reduction("norm_ninf", "high", "ct_min(a, b)",
               lambda v, axis: np.min(np.abs(v), axis=axis, initial=np.inf), map="fabs(v)",
-              result="float"),
+              result="float", grad=("xo", _norm_grad(-math.inf)), node=_NORM),
     Reduction("norm0", "0", "a + b", lambda v, axis: np.sum(v != 0, axis=axis),
-              map="(v != 0)", result="float"),
+              map="(v != 0)", result="float", grad=("xo", _norm_grad(0)), node=_NORM),
 ]
 TABLE = {r.name: r for r in ROWS}
 

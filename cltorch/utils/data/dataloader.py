@@ -319,7 +319,7 @@ def _worker_loop(dataset, collate_fn, tasks, results, worker_id, num_workers, se
     """A worker process: seed, run worker_init_fn, then serve batches until told to stop."""
     global _worker_info
     import traceback
-    from ... import manual_seed
+    from ...api.random import manual_seed
     random.seed(seed)
     manual_seed(seed)
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
