@@ -13,10 +13,11 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..ops import gather as gather_op
 from ..ops.array import check_device
+from ..ops.layout import broadcast_shapes
 from ..tensor import Tensor, normalize_dim
 from .creation import tensor, zeros
+from .layout import basic_view, is_basic, is_int_index
 from .pointwise import FUNCTIONS
-from .subscript import basic_view, is_basic, is_int_index
 
 
 def _long_index(index, device, move=True):
@@ -128,7 +129,6 @@ def masked_select(input, mask):
 
 
 def _shape(a, b):
-    from ..ops.layout import broadcast_shapes
     return broadcast_shapes(a._shape, b._shape)
 
 
@@ -243,7 +243,6 @@ def _mask_coords(x, mask, dim):
 
 
 def _broadcast_picks(picks):
-    from ..ops.layout import broadcast_shapes
     try:
         shape = broadcast_shapes(*(p._shape for p in picks))
     except RuntimeError:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 
-from ..ops import gemm
-from ..ops.layout import broadcast_shapes
+from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 from ..autograd.engine import sum_to
 from ..autograd.graph import record
+from ..ops import gemm
+from ..ops.layout import broadcast_shapes
 from ..tensor import Tensor
-from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 
 
 def _as_batched(x: Tensor, batch_shape) -> Tensor:

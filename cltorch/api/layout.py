@@ -1,5 +1,6 @@
-"""Joining, splitting and rearranging: cat/stack/split/chunk, flip/roll/rot90, repeat/tile,
-tril/triu/diag/diagonal/trace, movedim/unfold/meshgrid/broadcast_tensors.
+"""Views and rearranging: basic indexing (ints, slices, None, ``...``), joining and splitting
+(cat/stack/split/chunk), flip/roll/rot90, repeat/tile, tril/triu/diag/diagonal/trace,
+movedim/unfold/meshgrid/broadcast_tensors, diff and cross.
 
 Where PyTorch returns a view, so does cltorch (split, chunk, diagonal, unfold, movedim...);
 the rest are copies through the pointwise copy kernel of reversed, strided or expanded views.
@@ -9,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from .creation import arange, empty, tensor, zeros
-from .pointwise import FUNCTIONS
-from ..ops.array import check_same_device, cpu_view
-from ..ops.layout import broadcast_shapes
-from ..ops.search import searchsorted as search_rows
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import needs_grad, record
 from ..autograd.views import region_backward
+from ..ops.array import check_same_device, cpu_view
+from ..ops.layout import broadcast_shapes
+from ..ops.search import searchsorted as search_rows
 from ..tensor import Tensor, normalize_dim, sizes_from_args
+from .creation import arange, empty, tensor, zeros
+from .pointwise import FUNCTIONS
 
 
 def cat(tensors, dim=0, *, out=None):
@@ -400,7 +401,6 @@ def as_strided(input, size, stride, storage_offset=None):
 
 def _storage_positions(size, stride, offset, device):
     """The storage index of every element of a (size, stride, offset) view, row-major."""
-    import numpy as np
     grids = np.indices(size, dtype=np.int64) if size else np.zeros((0,), np.int64)
     positions = offset + sum(g * st for g, st in zip(grids, stride)) if size else \
         np.array([offset])
@@ -437,6 +437,79 @@ def _inplace_view(name):
         return self
     method.__name__ = name + "_"
     return method
+
+
+# ---- basic indexing: ints, slices (with steps), None and ``...``, all giving views --------
+
+
+def is_basic(index) -> bool:
+    """True when every item is an int, slice, None or ``...`` (a view can express it)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(item is None or item is Ellipsis or isinstance(item, slice) or is_int_index(item)
+               for item in items)
+
+
+def basic_view(tensor, index):
+    """``tensor[index]`` for basic indices; a view on the same storage."""
+    items = _expand_ellipsis(tensor, index if isinstance(index, tuple) else (index,))
+    shape, strides, offset, dim = [], [], tensor._offset, 0
+    for item in items:
+        if item is None:
+            shape.append(1)
+            strides.append(tensor._strides[dim] * tensor._shape[dim] if dim < tensor.ndim else 1)
+            continue
+        size, stride = tensor._shape[dim], tensor._strides[dim]
+        if isinstance(item, slice):
+            start, stop, step = _slice_bounds(item, size)
+            shape.append(max(0, -(-(stop - start) // step)))
+            strides.append(stride * step)
+            offset += start * stride
+        else:
+            offset += _int_index(item, size, dim) * stride
+        dim += 1
+    shape += tensor._shape[dim:]
+    strides += tensor._strides[dim:]
+    return tensor._view(shape, strides, offset, name="SliceBackward0", backward=lambda g: (
+        region_backward(g, tensor._shape, lambda t: basic_view(t, index))))
+
+
+def _expand_ellipsis(tensor, items):
+    for item in items:
+        if not (item is None or item is Ellipsis or isinstance(item, slice) or is_int_index(item)):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`) and None are valid "
+                             "indices for now: indexing with tensors, lists or masks comes with "
+                             "the indexing ops (gather, index_select, masked_select)")
+    if sum(item is Ellipsis for item in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(item is not None and item is not Ellipsis for item in items)
+    if used > tensor.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {tensor.ndim}")
+    if Ellipsis in items:
+        at = next(i for i, item in enumerate(items) if item is Ellipsis)
+        items = items[:at] + (slice(None),) * (tensor.ndim - used) + items[at + 1:]
+    return items
+
+
+def is_int_index(item) -> bool:
+    if isinstance(item, (bool, np.bool_)):
+        return False
+    if isinstance(item, (int, np.integer)):
+        return True
+    return getattr(item, "ndim", None) == 0 and not item.dtype.is_floating_point \
+        and item.dtype.name != "bool"
+
+
+def _int_index(item, size, dim) -> int:
+    i = int(item)
+    if not -size <= i < size:
+        raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+    return i % size
+
+
+def _slice_bounds(item, size):
+    if item.step is not None and int(item.step) <= 0:
+        raise ValueError("step must be greater than zero")
+    return item.indices(size)
 
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
-from .creation import tensor as _tensor
+from .creation import empty, tensor as _tensor, zeros
 from .layout import cross  # noqa: F401  (torch.linalg.cross)
 from .reduce import vector_norm
 
@@ -97,7 +97,6 @@ def inv(A, *, out=None):
 
 def inv_ex(A, *, check_errors=False, out=None):
     """``inv`` and an info tensor (0: success); raises only with ``check_errors``."""
-    from .creation import zeros
     try:
         return _InvEx(inv(A), zeros(A.shape[:-2], dtype=dtypes.int32, device=A.device))
     except LinAlgError:
@@ -193,7 +192,6 @@ def qr(A, mode="reduced"):
         return _mT(solve(R, _mT(gQ + Q @ copyltu)))
     record((Q, R), "LinalgQrBackward0", (A,), backward, save_outputs=True)
     if mode == "r":
-        from .creation import empty
         return _QR(empty(0, dtype=A.dtype, device=A.device), R)
     return _QR(Q, R)
 
@@ -282,9 +280,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
         Z = solve(_mT(A) @ A, g)
         return (Bm - A @ X) @ _mT(Z) - A @ Z @ _mT(X), A @ Z
     record(X, "LinalgLstsqBackward0", (A, Bm), backward, save_outputs=True)
-    from .creation import tensor
     return _Lstsq(X.squeeze(-1) if vector else X, _back(np.asarray(residuals), A),
-                  tensor(np.asarray(rank), dtype=dtypes.int64, device=A.device),
+                  _tensor(np.asarray(rank), dtype=dtypes.int64, device=A.device),
                   _back(np.asarray(sv), A))
 
 

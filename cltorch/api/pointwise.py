@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import dtypes
 from ..autograd import inplace
 from ..autograd.graph import needs_grad, record
@@ -230,7 +232,6 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     """Replace NaN, +inf and -inf by finite numbers (default: the dtype's extremes)."""
     if input.dtype.category < 2:
         return input.clone() if out is None else out.copy_(input)
-    import numpy as np
     finfo = np.finfo(np.float32 if input.dtype is dtypes.bfloat16 else input.dtype.numpy)
     big = 3.3895313892515355e38 if input.dtype is dtypes.bfloat16 else float(finfo.max)
     return _apply("nan_to_num", [input, nan, big if posinf is None else posinf,

@@ -13,12 +13,14 @@ import os
 import numpy as np
 
 from .. import dtypes
-from .creation import empty
-from ..ops import pointwise
-from ..ops.check import check_values
-from ..ops import random as philox
 from ..autograd import inplace
+from ..backend import registry
+from ..ops import pointwise
+from ..ops import random as philox
+from ..ops.array import Storage
+from ..ops.check import check_values
 from ..tensor import Tensor, sizes_from_args
+from .creation import empty, tensor
 
 
 class Generator:
@@ -62,8 +64,6 @@ class Generator:
 
 
 def _cpu_bytes(raw):
-    from ..backend import registry
-    from ..ops.array import Storage
     return Storage(registry.get("cpu"), raw.copy(), 16), (16,), (1,), 0, dtypes.uint8
 
 
@@ -156,7 +156,6 @@ def randperm(n, *, generator=None, dtype=None, device=None, **_):
     seed_, offset = (generator or default_generator)._next()
     keys = philox.philox(n, seed_, offset)
     order = np.lexsort((np.arange(n), keys[1], keys[0]))
-    from .creation import tensor
     return tensor(order, dtype=dtype or dtypes.int64, device=device)
 
 

@@ -7,12 +7,12 @@ import math
 import types
 
 from .. import dtypes
-from .pointwise import FUNCTIONS
+from ..amp.autocast_mode import FLOAT32, FLOAT32_GPU, autocast_op
+from ..autograd.graph import record
 from ..ops import pointwise
 from ..ops.reduce import TABLE, normalize_dims, reduce
-from ..autograd.graph import record
 from ..tensor import Tensor
-from ..amp.autocast_mode import FLOAT32, FLOAT32_GPU, autocast_op
+from .pointwise import FUNCTIONS
 
 def _return_type(name, fields):
     """A named tuple printed as PyTorch prints ``torch.return_types.max(values=..., ...)``."""

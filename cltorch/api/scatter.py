@@ -12,14 +12,15 @@ from .. import dtypes
 from ..autograd import inplace
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import record
+from ..autograd.views import region_backward
 from ..ops import pointwise, scatter as scatter_op
 from ..ops.array import check_device
 from ..ops.gather import BOUNDS, check_range
 from ..tensor import Tensor, normalize_dim
 from .creation import ones, zeros
 from .gather import AdvancedIndex, _long_index
+from .layout import is_basic
 from .pointwise import FUNCTIONS
-from .subscript import is_basic
 
 
 def _scatter(self, d, index, src, mode, checked=False):
@@ -48,7 +49,6 @@ def _scatter_backward(g, d, index, src, mode):
     if mode not in ("set", "add"):
         raise RuntimeError(f"the derivative for scatter with reduce='{mode}' is not implemented "
                            f"in cltorch")
-    from ..autograd.views import region_backward
     grad_self = g if mode == "add" else g.scatter(d, index, 0.0)
     if not isinstance(src, Tensor):
         return grad_self, None
@@ -139,7 +139,6 @@ def _extreme_reduce(self, d, index, src, reduce, include_self):
     part = tuple(slice(0, n) for n in index._shape)
 
     def backward(g, x, r, y):
-        from ..autograd.views import region_backward
         r_used = r[part]
         if reduce == "prod":
             g_self, g_src = _prod_grads(g, x, r_used, y, d, index, hit, include_self)

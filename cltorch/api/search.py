@@ -10,13 +10,13 @@ import math
 import numpy as np
 
 from .. import dtypes
-from .creation import arange, full, zeros
-from .layout import cat
 from ..ops.check import check_values
 from ..ops.search import searchsorted as _search
+from ..tensor import Tensor, normalize_dim
+from .creation import arange, full, zeros
+from .layout import cat
 from .random import rand
 from .reduce import _return_type, return_types
-from ..tensor import Tensor, normalize_dim
 
 return_types.mode = _return_type("mode", "values indices")
 

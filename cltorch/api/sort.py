@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from .. import dtypes
-from ..ops.reduce import evenly
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import record
+from ..ops.reduce import evenly
 from ..ops.sort import sort_rows
-from .reduce import _return_type, return_types
 from ..tensor import normalize_dim
+from .creation import empty, full
+from .pointwise import FUNCTIONS
+from .reduce import _return_type, return_types
 
 for _name in ("sort", "topk", "kthvalue", "median"):
     setattr(return_types, _name, _return_type(_name, "values indices"))
@@ -20,7 +22,6 @@ def _along_last(input, dim, fn):
         return values.reshape(()), index.reshape(())
     d = normalize_dim(dim, input.ndim)
     if input.numel() == 0:
-        from .creation import empty
         return input.clone(), empty(input.shape, dtype=dtypes.int64, device=input._storage.device)
     moved = input.movedim(d, -1)
     rows = moved.contiguous().reshape(-1, moved._shape[-1])
@@ -98,12 +99,10 @@ def median(input, dim=None, keepdim=False):
 
 
 def _where(cond, a, b):
-    from .pointwise import FUNCTIONS
     return FUNCTIONS["where"](cond, a, b)
 
 
 def _nan_like(flat):
-    from .creation import full
     return full((), float("nan"), dtype=flat.dtype, device=flat._storage.device)
 
 
