@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import builtins
 
+import math
+
 import numpy as np
 
 
@@ -182,3 +184,36 @@ def to_dtype(obj) -> dtype:
         return FROM_NUMPY[np.dtype(obj)]
     except (TypeError, KeyError):
         raise TypeError(f"unsupported dtype {obj!r}") from None
+
+
+# PyTorch's (c10's) names of the element types, as its overflow messages print them
+_C10_NAMES = {"bool": "bool", "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t",
+              "int32": "int", "int64": "int64_t", "float16": "c10::Half",
+              "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+
+
+def _range(dt):
+    if dt is bfloat16:
+        return -3.3895313892515355e+38, 3.3895313892515355e+38
+    info = np.finfo(dt.storage_np) if dt.category == 2 else np.iinfo(dt.storage_np)
+    return float(info.min) if dt.category == 2 else int(info.min), \
+        float(info.max) if dt.category == 2 else int(info.max)
+
+
+_RANGES = {d: _range(d) for d in ALL if d is not bool_}
+
+
+def check_fits(value, dt) -> None:
+    """PyTorch's check on a Python number written into elements of ``dt`` (fill_,
+    masked_fill, index_fill): a RuntimeError when it would overflow (infinity and NaN fit a
+    floating type; nothing overflows bool)."""
+    if dt is bool_ or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    low, high = _RANGES[dt]
+    if dt is uint8 and isinstance(value, int):
+        low = -high  # c10 lets a negative integer wrap into uint8, down to -255
+    finite = value == value and value not in (math.inf, -math.inf)
+    if (dt.category == 2 and finite and not low <= value <= high) or (
+            dt.category < 2 and (not finite or not low <= value <= high)):
+        raise RuntimeError(f"value cannot be converted to type {_C10_NAMES[dt.name]} without "
+                           f"overflow")

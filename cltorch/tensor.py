@@ -573,6 +573,7 @@ class Tensor(Array):
     def fill_(self, value):
         if isinstance(value, Tensor):
             value = value.item()
+        dtypes.check_fits(value, self.dtype)
         if inplace.tracked(self):
             return inplace.write(self, lambda: self.new_full(self._shape, value))
         pointwise.apply("copy", [value], out=self, inplace=True)
@@ -598,7 +599,7 @@ class Tensor(Array):
             return self._host_values()
         if self.dtype is dtypes.bfloat16:
             raise TypeError("Got unsupported ScalarType BFloat16")
-        return cpu_view(self)
+        return cpu_view(self).view()  # a new array object: the storage's cached one stays intact
 
     def tolist(self):
         return self._host_values().tolist()

@@ -147,3 +147,37 @@ def test_host_memory_devices_are_limited_by_default_and_by_the_environment():
                          capture_output=True, timeout=120,
                          env={**os.environ, "CLTORCH_MEMORY_FRACTION": "7"})
     assert bad.returncode != 0 and "allowed range is 0~1" in bad.stderr
+
+
+_FILL_CASES = [("float16", 1e30), ("float16", 65519.0), ("float16", 65504.0),
+               ("float16", float("inf")), ("float16", float("nan")), ("bfloat16", 1e300),
+               ("float32", 1e300), ("float64", 1e300), ("int8", 300), ("int8", -129),
+               ("int8", 127), ("int8", 1.5), ("int8", float("inf")), ("uint8", -1),
+               ("uint8", -255), ("uint8", -256), ("uint8", -1.0), ("uint8", 256),
+               ("int64", 2 ** 63), ("int64", 2 ** 63 - 1), ("bool", 5), ("int32", float("nan")),
+               ("int16", 1e300)]
+
+
+@pytest.mark.parametrize("how", ["fill_", "masked_fill", "index_fill"])
+def test_a_fill_value_that_overflows_the_dtype_raises_as_in_pytorch(device, how):
+    """fill_, masked_fill and index_fill refuse a number the dtype cannot hold, with
+    PyTorch's words; what PyTorch accepts (inf/nan in floats, uint8's wrap) is accepted."""
+    torch = pytest.importorskip("torch")
+
+    def run(lib, dt, value):
+        kw = {"device": device} if lib is cltorch else {}
+        z = lib.zeros(2, dtype=getattr(lib, dt), **kw)
+        if how == "fill_":
+            return z.fill_(value)
+        if how == "masked_fill":
+            return z.masked_fill(lib.tensor([True, False], **kw), value)
+        return z.index_fill(0, lib.tensor([0], **kw), value)
+
+    for dt, value in _FILL_CASES:
+        outcomes = []
+        for lib in (cltorch, torch):
+            try:
+                outcomes.append(str(run(lib, dt, value).tolist()))
+            except RuntimeError as e:
+                outcomes.append(f"RuntimeError: {e}")
+        assert outcomes[0] == outcomes[1], (dt, value)

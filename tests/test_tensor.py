@@ -262,3 +262,24 @@ def test_default_device_from_environment():
         pytest.skip("no OpenCL device")
     out = _run_python("import cltorch; print(cltorch.zeros(1).device)", CLTORCH_DEVICE="opencl")
     assert out.strip() == "opencl:0"
+
+
+def test_numpy_array_is_a_fresh_view_of_the_cpu_tensor():
+    """cpu tensors keep their NumPy views on the storage (ops/array.py cpu_view); numpy()
+    hands out a new array object over the same memory, so reshaping it in place leaves the
+    tensor's own view alone, while writes still reach the tensor."""
+    t = cltorch.arange(6.0).reshape(2, 3)
+    t + 1  # the storage now holds a cached view for this layout
+    a = t.numpy()
+    a.shape = (3, 2)
+    a[0, 0] = 10.0
+    assert (t + 1).tolist() == [[11.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert t.numpy().shape == (2, 3)
+
+
+def test_clone_of_a_fresh_result_owns_its_memory(device):
+    """A result's cached NumPy view must not let an identity op (clone) alias its memory."""
+    b = cltorch.tensor([1.0, 2.0], device=device) * 2
+    c = b.clone()
+    b.add_(1)
+    assert c.tolist() == [2.0, 4.0] and b.tolist() == [3.0, 5.0]

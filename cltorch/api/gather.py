@@ -96,6 +96,10 @@ def masked_fill(input, mask, value):
         if value.requires_grad:  # keep it a tensor: its gradient is the masked sum
             return FUNCTIONS["where"](mask, value.to(input.dtype), input)
         value = value.item()
+    dtypes.check_fits(value, input.dtype)
+    if input.dtype.is_floating_point and isinstance(value, (int, float)):
+        # a Python number keeps a floating input's dtype in where(): no 0-dim tensor to make
+        return FUNCTIONS["where"](mask, value, input)
     fill = zeros((), dtype=input.dtype, device=input._storage.device).fill_(value)
     return FUNCTIONS["where"](mask, fill, input)
 

@@ -255,8 +255,9 @@ def index_copy_(self, dim, index, source):
 def index_fill_(self, dim, index, value):
     """``self.select(dim, index[i]) = value``."""
     d, expanded, _ = _along(self, dim, index, IndexError, negative=True)
-    return _scatter(self, d, expanded, value.item() if isinstance(value, Tensor) else value,
-                    "set", checked=True)
+    value = value.item() if isinstance(value, Tensor) else value
+    dtypes.check_fits(value, self.dtype)
+    return _scatter(self, d, expanded, value, "set", checked=True)
 
 
 def index_add(input, dim, index, source, *, alpha=1):

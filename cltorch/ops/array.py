@@ -15,13 +15,14 @@ from .layout import contiguous_strides, is_contiguous, numel
 class Storage:
     """Bytes on one device. ``buffer`` is the backend's handle (None when empty). ``version``
     counts the writes into existing data (in-place ops), shared by every view, as PyTorch's
-    version counter is; autograd checks it for tensors it saved."""
+    version counter is; autograd checks it for tensors it saved. ``views`` (cpu only) keeps the
+    NumPy views of the bytes that tensors have asked for, by layout (see ``cpu_view``)."""
 
-    __slots__ = ("device", "buffer", "nbytes", "version", "__weakref__")
+    __slots__ = ("device", "buffer", "nbytes", "version", "views", "__weakref__")
 
     def __init__(self, device: Device, buffer, nbytes: int):
         self.device, self.buffer, self.nbytes = device, buffer, nbytes
-        self.version = 0
+        self.version, self.views = 0, None
         stats = device.memory  # [bytes held by live storages, their peak]
         stats[0] += nbytes
         if stats[0] > stats[1]:
@@ -110,12 +111,39 @@ def from_numpy_values(cls, values: np.ndarray, dtype, device: Device):
 
 
 def cpu_view(x: Array) -> np.ndarray:
-    """The stored bits of a cpu array as a NumPy view (writes go to the tensor)."""
+    """The stored bits of a cpu array as a NumPy view (writes go to the tensor).
+
+    Views are kept on the storage by layout: building one costs more than the NumPy op on a
+    small tensor, and a training step asks for the same few layouts again and again."""
+    storage = x._storage
+    key = (x.dtype, x._shape, x._strides, x._offset)
+    views = storage.views
+    if views is None:
+        views = storage.views = {}
+    else:
+        view = views.get(key)
+        if view is not None:
+            return view
     item = x.dtype.itemsize
     if x._numel() == 0:
         return np.empty(x._shape, dtype=x.dtype.storage_np)
-    return np.ndarray(x._shape, dtype=x.dtype.storage_np, buffer=x._storage.buffer,
-                      offset=x._offset * item, strides=tuple(s * item for s in x._strides))
+    if len(views) >= _MAX_VIEWS:  # e.g. the rows of an unbind: keep the memory bounded
+        views.clear()
+    view = views[key] = np.ndarray(x._shape, dtype=x.dtype.storage_np, buffer=storage.buffer,
+                                   offset=x._offset * item,
+                                   strides=tuple(s * item for s in x._strides))
+    return view
+
+
+_MAX_VIEWS = 32
+
+
+def keep_cpu_view(storage: Storage, dtype, shape, strides, values: np.ndarray) -> None:
+    """Record ``values`` (the NumPy array a new storage was made from, laid out as given) as
+    the storage's view for that layout, so that the first ``cpu_view`` costs nothing. A view of
+    it is kept, not the array itself: an op that hands its input back (a copy) must see an
+    array that does not own its memory, and copy it."""
+    storage.views = {(dtype, shape, strides, 0): values.view()}
 
 
 def shares_memory(a: Array, b: Array) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .array import (Array, Storage, check_dtype_supported, check_no_internal_overlap, cpu_view,
-                    empty)
+                    empty, keep_cpu_view)
 from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
@@ -114,15 +114,18 @@ def _fresh_runner(op, operands, out_dtype):
     strides = contiguous_strides(shape)
     if device.kind == "cpu":
         fn, ct = op.variant("numpy", key), compute.numpy
+        readers = [_numpy_reader(x, ct) for x in operands]
         # NumPy allocates this result itself: large ones are checked against the memory limit
         large = numel(shape) * result.itemsize >= 1 << 26
 
         def run_numpy(operands):
             if large:
                 device.check_limit(numel(shape) * result.itemsize)
+            values = [read(x) for read, x in zip(readers, operands)]
             with np.errstate(all="ignore"):
-                stored = _stored(fn(*_numpy_values(operands, ct)), result, shape)
+                stored = _stored(fn(*values), result, shape)
             storage = Storage(device, stored.reshape(-1).view(np.uint8), stored.nbytes)
+            keep_cpu_view(storage, result, shape, strides, stored)
             return cls._make(storage, shape, strides, 0, result)
         return run_numpy
     n = numel(shape)
@@ -163,6 +166,18 @@ def _numpy_values(operands, ct):
     """Operands as NumPy values of the compute type ``ct`` (scalars as NumPy scalars)."""
     return [x.dtype.to_numpy_values(cpu_view(x)).astype(ct, copy=False)
             if isinstance(x, Array) else ct.type(x) for x in operands]
+
+
+def _numpy_reader(x, ct):
+    """How a memoised cpu runner reads an operand laid out like ``x``: a function giving its
+    NumPy values in the compute type ``ct`` (what ``_numpy_values`` does, decided once)."""
+    if not isinstance(x, Array):
+        return ct.type
+    if x.dtype is dtypes.bfloat16:
+        return lambda a: a.dtype.to_numpy_values(cpu_view(a)).astype(ct)
+    if x.dtype.storage_np == ct:
+        return cpu_view
+    return lambda a: cpu_view(a).astype(ct)
 
 
 def _stored(values, result, shape) -> np.ndarray:
