@@ -406,3 +406,34 @@ def test_random_fills_follow_in_place_rules(device):
     v.uniform_()  # a constant now: no gradient reaches w through it
     (v + w).sum().backward()
     assert w.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_gradients_summed_in_place_in_the_engine_stay_correct_where_shared(device):
+    """The engine adds into a sum it owns while the sum sits in a node's buffer; once handed
+    to a node (which may pass it on to several inputs) it is never written again."""
+    torch = pytest.importorskip("torch")
+    values = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]
+
+    def run(lib, kw):
+        x = lib.tensor(values, requires_grad=True, **kw)
+        u, v = x * 2, x * 3
+        w = u * 5              # uses of u made before z: their gradients reach u after z's
+        b = (u + u + u) * v    # (and a buffer summing three gradients)
+        z = u + v              # z's node gets a sum and hands that one tensor to u and v
+        (z.sum() + (z * 2).sum() + w.sum() + (b + b).sum()).backward()
+        return x.grad
+
+    got = run(cltorch, {"device": device})
+    want = run(torch, {})
+    assert_close(got, want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_weight_gradient_is_laid_out_as_the_weight(device):
+    """PyTorch's gradient layout contract: the weight of ``linear`` (used as ``w.t()``) gets a
+    contiguous gradient, not a transposed view."""
+    lin = cltorch.nn.Linear(5, 3).to(device)
+    lin(cltorch.ones(4, 2, 5, device=device)).sum().backward()
+    assert lin.weight.grad.is_contiguous()
+    lin(cltorch.ones(4, 2, 5, device=device)).sum().backward()
+    assert lin.weight.grad.is_contiguous()
+    assert_close(lin.weight.grad, np.full((3, 5), 16.0), rtol=1e-6, atol=1e-6)

@@ -280,3 +280,22 @@ def test_embedding_options(device):
     bag = nn.EmbeddingBag.from_pretrained(cltorch.eye(3, device=device), mode="sum")
     assert bag(cltorch.tensor([0, 1, 2, 2], device=device),
                cltorch.tensor([0, 2], device=device)).tolist() == [[1, 1, 0], [0, 0, 2]]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation", [
+    ((1, 1), (1, 1), (0, 0), (1, 1)), ((3, 3), (1, 1), (1, 1), (1, 1)),
+    ((3, 1), (2, 1), (1, 0), (1, 1)), ((2, 3), (3, 2), (1, 1), (2, 1)),
+    ((3, 3), (2, 2), (0, 1), (2, 3)), ((2, 2), (2, 2), (0, 0), (1, 1))], ids=str)
+def test_unfold_and_fold_match_pytorch_over_window_geometries(device, kernel, stride, padding,
+                                                               dilation):
+    """Sliding windows (the core of conv and pooling) against PyTorch's F.unfold / F.fold."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 9)).astype(np.float32)
+    want = torch.nn.functional.unfold(torch.tensor(x), kernel, dilation, padding, stride)
+    got = F.unfold(cltorch.tensor(x, device=device), kernel, dilation, padding, stride)
+    assert np.array_equal(got.cpu().numpy(), want.numpy())
+    cols = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    want = torch.nn.functional.fold(torch.tensor(cols), (7, 9), kernel, dilation, padding, stride)
+    got = F.fold(cltorch.tensor(cols, device=device), (7, 9), kernel, dilation, padding, stride)
+    assert_close(got, want.numpy(), rtol=1e-5, atol=1e-5)

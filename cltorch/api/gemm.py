@@ -32,9 +32,18 @@ def _as_batched(x: Tensor, batch_shape) -> Tensor:
 def _bmm(a, b):
     """The batched GEMM, recorded for autograd: dA = dC @ B^T, dB = A^T @ dC."""
     return record(gemm.bmm(a, b), "BmmBackward0", (a, b), lambda g, a, b: (
-        _bmm(g, b.transpose(1, 2)) if a.requires_grad else None,
-        _bmm(a.transpose(1, 2), g) if b.requires_grad else None),
+        _product(g, b.transpose(1, 2), a) if a.requires_grad else None,
+        _product(a.transpose(1, 2), g, b) if b.requires_grad else None),
         saved=(a, b))
+
+
+def _product(x, y, like):
+    """``x @ y`` laid out as ``like``: a gradient for a transposed operand (``w.t()`` in
+    ``linear``) is computed as ``(y^T @ x^T)^T``, so that it reaches the weight contiguous,
+    as the weight is, instead of as a transposed view every accumulation reads across."""
+    if like._strides[-2] < like._strides[-1]:
+        return _bmm(y.transpose(1, 2), x.transpose(1, 2)).transpose(1, 2)
+    return _bmm(x, y)
 
 
 def _check_k(a_shape, b_shape):
@@ -90,9 +99,17 @@ def matmul(input, other):
     a = input.unsqueeze(0) if input.ndim == 1 else input
     b = other.unsqueeze(-1) if other.ndim == 1 else other
     _check_k(a._shape, b._shape)
-    batch_shape = broadcast_shapes(a._shape[:-2], b._shape[:-2])
-    out = _bmm(_as_batched(a, batch_shape), _as_batched(b, batch_shape))
-    out = out.view(*batch_shape, a._shape[-2], b._shape[-1])
+    if a.ndim > 2 and b.ndim == 2:
+        # As PyTorch does: the batch dims fold into the rows, one GEMM of (batch*m, k) rows
+        # instead of one per batch entry, and the weight's gradient is one GEMM too (not a
+        # product per entry summed afterwards)
+        rows = a.reshape(-1, a._shape[-1])
+        out = _bmm(_as_batched(rows, ()), _as_batched(b, ()))
+        out = out.view(*a._shape[:-1], b._shape[-1])
+    else:
+        batch_shape = broadcast_shapes(a._shape[:-2], b._shape[:-2])
+        out = _bmm(_as_batched(a, batch_shape), _as_batched(b, batch_shape))
+        out = out.view(*batch_shape, a._shape[-2], b._shape[-1])
     if input.ndim == 1:
         out = out.squeeze(-2)
     if other.ndim == 1:

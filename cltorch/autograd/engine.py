@@ -92,6 +92,7 @@ class _Run:
         self.found = [None] * len(inputs or ())
         self.leaves = None if inputs is None else {id(t) for t in inputs}
         self.user_grads = {id(g) for g in root_grads}
+        self.token = object()  # marks the sums this run owns while they sit in a buffer
         self.like = root_grads[0] if root_grads else None  # makes the zeros of materialised gradients (new_zeros)
         self.stolen = set()
 
@@ -105,7 +106,11 @@ class _Run:
         heapq.heapify(ready)
         while ready:
             node = heapq.heappop(ready)[2]
-            grads = self._pre_hooks(node, buffers.pop(node))
+            grads = buffers.pop(node)
+            for g in grads:  # out of the buffer, a sum may be shared: no more in-place adds
+                if getattr(g, "_summed_by", None) is not None:
+                    g._summed_by = None
+            grads = self._pre_hooks(node, grads)
             for nr, g in enumerate(grads):
                 for i in self.targets.get((node, nr), ()):
                     self.found[i] = g
@@ -178,10 +183,21 @@ class _Run:
         return needed
 
     def _add(self, buffers, node, nr, g):
+        """Sum ``g`` into the node's input buffer. The first sum is a new tensor that only the
+        buffer holds, so later ones add into it in place (as PyTorch's input buffer does);
+        with create_graph the sums are graph ops and stay out of place."""
         slots = buffers.get(node)
         if slots is None:
             slots = buffers[node] = [None] * len(node._output_meta)
-        slots[nr] = g if slots[nr] is None else slots[nr] + g
+        held = slots[nr]
+        if held is None:
+            slots[nr] = g
+        elif getattr(held, "_summed_by", None) is self.token:
+            held.add_(g)
+        else:
+            slots[nr] = held + g
+            if not self.create_graph:
+                slots[nr]._summed_by = self.token
 
     def _pre_hooks(self, node, grads):
         if node._tensor_pre_hooks:

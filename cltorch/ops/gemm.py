@@ -36,8 +36,12 @@ def bmm(a: Array, b: Array) -> Array:
     if a._device.kind == "cpu":
         va, vb = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
                   for x in (a, b))
+        target = cpu_view(out)
         with np.errstate(all="ignore"):
-            cpu_view(out)[...] = out.dtype.from_numpy_values(np.matmul(va, vb))
+            if out.dtype.storage_np == compute.numpy:  # no conversion: straight into the result
+                np.matmul(va, vb, out=target)
+            else:
+                target[...] = out.dtype.from_numpy_values(np.matmul(va, vb))
         return out
     _launch(a, b, out, batch, m, n, k, compute)
     return out

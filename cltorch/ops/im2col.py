@@ -35,7 +35,7 @@ def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
         return out
     check_dtype_supported(x._device, x.dtype)
     if x._device.kind == "cpu":
-        cpu_view(out)[...] = _unfold_numpy(x, win, pad_value).reshape(out._shape)
+        _unfold_numpy(x, win, pad_value, cpu_view(out))
         return out
     kernel = _kernel(x, "unfold", out)
     device = x._device
@@ -72,41 +72,53 @@ def _kernel(x, direction, out):
         head + (idx,) * 14))
 
 
-def _positions(win, h, w):
-    """Image rows and columns each window element reads: (KH, OH) and (KW, OW) arrays."""
+def _valid(out, stride, pad, offset, size):
+    """The output positions ``o`` whose input ``o * stride - pad + offset`` falls inside
+    ``[0, size)``: a (first, last + 1) range, empty when first >= last + 1."""
+    first = max(0, -(-(pad - offset) // stride))
+    last = min(out - 1, (size - 1 + pad - offset) // stride)
+    return first, last + 1
+
+
+def _unfold_numpy(x, win, pad_value, target):
+    """Write the (N, C, KH, KW, OH, OW) windows into ``target`` (the contiguous result): the
+    padded image read through strided windows (a view), copied once. Unfold moves bits, so it
+    works on the stored dtype directly."""
+    n, c, h, w = x._shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
                                                         win.dilation, win.out)
-    rows = np.arange(oh)[None, :] * sh - ph + np.arange(kh)[:, None] * dh
-    cols = np.arange(ow)[None, :] * sw - pw + np.arange(kw)[:, None] * dw
-    return rows, cols
-
-
-def _unfold_numpy(x, win, pad_value):
-    n, c, h, w = x._shape
-    values = x.dtype.to_numpy_values(cpu_view(x))
-    rows, cols = _positions(win, h, w)
-    inside = ((rows >= 0) & (rows < h))[:, None, :, None] & \
-        ((cols >= 0) & (cols < w))[None, :, None, :]            # (KH, KW, OH, OW)
-    picked = values[:, :, np.clip(rows, 0, h - 1)[:, None, :, None],
-                    np.clip(cols, 0, w - 1)[None, :, None, :]]  # (N, C, KH, KW, OH, OW)
-    picked = np.where(inside, picked, np.asarray(pad_value, dtype=picked.dtype))
-    return x.dtype.from_numpy_values(picked)
+    # room for every window, ceil_mode's last ones included
+    height = max(h + 2 * ph, (oh - 1) * sh + (kh - 1) * dh + 1)
+    width = max(w + 2 * pw, (ow - 1) * sw + (kw - 1) * dw + 1)
+    pad = x.dtype.from_numpy_values(np.asarray(pad_value, dtype=x.dtype.compute.numpy))
+    padded = np.full((n, c, height, width), pad, dtype=x.dtype.storage_np)
+    padded[:, :, ph:ph + h, pw:pw + w] = cpu_view(x)
+    sn, sc, sy, sx = padded.strides
+    windows = np.lib.stride_tricks.as_strided(
+        padded, (n, c, kh, kw, oh, ow), (sn, sc, dh * sy, dw * sx, sh * sy, sw * sx),
+        writeable=False)
+    target.reshape(windows.shape)[...] = windows
 
 
 def _fold_numpy(cols, size, win):
+    """Each window element's column added into its image pixels: one strided slice per
+    (kernel row, kernel column), no index arrays."""
     n = cols._shape[0]
-    (kh, kw), (oh, ow) = win.kernel, win.out
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
+                                                        win.dilation, win.out)
     h, w = size
     c = cols._shape[1] // (kh * kw)
     values = cols.dtype.to_numpy_values(cpu_view(cols)).reshape(n, c, kh, kw, oh, ow)
     acc = np.zeros((n, c, h, w), dtype=values.dtype)
-    rows, columns = _positions(win, h, w)
     for i in range(kh):
+        r0, r1 = _valid(oh, sh, ph, i * dh, h)
         for j in range(kw):
-            r, q = rows[i], columns[j]
-            keep_r, keep_q = (r >= 0) & (r < h), (q >= 0) & (q < w)
-            block = values[:, :, i, j][:, :, keep_r][:, :, :, keep_q]
-            acc[:, :, r[keep_r][:, None], q[keep_q][None, :]] += block
+            q0, q1 = _valid(ow, sw, pw, j * dw, w)
+            if r0 >= r1 or q0 >= q1:
+                continue
+            top, left = r0 * sh - ph + i * dh, q0 * sw - pw + j * dw
+            acc[:, :, top:top + (r1 - r0 - 1) * sh + 1:sh,
+                left:left + (q1 - q0 - 1) * sw + 1:sw] += values[:, :, i, j, r0:r1, q0:q1]
     return cols.dtype.from_numpy_values(acc)
 
 

@@ -155,8 +155,13 @@ def _apply_into(op, operands, out, out_dtype, inplace):
         return out
     if device.kind == "cpu":
         with np.errstate(all="ignore"):
-            values = op.variant("numpy", key)(*_numpy_values(operands, compute.numpy))
-            cpu_view(out)[...] = out.dtype.from_numpy_values(np.asarray(values))
+            values = np.asarray(op.variant("numpy", key)(*_numpy_values(operands,
+                                                                        compute.numpy)))
+            target = cpu_view(out)
+            if values.dtype == target.dtype:  # no conversion: one copy into place
+                np.copyto(target, values)
+            else:
+                target[...] = out.dtype.from_numpy_values(values)
     else:
         _run_kernel(op, key, compute, [_no_overlap(x, out) for x in operands], out)
     return out

@@ -53,16 +53,7 @@ def apply(rule: Rule, param: Array, grad: Array, states: dict, scalars: dict) ->
     param._storage.version += 1
     device = param._device
     if device.kind == "cpu":
-        ct = param.dtype.compute.numpy
-        p = param.dtype.to_numpy_values(cpu_view(param)).astype(ct)
-        g = grad.dtype.to_numpy_values(cpu_view(grad)).astype(ct)
-        s = {k: states[k].dtype.to_numpy_values(cpu_view(states[k])).astype(ct)
-             for k in rule.states}
-        with np.errstate(all="ignore"):
-            p, s = rule.numpy(p, g, s, {k: ct.type(v) for k, v in scalars.items()})
-        cpu_view(param)[...] = param.dtype.from_numpy_values(p)
-        for k in rule.states:
-            cpu_view(states[k])[...] = states[k].dtype.from_numpy_values(s[k])
+        _apply_numpy(rule, param, grad, states, scalars)
         return
     big = param._storage.nbytes > INT32_LIMIT
     idx, cidx = index_types(big)
@@ -73,6 +64,30 @@ def apply(rule: Rule, param: Array, grad: Array, states: dict, scalars: dict) ->
     device.launch(kernel, n, [param._storage.buffer, grad._storage.buffer] +
                   [states[k]._storage.buffer for k in rule.states] +
                   [scalars[k] for k in rule.scalars] + [n])
+
+
+def _apply_numpy(rule, param, grad, states, scalars):
+    """The NumPy twin. The rules build new arrays and never write into their inputs, so the
+    inputs are read in place (no copy where the stored type is the compute type) and the
+    results written straight back."""
+    ct = param.dtype.compute.numpy
+
+    def read(t):
+        return t.dtype.to_numpy_values(cpu_view(t)).astype(ct, copy=False)
+
+    def write(t, values):
+        target = cpu_view(t)
+        if t.dtype.storage_np == values.dtype:
+            np.copyto(target, values)
+        else:
+            target[...] = t.dtype.from_numpy_values(values)
+
+    p, g, s = read(param), read(grad), {k: read(states[k]) for k in rule.states}
+    with np.errstate(all="ignore"):
+        p, s = rule.numpy(p, g, s, {k: ct.type(v) for k, v in scalars.items()})
+    write(param, np.asarray(p))
+    for k in rule.states:
+        write(states[k], np.asarray(s[k]))
 
 
 def update_source(dialect, rule, dtype, grad, index) -> str:
