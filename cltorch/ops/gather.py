@@ -33,9 +33,14 @@ def gather(src: Array, dim: int, index: Array, out_shape, error=RuntimeError,
     size = src._shape[dim]
     check_range(index, size, dim, error, message=message)
     if src._device.kind == "cpu":
-        idx = np.broadcast_to(cpu_view(index), out_shape) % max(size, 1)
         part = tuple(slice(None) if d == dim else slice(0, out_shape[d])
                      for d in range(len(out_shape)))
+        if all(s == 1 for d, s in enumerate(index._shape) if d != dim):
+            # one index per slice (index_select, embedding): whole slices copied by np.take
+            positions = cpu_view(index).reshape(-1) % max(size, 1)
+            np.take(cpu_view(src)[part], positions, axis=dim, out=cpu_view(out))
+            return out
+        idx = np.broadcast_to(cpu_view(index), out_shape) % max(size, 1)
         cpu_view(out)[...] = np.take_along_axis(cpu_view(src)[part], idx, dim)
         return out
     _launch(src, dim, index, out)
