@@ -299,3 +299,50 @@ def test_unfold_and_fold_match_pytorch_over_window_geometries(device, kernel, st
     want = torch.nn.functional.fold(torch.tensor(cols), (7, 9), kernel, dilation, padding, stride)
     got = F.fold(cltorch.tensor(cols, device=device), (7, 9), kernel, dilation, padding, stride)
     assert_close(got, want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,bias,transposed", [((6, 5), True, False), ((2, 3, 5), True, False),
+                                                   ((6, 5), False, False), ((5, 6), True, True)])
+def test_linear_one_node_matches_pytorch_with_gradients(device, shape, bias, transposed):
+    """F.linear's one-GEMM path (one AddmmBackward0 node): values, the three gradients, and a
+    second derivative through create_graph, against PyTorch."""
+    torch = pytest.importorskip("torch")
+    needs_fp64(device)
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal(shape), rng.standard_normal((4, 5)), rng.standard_normal(4)
+
+    def run(lib, kw):
+        xt = lib.tensor(x, dtype=lib.float64, requires_grad=True, **kw)
+        wt = lib.tensor(w, dtype=lib.float64, requires_grad=True, **kw)
+        bt = lib.tensor(b, dtype=lib.float64, requires_grad=True, **kw) if bias else None
+        inp = xt.t() if transposed else xt
+        out = lib.nn.functional.linear(inp, wt, bt)
+        (gx,) = lib.autograd.grad((out * out).sum(), xt, create_graph=True)
+        (gx * gx).sum().backward()
+        return [out, xt.grad, wt.grad] + ([bt.grad] if bias else [])
+
+    got = run(cltorch, {"device": device})
+    for g, want in zip(got, run(torch, {})):
+        assert_close(g, want.detach().numpy(), rtol=1e-10, atol=1e-10)
+    assert got[0].grad_fn.name() == "AddmmBackward0" or len(shape) == 3
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_nll_loss_one_node_matches_pytorch_with_ignored_targets(device, reduction):
+    """nll_loss's one-node path (no class weights): values and first and second derivatives
+    against PyTorch, with a target equal to ignore_index."""
+    torch = pytest.importorskip("torch")
+    needs_fp64(device)
+    x = np.random.default_rng(2).standard_normal((5, 4))
+    targets = [1, 3, -100, 0, 3]
+
+    def run(lib, kw):
+        xt = lib.tensor(x, dtype=lib.float64, requires_grad=True, **kw)
+        t = lib.tensor(targets, **kw)
+        loss = lib.nn.functional.nll_loss(xt.tanh(), t, reduction=reduction)
+        (g,) = lib.autograd.grad((loss * loss).sum(), xt, create_graph=True)
+        (g * g).sum().backward()
+        return [loss, g, xt.grad]
+
+    for got, want in zip(run(cltorch, {"device": device}), run(torch, {})):
+        assert_close(got, want.detach().numpy(), rtol=1e-10, atol=1e-10)

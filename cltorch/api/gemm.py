@@ -7,7 +7,7 @@ import functools
 from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 from ..autograd.engine import sum_to
 from ..autograd.graph import record
-from ..ops import gemm
+from ..ops import gemm, pointwise
 from ..ops.layout import broadcast_shapes
 from ..tensor import Tensor
 
@@ -177,6 +177,45 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * bmm(batch1, batch2)``."""
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+@autocast_op(LOWER)
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` (``torch.nn.functional.linear``).
+
+    The common case (a 2-D weight, a matching bias, rows of any batch shape) is one GEMM into
+    a new result, the bias added into it, and one autograd node, as PyTorch's addmm: no view
+    nodes for ``weight.t()`` and the batched forms."""
+    if weight.ndim != 2 or input.ndim < 2 or not _plain_bias(bias, weight):
+        out = input @ weight.t() if weight.ndim == 2 else input @ weight
+        return out if bias is None else out + bias
+    rows = input if input.ndim == 2 else input.reshape(-1, input._shape[-1])
+    m, k = weight._shape
+    out = gemm.bmm(_alias(rows, (1,) + rows._shape, (0,) + rows._strides),
+                   _alias(weight, (1, k, m), (0, weight._strides[1], weight._strides[0])))
+    n = rows._shape[0]
+    out = _alias(out, (n, m), out._strides[1:])
+    if bias is not None:
+        pointwise.apply("add", [out, bias, 1], out=out, inplace=True)
+    record(out, "AddmmBackward0", (rows, weight) + ((bias,) if bias is not None else ()),
+           lambda g, rows, weight: (
+               g.matmul(weight) if rows.requires_grad else None,
+               g.t().matmul(rows) if weight.requires_grad else None,  # laid out as weight
+               g.sum(0) if bias is not None and bias.requires_grad else None)[
+                   :3 if bias is not None else 2],
+           saved=(rows, weight))
+    return out if input.ndim == 2 else out.view(*input._shape[:-1], m)
+
+
+def _alias(x, shape, strides):
+    """Another layout of ``x``'s elements for the GEMM: no autograd node, not a view."""
+    return type(x)._make(x._storage, shape, strides, x._offset, x.dtype)
+
+
+def _plain_bias(bias, weight) -> bool:
+    """A bias the fast path adds in place: None, or (out_features,) of the weight's dtype."""
+    return bias is None or (isinstance(bias, Tensor) and bias._shape == weight._shape[:1] and
+                            bias.dtype is weight.dtype)
 
 
 def _scaled_sum(input, product, beta, alpha):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import dtypes
 from ...autograd.grad_mode import no_grad
+from ...api.gemm import linear
 from ...api.pointwise import FUNCTIONS
 from ...api.reduce import cosine_similarity
 from ...ops.check import check_values
@@ -16,13 +17,6 @@ from .activation import _inplace
 from ...amp.autocast_mode import FLOAT32_GPU, LOWER, autocast_op
 
 _where = FUNCTIONS["where"]
-
-
-@autocast_op(LOWER)
-def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``."""
-    out = input @ weight.t() if weight.ndim == 2 else input @ weight
-    return out if bias is None else out + bias
 
 
 def bilinear(input1, input2, weight, bias=None):

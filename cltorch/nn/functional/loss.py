@@ -7,6 +7,8 @@ import warnings
 
 from ... import dtypes
 from ...api.pointwise import FUNCTIONS
+from ...autograd.grad_mode import no_grad
+from ...autograd.graph import record
 from ...ops.check import check_values
 from ...api.softmax import log_softmax
 from .activation import logsigmoid
@@ -100,6 +102,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     ignored = target == ignore_index
     safe = target.masked_fill(ignored, 0)
     check_values(safe, 0, classes - 1, IndexError, "Target {value} is out of bounds.")
+    if weight is None and input.ndim == 2 and reduction in ("none", "sum", "mean"):
+        return _nll_rows(input, safe, ignored, reduction)
     picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = (weight.to(input.dtype).index_select(0, safe.reshape(-1)).reshape(safe.shape)
          if weight is not None else picked.new_ones(picked.shape)).masked_fill(ignored, 0.0)
@@ -111,6 +115,24 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if reduction == "mean":
         return loss.sum() / w.sum()
     raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _nll_rows(input, safe, ignored, reduction):
+    """nll_loss of (N, C) rows without class weights as one autograd node (PyTorch's
+    NllLossBackward0): the forward's gather and sums record nothing, and the backward scatters
+    the scaled gradient to the targets."""
+    with no_grad():
+        valid = ignored.logical_not().to(input.dtype)
+        loss = -input.gather(1, safe.unsqueeze(1)).squeeze(1) * valid
+        total = valid.sum() if reduction == "mean" else None
+        if reduction != "none":
+            loss = loss.sum() if total is None else loss.sum() / total
+    shape, index = input.shape, safe.unsqueeze(1)
+
+    def backward(g, valid):
+        scale = -g * valid if total is None else -g * valid / total
+        return g.new_zeros(shape).scatter(1, index, scale.unsqueeze(1))
+    return record(loss, "NllLossBackward0", (input,), backward, saved=(valid,))
 
 
 @autocast_op(FLOAT32)
