@@ -144,8 +144,9 @@ def _new(size, dtype, device, requires_grad, fill):
                            f"{list(sizes)}")
     dtype = pointwise.default_float() if dtype is None else dtypes.to_dtype(dtype)
     t = _empty(Tensor, sizes, dtype, _device(device))
-    if fill is not None:
-        t.fill_(fill)
+    if fill is not None:  # a fresh tensor: no autograd or aliasing to consider, as fill_ must
+        dtypes.check_fits(fill, dtype)
+        pointwise.apply("copy", [fill], out=t, inplace=True)
     return _finish(t, requires_grad)
 
 

@@ -63,7 +63,7 @@ def _to_index(g, s):
     d, index = (s.dims[0] if s.dims else 0), s.index
     if not s.keepdim:
         g, index = g.unsqueeze(d), index.unsqueeze(d)
-    return g.new_zeros(s.shape).scatter(d, index, g)
+    return g.new_zeros(s.shape).scatter_(d, index, g)  # into the fresh zeros: no second copy
 
 
 def _exclusive_cumprod(x, d):
