@@ -43,6 +43,11 @@ def test_every_case_runs_on_every_device(quick_run):
     model = next(r for r in results if r["family"] == "model" and r["kind"] == "cltorch")
     assert model["samples_per_s"] > 0
     assert "matmul 256" in stdout  # the table
+    for d in devices[1:]:  # the tiny op against a raw pyopencl launch on each OpenCL device
+        tiny = next(r for r in results if r["family"] == "overhead" and
+                    r["target"] == f"cltorch {d}")
+        assert f"pyopencl {d}" in tiny["ratio_to"]
+        assert {r["case"] for r in results if r["target"] == f"pyopencl {d}"} == {tiny["case"]}
 
 
 def test_the_json_records_the_machine(quick_run):

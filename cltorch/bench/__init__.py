@@ -101,7 +101,7 @@ def _pin_torch(threads):
 
 
 def _device_name(target) -> str:
-    if target.kind in ("cltorch", "clblast"):
+    if target.kind in ("cltorch", "clblast", "pyopencl"):
         from cltorch.backend import registry
         return registry.get(target.device).info().name
     if target.kind == "torch" and target.device == "cuda":

@@ -1,6 +1,7 @@
 """What a benchmark runs on: every cltorch device, and the references measured in the same run
 (NumPy, PyTorch on the CPU, PyTorch on CUDA where it has a GPU, CLBlast's SGEMM on an OpenCL
-device where ``pyclblast`` is importable). A Target turns host arrays into its own and waits for
+device where ``pyclblast`` is importable, and a raw pyopencl kernel call on each OpenCL device
+for the tiny op: what a launch costs without cltorch). A Target turns host arrays into its own and waits for
 its device; the cases use ``lib`` (cltorch, torch or numpy) through the API the first two
 share."""
 from __future__ import annotations
@@ -10,12 +11,13 @@ from typing import Callable
 
 import numpy as np
 
-REFERENCE_KINDS = ("numpy", "torch", "clblast")
+REFERENCE_KINDS = ("numpy", "torch", "clblast", "pyopencl")
+RAW_KINDS = ("clblast", "pyopencl")  # one op each, on device buffers: most cases skip them
 
 
 @dataclass
 class Target:
-    """One runtime on one device. ``kind``: cltorch, numpy, torch or clblast."""
+    """One runtime on one device. ``kind``: cltorch, numpy, torch, clblast or pyopencl."""
 
     name: str
     kind: str
@@ -27,11 +29,16 @@ class Target:
     def is_reference(self) -> bool:
         return self.kind in REFERENCE_KINDS
 
+    @property
+    def is_raw(self) -> bool:
+        """A reference with one op on raw device buffers (CLBlast's GEMM, a pyopencl add)."""
+        return self.kind in RAW_KINDS
+
     def array(self, host: np.ndarray, requires_grad: bool = False):
         """``host`` as this target's array, on its device."""
         if self.kind == "numpy":
             return host
-        if self.kind == "clblast":
+        if self.kind in RAW_KINDS:
             import pyopencl.array
             return pyopencl.array.to_device(self.lib.queue, np.ascontiguousarray(host))
         t = self.lib.tensor(host, device=self.device)
@@ -66,7 +73,36 @@ def _references(opencl_devices) -> list:
         if torch.cuda.is_available():
             refs.append(Target("torch cuda", "torch", torch, "cuda", torch.cuda.synchronize))
     refs += _clblast(opencl_devices)
+    refs += [_pyopencl(name) for name in opencl_devices]
     return refs
+
+
+def _pyopencl(name):
+    from cltorch.backend import registry
+    queue = registry.get(name).queue
+    return Target(f"pyopencl {name}", "pyopencl", _RawAdd(queue), name, queue.finish)
+
+
+class _RawAdd:
+    """The tiny op as plain pyopencl: a kernel built once, its result buffer allocated from a
+    memory pool per call (as a new tensor's is), one enqueue through the kernel's own invoker."""
+
+    def __init__(self, queue):
+        import pyopencl as cl
+        import pyopencl.tools
+        self.queue = queue
+        self.pool = pyopencl.tools.MemoryPool(pyopencl.tools.ImmediateAllocator(queue))
+        program = cl.Program(queue.context, "__kernel void add(__global float *c, "
+                             "__global const float *a, __global const float *b, int n) "
+                             "{ int i = get_global_id(0); if (i < n) c[i] = a[i] + b[i]; }")
+        self.kernel = program.build().add
+        self.kernel.set_scalar_arg_dtypes([None, None, None, np.int32])
+
+    def add(self, a, b):
+        n = a.size
+        out = self.pool.allocate(4 * n)
+        self.kernel(self.queue, (n,), None, out, a.data, b.data, n)
+        return out
 
 
 def _clblast(opencl_devices) -> list:
