@@ -271,8 +271,6 @@ def advanced_getitem(x, index):
     return picked.movedim(list(range(k)), list(range(first, first + k)))
 
 
-INDEXING = {f.__name__: f for f in (index_select, gather, take, masked_fill, nonzero,
-                                     masked_select)}
 def getitem(self, index):
     """``tensor[index]``: a view for ints, slices, None and ``...``; a gather for tensors,
     lists and masks."""
@@ -281,5 +279,7 @@ def getitem(self, index):
     return advanced_getitem(self, index)
 
 
+INDEXING = {f.__name__: f for f in (index_select, gather, take, masked_fill, nonzero,
+                                     masked_select)}
 NAMESPACE = INDEXING
 METHODS = dict(INDEXING, masked_fill_=masked_fill_, __getitem__=getitem)

@@ -14,6 +14,7 @@ from ..ops.reduce import TABLE, normalize_dims, reduce
 from ..tensor import Tensor
 from .pointwise import FUNCTIONS
 
+
 def _return_type(name, fields):
     """A named tuple printed as PyTorch prints ``torch.return_types.max(values=..., ...)``."""
     base = collections.namedtuple(name, fields)

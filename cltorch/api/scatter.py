@@ -353,8 +353,6 @@ def masked_scatter(input, mask, source):
     return masked_scatter_(input.clone(), mask, source)
 
 
-WRITES = {f.__name__: f for f in (scatter, scatter_add, scatter_reduce, index_put,
-                                  masked_scatter, index_add, index_copy, index_fill)}
 def setitem(self, index, value):
     """``tensor[index] = value``: a copy into the view for basic indices, else a scatter."""
     if not is_basic(index):
@@ -369,6 +367,8 @@ def setitem(self, index, value):
         pointwise.apply("copy", [value], out=target, inplace=True)
 
 
+WRITES = {f.__name__: f for f in (scatter, scatter_add, scatter_reduce, index_put,
+                                  masked_scatter, index_add, index_copy, index_fill)}
 NAMESPACE = WRITES
 METHODS = dict(WRITES, **{f.__name__: f for f in (
     scatter_, scatter_add_, scatter_reduce_, index_add_, index_copy_, index_fill_, index_put_,

@@ -180,6 +180,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         picks = keys.topk(num_samples, 1).indices
     return picks if input.ndim == 2 else picks.squeeze(0)
 
+
 def _check_weights(weights):
     """PyTorch's checks of multinomial weights, on the device (no host sync): finite, not
     negative, and a positive sum in every row."""

@@ -93,7 +93,8 @@ class _Run:
         self.leaves = None if inputs is None else {id(t) for t in inputs}
         self.user_grads = {id(g) for g in root_grads}
         self.token = object()  # marks the sums this run owns while they sit in a buffer
-        self.like = root_grads[0] if root_grads else None  # makes the zeros of materialised gradients (new_zeros)
+        # a tensor held here, whose new_zeros makes the zeros of materialised gradients
+        self.like = root_grads[0] if root_grads else None
         self.stolen = set()
 
     def go(self):

@@ -1,9 +1,9 @@
 """What a benchmark runs on: every cltorch device, and the references measured in the same run
 (NumPy, PyTorch on the CPU, PyTorch on CUDA where it has a GPU, CLBlast's SGEMM on an OpenCL
 device where ``pyclblast`` is importable, and a raw pyopencl kernel call on each OpenCL device
-for the tiny op: what a launch costs without cltorch). A Target turns host arrays into its own and waits for
-its device; the cases use ``lib`` (cltorch, torch or numpy) through the API the first two
-share."""
+for the tiny op: what a launch costs without cltorch). A Target turns host arrays into its own
+and waits for its device; the cases use ``lib`` (cltorch, torch or numpy) through the API the
+first two share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
