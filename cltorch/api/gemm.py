@@ -99,9 +99,7 @@ def matmul(input, other):
     if input.ndim == 2 and other.ndim == 2 and not needs_grad((input, other)):
         # nothing to record (backward formulas run here): the GEMM on the operands as they lie
         _check_k(input._shape, other._shape)
-        out = gemm.bmm(_alias(input, (1,) + input._shape, (0,) + input._strides),
-                       _alias(other, (1,) + other._shape, (0,) + other._strides))
-        return _alias(out, out._shape[1:], out._strides[1:])
+        return _plain_mm(input, other)
     a = input.unsqueeze(0) if input.ndim == 1 else input
     b = other.unsqueeze(-1) if other.ndim == 1 else other
     _check_k(a._shape, b._shape)
@@ -197,10 +195,7 @@ def linear(input, weight, bias=None):
         return out if bias is None else out + bias
     rows = input if input.ndim == 2 else input.reshape(-1, input._shape[-1])
     m, k = weight._shape
-    out = gemm.bmm(_alias(rows, (1,) + rows._shape, (0,) + rows._strides),
-                   _alias(weight, (1, k, m), (0, weight._strides[1], weight._strides[0])))
-    n = rows._shape[0]
-    out = _alias(out, (n, m), out._strides[1:])
+    out = _plain_mm(rows, _alias(weight, (k, m), weight._strides[::-1]))
     if bias is not None:
         pointwise.apply("add", [out, bias, 1], out=out, inplace=True)
     record(out, "AddmmBackward0", (rows, weight) + ((bias,) if bias is not None else ()),
@@ -211,6 +206,13 @@ def linear(input, weight, bias=None):
                    :3 if bias is not None else 2],
            saved=(rows, weight))
     return out if input.ndim == 2 else out.view(*input._shape[:-1], m)
+
+
+def _plain_mm(a, b):
+    """(n, k) @ (k, m) as one GEMM on the operands as they lie: no autograd node, no view."""
+    out = gemm.bmm(_alias(a, (1,) + a._shape, (0,) + a._strides),
+                   _alias(b, (1,) + b._shape, (0,) + b._strides))
+    return _alias(out, out._shape[1:], out._strides[1:])
 
 
 def _alias(x, shape, strides):

@@ -146,6 +146,16 @@ def keep_cpu_view(storage: Storage, dtype, shape, strides, values: np.ndarray) -
     storage.views = {(dtype, shape, strides, 0): values.view()}
 
 
+def store_values(x: Array, values: np.ndarray) -> None:
+    """Write NumPy ``values`` (broadcastable) into the cpu array ``x``: one copy, converted to
+    the stored type only when it differs."""
+    target = cpu_view(x)
+    if values.dtype == target.dtype:
+        np.copyto(target, values)
+    else:
+        target[...] = x.dtype.from_numpy_values(values)
+
+
 def shares_memory(a: Array, b: Array) -> bool:
     return a._storage is b._storage
 

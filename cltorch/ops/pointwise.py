@@ -14,11 +14,10 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .array import (Array, Storage, check_dtype_supported, check_no_internal_overlap, cpu_view,
-                    empty, keep_cpu_view)
+                    empty, keep_cpu_view, store_values)
 from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
-
 
 
 def default_float():
@@ -50,6 +49,7 @@ def _signature(op: Op, descs: tuple, default_float) -> tuple:
     if rule == "bool":
         return common, common.compute, dtypes.bool_, shape
     return common, common.compute, common, shape
+
 
 def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
           inplace: bool = False) -> Array:
@@ -155,13 +155,8 @@ def _apply_into(op, operands, out, out_dtype, inplace):
         return out
     if device.kind == "cpu":
         with np.errstate(all="ignore"):
-            values = np.asarray(op.variant("numpy", key)(*_numpy_values(operands,
-                                                                        compute.numpy)))
-            target = cpu_view(out)
-            if values.dtype == target.dtype:  # no conversion: one copy into place
-                np.copyto(target, values)
-            else:
-                target[...] = out.dtype.from_numpy_values(values)
+            values = op.variant("numpy", key)(*_numpy_values(operands, compute.numpy))
+            store_values(out, np.asarray(values))
     else:
         _run_kernel(op, key, compute, [_no_overlap(x, out) for x in operands], out)
     return out
@@ -169,20 +164,19 @@ def _apply_into(op, operands, out, out_dtype, inplace):
 
 def _numpy_values(operands, ct):
     """Operands as NumPy values of the compute type ``ct`` (scalars as NumPy scalars)."""
-    return [x.dtype.to_numpy_values(cpu_view(x)).astype(ct, copy=False)
-            if isinstance(x, Array) else ct.type(x) for x in operands]
+    return [_numpy_reader(x, ct)(x) for x in operands]
 
 
 def _numpy_reader(x, ct):
-    """How a memoised cpu runner reads an operand laid out like ``x``: a function giving its
-    NumPy values in the compute type ``ct`` (what ``_numpy_values`` does, decided once)."""
+    """How an operand laid out like ``x`` is read: a function giving its NumPy values in the
+    compute type ``ct``. A memoised cpu runner decides it once per operand."""
     if not isinstance(x, Array):
         return ct.type
     if x.dtype is dtypes.bfloat16:
         return lambda a: a.dtype.to_numpy_values(cpu_view(a)).astype(ct)
     if x.dtype.storage_np == ct:
         return cpu_view
-    return lambda a: cpu_view(a).astype(ct)
+    return lambda a: cpu_view(a).astype(ct, copy=False)
 
 
 def _stored(values, result, shape) -> np.ndarray:
@@ -242,7 +236,6 @@ def _no_overlap(x, out):
             x._offset != out._offset or x._shape != out._shape or x._strides != out._strides):
         return apply("copy", [x], out_dtype=x.dtype)
     return x
-
 
 
 def _needs_long(arrays, n) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codegen import DIALECTS, render
-from .array import Array, check_device, cpu_view
+from .array import Array, check_device, cpu_view, store_values
 from .launch import INT32_LIMIT, cached_kernel, index_types
 
 
@@ -75,19 +75,12 @@ def _apply_numpy(rule, param, grad, states, scalars):
     def read(t):
         return t.dtype.to_numpy_values(cpu_view(t)).astype(ct, copy=False)
 
-    def write(t, values):
-        target = cpu_view(t)
-        if t.dtype.storage_np == values.dtype:
-            np.copyto(target, values)
-        else:
-            target[...] = t.dtype.from_numpy_values(values)
-
     p, g, s = read(param), read(grad), {k: read(states[k]) for k in rule.states}
     with np.errstate(all="ignore"):
         p, s = rule.numpy(p, g, s, {k: ct.type(v) for k, v in scalars.items()})
-    write(param, np.asarray(p))
+    store_values(param, np.asarray(p))
     for k in rule.states:
-        write(states[k], np.asarray(s[k]))
+        store_values(states[k], np.asarray(s[k]))
 
 
 def update_source(dialect, rule, dtype, grad, index) -> str:
