@@ -217,6 +217,10 @@ class ErrorSlot:
             if not self.pending:
                 return None
             self.pending = False
+            if self.buffer is None:
+                # a failure was claimed after this check took the slot: that slot's first
+                # failure has been raised, and the next check gets a fresh one
+                return None
             read = (self.buffer, np.zeros(4, np.int32))
             self.device.read_async(*read)
             return read
