@@ -1,6 +1,9 @@
 """Kernel caches: render memo, per-device compile memo, on-disk binaries keyed by what changes
 them (a changed driver must not load a stale binary), and the fp64 capability check."""
 import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -73,6 +76,43 @@ def test_a_warm_process_loads_opencl_binaries_instead_of_compiling(tmp_path):
     assert value == again == "135.0"
     assert int(first) >= 3 and int(second) == 0
     assert len(list((tmp_path / "cache" / "opencl").iterdir())) == int(first)
+
+
+_KEEP_ON_REQUEST = """
+import sys
+import cltorch
+from cltorch.backend import registry
+dev = registry.get("opencl:0")
+x = cltorch.arange(10.0, device="opencl:0")
+value = ((x * 2).sum() + x.cumsum(0)[-1]).item()
+built_from_source = len(dev._unkept)
+print(value, built_from_source, dev.store_binaries() if "keep" in sys.argv else 0)
+"""
+
+
+def test_a_cpu_opencl_device_keeps_binaries_only_when_asked(tmp_path):
+    """PoCL pays a second compile to hand a binary out, so a plain process keeps none; once
+    kept (``cltorch cache warm``), a process loads every program from them."""
+    if not registry.device_count("opencl") or registry.get("opencl:0").keep_binaries:
+        pytest.skip("needs a CPU OpenCL device (PoCL) as opencl:0")
+    script = tmp_path / "keep.py"
+    script.write_text(_KEEP_ON_REQUEST)
+    cache = tmp_path / "cache"
+    env = dict(os.environ, CLTORCH_CACHE_DIR=str(cache))
+
+    def run(*args):
+        child = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                               text=True, env=env, timeout=600)
+        assert child.returncode == 0, child.stderr[-2000:]
+        value, built, kept = child.stdout.split()
+        assert value == "135.0"
+        return int(built), int(kept)
+
+    built, kept = run()
+    assert built >= 3 and kept == 0 and not (cache / "opencl").exists()
+    assert run("keep") == (built, built)
+    assert len(list((cache / "opencl").iterdir())) == built
+    assert run() == (0, 0)  # every program loaded from its binary
 
 
 def test_float64_on_a_device_without_fp64_is_a_clear_error(device, monkeypatch):

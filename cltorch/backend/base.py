@@ -151,6 +151,12 @@ class Device:
     def synchronize(self) -> None:
         pass
 
+    def store_binaries(self) -> int:
+        """Keep on disk the binaries of the programs this process built and has not kept yet
+        (``cltorch cache warm``); the number kept. Most backends keep each one as they build
+        it, so there is nothing left to do."""
+        return 0
+
     def release_cached(self) -> None:
         """Give the memory pool's unused blocks back to the driver (``empty_cache``)."""
 

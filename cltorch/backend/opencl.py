@@ -84,10 +84,12 @@ class OpenCLDevice(Device):
         d = self.device  # what a program binary depends on, besides source and options
         self._identity = (d.platform.name, d.platform.version, d.name, d.vendor, d.version,
                           d.driver_version)
-        # PoCL compiles again to hand a binary out (9 s of CPU for the main job's 35 programs,
-        # against 1 s for its own kernel cache to rebuild them in a warm process), so a CPU
-        # device relies on its driver's cache alone.
+        # Handing a binary out makes PoCL compile every kernel once more (about 0.28 s each, 10 s
+        # for the main job's programs), so a CPU device keeps its binaries only when asked
+        # (store_binaries, from `cltorch cache warm`); until then it rebuilds from its own
+        # driver cache (25 ms a program). Loading a kept binary costs it 2 ms.
         self.keep_binaries = bool(d.type & cl.device_type.GPU) or not d.type & cl.device_type.CPU
+        self._unkept = {}  # binary-cache name -> program built from source, binary not kept
         initial_limit(self)
 
     def _build_options(self) -> list:
@@ -157,10 +159,11 @@ class OpenCLDevice(Device):
 
     def _program(self, source: str, name: str):
         """The built program of ``source``: from its binary in cltorch's cache (no compiler
-        run), else compiled and its binary kept (backend/binary_cache.py)."""
+        run), else compiled, its binary kept at once on a GPU and on request on a CPU device
+        (store_binaries; backend/binary_cache.py)."""
         cl = self.cl
         on_disk = binary_cache.key(source, self.options, *self._identity)
-        binary = binary_cache.load("opencl", on_disk) if self.keep_binaries else None
+        binary = binary_cache.load("opencl", on_disk)
         with warnings.catch_warnings():  # compiler chatter is ours, not the user's
             if not config.debug():
                 warnings.simplefilter("ignore", cl.CompilerWarning)
@@ -174,9 +177,22 @@ class OpenCLDevice(Device):
                 program = cl.Program(self.context, source).build(options=self.options)
             except cl.RuntimeError as err:
                 raise CompileError("opencl", name, str(err), source) from None
+        self._unkept[on_disk] = program
         if self.keep_binaries:
-            binary_cache.store("opencl", on_disk, program.get_info(cl.program_info.BINARIES)[0])
+            self.store_binaries()
         return program
+
+    def store_binaries(self) -> int:
+        """Keep the binaries of the programs built from source. Called after their kernels
+        have run, PoCL's binaries carry the work-group functions it compiled for them, so a
+        process loading them compiles nothing at all."""
+        kept = 0
+        while self._unkept:
+            on_disk, program = self._unkept.popitem()
+            binary_cache.store("opencl", on_disk,
+                               program.get_info(self.cl.program_info.BINARIES)[0])
+            kept += 1
+        return kept
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
         local = local or self.local_size
