@@ -90,6 +90,7 @@ class OpenCLDevice(Device):
         # driver cache (25 ms a program). Loading a kept binary costs it 2 ms.
         self.keep_binaries = bool(d.type & cl.device_type.GPU) or not d.type & cl.device_type.CPU
         self._unkept = {}  # binary-cache name -> program built from source, binary not kept
+        self._grids = {}  # n_items -> (global, local) sizes of a default launch (_grid)
         initial_limit(self)
 
     def _build_options(self) -> list:
@@ -195,11 +196,24 @@ class OpenCLDevice(Device):
         return kept
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
-        local = local or self.local_size
+        sizes = self._grids.get(n_items) if local is None else None
+        if sizes is None:
+            sizes = self._grid(n_items, local)
         # A pyopencl kernel call sets the kernel's arguments, then enqueues: two threads
         # calling one kernel at once could swap arguments (pyopencl documents it), so one lock.
         with self.launching:
-            kernel(self.queue, (grid_size(n_items, local, self.max_groups),), (local,), *args)
+            kernel(self.queue, *sizes, *args)
+
+    def _grid(self, n_items: int, local):
+        """(global size, local size) of a launch, memoised for the default work-group (a
+        training step launches the same few sizes over and over)."""
+        sizes = ((grid_size(n_items, local or self.local_size, self.max_groups),),
+                 (local or self.local_size,))
+        if local is None:
+            if len(self._grids) > 4096:
+                self._grids.clear()
+            self._grids[n_items] = sizes
+        return sizes
 
     def synchronize(self) -> None:
         checks = self.errors.read_before_wait()
