@@ -300,10 +300,26 @@ def test_integer_division_by_zero(device):
         assert_close(i % z, np.zeros(2, np.int64))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_relu_gradient_is_one_threshold_backward_pass(device, dtype):
+    """relu's gradient is g where the result is positive, else 0 (zeros included), in one
+    kernel; differentiated again it is the same mask applied to the new gradient."""
+    values = np.array([-2.0, -0.0, 0.0, 0.5, 3.0], np.float32)
+    x = cltorch.tensor(values, dtype=getattr(cltorch, dtype), device=device, requires_grad=True)
+    g = cltorch.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=x.dtype, device=device,
+                       requires_grad=True)
+    (dx,) = cltorch.autograd.grad(x.relu(), x, g, create_graph=True)
+    assert dx.grad_fn.name() == "ThresholdBackwardBackward0"  # PyTorch's node name
+    assert_close(dx, np.array([0, 0, 0, 4, 5], np.float32))
+    (dg,) = cltorch.autograd.grad(dx, g, cltorch.full((5,), 7.0, dtype=x.dtype, device=device))
+    assert_close(dg, np.array([0, 0, 0, 7, 7], np.float32))
+
+
 def test_every_table_row_is_exercised():
     tested = set(UNARY_FLOAT) | set(UNARY_INT) | set(BINARY_FLOAT) | set(BINARY_INT) | \
         set(COMPARE)
     tested |= {"copy", "div_trunc", "div_floor", "where", "lerp", "addcmul", "addcdiv",
                "clamp", "round_decimals", "nan_to_num", "isnan", "isinf", "isfinite",
-               "logical_not", "bitwise_left_shift", "bitwise_right_shift"}
+               "logical_not", "bitwise_left_shift", "bitwise_right_shift",
+               "threshold_backward"}
     assert set(TABLE) <= tested, set(TABLE) - tested

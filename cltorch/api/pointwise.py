@@ -48,10 +48,15 @@ def _apply(name, operands, out=None):
 
 
 class _Saved:
-    """The saved operands of a pointwise node, as ``s.a``..``s.d`` and ``s.out``."""
+    """The saved operands of a pointwise node, as ``s.a``..``s.d`` and ``s.out``; ``s.row``
+    applies another row of the table (a derivative that is one kernel, like relu's)."""
 
     def __init__(self, letters, values):
         self.__dict__.update(zip(letters, values))
+
+    @staticmethod
+    def row(name, *operands):
+        return _apply(name, list(operands))
 
 
 def _record(op, result, operands):

@@ -11,7 +11,8 @@ Where integer and floating point differ, ``expr`` and ``numpy`` are dicts keyed 
 ``grad`` is the derivative: (the operands it needs saved, a subset of "abcd" plus "o" for the
 result; a function of the output gradient ``g`` and the saved values ``s.a``..``s.d``, ``s.out``
 returning one gradient per operand, None where there is none). It is written with Tensor
-methods, so that gradients can be differentiated again; broadcasting and dtypes are undone by
+methods and ``s.row(name, *operands)`` (another row of this table, recorded as a graph op),
+so that gradients can be differentiated again; broadcasting and dtypes are undone by
 the autograd engine. Rows without ``grad`` are not differentiable (their results are integers
 or bools).
 """
@@ -267,7 +268,10 @@ OPS = [
     Op("sigmoid", 1, "ct_sigmoid(a)", lambda a: 1 / (1 + np.exp(-a)), "float",
        grad=("o", lambda g, s: (g * s.out * (1 - s.out),))),
     Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.where(a <= 0, 0, a),
-       grad=("o", lambda g, s: (g.masked_fill(s.out <= 0, 0.0),))),
+       grad=("o", lambda g, s: (s.row("threshold_backward", g, s.out),))),
+    # relu's gradient in one pass (PyTorch's threshold_backward): ``a`` where ``b`` > 0
+    Op("threshold_backward", 2, "(b <= 0) ? 0 : a", lambda a, b: np.where(b <= 0, 0, a),
+       promote=(0,), grad=("b", lambda g, s: (s.row("threshold_backward", g, s.b), None))),
     Op("erf", 1, "erf(a)", _special(_erf), "float",
        grad=("a", lambda g, s: (g * _2_SQRTPI * (-s.a * s.a).exp(),))),
     Op("erfc", 1, "erfc(a)", _special(_erfc), "float",
