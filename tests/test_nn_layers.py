@@ -177,6 +177,9 @@ FUNCTIONAL = [  # gradcheck cases in float64: (name, function of tensors, shapes
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2),
                                         groups=2), [(1, 4, 5, 6), (2, 2, 2, 2), (2,)]),
     ("conv1d", lambda x, w: F.conv1d(x, w, padding="same"), [(2, 2, 5), (3, 2, 2)]),
+    ("conv2d_one_node", lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1,
+                                                 dilation=(2, 1)), [(2, 3, 5, 6), (4, 3, 2, 3),
+                                                                    (4,)]),
     ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
      [(1, 2, 3, 3), (2, 1, 2, 2)]),
     ("max_pool2d", lambda x: F.max_pool2d(x, 2, 1, ceil_mode=True), [(1, 2, 4, 4)]),
@@ -218,6 +221,20 @@ def test_functional_gradcheck(device, case):
         assert gradcheck(fn, tensors, eps=1e-6, atol=1e-5, rtol=1e-3)
     finally:
         _LONG[:] = [t.cpu() for t in longs]
+
+
+def test_ungrouped_convolution_is_one_node_and_differentiates_twice(device):
+    """PyTorch's ConvolutionBackward0: one node whose gradients are right to second order,
+    unbatched input included."""
+    needs_fp64(device)
+    from cltorch.autograd import gradgradcheck
+    rng = np.random.default_rng(2)
+    x, w, b = (cltorch.tensor(rng.uniform(-1, 1, s), dtype=cltorch.float64, device=device,
+                              requires_grad=True) for s in [(3, 4, 5), (2, 3, 2, 2), (2,)])
+    y = F.conv2d(x.unsqueeze(0), w, b, padding=1)
+    assert y.grad_fn.name() == "ConvolutionBackward0" and y.shape == (1, 2, 5, 6)
+    assert gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), [x, w, b], eps=1e-6,
+                         atol=1e-5, rtol=1e-3)
 
 
 def test_conv_and_pool_against_numpy(device):

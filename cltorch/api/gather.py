@@ -97,11 +97,20 @@ def masked_fill(input, mask, value):
             return FUNCTIONS["where"](mask, value.to(input.dtype), input)
         value = value.item()
     dtypes.check_fits(value, input.dtype)
-    if input.dtype.is_floating_point and isinstance(value, (int, float)):
-        # a Python number keeps a floating input's dtype in where(): no 0-dim tensor to make
+    if _keeps_dtype(input.dtype, value):  # no 0-dim tensor to make
         return FUNCTIONS["where"](mask, value, input)
     fill = zeros((), dtype=input.dtype, device=input._storage.device).fill_(value)
     return FUNCTIONS["where"](mask, fill, input)
+
+
+def _keeps_dtype(dtype, value) -> bool:
+    """Whether where() of ``value`` and a ``dtype`` tensor keeps ``dtype``: a Python number of
+    the tensor's kind or a lower one (a bool anywhere, an int for integers and floats)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return dtype.category >= 1
+    return isinstance(value, float) and dtype.is_floating_point
 
 
 def masked_fill_(self, mask, value):

@@ -8,6 +8,7 @@ from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 from ..autograd.engine import sum_to
 from ..autograd.graph import needs_grad, record
 from ..ops import gemm, pointwise
+from ..ops.array import relayout
 from ..ops.layout import broadcast_shapes
 from ..tensor import Tensor
 
@@ -195,7 +196,7 @@ def linear(input, weight, bias=None):
         return out if bias is None else out + bias
     rows = input if input.ndim == 2 else input.reshape(-1, input._shape[-1])
     m, k = weight._shape
-    out = _plain_mm(rows, _alias(weight, (k, m), weight._strides[::-1]))
+    out = _plain_mm(rows, relayout(weight, (k, m), weight._strides[::-1]))
     if bias is not None:
         pointwise.apply("add", [out, bias, 1], out=out, inplace=True)
     record(out, "AddmmBackward0", (rows, weight) + ((bias,) if bias is not None else ()),
@@ -210,14 +211,9 @@ def linear(input, weight, bias=None):
 
 def _plain_mm(a, b):
     """(n, k) @ (k, m) as one GEMM on the operands as they lie: no autograd node, no view."""
-    out = gemm.bmm(_alias(a, (1,) + a._shape, (0,) + a._strides),
-                   _alias(b, (1,) + b._shape, (0,) + b._strides))
-    return _alias(out, out._shape[1:], out._strides[1:])
-
-
-def _alias(x, shape, strides):
-    """Another layout of ``x``'s elements for the GEMM: no autograd node, not a view."""
-    return type(x)._make(x._storage, shape, strides, x._offset, x.dtype)
+    out = gemm.bmm(relayout(a, (1,) + a._shape, (0,) + a._strides),
+                   relayout(b, (1,) + b._shape, (0,) + b._strides))
+    return relayout(out, out._shape[1:], out._strides[1:])
 
 
 def _plain_bias(bias, weight) -> bool:

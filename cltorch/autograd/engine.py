@@ -95,7 +95,9 @@ class _Run:
         self.token = object()  # marks the sums this run owns while they sit in a buffer
         # a tensor held here, whose new_zeros makes the zeros of materialised gradients
         self.like = root_grads[0] if root_grads else None
-        self.stolen = set()
+        # id -> gradient given to a leaf; held, so that no later tensor can reuse its id (a
+        # reused id made an unrelated gradient look shared, and cost a copy)
+        self.stolen = {}
 
     def go(self):
         dependencies = self._dependencies()
@@ -251,7 +253,7 @@ class _Run:
         # keep the gradient tensor itself unless someone else may hold it: a user gradient, a
         # view, or a tensor already given to another leaf
         shared = id(g) in self.user_grads or id(g) in self.stolen or g._base is not None
-        self.stolen.add(id(g))
+        self.stolen[id(g)] = g
         if not self.create_graph:
             g = g.detach().clone() if shared else g.detach()
         leaf.grad = g

@@ -55,6 +55,14 @@ class Array:
         return is_contiguous(self._shape, self._strides)
 
 
+def relayout(x: Array, shape, strides=None) -> Array:
+    """``x``'s elements under another layout (contiguous when ``strides`` is None): a new
+    array on the same storage, with no autograd node and not a view, for results an op has
+    just made or operands it reads as they lie."""
+    strides = contiguous_strides(shape) if strides is None else strides
+    return type(x)._make(x._storage, shape, strides, x._offset, x.dtype)
+
+
 def is_array(x) -> bool:
     """Whether ``x`` is an array (a Tensor included) rather than a Python number."""
     return isinstance(x, Array)

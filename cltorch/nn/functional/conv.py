@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...autograd.graph import record
-from ...ops import im2col
+from ...ops import gemm, im2col, pointwise
+from ...ops.array import relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
 
@@ -128,7 +130,11 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
                                f"({' x '.join(str(size[j] + 2 * pads[j]) for j in range(2 - dims, 2))})"
                                f". Kernel size: ({' x '.join(str(kernel[j]) for j in range(2 - dims, 2))}"
                                f"). Kernel size can't be greater than actual input size")
-    cols = _unfold(x, _windows(kernel, stride, pads, dilation, out))  # (N, C*K, L)
+    win = _windows(kernel, stride, pads, dilation, out)
+    if groups == 1 and _plain_operands(x, weight, bias):
+        result = _conv_node(x, weight, bias, win, (out if dims == 2 else out[1:]))
+        return result if batched else result.squeeze(0)
+    cols = _unfold(x, win)  # (N, C*K, L)
     n, length = cols.shape[0], cols.shape[2]
     cols = cols.reshape(n, groups, -1, length)
     w = weight.reshape(groups, out_c // groups, -1)
@@ -136,6 +142,48 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
     if bias is not None:
         result = result + bias.reshape((1, -1) + (1,) * dims)
     return result if batched else result.squeeze(0)
+
+
+def _plain_operands(x, weight, bias) -> bool:
+    """The common convolution: one dtype, a 1-D bias of one per output channel or none."""
+    return weight.dtype is x.dtype and (bias is None or (
+        bias.dtype is x.dtype and bias._shape == weight._shape[:1]))
+
+
+def _conv_node(x, weight, bias, win, out_shape):
+    """An ungrouped convolution as one GEMM per image and one autograd node, as PyTorch's
+    ConvolutionBackward0: no view, broadcast or sum nodes around the product, and gradients
+    made in their parameters' shapes (so that AccumulateGrad keeps them without a copy)."""
+    n, o = x._shape[0], weight._shape[0]
+    with no_grad():
+        cols = im2col.unfold(x, win, 0.0)                          # (N, C*K, L)
+        ck, length = cols._shape[1:]
+        w = weight.contiguous()
+        out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols)    # (N, O, L)
+        if bias is not None:
+            pointwise.apply("add", [out, relayout(bias, (1, o, 1), (0, bias._strides[0], 0)), 1],
+                            out=out, inplace=True)
+    out = relayout(out, (n, o) + tuple(out_shape))
+    size = x._shape[2:]
+
+    def backward(g, x, weight, cols):
+        if is_grad_enabled():  # differentiated again: the columns must be a graph op of x
+            cols = _unfold(x, win)
+        g = g.reshape(n, o, length)
+        return (_fold((weight.reshape(o, ck).t() @ g).contiguous(), size, win)
+                if x.requires_grad else None,
+                _shaped((g @ cols.transpose(1, 2)).sum(0), weight._shape)
+                if weight.requires_grad else None,
+                g.sum((0, 2)) if bias is not None and bias.requires_grad else None
+                )[:3 if bias is not None else 2]
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight, cols))
+
+
+def _shaped(g, shape):
+    """A new gradient ``g`` (contiguous) in ``shape``: a graph reshape while differentiating
+    again, else the same elements with no view left for AccumulateGrad to copy."""
+    return g.reshape(shape) if is_grad_enabled() else relayout(g, shape)
 
 
 @autocast_op(LOWER)
