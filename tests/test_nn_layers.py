@@ -237,6 +237,29 @@ def test_ungrouped_convolution_is_one_node_and_differentiates_twice(device):
                          atol=1e-5, rtol=1e-3)
 
 
+def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(device):
+    """A window whose maximum is -inf reports its first element inside the image (PyTorch's
+    index, never a padded position); overlapping windows add their gradients; one node,
+    differentiable twice."""
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, :3, :3] = -np.inf
+    t = cltorch.tensor(x, device=device, requires_grad=True)
+    values, indices = F.max_pool2d(t, 3, 1, 1, return_indices=True)
+    assert values.grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+    assert indices.tolist() == [[[[0, 0, 3, 3], [0, 0, 3, 3], [12, 12, 7, 7],
+                                  [12, 12, 11, 11]]]]
+    values.backward(cltorch.ones(values.shape, device=device))
+    want = np.zeros(16, np.float32)
+    np.add.at(want, np.array(indices.tolist()).reshape(-1), 1.0)
+    assert_close(t.grad, want.reshape(1, 1, 4, 4))
+    needs_fp64(device)
+    from cltorch.autograd import gradgradcheck
+    y = cltorch.tensor(np.random.default_rng(4).permutation(30).reshape(1, 2, 3, 5) / 7.0,
+                       dtype=cltorch.float64, device=device, requires_grad=True)
+    assert gradgradcheck(lambda y: F.max_pool2d(y, 2, 1, padding=1), [y], eps=1e-6,
+                         atol=1e-5, rtol=1e-3)
+
+
 def test_conv_and_pool_against_numpy(device):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)

@@ -17,11 +17,12 @@ BOUNDS = "index {value} is out of bounds for dimension {dim} with size {size}"
 
 
 def gather(src: Array, dim: int, index: Array, out_shape, error=RuntimeError,
-           message=BOUNDS) -> Array:
+           message=BOUNDS, checked=False) -> Array:
     """out[c] = src[c with c[dim] = index[c]]; ``index`` broadcasts to ``out_shape``.
 
     Raises ``error`` (PyTorch's words) for an index out of range, on an accelerator at the
-    next synchronisation (``check_range``).
+    next synchronisation (``check_range``). ``checked``: the index is in range by
+    construction (an op's own argmax), so no check is launched.
     """
     check_same_device(src, index)
     if index.dtype is not dtypes.int64:
@@ -31,7 +32,8 @@ def gather(src: Array, dim: int, index: Array, out_shape, error=RuntimeError,
     if out._numel() == 0:
         return out
     size = src._shape[dim]
-    check_range(index, size, dim, error, message=message)
+    if not checked:
+        check_range(index, size, dim, error, message=message)
     if src._device.kind == "cpu":
         part = tuple(slice(None) if d == dim else slice(0, out_shape[d])
                      for d in range(len(out_shape)))

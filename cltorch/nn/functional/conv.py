@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from ... import dtypes
 from ...autograd.grad_mode import is_grad_enabled, no_grad
-from ...autograd.graph import record
-from ...ops import gemm, im2col, pointwise
-from ...ops.array import relayout
+from ...autograd.graph import needs_grad, record
+from ...ops import gather as gather_op, gemm, im2col, pointwise, scatter as scatter_op
+from ...ops.array import from_numpy_values, relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
 
@@ -291,27 +294,61 @@ def _as_planes(input, dims, name):
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, dims):
+    """Max pooling as one autograd node (PyTorch's MaxPool2DWithIndicesBackward0): windows
+    unfolded with -inf padding, the max of each and its position in the plane; the backward
+    adds the gradient into those positions (one scatter, no window-sized buffer to fold)."""
     name = f"max_pool{dims}d"
-    planes, lead = _as_planes(input, dims, name)
-    win = _pool_windows(planes, kernel_size, stride, padding, dilation, ceil_mode, dims, name)
-    cols = _unfold(planes, win, float("-inf"))           # (P, KH*KW, L)
-    values, which = cols.max(1)
+    with no_grad():
+        planes, lead = _as_planes(input, dims, name)
+        win = _pool_windows(planes, kernel_size, stride, padding, dilation, ceil_mode, dims,
+                            name)
+        values, which = im2col.unfold(planes, win, float("-inf")).max(1)  # (P, L) each
     out_shape = lead + (win.out if dims == 2 else win.out[1:])
-    values = values.reshape(out_shape)
-    if not return_indices:
+    values = relayout(values, out_shape)
+    grad = needs_grad((input,))
+    if not (grad or return_indices):
         return values
-    return values, _flat_indices(which, win, planes.shape[3]).reshape(out_shape)
+    height, width = planes._shape[2:]
+    table = _window_positions(win, height, width, planes._device, type(planes))
+    positions = gather_op.gather(table, 0, which, which._shape, checked=True)
+    if grad:
+        shape, area = input._shape, height * width
+
+        def backward(g, positions):
+            g = g.reshape(positions._shape)
+            planes_grad = g.new_zeros((positions._shape[0], area))
+            if is_grad_enabled():  # differentiated again: a graph op (its gradient gathers)
+                planes_grad = planes_grad.scatter_add(1, positions, g)
+            else:
+                scatter_op.scatter(planes_grad, 1, positions, g, "add", checked=True)
+            return planes_grad.reshape(shape)
+        record(values, "MaxPool2DWithIndicesBackward0", (input,), backward, saved=(positions,))
+    return (values, relayout(positions, out_shape)) if return_indices else values
 
 
-def _flat_indices(which, win, width):
-    """Window element -> flat index in its (H, W) plane, as PyTorch's return_indices."""
-    from ...api.creation import arange
-    kw, (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel[1], win.stride, win.padding,
-                                                  win.dilation, win.out)
-    position = arange(oh * ow, device=which.device)
-    row = (position // ow) * sh - ph + (which // kw) * dh
-    col = (position % ow) * sw - pw + (which % kw) * dw
-    return row * width + col
+_POSITIONS = {}
+
+
+def _window_positions(win, height, width, device, cls):
+    """(K, L) int64: the flat plane index of each window element of each window, PyTorch's
+    max-pool indices. A padded element gets its window's first element inside the image,
+    as PyTorch reports for a window whose maximum is -inf. Built once per geometry."""
+    key = (win, height, width, device)
+    table = _POSITIONS.get(key)
+    if table is None:
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (
+            win.kernel, win.stride, win.padding, win.dilation, win.out)
+        rows = (np.arange(oh)[:, None] * sh - ph + np.arange(kh)[None, :] * dh)  # (oh, kh)
+        cols = (np.arange(ow)[:, None] * sw - pw + np.arange(kw)[None, :] * dw)  # (ow, kw)
+        row_in, col_in = (rows >= 0) & (rows < height), (cols >= 0) & (cols < width)
+        rows = np.where(row_in, rows, rows[np.arange(oh), row_in.argmax(1)][:, None])
+        cols = np.where(col_in, cols, cols[np.arange(ow), col_in.argmax(1)][:, None])
+        flat = rows.T[:, None, :, None] * width + cols.T[None, :, None, :]  # (kh, kw, oh, ow)
+        if len(_POSITIONS) > 256:
+            _POSITIONS.clear()
+        table = from_numpy_values(cls, flat.reshape(kh * kw, oh * ow), dtypes.int64, device)
+        _POSITIONS[key] = table
+    return table
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
