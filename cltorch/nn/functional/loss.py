@@ -7,8 +7,9 @@ import warnings
 
 from ... import dtypes
 from ...api.pointwise import FUNCTIONS
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...autograd.graph import record
+from ...ops import gather as gather_op, scatter as scatter_op
 from ...ops.check import check_values
 from ...api.softmax import log_softmax
 from .activation import logsigmoid
@@ -121,17 +122,22 @@ def _nll_rows(input, safe, ignored, reduction):
     """nll_loss of (N, C) rows without class weights as one autograd node (PyTorch's
     NllLossBackward0): the forward's gather and sums record nothing, and the backward scatters
     the scaled gradient to the targets."""
+    index = safe.unsqueeze(1)  # range-checked by the caller: read without a second check
     with no_grad():
         valid = ignored.logical_not().to(input.dtype)
-        loss = -input.gather(1, safe.unsqueeze(1)).squeeze(1) * valid
+        loss = -gather_op.gather(input, 1, index, index._shape, checked=True).squeeze(1) * valid
         total = valid.sum() if reduction == "mean" else None
         if reduction != "none":
             loss = loss.sum() if total is None else loss.sum() / total
-    shape, index = input.shape, safe.unsqueeze(1)
+    shape = input.shape
 
     def backward(g, valid):
-        scale = -g * valid if total is None else -g * valid / total
-        return g.new_zeros(shape).scatter(1, index, scale.unsqueeze(1))
+        scale = (-g * valid if total is None else -g * valid / total).unsqueeze(1)
+        if is_grad_enabled():  # differentiated again: a graph op
+            return g.new_zeros(shape).scatter(1, index, scale)
+        grad = g.new_zeros(shape)
+        scatter_op.scatter(grad, 1, index, scale, "set", checked=True)
+        return grad
     return record(loss, "NllLossBackward0", (input,), backward, saved=(valid,))
 
 
