@@ -513,7 +513,7 @@ class Tensor(Array):
             return inplace.write(self, lambda: src.to(self.device, self.dtype).expand(
                 self._shape))
         if src._storage.device is not self._storage.device:
-            src = src._transfer(self._storage.device)
+            src = src._transfer(self._storage.device, non_blocking)
         pointwise.apply("copy", [src], out=self, inplace=True)
         return self
 
@@ -536,21 +536,44 @@ class Tensor(Array):
             memo[id(self)] = copied
         return memo[id(self)]
 
-    def _transfer(self, device):
-        """The same values on another device (through the host)."""
+    def _transfer(self, device, non_blocking=False):
+        """The same values on another device (through the host). From a pinned cpu tensor
+        with ``non_blocking``, the copy is enqueued from the tensor's own memory and not
+        waited for."""
+        if non_blocking and self._storage.pinned and self._is_contiguous():
+            return from_stored(type(self), cpu_view(self), self.dtype, device, blocking=False)
         return from_stored(type(self), pointwise.read_stored(self), self.dtype, device)
+
+    def pin_memory(self, device=None):
+        """This cpu tensor in pinned memory (a copy, or itself when already pinned): a
+        ``to(device, non_blocking=True)`` from it is enqueued without waiting, and the
+        tensor's bytes must not change until it has landed, as in PyTorch. cltorch's pinned
+        memory is ordinary host memory that the OpenCL driver reads when the copy runs."""
+        if self._storage.device.kind != "cpu":
+            raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be "
+                               "pinned")
+        if self._storage.pinned:
+            return self
+        out = self.clone()
+        out._storage.pinned = True
+        return out
+
+    def is_pinned(self, device=None):
+        """Whether this tensor lives in pinned memory (``pin_memory``)."""
+        return self._storage.pinned
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; self when it
-        already matches (unless ``copy=True``)."""
-        device, dtype, copy = _parse_to(self, args, kwargs)
+        already matches (unless ``copy=True``); ``non_blocking`` from pinned memory does not
+        wait for the copy."""
+        device, dtype, non_blocking, copy = _parse_to(self, args, kwargs)
         same_device = device is self._storage.device
         if same_device and dtype is self.dtype and not copy:
             return self
         if same_device:
             out = pointwise.apply("copy", [self], out_dtype=dtype)
         else:
-            out = self._transfer(device)
+            out = self._transfer(device, non_blocking)
             out = out if dtype is self.dtype else pointwise.apply("copy", [out], out_dtype=dtype)
         if self._requires_grad:
             home, home_dtype = self.device, self.dtype
@@ -561,7 +584,7 @@ class Tensor(Array):
         return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
-        return self.to(_indexed("cuda", device))
+        return self.to(_indexed("cuda", device), non_blocking=non_blocking)
 
     def opencl(self, device=None):
         return self.to(_indexed("opencl", device))
@@ -738,7 +761,10 @@ def _indexed(kind, device):
 
 
 def _parse_to(tensor, args, kwargs):
+    """(device, dtype, non_blocking, copy) of ``to``'s arguments, positional flags in
+    PyTorch's order (non_blocking, then copy)."""
     device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    flags = [arg for arg in args if isinstance(arg, bool)] + [False, False]
     for arg in args:
         if isinstance(arg, Tensor):
             device, dtype = arg._storage.device, arg.dtype
@@ -749,4 +775,4 @@ def _parse_to(tensor, args, kwargs):
             device = arg
     device = tensor._storage.device if device is None else registry.get(device)
     dtype = tensor.dtype if dtype is None else dtypes.to_dtype(dtype)
-    return device, dtype, kwargs.get("copy", False)
+    return (device, dtype, kwargs.get("non_blocking", flags[0]), kwargs.get("copy", flags[1]))

@@ -204,3 +204,21 @@ def test_getitems_is_used_when_a_dataset_has_it():
     out = [b.tolist() for b in DataLoader(Batched(), batch_size=3)]
     assert out == [[[0.0], [1.0], [2.0]], [[3.0], [4.0], [5.0]], [[6.0], [7.0]]]
     assert Batched.calls == [[0, 1, 2], [3, 4, 5], [6, 7]]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_pin_memory_batches_are_pinned_copies_and_move_without_waiting(device, workers):
+    """DataLoader(pin_memory=True) hands out pinned batches (tuples and dicts walked); a
+    non-blocking copy from them lands with the right values, also once the batch is gone."""
+    data = TensorDataset(cltorch.arange(12.0).reshape(6, 2), cltorch.arange(6))
+    seen = []
+    for x, y in DataLoader(data, batch_size=4, pin_memory=True, num_workers=workers):
+        assert x.is_pinned() and y.is_pinned() and x.device.type == "cpu"
+        moved = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        del x, y
+        seen.append([t.cpu().tolist() for t in moved])
+    assert seen == [[[[0, 1], [2, 3], [4, 5], [6, 7]], [0, 1, 2, 3]],
+                    [[[8, 9], [10, 11]], [4, 5]]]
+    dict_loader = DataLoader([{"a": cltorch.ones(2)}] * 2, batch_size=2, pin_memory=True)
+    assert all(batch["a"].is_pinned() for batch in dict_loader)
+    assert not next(iter(DataLoader(data, batch_size=2)))[0].is_pinned()

@@ -283,3 +283,35 @@ def test_clone_of_a_fresh_result_owns_its_memory(device):
     c = b.clone()
     b.add_(1)
     assert c.tolist() == [2.0, 4.0] and b.tolist() == [3.0, 5.0]
+
+
+def test_pin_memory_copies_once_and_only_cpu_tensors(device):
+    x = cltorch.arange(6.0).reshape(2, 3).t()  # not contiguous: the pinned copy is dense
+    pinned = x.pin_memory()
+    assert not x.is_pinned() and pinned.is_pinned() and pinned.pin_memory() is pinned
+    assert pinned.tolist() == x.tolist() and pinned.is_contiguous()
+    assert cltorch.tensor([1, 2], pin_memory=True).is_pinned()
+    if device != "cpu":
+        with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
+            cltorch.ones(2, device=device).pin_memory()
+        with pytest.raises(RuntimeError, match="Only dense CPU tensors can be pinned"):
+            cltorch.tensor([1.0], device=device, pin_memory=True)
+
+
+def test_non_blocking_copy_from_pinned_memory_lands_after_the_source_is_gone(device):
+    """The copy is enqueued from the pinned tensor's own memory and not waited for; the
+    device keeps that memory alive until it has landed (positional flags as in PyTorch)."""
+    values = np.random.default_rng(0).standard_normal(1 << 16).astype(np.float32)
+    source = cltorch.tensor(values).pin_memory()
+    moved = source.to(device, cltorch.float32, True)  # non_blocking, positionally
+    dev = moved._storage.device
+    if dev.kind == "opencl":
+        assert len(dev._in_flight) >= 1  # not waited for: the event is held instead
+    del source
+    into = cltorch.zeros(1 << 16, device=device)
+    into.copy_(cltorch.tensor(values, pin_memory=True), non_blocking=True)
+    assert_close(moved, values)
+    assert_close(into, values)
+    dev.synchronize()
+    if dev.kind == "opencl":
+        assert len(dev._in_flight) == 0

@@ -73,7 +73,12 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         data.dtype if isinstance(data, Tensor) else _infer_dtype(data, values))
     if isinstance(data, (int, float, list, tuple)) and dtype.category == 1:
         _check_fits(values, dtype)
-    return _finish(from_numpy_values(Tensor, values, dtype, _device(device)), requires_grad)
+    out = from_numpy_values(Tensor, values, dtype, _device(device))
+    if pin_memory:  # a new tensor: pinned in place (see Tensor.pin_memory)
+        if out._storage.device.kind != "cpu":
+            raise RuntimeError("Only dense CPU tensors can be pinned")
+        out._storage.pinned = True
+    return _finish(out, requires_grad)
 
 
 def _check_fits(values: np.ndarray, dtype) -> None:

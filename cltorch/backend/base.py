@@ -106,8 +106,11 @@ class Device:
                 f"hold {_human(self.memory[0])} of the {_human(limit)} this process may use "
                 f"(set_per_process_memory_fraction / CLTORCH_MEMORY_FRACTION)")
 
-    def upload(self, host: np.ndarray):
-        """A new buffer holding the bytes of the C-contiguous array ``host``."""
+    def upload(self, host: np.ndarray, blocking: bool = True):
+        """A new buffer holding the bytes of the C-contiguous array ``host``. With
+        ``blocking=False`` the copy may land after this returns (ahead of any later work on
+        the device); the backend keeps ``host`` alive until then, the caller leaves its bytes
+        unchanged (PyTorch's contract for a non-blocking copy from pinned memory)."""
         raise NotImplementedError
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:

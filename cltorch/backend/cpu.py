@@ -32,7 +32,7 @@ class CPUDevice(Device):
         except MemoryError:
             raise OutOfMemoryError(f"cpu out of memory allocating {nbytes} bytes") from None
 
-    def upload(self, host: np.ndarray):
+    def upload(self, host: np.ndarray, blocking: bool = True):
         self.check_limit(host.nbytes)
         return np.frombuffer(host.tobytes(), dtype=np.uint8).copy()
 

@@ -168,12 +168,14 @@ class CUDADevice(Device):
         _check((err,))
         return CUDABuffer(d, int(ptr), nbytes, self.stream)
 
-    def upload(self, host: np.ndarray):
+    def upload(self, host: np.ndarray, blocking: bool = True):
         buffer = self.allocate(host.nbytes)
         if buffer is not None:
             _check(self.driver.cuMemcpyHtoDAsync(buffer.ptr, host.ctypes.data, host.nbytes,
                                                  self.stream))
-            self.synchronize()  # the host array may be freed as soon as we return
+            # always waits, non_blocking too: nothing here would keep ``host`` alive until
+            # the stream reaches the copy (pyopencl's events do that for OpenCL)
+            self.synchronize()
         return buffer
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:

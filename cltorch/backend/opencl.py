@@ -7,6 +7,7 @@ that a warm process runs no compiler. Nothing here waits for the device except `
 """
 from __future__ import annotations
 
+import collections
 import functools
 import threading
 import warnings
@@ -91,6 +92,7 @@ class OpenCLDevice(Device):
         self.keep_binaries = bool(d.type & cl.device_type.GPU) or not d.type & cl.device_type.CPU
         self._unkept = {}  # binary-cache name -> program built from source, binary not kept
         self._grids = {}  # n_items -> (global, local) sizes of a default launch (_grid)
+        self._in_flight = collections.deque()  # events of non-blocking uploads (_hold)
         initial_limit(self)
 
     def _build_options(self) -> list:
@@ -133,11 +135,21 @@ class OpenCLDevice(Device):
                     f"opencl:{self.index} out of memory allocating {nbytes} bytes "
                     f"({self.pool.active_blocks} blocks in use): {first}") from None
 
-    def upload(self, host: np.ndarray):
+    def upload(self, host: np.ndarray, blocking: bool = True):
         buffer = self.allocate(host.nbytes)
         if buffer is not None:
-            self.cl.enqueue_copy(self.queue, buffer, host, is_blocking=True)
+            event = self.cl.enqueue_copy(self.queue, buffer, host, is_blocking=blocking)
+            if not blocking:
+                self._hold(event)
         return buffer
+
+    def _hold(self, event) -> None:
+        """Keep a non-blocking copy's NannyEvent until the copy has landed: it holds the host
+        array, and dropping it would wait for the copy (pyopencl documents both)."""
+        pending, done = self._in_flight, self.cl.command_execution_status.COMPLETE
+        while pending and pending[0].command_execution_status == done:
+            pending.popleft()
+        pending.append(event)
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
         checks = self.errors.read_before_wait()
@@ -218,6 +230,7 @@ class OpenCLDevice(Device):
     def synchronize(self) -> None:
         checks = self.errors.read_before_wait()
         self.queue.finish()
+        self._in_flight.clear()
         self.errors.raise_after_wait(checks)
 
     def release_cached(self) -> None:

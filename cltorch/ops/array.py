@@ -16,13 +16,15 @@ class Storage:
     """Bytes on one device. ``buffer`` is the backend's handle (None when empty). ``version``
     counts the writes into existing data (in-place ops), shared by every view, as PyTorch's
     version counter is; autograd checks it for tensors it saved. ``views`` (cpu only) keeps the
-    NumPy views of the bytes that tensors have asked for, by layout (see ``cpu_view``)."""
+    NumPy views of the bytes that tensors have asked for, by layout (see ``cpu_view``).
+    ``pinned`` (cpu only): made by ``pin_memory``, so copies from it to a device may be
+    enqueued without waiting (``non_blocking=True``)."""
 
-    __slots__ = ("device", "buffer", "nbytes", "version", "views", "__weakref__")
+    __slots__ = ("device", "buffer", "nbytes", "version", "views", "pinned", "__weakref__")
 
     def __init__(self, device: Device, buffer, nbytes: int):
         self.device, self.buffer, self.nbytes = device, buffer, nbytes
-        self.version, self.views = 0, None
+        self.version, self.views, self.pinned = 0, None, False
         stats = device.memory  # [bytes held by live storages, their peak]
         stats[0] += nbytes
         if stats[0] > stats[1]:
@@ -168,8 +170,9 @@ def shares_memory(a: Array, b: Array) -> bool:
     return a._storage is b._storage
 
 
-def from_stored(cls, stored: np.ndarray, dtype, device: Device):
-    """A new contiguous array on ``device`` holding the C-contiguous stored bits ``stored``."""
+def from_stored(cls, stored: np.ndarray, dtype, device: Device, blocking: bool = True):
+    """A new contiguous array on ``device`` holding the C-contiguous stored bits ``stored``
+    (``blocking=False``: the copy may still be in flight, see ``Device.upload``)."""
     check_dtype_supported(device, dtype)
-    storage = Storage(device, device.upload(stored), stored.nbytes)
+    storage = Storage(device, device.upload(stored, blocking), stored.nbytes)
     return cls._make(storage, tuple(stored.shape), contiguous_strides(stored.shape), 0, dtype)

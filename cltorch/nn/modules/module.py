@@ -301,7 +301,7 @@ class Module:
         probe = next(itertools.chain(self.parameters(), self.buffers()), None)
         if probe is None:
             return self
-        device, dtype, _ = _parse_to(probe, args, kwargs)
+        device, dtype, _, _ = _parse_to(probe, args, kwargs)
         explicit_dtype = any(_is_dtype(a) for a in args) or "dtype" in kwargs or any(
             isinstance(a, Tensor) for a in args)
         return self._apply(lambda t: t.to(device, dtype if explicit_dtype and

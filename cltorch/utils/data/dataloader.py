@@ -3,6 +3,7 @@ the main process or in worker processes (results kept in sampler order)."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import multiprocessing
 import queue
@@ -78,15 +79,33 @@ def fetch(dataset, indices, collate_fn):
 def default_convert(data):
     """Without batching: NumPy arrays become tensors, containers are walked."""
     from ...api.creation import tensor
-    if isinstance(data, np.ndarray):
-        return tensor(data)
+    return _map_leaves(data, lambda d: tensor(d) if isinstance(d, np.ndarray) else d)
+
+
+def _map_leaves(data, leaf):
+    """``data`` with ``leaf`` applied to everything that is not a dict, list or (named)
+    tuple, those rebuilt around the results."""
     if isinstance(data, collections.abc.Mapping):
-        return {k: default_convert(v) for k, v in data.items()}
+        return {k: _map_leaves(v, leaf) for k, v in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(default_convert(d) for d in data))
+        return type(data)(*(_map_leaves(d, leaf) for d in data))
     if isinstance(data, (list, tuple)):
-        return type(data)(default_convert(d) for d in data)
-    return data
+        return type(data)(_map_leaves(d, leaf) for d in data)
+    return leaf(data)
+
+
+def pin_memory(data):
+    """``data`` (a batch) with every tensor in pinned memory, containers walked as
+    ``default_convert`` walks them: the batch's ``to(device, non_blocking=True)`` then does
+    not wait for its copies."""
+    from ...tensor import Tensor
+    return _map_leaves(data, lambda d: d.pin_memory() if isinstance(d, Tensor) else d)
+
+
+def _pinned(batches):
+    with contextlib.closing(batches):  # a ``break`` still ends the epoch (and its workers)
+        for batch in batches:
+            yield pin_memory(batch)
 
 
 class DataLoader:
@@ -147,11 +166,13 @@ class DataLoader:
 
     def __iter__(self):
         if self.num_workers == 0:
-            return self._single_process()
-        pool = self._pool if self.persistent_workers and self._pool else _WorkerPool(self)
-        if self.persistent_workers:
-            self._pool = pool
-        return pool.epoch()
+            batches = self._single_process()
+        else:
+            pool = self._pool if self.persistent_workers and self._pool else _WorkerPool(self)
+            if self.persistent_workers:
+                self._pool = pool
+            batches = pool.epoch()
+        return _pinned(batches) if self.pin_memory else batches
 
     def _single_process(self):
         if self._iterable:
