@@ -114,6 +114,8 @@ _NORM = "LinalgVectorNormBackward0"
 
 def _np_arg(fn):
     def arg(values, axis):
+        if len(axis) == 1:  # in place: no moved copy of the values
+            return fn(values, axis=axis[0])
         moved = np.moveaxis(values, axis, range(-len(axis), 0))
         return fn(moved.reshape(moved.shape[:moved.ndim - len(axis)] + (-1,)), axis=-1)
     return arg
@@ -245,14 +247,29 @@ def _reshape(t, shape):
 
 def _reduce_numpy(red, x, dims, compute, values, index):
     v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": NaN, as wanted
+    if v.size:
+        _fill_numpy(red, v, dims, values, index)
+        return
+    with warnings.catch_warnings():  # "mean of empty slice": NaN, as wanted, and no warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _fill_numpy(red, v, dims, values, index)
+
+
+def _fill_numpy(red, v, dims, values, index):
+    with np.errstate(all="ignore"):
         r = np.asarray(red.numpy(v, dims))
         if red.arg:
             cpu_view(index)[...] = r
-            r = np.asarray(_np_arg(lambda a, axis: np.take_along_axis(
-                a, np.expand_dims(r, -1), -1)[..., 0])(v, dims))
+            r = _chosen(v, dims, r)
         cpu_view(values)[...] = values.dtype.from_numpy_values(r)
+
+
+def _chosen(v, dims, index):
+    """The values of ``v`` at the arg reduction's ``index`` over ``dims``."""
+    if len(dims) == 1:
+        return np.take_along_axis(v, np.expand_dims(index, dims[0]), dims[0]).squeeze(dims[0])
+    return np.asarray(_np_arg(lambda a, axis: np.take_along_axis(
+        a, np.expand_dims(index, -1), -1)[..., 0])(v, dims))
 
 
 def _extreme(compute, low: bool) -> str:

@@ -302,12 +302,15 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         planes, lead = _as_planes(input, dims, name)
         win = _pool_windows(planes, kernel_size, stride, padding, dilation, ceil_mode, dims,
                             name)
-        values, which = im2col.unfold(planes, win, float("-inf")).max(1)  # (P, L) each
+        cols = im2col.unfold(planes, win, float("-inf"))                    # (P, K, L)
     out_shape = lead + (win.out if dims == 2 else win.out[1:])
-    values = relayout(values, out_shape)
     grad = needs_grad((input,))
-    if not (grad or return_indices):
-        return values
+    if not (grad or return_indices):  # the maxima alone: no argmax to find
+        with no_grad():
+            return relayout(cols.amax(1), out_shape)
+    with no_grad():
+        values, which = cols.max(1)                                         # (P, L) each
+    values = relayout(values, out_shape)
     height, width = planes._shape[2:]
     table = _window_positions(win, height, width, planes._device, type(planes))
     positions = gather_op.gather(table, 0, which, which._shape, checked=True)
