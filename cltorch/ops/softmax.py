@@ -20,16 +20,28 @@ def softmax(x: Array, dim: int, log: bool) -> Array:
     if not x._numel():
         return out
     if x._device.kind == "cpu":
-        v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
-        with np.errstate(all="ignore"):
-            shifted = v - np.max(v, axis=dim, keepdims=True)
-            e = np.exp(shifted)
-            total = np.sum(e, axis=dim, keepdims=True)
-            r = shifted - np.log(total) if log else np.divide(e, total, out=e)
-        cpu_view(out)[...] = out.dtype.from_numpy_values(r.astype(compute.numpy, copy=False))
+        _softmax_numpy(x, dim, log, compute, out)
     else:
         _launch(x, dim, log, compute, out)
     return out
+
+
+def _softmax_numpy(x, dim, log, compute, out):
+    """Three passes and one temporary (a large softmax is memory-bound): the shifted values
+    go straight into the result when it is stored in the compute type."""
+    v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+    direct = out.dtype.storage_np == compute.numpy
+    with np.errstate(all="ignore"):
+        shifted = np.subtract(v, np.max(v, axis=dim, keepdims=True),
+                              out=cpu_view(out) if direct else None)
+        e = np.exp(shifted)
+        total = np.sum(e, axis=dim, keepdims=True)
+        if log:
+            r = np.subtract(shifted, np.log(total), out=shifted)
+        else:
+            r = np.divide(e, total, out=shifted)
+    if not direct:
+        cpu_view(out)[...] = out.dtype.from_numpy_values(r)
 
 
 def _launch(x, dim, log, compute, out):
