@@ -322,4 +322,7 @@ def test_every_table_row_is_exercised():
                "clamp", "round_decimals", "nan_to_num", "isnan", "isinf", "isfinite",
                "logical_not", "bitwise_left_shift", "bitwise_right_shift",
                "threshold_backward"}
+    # the LSTM cell rows: against PyTorch's LSTM in test_nn_sequence.py
+    tested |= {"lstm_cell", "lstm_output", "lstm_tanh_grad", "lstm_sigmoid_tanh_grad",
+               "lstm_sigmoid_grad", "lstm_forget"}
     assert set(TABLE) <= tested, set(TABLE) - tested

@@ -44,6 +44,10 @@ class Op:
         return value.get(key) or value["int" if key == "bool" else key]
 
 
+def _sig(a):
+    return 1 / (1 + np.exp(-a))
+
+
 def _zero_division_check(b):
     if np.any(np.asarray(b) == 0):
         raise RuntimeError("ZeroDivisionError")
@@ -265,7 +269,7 @@ OPS = [
        grad=("a", lambda g, s: (g * (s.a * s.a - 1).rsqrt(),))),
     Op("atanh", 1, "atanh(a)", np.arctanh, "float",
        grad=("a", lambda g, s: (g / (1 - s.a * s.a),))),
-    Op("sigmoid", 1, "ct_sigmoid(a)", lambda a: 1 / (1 + np.exp(-a)), "float",
+    Op("sigmoid", 1, "ct_sigmoid(a)", _sig, "float",
        grad=("o", lambda g, s: (g * s.out * (1 - s.out),))),
     Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.where(a <= 0, 0, a),
        grad=("o", lambda g, s: (s.row("threshold_backward", g, s.out),))),
@@ -293,6 +297,26 @@ OPS = [
        _float_int(lambda a, b, c, d: np.nan_to_num(a, nan=b, posinf=c, neginf=d),
                   lambda a, b, c, d: a), promote=(0,),
        grad=("a", lambda g, s: (g.masked_fill(~s.a.isfinite(), 0.0), None, None, None))),
+    # An LSTM step over the pre-activation gates a_i, a_f, a_g, a_o (nn.LSTM's sequence node,
+    # which runs them without autograd): the new cell state sig(a_f) c + sig(a_i) tanh(a_g),
+    # the output sig(a_o) tanh(c), and the backward's gradients (PyTorch's fused cell kernels)
+    Op("lstm_cell", 4, "ct_sigmoid(b) * d + ct_sigmoid(a) * tanh(c)",
+       lambda a, b, c, d: _sig(b) * d + _sig(a) * np.tanh(c), "floatonly"),
+    Op("lstm_output", 2, "ct_sigmoid(a) * tanh(b)", lambda a, b: _sig(a) * np.tanh(b),
+       "floatonly"),
+    # d + a sig(b) tanh'(c): the cell state's gradient (a = dh, b = a_o, c = the cell state,
+    # d = the next step's) and, with d = 0, a_g's (a = dc, b = a_i, c = a_g)
+    Op("lstm_tanh_grad", 4, "d + a * ct_sigmoid(b) * (1 - tanh(c) * tanh(c))",
+       lambda a, b, c, d: d + a * _sig(b) * (1 - np.tanh(c) ** 2), "floatonly"),
+    # a tanh(c) sig'(b): a_i's gradient (dc, a_i, a_g) and a_o's (dh, a_o, cell state)
+    Op("lstm_sigmoid_tanh_grad", 3,
+       "a * tanh(c) * ct_sigmoid(b) * (1 - ct_sigmoid(b))",
+       lambda a, b, c: a * np.tanh(c) * _sig(b) * (1 - _sig(b)), "floatonly"),
+    # a c sig'(b): a_f's gradient (dc, a_f, previous cell state)
+    Op("lstm_sigmoid_grad", 3, "a * c * ct_sigmoid(b) * (1 - ct_sigmoid(b))",
+       lambda a, b, c: a * c * _sig(b) * (1 - _sig(b)), "floatonly"),
+    # a sig(b): the previous cell state's gradient (dc, a_f)
+    Op("lstm_forget", 2, "a * ct_sigmoid(b)", lambda a, b: a * _sig(b), "floatonly"),
     # comparisons and predicates
     Op("eq", 2, "a == b", np.equal, "bool"),
     Op("ne", 2, "a != b", np.not_equal, "bool"),
