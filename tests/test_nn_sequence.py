@@ -63,32 +63,43 @@ def test_recurrent_layers(device, name, kwargs):
     _check_grads(ours, theirs)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"num_layers": 2, "bidirectional": True},
-                                    {"bias": False, "batch_first": True}], ids=str)
-def test_lstm_is_one_node_per_direction_with_every_gradient(device, kwargs):
-    """An LSTM direction is one node (LstmBackward0, fused cell kernels): outputs, h_n, c_n
-    and the gradients of the input, h0, c0 and every weight against PyTorch in float64, and
-    differentiable twice (through the step graph)."""
+SEQUENCE_NODES = [("LSTM", {}), ("LSTM", {"num_layers": 2, "bidirectional": True}),
+                  ("LSTM", {"bias": False, "batch_first": True}), ("GRU", {}),
+                  ("GRU", {"bias": False, "bidirectional": True}),
+                  ("RNN", {"nonlinearity": "relu", "num_layers": 2}),
+                  ("RNN", {"bias": False, "batch_first": True})]
+
+
+@pytest.mark.parametrize("name,kwargs", SEQUENCE_NODES, ids=str)
+def test_a_recurrent_direction_is_one_node_with_every_gradient(device, name, kwargs):
+    """A direction is one node with fused cell kernels: outputs, final states and the
+    gradients of the input, the initial states and every weight against PyTorch in float64,
+    and differentiable twice (through the step graph)."""
     needs_fp64(device)
-    theirs = torch.nn.LSTM(3, 4, **kwargs).double()
-    ours = _same_weights(theirs, nn.LSTM(3, 4, **kwargs).double(), device)
+    lstm = name == "LSTM"
+    theirs = getattr(torch.nn, name)(3, 4, **kwargs).double()
+    ours = _same_weights(theirs, getattr(nn, name)(3, 4, **kwargs).double(), device)
     rng = np.random.default_rng(5)
     layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
     arrays = [rng.standard_normal((2, 6, 3) if kwargs.get("batch_first") else (6, 2, 3)),
               rng.standard_normal((layers, 2, 4)), rng.standard_normal((layers, 2, 4))]
     (xt, xc), (ht, hc), (ct, cc) = (_pair(a, device) for a in arrays)
-    out_t, (h_t, c_t) = theirs(xt, (ht, ct))
-    out_c, (h_c, c_c) = ours(xc, (hc, cc))
-    weights = [rng.standard_normal(t.shape) for t in (out_t, h_t, c_t)]
-    sum(((a * torch.tensor(w)).sum() for a, w in zip((out_t, h_t, c_t), weights))).backward()
+    out_t, state_t = theirs(xt, (ht, ct) if lstm else ht)
+    out_c, state_c = ours(xc, (hc, cc) if lstm else hc)
+    results_t = (out_t,) + (state_t if lstm else (state_t,))
+    results_c = (out_c,) + (state_c if lstm else (state_c,))
+    weights = [rng.standard_normal(t.shape) for t in results_t]
+    sum(((a * torch.tensor(w)).sum() for a, w in zip(results_t, weights))).backward()
     sum(((a * cltorch.tensor(w, device=device)).sum() for a, w in
-         zip((out_c, h_c, c_c), weights))).backward()
-    for a, b in [(out_c, out_t), (h_c, h_t), (c_c, c_t), (xc.grad, xt.grad),
-                 (hc.grad, ht.grad), (cc.grad, ct.grad)]:
+         zip(results_c, weights))).backward()
+    pairs = list(zip(results_c, results_t)) + [(xc.grad, xt.grad), (hc.grad, ht.grad)]
+    for a, b in pairs + ([(cc.grad, ct.grad)] if lstm else []):
         assert_close(a, b.detach().numpy(), rtol=1e-9, atol=1e-10)
     _check_grads(ours, theirs, tol=1e-9)
-    if not kwargs:
-        assert out_c.grad_fn.name() == "LstmBackward0"
+    if kwargs.get("num_layers", 1) == 1 and not kwargs.get("bidirectional"):
+        if not kwargs.get("batch_first"):  # (else the output is a transposed view of it)
+            node = {"LSTM": "LstmBackward0", "GRU": "GruBackward0"}.get(name)
+            assert out_c.grad_fn.name() == (node or "RnnTanhBackward0")
         x = cltorch.tensor(arrays[0][:3, :1], device=device, requires_grad=True)
         assert gradgradcheck(lambda x: ours(x)[0], [x], eps=1e-6, atol=1e-5, rtol=1e-3)
 

@@ -315,14 +315,32 @@ def test_relu_gradient_is_one_threshold_backward_pass(device, dtype):
     assert_close(dg, np.array([0, 0, 0, 7, 7], np.float32))
 
 
+def test_tanh_gradient_is_one_tanh_backward_pass(device):
+    """g (1 - tanh(x)^2) in one kernel (PyTorch's tanh_backward), differentiable again: with
+    respect to g, 1 - y^2; to x, -2 g y (1 - y^2)."""
+    needs_fp64(device)
+    values = np.array([0.5, -1.0, 2.0])
+    x = cltorch.tensor(values, dtype=cltorch.float64, device=device, requires_grad=True)
+    g = cltorch.tensor([1.0, 2.0, 3.0], dtype=cltorch.float64, device=device,
+                       requires_grad=True)
+    (dx,) = cltorch.autograd.grad(x.tanh(), x, g, create_graph=True)
+    assert dx.grad_fn.name() == "TanhBackwardBackward0"  # PyTorch's node name
+    y = np.tanh(values)
+    assert_close(dx, np.array([1.0, 2.0, 3.0]) * (1 - y * y))
+    dg, dxx = cltorch.autograd.grad(dx.sum(), (g, x))
+    assert_close(dg, 1 - y * y)
+    assert_close(dxx, -2 * np.array([1.0, 2.0, 3.0]) * y * (1 - y * y))
+
+
 def test_every_table_row_is_exercised():
     tested = set(UNARY_FLOAT) | set(UNARY_INT) | set(BINARY_FLOAT) | set(BINARY_INT) | \
         set(COMPARE)
     tested |= {"copy", "div_trunc", "div_floor", "where", "lerp", "addcmul", "addcdiv",
                "clamp", "round_decimals", "nan_to_num", "isnan", "isinf", "isfinite",
                "logical_not", "bitwise_left_shift", "bitwise_right_shift",
-               "threshold_backward"}
-    # the LSTM cell rows: against PyTorch's LSTM in test_nn_sequence.py
+               "threshold_backward", "tanh_backward"}
+    # the recurrent cell rows: against PyTorch's LSTM, GRU and RNN in test_nn_sequence.py
     tested |= {"lstm_cell", "lstm_output", "lstm_tanh_grad", "lstm_sigmoid_tanh_grad",
-               "lstm_sigmoid_grad", "lstm_forget"}
+               "lstm_sigmoid_grad", "mul_sigmoid", "gru_candidate", "gru_output",
+               "gru_update_grad", "gru_candidate_grad", "gru_hidden_grad", "gru_reset_grad"}
     assert set(TABLE) <= tested, set(TABLE) - tested

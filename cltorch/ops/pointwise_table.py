@@ -262,7 +262,10 @@ OPS = [
     Op("cosh", 1, "cosh(a)", np.cosh, "float",
        grad=("a", lambda g, s: (g * s.a.sinh(),))),
     Op("tanh", 1, "tanh(a)", np.tanh, "float",
-       grad=("o", lambda g, s: (g * (1 - s.out * s.out),))),
+       grad=("o", lambda g, s: (s.row("tanh_backward", g, s.out),))),
+    # tanh's gradient in one pass (PyTorch's tanh_backward): a (1 - b^2), b = tanh's result
+    Op("tanh_backward", 2, "a * (1 - b * b)", lambda a, b: a * (1 - b * b), promote=(0,),
+       grad=("ab", lambda g, s: (s.row("tanh_backward", g, s.b), -2 * g * s.a * s.b))),
     Op("asinh", 1, "asinh(a)", np.arcsinh, "float",
        grad=("a", lambda g, s: (g * (s.a * s.a + 1).rsqrt(),))),
     Op("acosh", 1, "acosh(a)", np.arccosh, "float",
@@ -315,8 +318,28 @@ OPS = [
     # a c sig'(b): a_f's gradient (dc, a_f, previous cell state)
     Op("lstm_sigmoid_grad", 3, "a * c * ct_sigmoid(b) * (1 - ct_sigmoid(b))",
        lambda a, b, c: a * c * _sig(b) * (1 - _sig(b)), "floatonly"),
-    # a sig(b): the previous cell state's gradient (dc, a_f)
-    Op("lstm_forget", 2, "a * ct_sigmoid(b)", lambda a, b: a * _sig(b), "floatonly"),
+    # a sig(b): the previous cell state's gradient (dc, a_f) in an LSTM, h's part in a GRU's
+    Op("mul_sigmoid", 2, "a * ct_sigmoid(b)", lambda a, b: a * _sig(b), "floatonly"),
+    # A GRU step over the input parts a_r, a_z, a_n and hidden parts h_r, h_z, h_n (bias
+    # included) of its gates (nn.GRU's sequence node): the candidate
+    # tanh(a_n + sig(a_r + h_r) h_n), the output (1 - sig(s)) n + sig(s) h with s = a_z + h_z,
+    # and the backward's gradients
+    Op("gru_candidate", 4, "tanh(a + ct_sigmoid(b + c) * d)",
+       lambda a, b, c, d: np.tanh(a + _sig(b + c) * d), "floatonly"),
+    Op("gru_output", 4, "(1 - ct_sigmoid(a + b)) * c + ct_sigmoid(a + b) * d",
+       lambda a, b, c, d: (1 - _sig(a + b)) * c + _sig(a + b) * d, "floatonly"),
+    # s's gradient a (c - d) sig'(b): a = dh, b = s, c = the previous h, d = the candidate
+    Op("gru_update_grad", 4, "a * (c - d) * ct_sigmoid(b) * (1 - ct_sigmoid(b))",
+       lambda a, b, c, d: a * (c - d) * _sig(b) * (1 - _sig(b)), "floatonly"),
+    # the candidate's pre-activation gradient a (1 - sig(b)) (1 - c^2): dh, s, the candidate
+    Op("gru_candidate_grad", 3, "a * (1 - ct_sigmoid(b)) * (1 - c * c)",
+       lambda a, b, c: a * (1 - _sig(b)) * (1 - c * c), "floatonly"),
+    # h_n's gradient a sig(b + c) (a = the candidate's, b + c = the reset gate's input) and
+    # the reset gate's a d sig'(b + c) (d = h_n)
+    Op("gru_hidden_grad", 3, "a * ct_sigmoid(b + c)", lambda a, b, c: a * _sig(b + c),
+       "floatonly"),
+    Op("gru_reset_grad", 4, "a * d * ct_sigmoid(b + c) * (1 - ct_sigmoid(b + c))",
+       lambda a, b, c, d: a * d * _sig(b + c) * (1 - _sig(b + c)), "floatonly"),
     # comparisons and predicates
     Op("eq", 2, "a == b", np.equal, "bool"),
     Op("ne", 2, "a != b", np.not_equal, "bool"),

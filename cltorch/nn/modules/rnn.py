@@ -10,47 +10,14 @@ import math
 
 from ...api.creation import empty, zeros
 from ...api.layout import cat, stack
-from ...autograd.engine import grad
-from ...autograd.grad_mode import is_grad_enabled, no_grad
-from ...autograd.graph import record
-from ...ops import pointwise
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from .module import Module
+from .rnn_sequence import sequence_node, step as _step
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-def _rnn_step(mode, gi, h, w_hh, b_hh):
-    """One step of a plain RNN from the precomputed input part ``gi``."""
-    pre = gi + F.linear(h, w_hh, b_hh)
-    return pre.relu() if mode == "RNN_RELU" else pre.tanh()
-
-
-def _lstm_step(gi, state, w_hh, b_hh):
-    h, c = state
-    i, f, g, o = (gi + F.linear(h, w_hh, b_hh)).chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    return o.sigmoid() * c.tanh(), c
-
-
-def _gru_step(gi, h, w_hh, b_hh):
-    gh = F.linear(h, w_hh, b_hh)
-    ir, iz, in_ = gi.chunk(3, -1)
-    hr, hz, hn = gh.chunk(3, -1)
-    r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
-    n = (in_ + r * hn).tanh()
-    return (1 - z) * n + z * h
-
-
-def _step(mode, gi, state, w_hh, b_hh):
-    if mode == "LSTM":
-        return _lstm_step(gi, state, w_hh, b_hh)
-    if mode == "GRU":
-        return _gru_step(gi, state, w_hh, b_hh)
-    return _rnn_step(mode, gi, state, w_hh, b_hh)
 
 
 def _uniform_init(module):
@@ -274,9 +241,8 @@ class RNNBase(Module):
     def _direction(self, x, state, w_ih, w_hh, b_ih, b_hh, reverse, mask):
         gi = F.linear(x, w_ih, b_ih)  # the input part of every step in one product
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-        if self.mode == "LSTM" and mask is None and len(steps):
-            out, h, c = _lstm_sequence(gi, *state, w_hh, b_hh, steps)
-            return out, (h, c)
+        if mask is None and len(steps):  # the whole direction as one node
+            return sequence_node(self.mode, gi, state, w_hh, b_hh, steps)
         outputs = [None] * x.shape[0]
         for t in steps:
             new = _step(self.mode, gi[t], state, w_hh, b_hh)
@@ -290,74 +256,6 @@ class RNNBase(Module):
             h = state[0] if self.mode == "LSTM" else state
             outputs[t] = h if mask is None else h * mask[t]
         return stack(outputs), state
-
-
-def _lstm_sequence(gi, h0, c0, w_hh, b_hh, steps):
-    """One direction of an LSTM layer over a whole sequence as one autograd node, as PyTorch's
-    fused LSTM: a step is one GEMM and three fused kernels forward, one GEMM and seven fused
-    kernels backward, and the recurrent weight's gradient is one GEMM over all the steps (the
-    graph of ``_lstm_step`` costs about 20 nodes and a weight-sized GEMM and sum a step).
-    ``gi`` holds every step's input part; returns (outputs, h_n, c_n)."""
-    with no_grad():
-        pre = gi.clone() if b_hh is None else gi + b_hh  # pre-activation gates, (T, N, 4H)
-        hs, cs = h0.new_empty((len(steps),) + h0.shape), c0.new_empty((len(steps),) + c0.shape)
-        h, c = h0, c0
-        for t in steps:
-            pre[t].add_(h @ w_hh.t())
-            i, f, g, o = pre[t].chunk(4, -1)
-            c = pointwise.apply("lstm_cell", [i, f, g, c], out=cs[t], inplace=True)
-            h = pointwise.apply("lstm_output", [o, c], out=hs[t], inplace=True)
-        h_n, c_n = h.clone(), c.clone()
-    inputs = (gi, h0, c0, w_hh) + (() if b_hh is None else (b_hh,))
-
-    def backward(g_out, g_h, g_c, *saved):
-        if is_grad_enabled():  # differentiated again: the step graph, from the saved inputs
-            return _lstm_graph_grads(saved[:len(inputs)], steps, (g_out, g_h, g_c))
-        return _lstm_backward(g_out, g_h, g_c, *saved[:4], *saved[len(inputs):], steps,
-                              b_hh is not None)
-    return record((hs, h_n, c_n), "LstmBackward0", inputs, backward,
-                  saved=inputs + (pre, hs, cs))
-
-
-def _lstm_backward(g_out, dh, dc, gi, h0, c0, w_hh, pre, hs, cs, steps, bias):
-    """The gradients of ``_lstm_sequence``'s inputs, walking the steps backwards."""
-    d_pre = pre.new_empty(pre.shape)
-    order = list(steps)
-    for k in range(len(order) - 1, -1, -1):
-        t = order[k]
-        c_prev = cs[order[k - 1]] if k else c0
-        dh = g_out[t] + dh
-        i, f, g, o = pre[t].chunk(4, -1)
-        di, df, dg, do = d_pre[t].chunk(4, -1)
-        dc = pointwise.apply("lstm_tanh_grad", [dh, o, cs[t], dc])
-        pointwise.apply("lstm_sigmoid_tanh_grad", [dc, i, g], out=di, inplace=True)
-        pointwise.apply("lstm_sigmoid_grad", [dc, f, c_prev], out=df, inplace=True)
-        pointwise.apply("lstm_tanh_grad", [dc, i, g, 0], out=dg, inplace=True)
-        pointwise.apply("lstm_sigmoid_tanh_grad", [dh, o, cs[t]], out=do, inplace=True)
-        dc = pointwise.apply("lstm_forget", [dc, f])
-        dh = d_pre[t] @ w_hh
-    d_w = None
-    if w_hh.requires_grad:  # every step's h_{t-1} against its gate gradients: one GEMM
-        first = h0.unsqueeze(0)
-        h_prev = cat([first, hs[:-1]]) if order[0] == 0 else cat([hs[1:], first])
-        d_w = d_pre.reshape(-1, pre.shape[-1]).t() @ h_prev.reshape(-1, h0.shape[-1])
-    grads = (d_pre, dh, dc, d_w)
-    return grads + (d_pre.sum((0, 1)),) if bias else grads
-
-
-def _lstm_graph_grads(inputs, steps, grad_outputs):
-    """The gradients of ``_lstm_sequence``'s inputs through the step-by-step graph, with a
-    graph of their own (``create_graph``: a second derivative)."""
-    gi, h0, c0, w_hh = inputs[:4]
-    b_hh = inputs[4] if len(inputs) > 4 else None
-    outputs, state = [None] * len(steps), (h0, c0)
-    for t in steps:
-        state = _lstm_step(gi[t], state, w_hh, b_hh)
-        outputs[t] = state[0]
-    wanted = [x for x in inputs if x.requires_grad]
-    found = iter(grad((stack(outputs),) + state, wanted, grad_outputs, create_graph=True,
-                      allow_unused=True))
-    return tuple(next(found) if x.requires_grad else None for x in inputs)
 
 
 def _inverse(permutation):
