@@ -71,7 +71,7 @@ def _node(mode, name, outputs, inputs, saved, steps, backward):
 
 
 def _rnn(mode, gi, h0, w_hh, b_hh, steps):
-    """tanh or relu RNN: a step is a GEMM and one kernel, each way."""
+    """tanh or relu RNN: a step is a GEMM and two kernels, each way."""
     act = "relu" if mode == "RNN_RELU" else "tanh"
     with no_grad():
         pre = gi.clone() if b_hh is None else gi + b_hh
@@ -132,7 +132,7 @@ def _lstm(gi, h0, c0, w_hh, b_hh, steps):
 
 
 def _gru(gi, h0, w_hh, b_hh, steps):
-    """GRU: a step is a GEMM and three kernels forward, a GEMM and eight backward."""
+    """GRU: a step is a GEMM and three kernels forward, a GEMM and nine backward."""
     with no_grad():
         gh = gi.new_empty(gi.shape)  # every step's hidden part of the gates, bias included
         hs, ns = h0.new_empty((len(steps),) + h0.shape), h0.new_empty((len(steps),) + h0.shape)
