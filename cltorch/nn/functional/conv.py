@@ -10,7 +10,8 @@ import numpy as np
 from ... import dtypes
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...autograd.graph import needs_grad, record
-from ...ops import gather as gather_op, gemm, im2col, pointwise, scatter as scatter_op
+from ...ops import gather as gather_op, gemm, im2col, pointwise, reduce as reduce_op, \
+    scatter as scatter_op
 from ...ops.array import from_numpy_values, relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
@@ -170,23 +171,37 @@ def _conv_node(x, weight, bias, win, out_shape):
     size = x._shape[2:]
 
     def backward(g, x, weight, cols):
-        if is_grad_enabled():  # differentiated again: the columns must be a graph op of x
-            cols = _unfold(x, win)
-        g = g.reshape(n, o, length)
+        wanted = (x.requires_grad, weight.requires_grad,
+                  bias is not None and bias.requires_grad)
+        if not is_grad_enabled():
+            grads = _conv_grads(g.contiguous(), weight.contiguous(), cols, win, size, wanted)
+            return grads[:3 if bias is not None else 2]
+        # differentiated again: the same products as graph ops, the columns one of x
+        cols, g = _unfold(x, win), g.reshape(n, o, length)
         return (_fold((weight.reshape(o, ck).t() @ g).contiguous(), size, win)
-                if x.requires_grad else None,
-                _shaped((g @ cols.transpose(1, 2)).sum(0), weight._shape)
-                if weight.requires_grad else None,
-                g.sum((0, 2)) if bias is not None and bias.requires_grad else None
-                )[:3 if bias is not None else 2]
+                if wanted[0] else None,
+                (g @ cols.transpose(1, 2)).sum(0).reshape(weight._shape) if wanted[1] else None,
+                g.sum((0, 2)) if wanted[2] else None)[:3 if bias is not None else 2]
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight, cols))
 
 
-def _shaped(g, shape):
-    """A new gradient ``g`` (contiguous) in ``shape``: a graph reshape while differentiating
-    again, else the same elements with no view left for AccumulateGrad to copy."""
-    return g.reshape(shape) if is_grad_enabled() else relayout(g, shape)
+def _conv_grads(g, weight, cols, win, size, wanted):
+    """The convolution's input, weight and bias gradients (those ``wanted``) straight from
+    the ops, no graph: W^T g folded back to the image, the sum over images of g cols^T (made
+    in the weight's shape, so AccumulateGrad keeps it without a copy), and g's sum."""
+    n, o, ck, length = g._shape[0], weight._shape[0], cols._shape[1], cols._shape[2]
+    g3 = relayout(g, (n, o, length))
+    d_x = d_w = d_b = None
+    if wanted[0]:
+        d_cols = gemm.bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)
+        d_x = im2col.fold(d_cols, size, win)
+    if wanted[1]:
+        per_image = gemm.bmm(g3, relayout(cols, (n, length, ck), (ck * length, 1, length)))
+        d_w = relayout(reduce_op.reduce("sum", per_image, 0), weight._shape)
+    if wanted[2]:
+        d_b = reduce_op.reduce("sum", g3, (0, 2))
+    return d_x, d_w, d_b
 
 
 @autocast_op(LOWER)
