@@ -6,6 +6,7 @@ own exact size: the log must stay empty and the numbers must match.
 
 ``python bounds_fuzz.py DEVICE SEED ROUNDS`` prints one line per family and round.
 """
+import copy
 import math
 import sys
 
@@ -170,12 +171,31 @@ def convolution(rng, device):
     def step(x, weight):
         y = F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
                      groups=groups)
-        (y * y).sum().backward()
         pooled = F.max_pool2d(x, 2, ceil_mode=True) if min(h, w) >= 2 else x
+        ((y * y).sum() + (pooled * pooled).sum()).backward()  # pooling's scatter too
         return [y, x.grad, weight.grad, pooled]
     compare("conv2d forward and backward", *run_both(step, x, weight))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))
+
+
+def recurrent(rng, device):
+    """A sequence node (LSTM, GRU or RNN, maybe bidirectional) forward and backward."""
+    mode = str(rng.choice(("LSTM", "GRU", "RNN")))
+    size, hidden, steps, batch = (int(rng.integers(1, 4)) for _ in range(4))
+    bidirectional = bool(rng.random() < 0.5)
+    cltorch.manual_seed(int(rng.integers(0, 1000)))
+    layers = [getattr(cltorch.nn, mode)(size, hidden, bidirectional=bidirectional)]
+    layers.append(copy.deepcopy(layers[0]).to(device))
+    x = Pair(rng, device, (steps, batch, size), grad=True)
+
+    def step(x):
+        layer = layers[0] if x.device.type == "cpu" else layers[1]
+        out, state = layer(x)
+        h = state[0] if mode == "LSTM" else state
+        ((out * out).sum() + h.sum()).backward()
+        return [out, h, x.grad] + [p.grad for p in layer.parameters()]
+    compare(f"{mode} forward and backward", *run_both(step, x))
 
 
 def indexing(rng, device):
@@ -263,7 +283,7 @@ def long_lines(rng, device):
 
 
 FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,
-                                    indexing, optimizers, checks, long_lines)}
+                                    recurrent, indexing, optimizers, checks, long_lines)}
 
 
 def main(device, seed, rounds):
