@@ -219,8 +219,8 @@ class OpenCLDevice(Device):
     def _grid(self, n_items: int, local):
         """(global size, local size) of a launch, memoised for the default work-group (a
         training step launches the same few sizes over and over)."""
-        sizes = ((grid_size(n_items, local or self.local_size, self.max_groups),),
-                 (local or self.local_size,))
+        group = local or self.local_size
+        sizes = ((grid_size(n_items, group, self.max_groups),), (group,))
         if local is None:
             if len(self._grids) > 4096:
                 self._grids.clear()

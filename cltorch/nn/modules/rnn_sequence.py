@@ -138,8 +138,7 @@ def _gru(gi, h0, w_hh, b_hh, steps):
         hs, ns = h0.new_empty((len(steps),) + h0.shape), h0.new_empty((len(steps),) + h0.shape)
         h = h0
         for t in steps:
-            hidden = [h @ w_hh.t()] + ([] if b_hh is None else [b_hh, 1])
-            pointwise.apply("add" if b_hh is not None else "copy", hidden, out=gh[t],
+            pointwise.apply("add", [h @ w_hh.t(), 0 if b_hh is None else b_hh, 1], out=gh[t],
                             inplace=True)
             a_r, a_z, a_n = gi[t].chunk(3, -1)
             h_r, h_z, h_n = gh[t].chunk(3, -1)
