@@ -386,3 +386,21 @@ def test_nll_loss_one_node_matches_pytorch_with_ignored_targets(device, reductio
 
     for got, want in zip(run(cltorch, {"device": device}), run(torch, {})):
         assert_close(got, want.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_cross_entropy_low_precision_and_all_ignored(device, dtype):
+    """cross_entropy's loss and gradient in each floating dtype against PyTorch; a batch whose
+    targets are all ignored has a NaN mean (0 / 0) and a zero gradient, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(5).standard_normal((6, 5)).astype(np.float32)
+    for targets in ([4, 0, 2, -100, 1, 1], [-100] * 6):
+        results = []
+        for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+            xt = lib.tensor(x, dtype=getattr(lib, dtype), requires_grad=True, **kw)
+            loss = lib.nn.functional.cross_entropy(xt, lib.tensor(targets, **kw))
+            loss.backward()
+            results.append((loss.float(), xt.grad.float()))
+        (loss, grad), (want_loss, want_grad) = results
+        assert_close(loss, want_loss.detach().numpy(), rtol=1e-2, atol=1e-2)
+        assert_close(grad, want_grad.numpy(), rtol=1e-2, atol=1e-2)

@@ -1,10 +1,12 @@
 """Property-based tests: random shapes, strides, broadcasting and dtypes against NumPy."""
 import numpy as np
-from conftest import assert_close
+import pytest
+from conftest import assert_close, needs_fp64
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cltorch
+import cltorch.nn.functional as F
 from cltorch.backend import registry
 
 SETTINGS = settings(max_examples=25, deadline=None,
@@ -80,3 +82,66 @@ def test_all_devices_listed():
     names = [d.name for d in registry.all_devices()]
     assert names[0] == "cpu:0" and len(names) == 1 + cltorch.opencl.device_count() + \
         cltorch.cuda.device_count()
+
+
+@st.composite
+def pool_geometry(draw):
+    """A max-pool case: (input shape, kernel, stride, padding, dilation, ceil_mode)."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    reach = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    size = tuple(draw(st.integers(r, r + 4)) for r in reach)
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + size
+    return shape, kernel, stride, padding, dilation, draw(st.booleans())
+
+
+@SETTINGS
+@given(case=pool_geometry(), dtype=st.sampled_from(["float32", "float16", "bfloat16"]),
+       nan=st.booleans())
+def test_max_pool_matches_torch(device, case, dtype, nan):
+    """Values, indices (ties between small integers, NaNs) and the input gradient of
+    max_pool2d, disjoint and overlapping windows, against PyTorch."""
+    torch = pytest.importorskip("torch")
+    shape, kernel, stride, padding, dilation, ceil = case
+    rng = np.random.default_rng(sum(shape))
+    x = rng.integers(-3, 3, shape).astype(np.float32)
+    if nan:
+        x.reshape(-1)[rng.integers(0, x.size)] = np.nan
+    args = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil, return_indices=True)
+    ref = torch.tensor(x, dtype=getattr(torch, dtype), requires_grad=True)
+    t = cltorch.tensor(x, dtype=getattr(cltorch, dtype), device=device, requires_grad=True)
+    want, want_index = torch.nn.functional.max_pool2d(ref, **args)
+    got, index = F.max_pool2d(t, **args)
+    assert_close(got, want.detach().float().numpy(), dtype=dtype)
+    finite = ~np.isnan(want.detach().float().numpy())
+    assert (index.cpu().numpy()[finite] == want_index.numpy()[finite]).all()
+    g = rng.standard_normal(want.shape).astype(np.float32)
+    want.backward(torch.tensor(g, dtype=ref.dtype))
+    got.backward(cltorch.tensor(g, dtype=t.dtype, device=device))
+    if not nan:  # which NaN of a window takes the gradient is the implementation's choice
+        assert_close(t.grad, ref.grad.float().numpy(), dtype=dtype)
+
+
+@SETTINGS
+@given(case=pool_geometry(), dtype=st.sampled_from(["float32", "float64", "bfloat16"]))
+def test_unfold_and_fold_match_torch(device, case, dtype):
+    """F.unfold and F.fold (the sliding windows under convolution) against PyTorch over
+    random kernels, strides, paddings and dilations."""
+    torch = pytest.importorskip("torch")
+    if dtype == "float64":
+        needs_fp64(device)
+    shape, kernel, stride, padding, dilation, _ = case
+    args = dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride)
+    x = np.random.default_rng(sum(shape)).standard_normal(shape)
+    want = torch.nn.functional.unfold(torch.tensor(x, dtype=getattr(torch, dtype)), **args)
+    got = F.unfold(cltorch.tensor(x, dtype=getattr(cltorch, dtype), device=device), **args)
+    assert_close(got, want.double().numpy(), dtype=dtype)
+    cols = np.random.default_rng(1).standard_normal(tuple(want.shape))
+    want = torch.nn.functional.fold(torch.tensor(cols, dtype=getattr(torch, dtype)),
+                                    shape[2:], **args)
+    got = F.fold(cltorch.tensor(cols, dtype=getattr(cltorch, dtype), device=device), shape[2:],
+                 **args)
+    assert_close(got, want.double().numpy(), dtype=dtype)

@@ -148,11 +148,10 @@ def _new(size, dtype, device, requires_grad, fill):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: "
                            f"{list(sizes)}")
     dtype = pointwise.default_float() if dtype is None else dtypes.to_dtype(dtype)
-    t = _empty(Tensor, sizes, dtype, _device(device))
-    if fill is not None:  # a fresh tensor: no autograd or aliasing to consider, as fill_ must
-        dtypes.check_fits(fill, dtype)
-        pointwise.apply("copy", [fill], out=t, inplace=True)
-    return _finish(t, requires_grad)
+    if fill is None:
+        return _finish(_empty(Tensor, sizes, dtype, _device(device)), requires_grad)
+    dtypes.check_fits(fill, dtype)  # a fresh tensor: no autograd or aliasing to consider
+    return _finish(pointwise.full(Tensor, sizes, dtype, _device(device), fill), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, **_):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import dtypes
 from ..amp.autocast_mode import FLOAT32_GPU, autocast_op
 from ..autograd.graph import record
-from ..ops.softmax import softmax as _softmax
+from ..ops.softmax import softmax as _softmax, softmax_backward
 from .scan import one_dim
 
 
@@ -38,10 +38,12 @@ def _fused_softmax(x, dim, log):
     out = _softmax(x, d, log)
     if x.requires_grad and log:
         record(out, "LogSoftmaxBackward0", (x,), lambda g, out: g - out.exp() * g.sum(
-            d, keepdim=True), save_outputs=True)
+            d, keepdim=True), save_outputs=True, direct=lambda g, out: softmax_backward(
+                g, out, d, True))
     elif x.requires_grad:
         record(out, "SoftmaxBackward0", (x,), lambda g, out: out * (g - (g * out).sum(
-            d, keepdim=True)), save_outputs=True)
+            d, keepdim=True)), save_outputs=True, direct=lambda g, out: softmax_backward(
+                g, out, d, False))
     return out
 
 

@@ -87,6 +87,8 @@ class Node:
 
     _materialize = True  # missing output gradients reach backward as zeros, not None
 
+    _direct = None  # the same backward through ops, no graph: used when grad mode is off
+
     def __init__(self, name, backward, inputs, saved=(), outputs=(), save_outputs=False):
         self._name = name
         self._backward = backward
@@ -124,7 +126,10 @@ class Node:
 
     def apply(self, grads):
         """Input gradients from output gradients (None entries already materialised)."""
-        result = self._backward(*grads, *self.saved_values())
+        backward = self._backward
+        if self._direct is not None and not grad_mode.is_grad_enabled():
+            backward = self._direct
+        result = backward(*grads, *self.saved_values())
         return result if isinstance(result, tuple) else (result,)
 
     def release(self):
@@ -194,19 +199,23 @@ def needs_grad(inputs) -> bool:
     return False
 
 
-def record(outputs, name, inputs, backward, saved=(), save_outputs=False):
+def record(outputs, name, inputs, backward, saved=(), save_outputs=False, direct=None):
     """Make ``outputs`` (a tensor or a tuple of them) the results of a new node ``name`` when
     grad mode is on and an input requires grad; return ``outputs``.
 
     ``backward(*grad_outputs, *saved[, *outputs])`` gives one gradient (or None) per input, in
     Tensor ops, so that it can itself be differentiated. Outputs that are not floating point
-    (indices, masks) never require grad.
+    (indices, masks) never require grad. ``direct``, with the same signature, computes the
+    same gradients straight from the ops (no graph, no re-checks); a backward that is not
+    itself differentiated (grad mode off, the usual case) runs it instead.
     """
     if not needs_grad(inputs):
         return outputs
     many = isinstance(outputs, tuple)
     outs = outputs if many else (outputs,)
     node = Node(name, backward, inputs, saved, outs, save_outputs)
+    if direct is not None:
+        node._direct = direct
     from .anomaly_mode import is_anomaly_enabled
     if is_anomaly_enabled():
         import traceback

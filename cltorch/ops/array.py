@@ -148,12 +148,43 @@ def cpu_view(x: Array) -> np.ndarray:
 _MAX_VIEWS = 32
 
 
-def keep_cpu_view(storage: Storage, dtype, shape, strides, values: np.ndarray) -> None:
-    """Record ``values`` (the NumPy array a new storage was made from, laid out as given) as
-    the storage's view for that layout, so that the first ``cpu_view`` costs nothing. A view of
-    it is kept, not the array itself: an op that hands its input back (a copy) must see an
-    array that does not own its memory, and copy it."""
-    storage.views = {(dtype, shape, strides, 0): values.view()}
+def adopt_values(cls, device: Device, values, dtype, shape) -> Array:
+    """A new contiguous cpu array of ``shape`` holding NumPy ``values`` (a result just
+    computed, broadcastable to ``shape``) as ``dtype``: the result's memory becomes the
+    storage, with no copy when it is already C-contiguous, of the stored type and its own (a
+    result that is a view of an input, an identity say, is copied)."""
+    values = np.asarray(values)
+    if values.shape != shape:
+        values = np.broadcast_to(values, shape)
+    stored = values if values.dtype is dtype.storage_np and dtype is not dtypes.bfloat16 \
+        else dtype.from_numpy_values(values)
+    if not (stored.flags.owndata and stored.flags.c_contiguous):
+        stored = np.array(stored, order="C")
+    storage = Storage(device, stored.ravel().view(np.uint8), stored.nbytes)
+    strides = contiguous_strides(shape)
+    # the first cpu_view costs nothing. A view of it is kept, not the array itself: an op
+    # that hands its input back (a copy) must see an array that does not own its memory
+    storage.views = {(dtype, shape, strides, 0): stored.view()}
+    return cls._make(storage, shape, strides, 0, dtype)
+
+
+try:  # NumPy 2: the error state is a context variable, set here without errstate's 0.8 us
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+    _IGNORE_ALL = _make_extobj(all="ignore")
+
+    def quietly(fn, *args):
+        """``fn(*args)`` with NumPy's floating-point warnings off (overflow to inf, NaN from
+        invalid operations and division by zero are results here, as on a device)."""
+        token = _extobj_contextvar.set(_IGNORE_ALL)
+        try:
+            return fn(*args)
+        finally:
+            _extobj_contextvar.reset(token)
+except ImportError:  # NumPy 1.x
+    def quietly(fn, *args):
+        """``fn(*args)`` with NumPy's floating-point warnings off."""
+        with np.errstate(all="ignore"):
+            return fn(*args)
 
 
 def store_values(x: Array, values: np.ndarray) -> None:

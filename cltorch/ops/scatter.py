@@ -41,9 +41,8 @@ def scatter(out: Array, dim: int, index: Array, src, mode: str, checked=False) -
 
 
 def _scatter_numpy(out, dim, index, src, mode):
-    size = out._shape[dim]
     coords = list(np.indices(index._shape, sparse=True))
-    coords[dim] = cpu_view(index) % size
+    coords[dim] = cpu_view(index)  # in [0, size): checked before (a NumPy modulo costs more)
     if isinstance(src, Array):
         part = tuple(slice(0, s) for s in index._shape)
         values = cpu_view(src)[part]

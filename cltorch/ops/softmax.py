@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen import DIALECTS, render
-from .array import Array, check_dtype_supported, cpu_view, empty
+from .array import Array, check_dtype_supported, cpu_view, empty, store_values
 from .launch import INT32_LIMIT, cached_kernel, index_types
 from .layout import collapse
 
@@ -42,6 +42,28 @@ def _softmax_numpy(x, dim, log, compute, out):
             r = np.divide(e, total, out=shifted)
     if not direct:
         cpu_view(out)[...] = out.dtype.from_numpy_values(r)
+
+
+def softmax_backward(g: Array, out: Array, dim: int, log: bool) -> Array:
+    """The input gradient of softmax (log_softmax) from its output ``out`` and the output
+    gradient ``g``: ``out * (g - sum(g * out))`` (``g - exp(out) * sum(g)``), no graph."""
+    if g._device.kind != "cpu":
+        from . import pointwise, reduce
+        total = reduce.reduce("sum", g if log else pointwise.apply("mul", [g, out]), dim, True)
+        if log:
+            return pointwise.apply("sub", [g, pointwise.apply("mul", [pointwise.apply(
+                "exp", [out]), total]), 1])
+        return pointwise.apply("mul", [out, pointwise.apply("sub", [g, total, 1])])
+    compute = out.dtype.compute.numpy
+    vg, vo = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute, copy=False) for x in (g, out))
+    grad = empty(type(g), out._shape, out.dtype, g._device)
+    with np.errstate(all="ignore"):
+        if log:
+            r = vg - np.exp(vo) * np.sum(vg, axis=dim, keepdims=True)
+        else:
+            r = vo * (vg - np.sum(vg * vo, axis=dim, keepdims=True))
+    store_values(grad, r)
+    return grad
 
 
 def _launch(x, dim, log, compute, out):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ... import dtypes
-from ...autograd.grad_mode import is_grad_enabled, no_grad
+from ...autograd.grad_mode import no_grad
 from ...autograd.graph import needs_grad, record
 from ...ops import gather as gather_op, gemm, im2col, pointwise, reduce as reduce_op, \
     scatter as scatter_op
@@ -170,20 +170,24 @@ def _conv_node(x, weight, bias, win, out_shape):
     out = relayout(out, (n, o) + tuple(out_shape))
     size = x._shape[2:]
 
+    def wanted(x, weight):
+        return x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad
+
+    def direct(g, x, weight, cols):
+        grads = _conv_grads(g.contiguous(), weight.contiguous(), cols, win, size,
+                            wanted(x, weight))
+        return grads[:3 if bias is not None else 2]
+
     def backward(g, x, weight, cols):
-        wanted = (x.requires_grad, weight.requires_grad,
-                  bias is not None and bias.requires_grad)
-        if not is_grad_enabled():
-            grads = _conv_grads(g.contiguous(), weight.contiguous(), cols, win, size, wanted)
-            return grads[:3 if bias is not None else 2]
         # differentiated again: the same products as graph ops, the columns one of x
-        cols, g = _unfold(x, win), g.reshape(n, o, length)
+        want, cols, g = wanted(x, weight), _unfold(x, win), g.reshape(n, o, length)
         return (_fold((weight.reshape(o, ck).t() @ g).contiguous(), size, win)
-                if wanted[0] else None,
-                (g @ cols.transpose(1, 2)).sum(0).reshape(weight._shape) if wanted[1] else None,
-                g.sum((0, 2)) if wanted[2] else None)[:3 if bias is not None else 2]
+                if want[0] else None,
+                (g @ cols.transpose(1, 2)).sum(0).reshape(weight._shape) if want[1] else None,
+                g.sum((0, 2)) if want[2] else None)[:3 if bias is not None else 2]
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight, cols))
+    return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight, cols),
+                  direct=direct)
 
 
 def _conv_grads(g, weight, cols, win, size, wanted):
@@ -317,30 +321,32 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         planes, lead = _as_planes(input, dims, name)
         win = _pool_windows(planes, kernel_size, stride, padding, dilation, ceil_mode, dims,
                             name)
-        cols = im2col.unfold(planes, win, float("-inf"))                    # (P, K, L)
     out_shape = lead + (win.out if dims == 2 else win.out[1:])
     grad = needs_grad((input,))
-    if not (grad or return_indices):  # the maxima alone: no argmax to find
-        with no_grad():
-            return relayout(cols.amax(1), out_shape)
-    with no_grad():
-        values, which = cols.max(1)                                         # (P, L) each
+    values, which = im2col.window_max(planes, win, grad or return_indices)  # (P, L) each
     values = relayout(values, out_shape)
+    if which is None:  # the maxima alone
+        return values
     height, width = planes._shape[2:]
     table = _window_positions(win, height, width, planes._device, type(planes))
     positions = gather_op.gather(table, 0, which, which._shape, checked=True)
     if grad:
         shape, area = input._shape, height * width
 
-        def backward(g, positions):
-            g = g.reshape(positions._shape)
+        def direct(g, positions):
+            planes_grad = pointwise.full(type(g), (positions._shape[0], area), g.dtype,
+                                         g._device, 0)
+            # disjoint windows give each position one maximum at most: a plain store
+            scatter_op.scatter(planes_grad, 1, positions, g.reshape(positions._shape),
+                               "set" if win.disjoint else "add", checked=True)
+            return relayout(planes_grad, shape)
+
+        def backward(g, positions):  # differentiated again: a graph op (its gradient gathers)
             planes_grad = g.new_zeros((positions._shape[0], area))
-            if is_grad_enabled():  # differentiated again: a graph op (its gradient gathers)
-                planes_grad = planes_grad.scatter_add(1, positions, g)
-            else:
-                scatter_op.scatter(planes_grad, 1, positions, g, "add", checked=True)
-            return planes_grad.reshape(shape)
-        record(values, "MaxPool2DWithIndicesBackward0", (input,), backward, saved=(positions,))
+            return planes_grad.scatter_add(1, positions, g.reshape(positions._shape)).reshape(
+                shape)
+        record(values, "MaxPool2DWithIndicesBackward0", (input,), backward, saved=(positions,),
+               direct=direct)
     return (values, relayout(positions, out_shape)) if return_indices else values
 
 

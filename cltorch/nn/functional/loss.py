@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from ... import dtypes
 from ...api.pointwise import FUNCTIONS
-from ...autograd.grad_mode import is_grad_enabled, no_grad
+from ...autograd.grad_mode import no_grad
 from ...autograd.graph import record
 from ...ops import gather as gather_op, scatter as scatter_op
+from ...ops.array import adopt_values, cpu_view, quietly
 from ...ops.check import check_values
 from ...api.softmax import log_softmax
 from .activation import logsigmoid
@@ -99,12 +102,16 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0]}).")
     classes = input.shape[1]
+    rows = weight is None and input.ndim == 2 and reduction in ("none", "sum", "mean")
+    if rows and target.ndim == 1 and input._storage.device.kind == "cpu" and \
+            target._storage.device.kind == "cpu":
+        return _nll_rows(input, *_nll_numpy(input, target, ignore_index, reduction))
     target = target.long()
     ignored = target == ignore_index
     safe = target.masked_fill(ignored, 0)
-    check_values(safe, 0, classes - 1, IndexError, "Target {value} is out of bounds.")
-    if weight is None and input.ndim == 2 and reduction in ("none", "sum", "mean"):
-        return _nll_rows(input, safe, ignored, reduction)
+    check_values(safe, 0, classes - 1, IndexError, _BOUNDS)
+    if rows:
+        return _nll_rows(input, *_nll_parts(input, safe, ignored, reduction))
     picked = -input.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = (weight.to(input.dtype).index_select(0, safe.reshape(-1)).reshape(safe.shape)
          if weight is not None else picked.new_ones(picked.shape)).masked_fill(ignored, 0.0)
@@ -118,10 +125,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def _nll_rows(input, safe, ignored, reduction):
-    """nll_loss of (N, C) rows without class weights as one autograd node (PyTorch's
-    NllLossBackward0): the forward's gather and sums record nothing, and the backward scatters
-    the scaled gradient to the targets."""
+_BOUNDS = "Target {value} is out of bounds."
+
+
+def _nll_parts(input, safe, ignored, reduction):
+    """(loss, valid, index, total) of nll_loss over (N, C) rows without class weights, from
+    the ops: the loss reduced as asked, each row's weight (0 where ignored), its target column
+    and, for 'mean', the count of rows counted, at least 1: with every target ignored the
+    loss is 0 / 0 (NaN) but the gradient 0, as in PyTorch."""
     index = safe.unsqueeze(1)  # range-checked by the caller: read without a second check
     with no_grad():
         valid = ignored.logical_not().to(input.dtype)
@@ -129,16 +140,47 @@ def _nll_rows(input, safe, ignored, reduction):
         total = valid.sum() if reduction == "mean" else None
         if reduction != "none":
             loss = loss.sum() if total is None else loss.sum() / total
+    return loss, valid, index, None if total is None else total.clamp_min(1)
+
+
+def _nll_numpy(input, target, ignore_index, reduction):
+    """``_nll_parts`` on the cpu, in NumPy: a dozen small ops become a few array calls."""
+    t = target.dtype.to_numpy_values(cpu_view(target)).astype(np.int64, copy=False)
+    ignored = t == ignore_index
+    safe = np.where(ignored, 0, t)
+    if safe.size and (safe.min() < 0 or safe.max() >= input._shape[1]):
+        check_values(target.masked_fill(target == ignore_index, 0), 0, input._shape[1] - 1,
+                     IndexError, _BOUNDS)
+    dt, device, cls = input.dtype, input._storage.device, type(input)
+    x = dt.to_numpy_values(cpu_view(input)).astype(dt.compute.numpy, copy=False)
+    valid = (~ignored).astype(x.dtype)
+    loss = -x[np.arange(len(safe)), safe] * valid
+    total = valid.sum() if reduction == "mean" else None
+    if reduction != "none":  # all ignored: 0 / 0, NaN as in PyTorch
+        loss = loss.sum() if total is None else quietly(np.divide, loss.sum(), total)
+
+    def tensor(values, dtype=dt):
+        return adopt_values(cls, device, values, dtype, np.shape(values))
+    return (tensor(loss), tensor(valid), tensor(safe.reshape(-1, 1), dtypes.int64),
+            None if total is None else tensor(np.maximum(total, 1)))
+
+
+def _nll_rows(input, loss, valid, index, total):
+    """nll_loss of (N, C) rows as one autograd node (PyTorch's NllLossBackward0): the
+    backward scatters the scaled gradient to the targets."""
     shape = input.shape
 
-    def backward(g, valid):
-        scale = (-g * valid if total is None else -g * valid / total).unsqueeze(1)
-        if is_grad_enabled():  # differentiated again: a graph op
-            return g.new_zeros(shape).scatter(1, index, scale)
+    def scale(g, valid):
+        return (-g * valid if total is None else -g * valid / total).unsqueeze(1)
+
+    def direct(g, valid):
         grad = g.new_zeros(shape)
-        scatter_op.scatter(grad, 1, index, scale, "set", checked=True)
+        scatter_op.scatter(grad, 1, index, scale(g, valid), "set", checked=True)
         return grad
-    return record(loss, "NllLossBackward0", (input,), backward, saved=(valid,))
+
+    def backward(g, valid):  # differentiated again: a graph op
+        return g.new_zeros(shape).scatter(1, index, scale(g, valid))
+    return record(loss, "NllLossBackward0", (input,), backward, saved=(valid,), direct=direct)
 
 
 @autocast_op(FLOAT32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...api.layout import cat, stack
 from ...autograd.engine import grad
-from ...autograd.grad_mode import is_grad_enabled, no_grad
+from ...autograd.grad_mode import no_grad
 from ...autograd.graph import record
 from ...ops import pointwise
 from .. import functional as F
@@ -61,13 +61,14 @@ def _node(mode, name, outputs, inputs, saved, steps, backward):
     """Record the node; its backward runs ``backward(grad_outputs, inputs, saved)`` (the
     values the node saved: nothing else is held once it has run) or, differentiated again,
     the step graph."""
-    def run(*args):
+    def direct(*args):
         grads, values = args[:len(outputs)], args[len(outputs):]
-        if is_grad_enabled():
-            return _graph_grads(mode, values[:len(inputs)], steps, grads)
-        with no_grad():
-            return backward(grads, values[:len(inputs)], values[len(inputs):])
-    return record(outputs, name, inputs, run, saved=inputs + saved)
+        return backward(grads, values[:len(inputs)], values[len(inputs):])
+
+    def graph(*args):
+        grads, values = args[:len(outputs)], args[len(outputs):]
+        return _graph_grads(mode, values[:len(inputs)], steps, grads)
+    return record(outputs, name, inputs, graph, saved=inputs + saved, direct=direct)
 
 
 def _rnn(mode, gi, h0, w_hh, b_hh, steps):
