@@ -7,7 +7,7 @@ import functools
 from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 from ..autograd.engine import sum_to
 from ..autograd.graph import needs_grad, record
-from ..ops import gemm, pointwise, reduce
+from ..ops import gemm, reduce
 from ..ops.array import relayout
 from ..ops.layout import broadcast_shapes
 from ..tensor import Tensor
@@ -196,9 +196,8 @@ def linear(input, weight, bias=None):
         return out if bias is None else out + bias
     rows = input if input.ndim == 2 else input.reshape(-1, input._shape[-1])
     m, k = weight._shape
-    out = _plain_mm(rows, relayout(weight, (k, m), weight._strides[::-1]))
-    if bias is not None:
-        pointwise.apply("add", [out, bias, 1], out=out, inplace=True)
+    out = _plain_mm(rows, relayout(weight, (k, m), weight._strides[::-1]),
+                    None if bias is None else relayout(bias, (1, 1, m), (0, 0) + bias._strides))
     inputs = (rows, weight) + ((bias,) if bias is not None else ())
     record(out, "AddmmBackward0", inputs,
            lambda g, rows, weight: (
@@ -219,10 +218,11 @@ def _addmm_grads(g, rows, weight, bias):
             reduce.reduce("sum", g, 0) if bias is not None and bias.requires_grad else None)
 
 
-def _plain_mm(a, b):
-    """(n, k) @ (k, m) as one GEMM on the operands as they lie: no autograd node, no view."""
+def _plain_mm(a, b, bias=None):
+    """(n, k) @ (k, m) (+ ``bias`` laid out over (1, n, m)) as one GEMM on the operands as
+    they lie: no autograd node, no view."""
     out = gemm.bmm(relayout(a, (1,) + a._shape, (0,) + a._strides),
-                   relayout(b, (1,) + b._shape, (0,) + b._strides))
+                   relayout(b, (1,) + b._shape, (0,) + b._strides), bias)
     return relayout(out, out._shape[1:], out._strides[1:])
 
 

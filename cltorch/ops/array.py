@@ -148,17 +148,23 @@ def cpu_view(x: Array) -> np.ndarray:
 _MAX_VIEWS = 32
 
 
-def adopt_values(cls, device: Device, values, dtype, shape) -> Array:
+def adopt_values(cls, device: Device, values, dtype, shape, fresh=False) -> Array:
     """A new contiguous cpu array of ``shape`` holding NumPy ``values`` (a result just
     computed, broadcastable to ``shape``) as ``dtype``: the result's memory becomes the
     storage, with no copy when it is already C-contiguous, of the stored type and its own (a
-    result that is a view of an input, an identity say, is copied)."""
+    result that is a view of an input, an identity say, is copied). ``fresh``: ``values`` is
+    a view of an array just made for this result alone (a reshaped result), kept as well."""
     values = np.asarray(values)
     if values.shape != shape:
         values = np.broadcast_to(values, shape)
     stored = values if values.dtype is dtype.storage_np and dtype is not dtypes.bfloat16 \
         else dtype.from_numpy_values(values)
-    if not (stored.flags.owndata and stored.flags.c_contiguous):
+    return adopt_stored(cls, device, stored, dtype, shape, fresh)
+
+
+def adopt_stored(cls, device: Device, stored: np.ndarray, dtype, shape, fresh=False) -> Array:
+    """``adopt_values`` for ``stored``, already ``dtype``'s stored bits in ``shape``."""
+    if not ((fresh or stored.flags.owndata) and stored.flags.c_contiguous):
         stored = np.array(stored, order="C")
     storage = Storage(device, stored.ravel().view(np.uint8), stored.nbytes)
     strides = contiguous_strides(shape)

@@ -12,8 +12,10 @@ from .layout import collapse
 TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * WPT, WG * WG and BLOCK
 
 
-def bmm(a: Array, b: Array) -> Array:
-    """(batch, m, k) @ (batch, k, n) -> (batch, m, n); batch strides may be 0 (broadcast)."""
+def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
+    """(batch, m, k) @ (batch, k, n) -> (batch, m, n); batch strides may be 0 (broadcast).
+    ``bias`` (of the result's dtype, laid out to broadcast over it) is added into the
+    product: a layer's bias, at no extra result."""
     if a._device is not b._device:
         raise RuntimeError("Expected all tensors to be on the same device, but found at least "
                            f"two devices, {a._device.name} and {b._device.name}!")
@@ -28,25 +30,33 @@ def bmm(a: Array, b: Array) -> Array:
     compute = a.dtype.compute
     check_dtype_supported(a._device, compute)
     if a._device.kind == "cpu" and batch * m * n and k:
-        return _bmm_numpy(a, b, compute, (batch, m, n))
+        return _bmm_numpy(a, b, bias, compute, (batch, m, n))
     out = empty(type(a), (batch, m, n), a.dtype, a._device)
     if out._numel() == 0:
         return out
+    from .pointwise import apply
     if k == 0:
-        from .pointwise import apply
-        return apply("copy", [0], out=out, inplace=True)
-    _launch(a, b, out, batch, m, n, k, compute)
+        apply("copy", [0], out=out, inplace=True)
+    else:
+        _launch(a, b, out, batch, m, n, k, compute)
+    if bias is not None:
+        apply("add", [out, bias, 1], out=out, inplace=True)
     return out
 
 
-def _bmm_numpy(a, b, compute, shape):
-    """``numpy.matmul`` in the compute type; its result becomes the output's storage."""
+def _bmm_numpy(a, b, bias, compute, shape):
+    """``numpy.matmul`` in the compute type (the bias added in place); its result becomes
+    the output's storage."""
     device, nbytes = a._device, shape[0] * shape[1] * shape[2] * a.dtype.itemsize
     if nbytes >= 1 << 26:  # NumPy allocates the result: a large one is checked first
         device.check_limit(nbytes)
-    va = a.dtype.to_numpy_values(cpu_view(a)).astype(compute.numpy, copy=False)
-    vb = b.dtype.to_numpy_values(cpu_view(b)).astype(compute.numpy, copy=False)
-    return adopt_values(type(a), device, quietly(np.matmul, va, vb), a.dtype, shape)
+    va, vb = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+              for x in (a, b))
+    product = quietly(np.matmul, va, vb)
+    if bias is not None:
+        vc = bias.dtype.to_numpy_values(cpu_view(bias)).astype(compute.numpy, copy=False)
+        quietly(np.add, product, vc, product)
+    return adopt_values(type(a), device, product, a.dtype, shape)
 
 
 def _name(dt):

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..codegen import DIALECTS, render
 from .. import dtypes
-from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty
+from .array import (Array, adopt_stored, adopt_values, check_dtype_supported, cpu_view, empty,
+                    from_stored)
 from .launch import INT32_LIMIT, cached_kernel, index_types
 from .layout import numel
 
@@ -38,7 +39,12 @@ def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
     """x (N, C, H, W) -> (N, C*KH*KW, OH*OW); outside the image reads ``pad_value``."""
     n, c, h, w = x._shape
     kh, kw = win.kernel
-    out = empty(type(x), (n, c * kh * kw, win.out[0] * win.out[1]), x.dtype, x._device)
+    shape = (n, c * kh * kw, win.out[0] * win.out[1])
+    if x._device.kind == "cpu" and numel(shape) and kh * kw * numel(win.out) <= _TAKE_LIMIT:
+        check_dtype_supported(x._device, x.dtype)
+        return adopt_stored(type(x), x._device, _taken_windows(x, win, pad_value).reshape(shape),
+                            x.dtype, shape, fresh=True)
+    out = empty(type(x), shape, x.dtype, x._device)
     if out._numel() == 0:
         return out
     check_dtype_supported(x._device, x.dtype)
@@ -94,13 +100,51 @@ def _valid(out, stride, pad, offset, size):
 
 def window_max(x: Array, win: Windows, indices: bool):
     """The maximum of each window of the planes ``x`` (P, 1, H, W), padding read as -inf:
-    (values, window positions) as (P, OH*OW) arrays, the positions (int64, the first maximum,
-    a NaN counting as one) only when ``indices``, else None."""
+    (values, positions) as (P, OH*OW) arrays. The positions (int64, only when ``indices``,
+    else None) are PyTorch's max-pool indices: where in its plane each window's first maximum
+    lies (a NaN counting as the maximum)."""
     if x._device.kind == "cpu":
         return _window_max_numpy(x, win, indices)
+    from .gather import gather
     from .reduce import reduce
     cols = unfold(x, win, float("-inf"))                                   # (P, K, L)
-    return reduce("argmax", cols, 1) if indices else (reduce("amax", cols, 1), None)
+    if not indices:
+        return reduce("amax", cols, 1), None
+    values, which = reduce("argmax", cols, 1)
+    table = _positions(win, *x._shape[2:])
+    key = (win, x._shape[2:], x._device)
+    device_table = _DEVICE_POSITIONS.get(key)
+    if device_table is None:
+        if len(_DEVICE_POSITIONS) > 64:
+            _DEVICE_POSITIONS.clear()
+        device_table = _DEVICE_POSITIONS[key] = from_stored(type(x), table, dtypes.int64,
+                                                            x._device)
+    return values, gather(device_table, 0, which, which._shape, checked=True)
+
+
+def _positions(win, height, width) -> np.ndarray:
+    """(K, L) int64: the in-plane index of each window element of each window. A padded
+    element gets its window's first element inside the image, as PyTorch reports for a
+    window whose maximum is -inf. Built once per geometry."""
+    key = (win, height, width)
+    table = _POSITIONS.get(key)
+    if table is None:
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (
+            win.kernel, win.stride, win.padding, win.dilation, win.out)
+        rows = (np.arange(oh)[:, None] * sh - ph + np.arange(kh)[None, :] * dh)  # (oh, kh)
+        cols = (np.arange(ow)[:, None] * sw - pw + np.arange(kw)[None, :] * dw)  # (ow, kw)
+        row_in, col_in = (rows >= 0) & (rows < height), (cols >= 0) & (cols < width)
+        rows = np.where(row_in, rows, rows[np.arange(oh), row_in.argmax(1)][:, None])
+        cols = np.where(col_in, cols, cols[np.arange(ow), col_in.argmax(1)][:, None])
+        flat = rows.T[:, None, :, None] * width + cols.T[None, :, None, :]  # (kh, kw, oh, ow)
+        if len(_POSITIONS) > 64:
+            _POSITIONS.clear()
+        table = _POSITIONS[key] = np.ascontiguousarray(flat.reshape(kh * kw, oh * ow),
+                                                       dtype=np.int64)
+    return table
+
+
+_POSITIONS, _DEVICE_POSITIONS = {}, {}
 
 
 def _window_max_numpy(x, win, indices):
@@ -118,12 +162,18 @@ def _window_max_numpy(x, win, indices):
     hit = stacked == best.reshape(m)
     if stacked.dtype.kind == "f" and np.isnan(best).any():
         hit |= np.isnan(stacked)
-    which = np.empty((p, oh * ow), np.int64)
-    if k <= 8:  # the first hit: the lowest set bit of each column's packed hits
-        np.take(_LOWEST_BIT, np.packbits(hit, axis=0, bitorder="little")[0], out=which.reshape(m))
+    if k <= 8:  # the first hit: the lowest set bit of each column's hits as one byte
+        bits, shifted = hit.view(np.uint8), np.empty(m, np.uint8)
+        code = bits[0].copy()
+        for j in range(1, k):
+            code |= np.left_shift(bits[j], j, out=shifted)
+        which = _LOWEST_BIT[code]
     else:
-        np.argmax(hit, axis=0, out=which.reshape(m))
-    return values, adopt_values(type(x), x._device, which, dtypes.int64, which.shape)
+        which = np.argmax(hit, axis=0)
+    # the positions table (K, L) read at (which, l): flat, which * L + l
+    which = which.reshape(p, oh * ow) * (oh * ow) + np.arange(oh * ow)
+    positions = np.take(_positions(win, *x._shape[2:]), which)
+    return values, adopt_values(type(x), x._device, positions, dtypes.int64, positions.shape)
 
 
 _LOWEST_BIT = np.array([max(0, (b & -b).bit_length() - 1) for b in range(256)], dtype=np.int64)
@@ -195,19 +245,20 @@ _WINDOW_INDEX = {}
 _TAKE_LIMIT = 1 << 20  # window index entries: beyond, the strided copy (its rows are long)
 
 
-def _unfold_numpy(x, win, pad_value, target):
-    """Write the (N, C, KH, KW, OH, OW) windows into ``target`` (the contiguous result). Small
-    windows take their elements through a per-plane index (NumPy's strided copy crawls over
-    rows of a few elements); large ones copy the strided window view. Unfold moves bits, so
-    it works on the stored dtype directly."""
+def _taken_windows(x, win, pad_value) -> np.ndarray:
+    """The (N, C, KH*KW*OH*OW) window elements of small windows, taken through a per-plane
+    index (NumPy's strided copy crawls over rows of a few elements). Stored bits: unfold
+    moves them, so it works on the stored dtype directly."""
     n, c, h, w = x._shape
-    (kh, kw), (oh, ow) = win.kernel, win.out
-    if kh * kw * oh * ow > _TAKE_LIMIT:
-        windows = _window_view(x, win, pad_value)
-        target.reshape(windows.shape)[...] = windows
-        return
     planes = np.ascontiguousarray(_padded(x, win, pad_value)).reshape(n, c, -1)
-    np.take(planes, _window_index(win, h, w), axis=2, out=target.reshape(n, c, -1))
+    return np.take(planes, _window_index(win, h, w), axis=2)
+
+
+def _unfold_numpy(x, win, pad_value, target):
+    """Write the (N, C, KH, KW, OH, OW) windows of large images into ``target`` (the
+    contiguous result): the strided window view copied once (its rows are long)."""
+    windows = _window_view(x, win, pad_value)
+    target.reshape(windows.shape)[...] = windows
 
 
 def _fold_numpy(cols, size, win):

@@ -98,6 +98,19 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
+def _threshold_backward(a, b):
+    """``a`` where ``b`` > 0 (or NaN), else 0. Same-shaped floats take a bit mask, each word
+    ANDed with all ones or zero (exact, NaN and inf included; NumPy's ``where`` is 3x
+    slower)."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+            and a.dtype.kind == "f" and a.flags.c_contiguous):
+        return np.where(b <= 0, 0, a)
+    words = np.dtype(f"i{a.dtype.itemsize}")
+    mask = np.less_equal(b, 0).astype(words)
+    mask -= 1  # 0 where b <= 0, all ones elsewhere
+    return np.bitwise_and(a.view(words), mask, out=mask).view(a.dtype)
+
+
 def _special(fn):
     return lambda a: fn(a).astype(np.asarray(a).dtype)
 
@@ -277,7 +290,7 @@ OPS = [
     Op("relu", 1, "(a <= 0) ? 0 : a", lambda a: np.maximum(a, 0),  # keeps NaN; 3x where's speed
        grad=("o", lambda g, s: (s.row("threshold_backward", g, s.out),))),
     # relu's gradient in one pass (PyTorch's threshold_backward): ``a`` where ``b`` > 0
-    Op("threshold_backward", 2, "(b <= 0) ? 0 : a", lambda a, b: np.where(b <= 0, 0, a),
+    Op("threshold_backward", 2, "(b <= 0) ? 0 : a", _threshold_backward,
        promote=(0,), grad=("b", lambda g, s: (s.row("threshold_backward", g, s.b), None))),
     Op("erf", 1, "erf(a)", _special(_erf), "float",
        grad=("a", lambda g, s: (g * _2_SQRTPI * (-s.a * s.a).exp(),))),

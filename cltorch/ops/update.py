@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codegen import DIALECTS, render
-from .array import Array, check_device, cpu_view, store_values
+from .array import Array, check_device, cpu_view, quietly, store_values
 from .launch import INT32_LIMIT, cached_kernel, index_types
 
 
@@ -76,8 +76,7 @@ def _apply_numpy(rule, param, grad, states, scalars):
         return t.dtype.to_numpy_values(cpu_view(t)).astype(ct, copy=False)
 
     p, g, s = read(param), read(grad), {k: read(states[k]) for k in rule.states}
-    with np.errstate(all="ignore"):
-        p, s = rule.numpy(p, g, s, {k: ct.type(v) for k, v in scalars.items()})
+    p, s = quietly(rule.numpy, p, g, s, dict(zip(scalars, map(ct.type, scalars.values()))))
     store_values(param, np.asarray(p))
     for k in rule.states:
         store_values(states[k], np.asarray(s[k]))

@@ -145,8 +145,12 @@ def _to_param(p, key, value):
 def fused_update(rule, p, grad, states: dict, scalars: dict) -> None:
     """One fused kernel updating ``p`` and its ``states`` in place (through a contiguous
     copy when a tensor is a strided view)."""
+    targets = [p] + [states[k] for k in rule.states]
+    if all(t._offset == 0 and t._is_contiguous() for t in targets + [grad]):
+        # the usual case: no copies, so no graph to keep out
+        fused.apply(rule, p, grad, dict(zip(rule.states, targets[1:])), scalars)
+        return
     with no_grad():
-        targets = [p] + [states[k] for k in rule.states]
         dense = [t if t._is_contiguous() and t._offset == 0 else t.contiguous().clone()
                  for t in targets]
         g = grad if grad._is_contiguous() and grad._offset == 0 else grad.contiguous().clone()

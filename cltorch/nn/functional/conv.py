@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ... import dtypes
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import needs_grad, record
-from ...ops import gather as gather_op, gemm, im2col, pointwise, reduce as reduce_op, \
-    scatter as scatter_op
-from ...ops.array import from_numpy_values, relayout
+from ...ops import gemm, im2col, pointwise, reduce as reduce_op, scatter as scatter_op
+from ...ops.array import relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
 
@@ -163,10 +159,9 @@ def _conv_node(x, weight, bias, win, out_shape):
         cols = im2col.unfold(x, win, 0.0)                          # (N, C*K, L)
         ck, length = cols._shape[1:]
         w = weight.contiguous()
-        out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols)    # (N, O, L)
-        if bias is not None:
-            pointwise.apply("add", [out, relayout(bias, (1, o, 1), (0, bias._strides[0], 0)), 1],
-                            out=out, inplace=True)
+        out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols,     # (N, O, L)
+                       None if bias is None else relayout(bias, (1, o, 1),
+                                                          (0, bias._strides[0], 0)))
     out = relayout(out, (n, o) + tuple(out_shape))
     size = x._shape[2:]
 
@@ -323,13 +318,11 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
                             name)
     out_shape = lead + (win.out if dims == 2 else win.out[1:])
     grad = needs_grad((input,))
-    values, which = im2col.window_max(planes, win, grad or return_indices)  # (P, L) each
+    values, positions = im2col.window_max(planes, win, grad or return_indices)  # (P, L)
     values = relayout(values, out_shape)
-    if which is None:  # the maxima alone
+    if positions is None:  # the maxima alone
         return values
     height, width = planes._shape[2:]
-    table = _window_positions(win, height, width, planes._device, type(planes))
-    positions = gather_op.gather(table, 0, which, which._shape, checked=True)
     if grad:
         shape, area = input._shape, height * width
 
@@ -348,31 +341,6 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         record(values, "MaxPool2DWithIndicesBackward0", (input,), backward, saved=(positions,),
                direct=direct)
     return (values, relayout(positions, out_shape)) if return_indices else values
-
-
-_POSITIONS = {}
-
-
-def _window_positions(win, height, width, device, cls):
-    """(K, L) int64: the flat plane index of each window element of each window, PyTorch's
-    max-pool indices. A padded element gets its window's first element inside the image,
-    as PyTorch reports for a window whose maximum is -inf. Built once per geometry."""
-    key = (win, height, width, device)
-    table = _POSITIONS.get(key)
-    if table is None:
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (
-            win.kernel, win.stride, win.padding, win.dilation, win.out)
-        rows = (np.arange(oh)[:, None] * sh - ph + np.arange(kh)[None, :] * dh)  # (oh, kh)
-        cols = (np.arange(ow)[:, None] * sw - pw + np.arange(kw)[None, :] * dw)  # (ow, kw)
-        row_in, col_in = (rows >= 0) & (rows < height), (cols >= 0) & (cols < width)
-        rows = np.where(row_in, rows, rows[np.arange(oh), row_in.argmax(1)][:, None])
-        cols = np.where(col_in, cols, cols[np.arange(ow), col_in.argmax(1)][:, None])
-        flat = rows.T[:, None, :, None] * width + cols.T[None, :, None, :]  # (kh, kw, oh, ow)
-        if len(_POSITIONS) > 256:
-            _POSITIONS.clear()
-        table = from_numpy_values(cls, flat.reshape(kh * kw, oh * ow), dtypes.int64, device)
-        _POSITIONS[key] = table
-    return table
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
