@@ -166,8 +166,13 @@ def adopt_stored(cls, device: Device, stored: np.ndarray, dtype, shape, fresh=Fa
     """``adopt_values`` for ``stored``, already ``dtype``'s stored bits in ``shape``."""
     if not ((fresh or stored.flags.owndata) and stored.flags.c_contiguous):
         stored = np.array(stored, order="C")
+    return wrap_stored(cls, device, stored, dtype, shape, contiguous_strides(shape))
+
+
+def wrap_stored(cls, device: Device, stored: np.ndarray, dtype, shape, strides) -> Array:
+    """The new array on ``stored`` itself: C-contiguous stored bits that nothing else holds,
+    laid out as ``shape`` with its contiguous ``strides``."""
     storage = Storage(device, stored.ravel().view(np.uint8), stored.nbytes)
-    strides = contiguous_strides(shape)
     # the first cpu_view costs nothing. A view of it is kept, not the array itself: an op
     # that hands its input back (a copy) must see an array that does not own its memory
     storage.views = {(dtype, shape, strides, 0): stored.view()}

@@ -14,7 +14,8 @@ import numpy as np
 from .. import dtypes
 from ..codegen import DIALECTS, render
 from .array import (Array, Storage, adopt_values, check_dtype_supported,
-                    check_no_internal_overlap, cpu_view, empty, quietly, store_values)
+                    check_no_internal_overlap, cpu_view, empty, quietly, store_values,
+                    wrap_stored)
 from .launch import INT32_LIMIT, index_types
 from .layout import broadcast_shapes, broadcast_strides, collapse, contiguous_strides, numel
 from .pointwise_table import TABLE, Op
@@ -118,11 +119,16 @@ def _fresh_runner(op, operands, out_dtype):
         # NumPy allocates this result itself: large ones are checked against the memory limit
         large = numel(shape) * result.itemsize >= 1 << 26
 
+        stored_type = result.storage_np if result is not dtypes.bfloat16 else None
+
         def run_numpy(operands):
             if large:
                 device.check_limit(numel(shape) * result.itemsize)
-            values = [read(x) for read, x in zip(readers, operands)]
-            return adopt_values(cls, device, quietly(fn, *values), result, shape)
+            values = quietly(fn, *[read(x) for read, x in zip(readers, operands)])
+            if type(values) is np.ndarray and values.dtype is stored_type and \
+                    values.shape == shape and values.base is None and values.flags.c_contiguous:
+                return wrap_stored(cls, device, values, result, shape, strides)  # the usual
+            return adopt_values(cls, device, values, result, shape)
         return run_numpy
     n = numel(shape)
     kernel, _, in_strides, tail = _make_plan(op, key, compute, operands, result, shape, strides,
