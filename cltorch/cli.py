@@ -210,9 +210,11 @@ def main(argv=None) -> int:
     sub.add_parser("doctor", help="numerical self-test of every device against the cpu")
     sub.add_parser("bench", help="the benchmark suite (cltorch bench --help)")
     cache = sub.add_parser("cache", help="the on-disk kernel binaries")
-    cache.add_argument("action", choices=("info", "clear", "warm"),
+    cache.add_argument("action", choices=("info", "clear", "warm", "bundle"),
                        help="info: what is cached; clear: remove it; warm: build the kernels of "
-                            "the main job and the benchmark models on every accelerator")
+                            "the main job and the benchmark models on every accelerator; "
+                            "bundle (developers, in the source tree): record the main job's "
+                            "kernel bundle on a CPU OpenCL device")
     args = parser.parse_args(argv)
     if args.command == "devices":
         return devices(args.json)

@@ -21,6 +21,7 @@
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import platformdirs
@@ -77,3 +78,16 @@ def memory_fraction():
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"CLTORCH_MEMORY_FRACTION={text}: allowed range is 0~1")
     return value
+
+
+def template_folder() -> str:
+    """Where the kernel templates (and their bundles) are: ``cltorch.kernels_cl`` once
+    installed, else the source tree's top-level ``kernels_cl/`` beside ``cltorch/``."""
+    spec = importlib.util.find_spec("cltorch.kernels_cl")
+    if spec is not None and spec.submodule_search_locations:
+        return list(spec.submodule_search_locations)[0]
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "kernels_cl")
+    if not os.path.isdir(source):
+        raise RuntimeError("cltorch's kernel templates (cltorch.kernels_cl) are not installed")
+    return source

@@ -1,4 +1,5 @@
-"""``cltorch cache info|clear|warm``: the on-disk kernel binaries (backend/binary_cache.py).
+"""``cltorch cache info|clear|warm|bundle``: the on-disk kernel binaries
+(backend/binary_cache.py), and the main job's kernel bundle (backend/bundles.py).
 
 ``warm`` builds every kernel that the main job and the benchmark models use, on every
 accelerator (OpenCL or CUDA device), so that a later first run compiles nothing. To ship a
@@ -64,6 +65,30 @@ def warm() -> int:
     return info()
 
 
+def bundle() -> int:
+    """Record the main job's kernels as its bundle (backend/bundles.py): a developer's step
+    after a template change, run from the source tree on a CPU OpenCL device (PoCL)."""
+    from .backend import bundles
+    for name, workload in bundles.WORKLOADS.items():
+        print(bundles.write(name, record(workload)))
+    return 0
+
+
+def record(workload: list) -> list:
+    """Run ``workload`` (a script of the source tree and its arguments) in this process and
+    return the (kernel name, source) of every kernel opencl:0 compiled, in order."""
+    import runpy
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv, sys.argv = sys.argv, list(workload)
+    try:
+        runpy.run_path(os.path.join(root, workload[0]), run_name="__main__")
+    except SystemExit:
+        pass
+    finally:
+        sys.argv = argv
+    return [(name, source) for source, name in registry.get("opencl:0").kernels]
+
+
 def _accuracy_count(cltorch, device: str) -> int:
     """What the main job computes beyond the LeNet step: its accuracy count
     (examples/train_digits.py), with the same dtypes and layouts."""
@@ -81,4 +106,4 @@ def _progress(items):
 
 
 def main(action: str) -> int:
-    return {"info": info, "clear": clear, "warm": warm}[action]()
+    return {"info": info, "clear": clear, "warm": warm, "bundle": bundle}[action]()

@@ -124,3 +124,58 @@ def test_float64_on_a_device_without_fp64_is_a_clear_error(device, monkeypatch):
     with pytest.raises(TypeError, match="no fp64 support"):
         x.double()
     assert (x + 1).tolist() == [2.0, 2.0, 2.0]
+
+
+_TWO_KERNELS = """
+INLINE float twice(float v) {{ return {k} * v; }}
+#define SHIFT {k}
+KERNEL void scale(GLOBAL float* out, GLOBAL const float* in) {{
+    out[GID(0)] = twice(in[GID(0)]) + SHIFT;
+}}
+"""
+
+
+@pytest.mark.parametrize("index", range(registry.device_count("opencl")))
+def test_a_bundle_builds_clashing_kernels_as_one_program(index):
+    """Two sources with the same kernel, helper and macro names build as one program, each
+    kernel computing with its own definitions."""
+    from cltorch.backend import bundles
+    from cltorch.codegen import DIALECTS, render
+    dev = registry.get(f"opencl:{index}")
+    prelude = render("pointwise.mako", DIALECTS["opencl"], name="k", expr="a",
+                     compute=cltorch.float32, out=cltorch.float32,
+                     operands=(("c", cltorch.float32),), out_kind="c", ndim=0,
+                     index="int").split("KERNEL void")[0]
+    entries = [("scale", prelude + _TWO_KERNELS.format(k=k)) for k in (2.0, 3.0)]
+    source, names = bundles.combine(entries)
+    program = dev._program(source, "bundle test")
+    x = cltorch.arange(4.0, device=dev.name)
+    for (_, _), name, k in zip(entries, names, (2.0, 3.0)):
+        out = cltorch.empty(4, device=dev.name)
+        getattr(program, name)(dev.queue, (4,), None, out._storage.buffer, x._storage.buffer)
+        assert out.tolist() == [k * v + k for v in range(4)]
+
+
+def test_the_main_job_bundle_is_current(tmp_path):
+    """Every kernel the main job compiles on a CPU OpenCL device comes from its shipped
+    bundle (one program), and the bundle holds nothing else. After a template change:
+    ``cltorch cache bundle`` in the source tree refreshes it."""
+    if not registry.device_count("opencl") or not registry.get("opencl:0").cpu_like:
+        pytest.skip("needs a CPU OpenCL device (PoCL) as opencl:0")
+    from cltorch.backend import bundles
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = ("from cltorch import kernel_cache; from cltorch.backend import bundles, registry; "
+              "used = kernel_cache.record(bundles.WORKLOADS['main_job']); "
+              "dev = registry.get('opencl:0'); "
+              "print(len(used), sum(1 for v in dev._bundled.values() if v), len(dev._unkept))")
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=900, env=dict(
+                               os.environ, CLTORCH_CACHE_DIR=str(tmp_path / "cache"),
+                               PYTHONPATH=root))
+    assert child.returncode == 0, child.stderr[-2000:]
+    used, bundled, programs = map(int, child.stdout.split()[-3:])
+    shipped = len(bundles.read("main_job"))
+    assert used == bundled == shipped and programs == 1, (
+        f"the main job compiled {used} kernels, {bundled} of them from the bundle of "
+        f"{shipped}, in {programs} programs: refresh it with `cltorch cache bundle` in the "
+        f"source tree")

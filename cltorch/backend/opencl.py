@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .. import config
-from . import binary_cache
+from . import binary_cache, bundles
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
                    check_not_forked, grid_size, initial_limit)
 
@@ -91,6 +91,7 @@ class OpenCLDevice(Device):
         # driver cache (25 ms a program). Loading a kept binary costs it 2 ms.
         self.keep_binaries = bool(d.type & cl.device_type.GPU) or not d.type & cl.device_type.CPU
         self._unkept = {}  # binary-cache name -> program built from source, binary not kept
+        self._bundled = {}  # source -> (program, kernel name) of a built bundle (bundles.py)
         self._grids = {}  # n_items -> (global, local) sizes of a default launch (_grid)
         self._in_flight = collections.deque()  # events of non-blocking uploads (_hold)
         initial_limit(self)
@@ -165,10 +166,25 @@ class OpenCLDevice(Device):
         self.cl.enqueue_copy(self.queue, out, buffer, is_blocking=False)
 
     def compile(self, source: str, name: str, argtypes: tuple):
-        kernel = getattr(self._program(source, name), name)
+        if source not in self._bundled and bundles.bundle_of(source):
+            self._build_bundle(bundles.bundle_of(source))
+        program, name = self._bundled.get(source) or (self._program(source, name), name)
+        kernel = getattr(program, name)
         if argtypes is not None:  # None: build only (the template tests)
             kernel.set_scalar_arg_dtypes(list(argtypes))
         return kernel
+
+    def _build_bundle(self, bundle: str) -> None:
+        """Build every kernel of ``bundle`` as one program (bundles.py); a bundle that does not
+        build is left aside, its kernels then built one by one."""
+        entries = bundles.read(bundle)
+        source, names = bundles.combine(entries)
+        try:
+            program = self._program(source, f"bundle {bundle}")
+        except CompileError:
+            program = None
+        for (_, member), name in zip(entries, names):
+            self._bundled[member] = (program, name) if program is not None else None
 
     def _program(self, source: str, name: str):
         """The built program of ``source``: from its binary in cltorch's cache (no compiler

@@ -2,31 +2,18 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 
 from mako.lookup import TemplateLookup
 
 from .. import config
+from ..config import template_folder
 
 
 @functools.lru_cache(maxsize=None)
 def _lookup() -> TemplateLookup:
     return TemplateLookup(directories=[template_folder()], strict_undefined=True,
                           input_encoding="utf-8")
-
-
-def template_folder() -> str:
-    """Where the templates are: ``cltorch.kernels_cl`` once installed, else the source
-    tree's top-level ``kernels_cl/`` beside ``cltorch/``."""
-    spec = importlib.util.find_spec("cltorch.kernels_cl")
-    if spec is not None and spec.submodule_search_locations:
-        return list(spec.submodule_search_locations)[0]
-    source = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))), "kernels_cl")
-    if not os.path.isdir(source):
-        raise RuntimeError("cltorch's kernel templates (cltorch.kernels_cl) are not installed")
-    return source
 
 
 def template_names() -> list[str]:
