@@ -145,3 +145,29 @@ def test_unfold_and_fold_match_torch(device, case, dtype):
     got = F.fold(cltorch.tensor(cols, dtype=getattr(cltorch, dtype), device=device), shape[2:],
                  **args)
     assert_close(got, want.double().numpy(), dtype=dtype)
+
+
+@SETTINGS
+@given(case=pool_geometry(), out_channels=st.integers(1, 3), bias=st.booleans(),
+       input_grad=st.booleans())
+def test_conv2d_and_its_gradients_match_torch(device, case, out_channels, bias, input_grad):
+    """conv2d's output and its input, weight and bias gradients (the one-node path, with and
+    without each) against PyTorch over random strides, paddings and dilations."""
+    torch = pytest.importorskip("torch")
+    shape, kernel, stride, padding, dilation, _ = case
+    rng = np.random.default_rng(sum(shape) + out_channels)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((out_channels, shape[1]) + kernel).astype(np.float32)
+    b = rng.standard_normal(out_channels).astype(np.float32) if bias else None
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        xt = lib.tensor(x, requires_grad=input_grad, **kw)
+        wt = lib.tensor(w, requires_grad=True, **kw)
+        bt = None if b is None else lib.tensor(b, requires_grad=True, **kw)
+        out = lib.nn.functional.conv2d(xt, wt, bt, stride, padding, dilation)
+        g = np.random.default_rng(0).standard_normal(tuple(out.shape)).astype(np.float32)
+        out.backward(lib.tensor(g, **kw))
+        results.append([out, wt.grad] + ([xt.grad] if input_grad else []) +
+                       ([bt.grad] if bias else []))
+    for got, want in zip(*results):
+        assert_close(got, want.detach().numpy(), rtol=1e-4, atol=1e-4)

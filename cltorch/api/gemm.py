@@ -7,7 +7,7 @@ import functools
 from ..amp.autocast_mode import LOWER, LOWER_GPU, autocast_op
 from ..autograd.engine import sum_to
 from ..autograd.graph import needs_grad, record
-from ..ops import gemm, reduce
+from ..ops import gemm
 from ..ops.array import relayout
 from ..ops.layout import broadcast_shapes
 from ..tensor import Tensor
@@ -205,17 +205,10 @@ def linear(input, weight, bias=None):
                g.t().matmul(rows) if weight.requires_grad else None,  # laid out as weight
                g.sum(0) if bias is not None and bias.requires_grad else None)[:len(inputs)],
            saved=(rows, weight),
-           direct=lambda g, rows, weight: _addmm_grads(g, rows, weight, bias)[:len(inputs)])
+           direct=lambda g, rows, weight: gemm.linear_grads(g, rows, weight, (
+               rows.requires_grad, weight.requires_grad,
+               bias is not None and bias.requires_grad))[:len(inputs)])
     return out if input.ndim == 2 else out.view(*input._shape[:-1], m)
-
-
-def _addmm_grads(g, rows, weight, bias):
-    """linear's input, weight and bias gradients straight from the ops (no graph): g W,
-    g^T rows (made in the weight's layout) and g's column sum."""
-    return (_plain_mm(g, weight) if rows.requires_grad else None,
-            _plain_mm(relayout(g, g._shape[::-1], g._strides[::-1]), rows)
-            if weight.requires_grad else None,
-            reduce.reduce("sum", g, 0) if bias is not None and bias.requires_grad else None)
 
 
 def _plain_mm(a, b, bias=None):

@@ -148,22 +148,23 @@ def cpu_view(x: Array) -> np.ndarray:
 _MAX_VIEWS = 32
 
 
-def adopt_values(cls, device: Device, values, dtype, shape, fresh=False) -> Array:
+def adopt_values(cls, device: Device, values, dtype, shape) -> Array:
     """A new contiguous cpu array of ``shape`` holding NumPy ``values`` (a result just
     computed, broadcastable to ``shape``) as ``dtype``: the result's memory becomes the
     storage, with no copy when it is already C-contiguous, of the stored type and its own (a
-    result that is a view of an input, an identity say, is copied). ``fresh``: ``values`` is
-    a view of an array just made for this result alone (a reshaped result), kept as well."""
+    result that is a view of an input, an identity say, is copied)."""
     values = np.asarray(values)
     if values.shape != shape:
         values = np.broadcast_to(values, shape)
     stored = values if values.dtype is dtype.storage_np and dtype is not dtypes.bfloat16 \
         else dtype.from_numpy_values(values)
-    return adopt_stored(cls, device, stored, dtype, shape, fresh)
+    return adopt_stored(cls, device, stored, dtype, shape)
 
 
 def adopt_stored(cls, device: Device, stored: np.ndarray, dtype, shape, fresh=False) -> Array:
-    """``adopt_values`` for ``stored``, already ``dtype``'s stored bits in ``shape``."""
+    """``adopt_values`` for ``stored``, already ``dtype``'s stored bits in ``shape``.
+    ``fresh``: ``stored`` is a view (a reshape) of an array just made for this result alone,
+    so it is kept as well."""
     if not ((fresh or stored.flags.owndata) and stored.flags.c_contiguous):
         stored = np.array(stored, order="C")
     return wrap_stored(cls, device, stored, dtype, shape, contiguous_strides(shape))

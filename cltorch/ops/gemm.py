@@ -6,7 +6,8 @@ import numpy as np
 
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, index_types
-from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly
+from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly,
+                    relayout)
 from .layout import collapse
 
 TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * WPT, WG * WG and BLOCK
@@ -57,6 +58,32 @@ def _bmm_numpy(a, b, bias, compute, shape):
         vc = bias.dtype.to_numpy_values(cpu_view(bias)).astype(compute.numpy, copy=False)
         quietly(np.add, product, vc, product)
     return adopt_values(type(a), device, product, a.dtype, shape)
+
+
+def linear_grads(g: Array, rows: Array, weight: Array, wanted) -> tuple:
+    """The gradients of ``rows @ weight.T + bias`` for output gradient ``g`` (n, m), those
+    ``wanted`` (rows, weight, bias): g W (n, k), g^T rows (m, k, the weight's layout) and g's
+    column sums. On the cpu one NumPy call each (the layer's whole backward, no other op)."""
+    if g._device.kind != "cpu":
+        from .reduce import reduce
+
+        def mm(a, b):
+            product = bmm(relayout(a, (1,) + a._shape, (0,) + a._strides),
+                          relayout(b, (1,) + b._shape, (0,) + b._strides))
+            return relayout(product, product._shape[1:])
+        return (mm(g, weight) if wanted[0] else None,
+                mm(relayout(g, g._shape[::-1], g._strides[::-1]), rows) if wanted[1] else None,
+                reduce("sum", g, 0) if wanted[2] else None)
+    compute = g.dtype.compute.numpy
+    vg, vr, vw = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute, copy=False)
+                  for x in (g, rows, weight))
+    cls, device = type(g), g._device
+    return (adopt_values(cls, device, quietly(np.matmul, vg, vw), rows.dtype, rows._shape)
+            if wanted[0] else None,
+            adopt_values(cls, device, quietly(np.matmul, vg.T, vr), weight.dtype, weight._shape)
+            if wanted[1] else None,
+            adopt_values(cls, device, quietly(np.add.reduce, vg, 0), g.dtype, g._shape[1:])
+            if wanted[2] else None)
 
 
 def _name(dt):

@@ -10,7 +10,7 @@ import numpy as np
 from ..codegen import DIALECTS, render
 from .. import dtypes
 from .array import (Array, adopt_stored, adopt_values, check_dtype_supported, cpu_view, empty,
-                    from_stored)
+                    from_stored, quietly, relayout)
 from .launch import INT32_LIMIT, cached_kernel, index_types
 from .layout import numel
 
@@ -65,8 +65,9 @@ def fold(cols: Array, size: tuple, win: Windows) -> Array:
     c = cols._shape[1] // (kh * kw)
     shape = (n, c) + tuple(size)
     if cols._device.kind == "cpu" and cols._numel() and numel(shape):
-        return adopt_values(type(cols), cols._device, _fold_numpy(cols, size, win), cols.dtype,
-                            shape)
+        values = cols.dtype.to_numpy_values(cpu_view(cols))
+        return adopt_values(type(cols), cols._device, _fold_values(values, n, size, win),
+                            cols.dtype, shape)
     out = empty(type(cols), shape, cols.dtype, cols._device)
     if out._numel() == 0:
         return out
@@ -96,6 +97,52 @@ def _valid(out, stride, pad, offset, size):
     first = max(0, -(-(pad - offset) // stride))
     last = min(out - 1, (size - 1 + pad - offset) // stride)
     return first, last + 1
+
+
+def conv_grads(g: Array, weight: Array, cols: Array, win: Windows, size, wanted) -> tuple:
+    """A convolution's input, weight and bias gradients (those ``wanted``), no graph, from its
+    contiguous output gradient ``g`` (N, O, ...), weight (O, C, KH, KW) and input columns
+    ``cols`` (N, C*K, L): W^T g folded back to the image, the sum over images of g cols^T
+    (made in the weight's shape, so AccumulateGrad keeps it without a copy), g's sums."""
+    n, o, ck, length = g._shape[0], weight._shape[0], cols._shape[1], cols._shape[2]
+    if g._device.kind == "cpu":
+        return _conv_grads_numpy(g, weight, cols, win, size, wanted)
+    from .gemm import bmm
+    from .reduce import reduce
+    g3 = relayout(g, (n, o, length))
+    d_x = d_w = d_b = None
+    if wanted[0]:
+        d_cols = bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)
+        d_x = fold(d_cols, size, win)
+    if wanted[1]:
+        per_image = bmm(g3, relayout(cols, (n, length, ck), (ck * length, 1, length)))
+        d_w = relayout(reduce("sum", per_image, 0), weight._shape)
+    if wanted[2]:
+        d_b = reduce("sum", g3, (0, 2))
+    return d_x, d_w, d_b
+
+
+def _conv_grads_numpy(g, weight, cols, win, size, wanted):
+    """``conv_grads`` in NumPy: the same products and sums, one call each."""
+    n, o, ck, length = g._shape[0], weight._shape[0], cols._shape[1], cols._shape[2]
+    compute = g.dtype.compute.numpy
+    vg, vw, vc = (x.dtype.to_numpy_values(cpu_view(x)).astype(compute, copy=False)
+                  for x in (g, weight, cols))
+    vg, vw = vg.reshape(n, o, length), vw.reshape(o, ck)
+    cls, device = type(g), g._device
+    d_x = d_w = d_b = None
+    if wanted[0]:
+        d_cols = quietly(np.matmul, vw.T, vg)                               # (N, CK, L)
+        d_x = adopt_values(cls, device, _fold_values(d_cols, n, size, win), g.dtype,
+                           (n, ck // (win.kernel[0] * win.kernel[1])) + tuple(size))
+    if wanted[1]:
+        per_image = quietly(np.matmul, vg, vc.transpose(0, 2, 1))          # (N, O, CK)
+        d_w = adopt_values(cls, device, quietly(np.add.reduce, per_image, 0).reshape(
+            weight._shape), weight.dtype, weight._shape)
+    if wanted[2]:  # the images first, whole rows at a time, then each channel's positions
+        d_b = adopt_values(cls, device, quietly(np.add.reduce, quietly(np.add.reduce, vg, 0), 1),
+                           g.dtype, (o,))
+    return d_x, d_w, d_b
 
 
 def window_max(x: Array, win: Windows, indices: bool):
@@ -237,6 +284,8 @@ def _planes_index(win, h, w, planes) -> np.ndarray:
         index = (np.arange(planes)[:, None] * (height * width) +
                  _window_index(win, h, w)[None, :]).reshape(-1)
         if index.size <= 1 << 18:  # kept: at most 2 MiB each, 32 entries
+            if len(_WINDOW_INDEX) > 32:
+                _WINDOW_INDEX.clear()
             _WINDOW_INDEX[key] = index
     return index
 
@@ -261,17 +310,15 @@ def _unfold_numpy(x, win, pad_value, target):
     target.reshape(windows.shape)[...] = windows
 
 
-def _fold_numpy(cols, size, win):
-    """The (N, C, H, W) values: each window element's column added into its image pixels.
-    Small images: one
-    ``bincount`` over every plane's window index (accumulating in float64, rounded once);
-    large ones: one strided slice per (kernel row, kernel column)."""
-    n = cols._shape[0]
+def _fold_values(values, n, size, win):
+    """The (N, C, H, W) values of columns ``values`` (N, C*KH*KW, OH*OW): each window
+    element's column added into its image pixels. Small images: one ``bincount`` over every
+    plane's window index (summing in float64, rounded once); large ones: one strided slice
+    per (kernel row, kernel column)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
                                                         win.dilation, win.out)
     h, w = size
-    c = cols._shape[1] // (kh * kw)
-    values = cols.dtype.to_numpy_values(cpu_view(cols))
+    c = values.shape[1] // (kh * kw)
     if values.size <= _TAKE_LIMIT:
         height, width = _padded_size(win, h, w)
         sums = np.bincount(_planes_index(win, h, w, n * c), weights=values.reshape(-1),

@@ -244,6 +244,10 @@ def _reduced_numpy(red, x, dims, compute, result, shape):
     if numel(shape) * result.itemsize >= 1 << 26:  # NumPy allocates it: check the limit
         x._device.check_limit(numel(shape) * result.itemsize)
     v = x.dtype.to_numpy_values(cpu_view(x)).astype(compute.numpy, copy=False)
+    if red.name == "sum" and len(dims) > 1 and dims[0] == 0:
+        # the leading axis first, as whole rows: NumPy crawls when one pass also sums short
+        # last rows (a bias gradient's (0, 2): 3x faster in two steps)
+        v, dims = quietly(np.add.reduce, v, 0), tuple(d - 1 for d in dims[1:])
     return adopt_values(type(x), x._device, quietly(red.numpy, v, dims), result, shape)
 
 

@@ -7,7 +7,7 @@ import math
 
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import needs_grad, record
-from ...ops import gemm, im2col, pointwise, reduce as reduce_op, scatter as scatter_op
+from ...ops import gemm, im2col, pointwise, scatter as scatter_op
 from ...ops.array import relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
@@ -169,8 +169,8 @@ def _conv_node(x, weight, bias, win, out_shape):
         return x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad
 
     def direct(g, x, weight, cols):
-        grads = _conv_grads(g.contiguous(), weight.contiguous(), cols, win, size,
-                            wanted(x, weight))
+        grads = im2col.conv_grads(g.contiguous(), weight.contiguous(), cols, win, size,
+                                  wanted(x, weight))
         return grads[:3 if bias is not None else 2]
 
     def backward(g, x, weight, cols):
@@ -183,24 +183,6 @@ def _conv_node(x, weight, bias, win, out_shape):
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight, cols),
                   direct=direct)
-
-
-def _conv_grads(g, weight, cols, win, size, wanted):
-    """The convolution's input, weight and bias gradients (those ``wanted``) straight from
-    the ops, no graph: W^T g folded back to the image, the sum over images of g cols^T (made
-    in the weight's shape, so AccumulateGrad keeps it without a copy), and g's sum."""
-    n, o, ck, length = g._shape[0], weight._shape[0], cols._shape[1], cols._shape[2]
-    g3 = relayout(g, (n, o, length))
-    d_x = d_w = d_b = None
-    if wanted[0]:
-        d_cols = gemm.bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)
-        d_x = im2col.fold(d_cols, size, win)
-    if wanted[1]:
-        per_image = gemm.bmm(g3, relayout(cols, (n, length, ck), (ck * length, 1, length)))
-        d_w = relayout(reduce_op.reduce("sum", per_image, 0), weight._shape)
-    if wanted[2]:
-        d_b = reduce_op.reduce("sum", g3, (0, 2))
-    return d_x, d_w, d_b
 
 
 @autocast_op(LOWER)
