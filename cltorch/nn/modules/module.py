@@ -297,7 +297,7 @@ class Module:
     def to(self, *args, **kwargs):
         """Move and/or cast parameters and buffers: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)``, ``to(tensor)``; dtype casts touch floating point tensors only."""
-        from ...tensor import _parse_to
+        from ...tensor_host import _parse_to
         probe = next(itertools.chain(self.parameters(), self.buffers()), None)
         if probe is None:
             return self
