@@ -40,7 +40,7 @@ def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
     n, c, h, w = x._shape
     kh, kw = win.kernel
     shape = (n, c * kh * kw, win.out[0] * win.out[1])
-    if x._device.kind == "cpu" and numel(shape) and kh * kw * numel(win.out) <= _TAKE_LIMIT:
+    if x._device.kind == "cpu" and numel(shape) and _short_rows(win):
         check_dtype_supported(x._device, x.dtype)
         return adopt_stored(type(x), x._device, _taken_windows(x, win, pad_value).reshape(shape),
                             x.dtype, shape, fresh=True)
@@ -195,9 +195,16 @@ _POSITIONS, _DEVICE_POSITIONS = {}, {}
 
 
 def _window_max_numpy(x, win, indices):
-    """NumPy's reductions are slow over a short middle axis (a 2x2 window): the windows are
-    copied window-element first, (K, P*L), and reduced across those K long rows."""
+    """Long rows: the windows copied as (P, K, L) and reduced over K. Short rows: NumPy's
+    reductions crawl over a short middle axis (a 2x2 window of a small image), so the windows
+    are copied window-element first, (K, P*L), and reduced across those K long rows."""
     p, (kh, kw), (oh, ow) = x._shape[0], win.kernel, win.out
+    if not _short_rows(win):
+        cols = x.dtype.to_numpy_values(np.ascontiguousarray(
+            _window_view(x, win, float("-inf"))).reshape(p, kh * kw, oh * ow))
+        values = adopt_values(type(x), x._device, np.maximum.reduce(cols, axis=1), x.dtype,
+                              (p, oh * ow))  # NaN propagates, as in PyTorch
+        return values, (_positions_at(x, win, np.argmax(cols, axis=1)) if indices else None)
     k, m = kh * kw, p * oh * ow
     windows = _window_view(x, win, float("-inf")).transpose(2, 3, 0, 1, 4, 5)
     stacked = x.dtype.to_numpy_values(np.ascontiguousarray(windows).reshape(k, m))
@@ -217,10 +224,15 @@ def _window_max_numpy(x, win, indices):
         which = _LOWEST_BIT[code]
     else:
         which = np.argmax(hit, axis=0)
-    # the positions table (K, L) read at (which, l): flat, which * L + l
-    which = which.reshape(p, oh * ow) * (oh * ow) + np.arange(oh * ow)
-    positions = np.take(_positions(win, *x._shape[2:]), which)
-    return values, adopt_values(type(x), x._device, positions, dtypes.int64, positions.shape)
+    return values, _positions_at(x, win, which.reshape(p, oh * ow))
+
+
+def _positions_at(x, win, which):
+    """The in-plane positions (P, L) of the window elements ``which`` (P, L) picks: the
+    positions table (K, L) read at (which, l), flat which * L + l."""
+    length = which.shape[1]
+    positions = np.take(_positions(win, *x._shape[2:]), which * length + np.arange(length))
+    return adopt_values(type(x), x._device, positions, dtypes.int64, positions.shape)
 
 
 _LOWEST_BIT = np.array([max(0, (b & -b).bit_length() - 1) for b in range(256)], dtype=np.int64)
@@ -291,7 +303,15 @@ def _planes_index(win, h, w, planes) -> np.ndarray:
 
 
 _WINDOW_INDEX = {}
-_TAKE_LIMIT = 1 << 20  # window index entries: beyond, the strided copy (its rows are long)
+_BINCOUNT_LIMIT = 1 << 16  # fold's elements: beyond, slices (measured: 2x faster at 18K
+#                            elements, 6x slower at 300K, where the index is built per call)
+
+
+def _short_rows(win) -> bool:
+    """Windows whose output rows are a few elements long: NumPy's strided copies and middle-
+    axis reductions crawl over such rows (unfold of 4x4 images: 2x slower than an indexed
+    take), while long rows favour them (56x56: 1.5x faster than the take)."""
+    return win.out[1] < 8
 
 
 def _taken_windows(x, win, pad_value) -> np.ndarray:
@@ -319,7 +339,7 @@ def _fold_values(values, n, size, win):
                                                         win.dilation, win.out)
     h, w = size
     c = values.shape[1] // (kh * kw)
-    if values.size <= _TAKE_LIMIT:
+    if values.size <= _BINCOUNT_LIMIT:
         height, width = _padded_size(win, h, w)
         sums = np.bincount(_planes_index(win, h, w, n * c), weights=values.reshape(-1),
                            minlength=n * c * height * width)
