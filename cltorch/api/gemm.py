@@ -100,7 +100,7 @@ def matmul(input, other):
     if input.ndim == 2 and other.ndim == 2 and not needs_grad((input, other)):
         # nothing to record (backward formulas run here): the GEMM on the operands as they lie
         _check_k(input._shape, other._shape)
-        return _plain_mm(input, other)
+        return gemm.mm(input, other)
     a = input.unsqueeze(0) if input.ndim == 1 else input
     b = other.unsqueeze(-1) if other.ndim == 1 else other
     _check_k(a._shape, b._shape)
@@ -196,7 +196,7 @@ def linear(input, weight, bias=None):
         return out if bias is None else out + bias
     rows = input if input.ndim == 2 else input.reshape(-1, input._shape[-1])
     m, k = weight._shape
-    out = _plain_mm(rows, relayout(weight, (k, m), weight._strides[::-1]),
+    out = gemm.mm(rows, relayout(weight, (k, m), weight._strides[::-1]),
                     None if bias is None else relayout(bias, (1, 1, m), (0, 0) + bias._strides))
     inputs = (rows, weight) + ((bias,) if bias is not None else ())
     record(out, "AddmmBackward0", inputs,
@@ -209,14 +209,6 @@ def linear(input, weight, bias=None):
                rows.requires_grad, weight.requires_grad,
                bias is not None and bias.requires_grad))[:len(inputs)])
     return out if input.ndim == 2 else out.view(*input._shape[:-1], m)
-
-
-def _plain_mm(a, b, bias=None):
-    """(n, k) @ (k, m) (+ ``bias`` laid out over (1, n, m)) as one GEMM on the operands as
-    they lie: no autograd node, no view."""
-    out = gemm.bmm(relayout(a, (1,) + a._shape, (0,) + a._strides),
-                   relayout(b, (1,) + b._shape, (0,) + b._strides), bias)
-    return relayout(out, out._shape[1:], out._strides[1:])
 
 
 def _plain_bias(bias, weight) -> bool:

@@ -45,6 +45,14 @@ def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
     return out
 
 
+def mm(a: Array, b: Array, bias: Array | None = None) -> Array:
+    """(n, k) @ (k, m) (+ ``bias`` laid out over (1, n, m)) as one GEMM on the operands as
+    they lie: no view, no copy."""
+    out = bmm(relayout(a, (1,) + a._shape, (0,) + a._strides),
+              relayout(b, (1,) + b._shape, (0,) + b._strides), bias)
+    return relayout(out, out._shape[1:], out._strides[1:])
+
+
 def _bmm_numpy(a, b, bias, compute, shape):
     """``numpy.matmul`` in the compute type (the bias added in place); its result becomes
     the output's storage."""
@@ -66,11 +74,6 @@ def linear_grads(g: Array, rows: Array, weight: Array, wanted) -> tuple:
     column sums. On the cpu one NumPy call each (the layer's whole backward, no other op)."""
     if g._device.kind != "cpu":
         from .reduce import reduce
-
-        def mm(a, b):
-            product = bmm(relayout(a, (1,) + a._shape, (0,) + a._strides),
-                          relayout(b, (1,) + b._shape, (0,) + b._strides))
-            return relayout(product, product._shape[1:])
         return (mm(g, weight) if wanted[0] else None,
                 mm(relayout(g, g._shape[::-1], g._strides[::-1]), rows) if wanted[1] else None,
                 reduce("sum", g, 0) if wanted[2] else None)
