@@ -315,7 +315,7 @@ def _short_rows(win) -> bool:
 
 
 def _taken_windows(x, win, pad_value) -> np.ndarray:
-    """The (N, C, KH*KW*OH*OW) window elements of small windows, taken through a per-plane
+    """The (N, C, KH*KW*OH*OW) window elements of short rows, taken through a per-plane
     index (NumPy's strided copy crawls over rows of a few elements). Stored bits: unfold
     moves them, so it works on the stored dtype directly."""
     n, c, h, w = x._shape

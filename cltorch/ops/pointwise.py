@@ -168,9 +168,8 @@ def _apply_into(op, operands, out, out_dtype, inplace):
     if numel(shape) == 0:
         return out
     if device.kind == "cpu":
-        with np.errstate(all="ignore"):
-            values = op.variant("numpy", key)(*_numpy_values(operands, compute.numpy))
-            store_values(out, np.asarray(values))
+        values = quietly(op.variant("numpy", key), *_numpy_values(operands, compute.numpy))
+        store_values(out, np.asarray(values))  # a conversion is quiet itself (dtypes)
     else:
         _run_kernel(op, key, compute, [_no_overlap(x, out) for x in operands], out)
     return out
