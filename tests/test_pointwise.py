@@ -178,6 +178,23 @@ def test_scalars_and_reflected_operators(device):
     assert_close(~cltorch.tensor([True, False], device=device), np.array([False, True]))
 
 
+def test_repeated_launches_see_each_calls_scalars_and_offsets(device):
+    """A kernel keeps its scalar arguments between launches on OpenCL (set only when they
+    change): each call must still see its own scalar, signed zero included, and its own views'
+    offsets, through one memoised runner."""
+    a = np.arange(12, dtype=np.float32)
+    x = cltorch.tensor(a, device=device)
+    for scalar in (0.0, -0.0, 0, -0.0, 2.5, 2.5, -0.0, float("nan"), float("nan"), 0.0):
+        got = (x[1:4] * scalar).cpu().numpy()
+        want = a[1:4] * np.float32(scalar)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+        np.testing.assert_array_equal(got, want)
+    for start in (0, 3, 5, 3, 0, 8):  # same layout, other offsets
+        assert_close(x[start:start + 4] + x[4:8], a[start:start + 4] + a[4:8])
+    for alpha in (1, 2, 2, 1, -1):
+        assert_close(cltorch.add(x, x, alpha=alpha), a + alpha * a)
+
+
 def test_division_modes(device):
     a = np.array([7.0, -7.0, 7.5, -7.5, 0.0], np.float32)
     b = np.array([2.0, 2.0, -2.0, -2.0, 3.0], np.float32)

@@ -63,14 +63,12 @@ def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
     """
     op = TABLE[op] if isinstance(op, str) else op
     if out is None:
-        key = (op, out_dtype, _default_float[0], *[
-            (x.dtype, x._shape, x._strides, x._storage.device, x._storage.nbytes > _BIG_BYTES)
-            if isinstance(x, Array) else type(x) for x in operands])
-        run = _RUNNERS.get(key)
+        run = _RUNNERS.get(_runner_key(op, out_dtype, operands))
         if run is None:
             if len(_RUNNERS) > _MAX_RUNNERS:
                 _RUNNERS.clear()
-            run = _RUNNERS[key] = _fresh_runner(op, operands, out_dtype)
+            run = _RUNNERS[_runner_key(op, out_dtype, operands)] = _fresh_runner(
+                op, operands, out_dtype)
         if run:
             return run(operands)
     return _apply_into(op, operands, out, out_dtype, inplace)
@@ -79,6 +77,17 @@ def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
 _RUNNERS = {}
 _MAX_RUNNERS = 20000
 _BIG_BYTES = INT32_LIMIT  # a storage past 2**31 bytes may need 64-bit indices
+
+
+def _runner_key(op, out_dtype, operands) -> tuple:
+    """What a memoised runner depends on: the op, each tensor's dtype, layout, device and
+    whether its storage needs 64-bit indices, each scalar's type. (A loop: a comprehension
+    costs 0.1 us more, on a per-op host path of a few micro-seconds.)"""
+    key = [op, out_dtype, _default_float[0]]
+    for x in operands:
+        key.append((x.dtype, x._shape, x._strides, x._storage.device,
+                    x._storage.nbytes > _BIG_BYTES) if isinstance(x, Array) else type(x))
+    return tuple(key)
 
 
 def _resolve(op, operands, out, out_dtype, inplace):
@@ -137,7 +146,7 @@ def _fresh_runner(op, operands, out_dtype):
 
     def run_kernel(operands):
         buffer = device.allocate(nbytes)
-        device.launch(kernel, n, _kernel_args([buffer, 0], operands, in_strides) + tail)
+        device.launch(kernel, n, _kernel_args([buffer, 0], operands, in_strides, tail))
         return cls._make(Storage(device, buffer, nbytes), shape, strides, 0, result)
     return run_kernel
 
@@ -244,12 +253,18 @@ def _needs_long(arrays, n) -> bool:
         x._storage.nbytes > _BIG_BYTES for x in arrays if isinstance(x, Array))
 
 
-def _kernel_args(args, operands, in_strides):
+def _kernel_args(args, operands, in_strides, tail):
+    """``args`` followed by each operand's (buffer, offset, strides...) or scalar value, then
+    ``tail``."""
     for x, strides in zip(operands, in_strides):
         if strides is None:
             args.append(x)
-        else:
+        elif strides:
             args += (x._storage.buffer, x._offset, *strides)
+        else:  # contiguous
+            args.append(x._storage.buffer)
+            args.append(x._offset)
+    args += tail
     return args
 
 
@@ -264,8 +279,9 @@ def _run_kernel(op, key, compute, operands, out):
         plan = device.plans[plan_key] = _make_plan(op, key, compute, operands, out.dtype,
                                                    out._shape, out._strides, device, big)
     kernel, out_strides, in_strides, tail = plan
-    args = _kernel_args([out._storage.buffer, out._offset, *out_strides], operands, in_strides)
-    device.launch(kernel, n, args + tail)
+    args = _kernel_args([out._storage.buffer, out._offset, *out_strides], operands, in_strides,
+                        tail)
+    device.launch(kernel, n, args)
 
 
 def kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index) -> tuple:
