@@ -116,7 +116,8 @@ def test_var_std(device, correction):
     assert_close(x.var(), np.var(a, ddof=1), rtol=1e-5)
     assert_close(cltorch.std(x, 1, False), np.std(a, 1), rtol=1e-5)  # unbiased=False
     v, m = cltorch.var_mean(x, 0)
-    assert_close(v, np.var(a, 0, ddof=1), rtol=1e-5) and assert_close(m, a.mean(0), rtol=1e-5)
+    assert_close(v, np.var(a, 0, ddof=1), rtol=1e-5)
+    assert_close(m, a.mean(0), rtol=1e-5)
     with pytest.raises(RuntimeError, match="only support floating point"):
         cltorch.tensor([1, 2], device=device).var()
 
@@ -189,7 +190,8 @@ def test_reductions_in_gpu_style(device, kernel_style, size):
 
 def test_empty_and_zero_size(device):
     e = cltorch.zeros(0, 3, device=device)
-    assert_close(e.sum(0), np.zeros(3)) and assert_close(e.prod(0), np.ones(3))
+    assert_close(e.sum(0), np.zeros(3))
+    assert_close(e.prod(0), np.ones(3))
     assert e.sum(1).shape == (0,) and e.amax(1).shape == (0,)
     assert math.isnan(e.mean().item())
     assert e.all().item() is True and e.any().item() is False
@@ -254,7 +256,8 @@ def test_long_scans_in_chunks(device, kernel_style, shape, dim):
     acc = np.maximum.accumulate(a, dim)
     positions = np.arange(a.shape[dim]).reshape([-1 if d == dim else 1 for d in range(a.ndim)])
     want = np.maximum.accumulate(np.where(a == acc, positions, 0), dim)
-    assert_close(values, acc) and assert_close(indices, want)
+    assert_close(values, acc)
+    assert_close(indices, want)
     low = x.cummin(dim)
     acc = np.minimum.accumulate(a, dim)
     assert_close(low.values, acc)
