@@ -12,10 +12,15 @@
   that caused it rather than at the next synchronisation.
 - ``CLTORCH_EXACT_BUFFERS=1``: every OpenCL allocation is a driver buffer of exactly the size
   asked (no pool rounding or reuse), so that a memory checker (Oclgrind) sees an access one
-  element past a tensor. Slow; for the bounds tests.
+  element past a tensor. Slow; for the bounds tests. ``=keep``: also never hand one back, so
+  that no address is reused (Oclgrind 21.10's uninitialised-value check keeps a freed
+  buffer's size for its address and reports a larger buffer's tail there as uninitialised).
 - ``CLTORCH_KERNEL_STYLE`` ``=cpu`` or ``=gpu``: which variant of the kernels an OpenCL device
   runs (loops for a CPU, work-groups and local memory for a GPU); by default a device that
   says it is a CPU and not a GPU gets the CPU variants.
+- ``CLTORCH_BUILD_OPTIONS``: extra OpenCL build options, space-separated (``-cl-opt-disable``
+  for Oclgrind's uninitialised-value checks, which stop on optimised code); part of the kernel
+  cache key.
 - ``CLTORCH_DEBUG=1``: kernel compiler warnings reach stderr (hidden otherwise).
 - ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
 """
@@ -52,8 +57,18 @@ def debug() -> bool:
 
 
 def exact_buffers() -> bool:
-    """CLTORCH_EXACT_BUFFERS=1."""
-    return os.environ.get("CLTORCH_EXACT_BUFFERS") == "1"
+    """CLTORCH_EXACT_BUFFERS=1 or =keep."""
+    return os.environ.get("CLTORCH_EXACT_BUFFERS") in ("1", "keep")
+
+
+def keep_buffers() -> bool:
+    """CLTORCH_EXACT_BUFFERS=keep."""
+    return os.environ.get("CLTORCH_EXACT_BUFFERS") == "keep"
+
+
+def build_options() -> list:
+    """CLTORCH_BUILD_OPTIONS, split on spaces (empty when unset)."""
+    return os.environ.get("CLTORCH_BUILD_OPTIONS", "").split()
 
 
 def kernel_style():

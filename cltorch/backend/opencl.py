@@ -83,6 +83,7 @@ class OpenCLDevice(Device):
             bool(self.device.type & cl.device_type.CPU) and
             not self.device.type & cl.device_type.GPU)  # Oclgrind says both: GPU kernels
         self.exact = config.exact_buffers()
+        self.kept = [] if config.keep_buffers() else None
         self.launching = threading.Lock()
         self.options = self._build_options()
         d = self.device  # what a program binary depends on, besides source and options
@@ -102,9 +103,10 @@ class OpenCLDevice(Device):
     def _build_options(self) -> list:
         # Same fp32 division and sqrt as CUDA and NumPy, where the device allows it.
         cfg = self.device.single_fp_config
+        options = config.build_options()
         if cfg & self.cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT:
-            return ["-cl-fp32-correctly-rounded-divide-sqrt"]
-        return []
+            options.append("-cl-fp32-correctly-rounded-divide-sqrt")
+        return options
 
     @property
     def supports_fp64(self) -> bool:
@@ -127,7 +129,10 @@ class OpenCLDevice(Device):
         check_not_forked(self.kind)
         self.check_limit(nbytes)
         if self.exact:  # CLTORCH_EXACT_BUFFERS: no pool, so a checker sees every overrun
-            return self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
+            buffer = self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
+            if self.kept is not None:  # =keep: no address is ever reused (config.py)
+                self.kept.append(buffer)
+            return buffer
         try:
             return self.pool.allocate(nbytes)
         except self.cl.Error as first:
@@ -202,8 +207,12 @@ class OpenCLDevice(Device):
                 warnings.simplefilter("ignore", cl.CompilerWarning)
             if binary is not None:
                 try:
-                    return cl.Program(self.context, [self.device], [binary]).build(
+                    program = cl.Program(self.context, [self.device], [binary]).build(
                         options=self.options)
+                    # the source, as a program built from it has: pyopencl's kernels look
+                    # for it, and without it ask the driver for a kernel named "_source"
+                    program._source = source
+                    return program
                 except cl.Error:
                     pass  # a stale or damaged binary: build from the source below
             try:

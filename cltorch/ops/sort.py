@@ -25,17 +25,19 @@ def sort_rows(x: Array, descending: bool) -> tuple:
         return out, index
     p = 1 << max(0, (n - 1).bit_length())
     keys = empty(type(x), (m, p), compute, x._device)
-    apply("copy", [x], out=_head(keys, m, n, p), inplace=True)
+    apply("copy", [x], out=_columns(keys, m, 0, n, p), inplace=True)
+    if p > n:  # the padding sorts last by its index alone, but is swapped about: defined bits
+        apply("copy", [0], out=_columns(keys, m, n, p, p), inplace=True)
     index = empty(type(x), (m, p), dtypes.int64, x._device)
     apply("copy", [_positions(x, p)], out=index, inplace=True)
     _network(keys, index, m, p, n, descending)
-    values = apply("copy", [_head(keys, m, n, p)], out_dtype=x.dtype)
-    return values, apply("copy", [_head(index, m, n, p)], out_dtype=dtypes.int64)
+    values = apply("copy", [_columns(keys, m, 0, n, p)], out_dtype=x.dtype)
+    return values, apply("copy", [_columns(index, m, 0, n, p)], out_dtype=dtypes.int64)
 
 
-def _head(padded, m, n, p):
-    """The first ``n`` columns of an (m, p) array, as a view."""
-    return type(padded)._make(padded._storage, (m, n), (p, 1), 0, padded.dtype)
+def _columns(padded, m, start, stop, p):
+    """Columns ``start:stop`` of an (m, p) array, as a view."""
+    return type(padded)._make(padded._storage, (m, stop - start), (p, 1), start, padded.dtype)
 
 
 def _positions(x, p):
