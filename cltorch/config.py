@@ -21,6 +21,8 @@
 - ``CLTORCH_BUILD_OPTIONS``: extra OpenCL build options, space-separated (``-cl-opt-disable``
   for Oclgrind's uninitialised-value checks, which stop on optimised code); part of the kernel
   cache key.
+- ``CLTORCH_NO_FP64=1``: OpenCL devices are treated as having no fp64 (as many Intel and
+  mobile GPUs have none), for testing that float64 is refused cleanly and tests skip.
 - ``CLTORCH_DEBUG=1``: kernel compiler warnings reach stderr (hidden otherwise).
 - ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
 """
@@ -69,6 +71,11 @@ def keep_buffers() -> bool:
 def build_options() -> list:
     """CLTORCH_BUILD_OPTIONS, split on spaces (empty when unset)."""
     return os.environ.get("CLTORCH_BUILD_OPTIONS", "").split()
+
+
+def no_fp64() -> bool:
+    """CLTORCH_NO_FP64=1."""
+    return os.environ.get("CLTORCH_NO_FP64") == "1"
 
 
 def kernel_style():

@@ -55,9 +55,14 @@ class HostMethods:
             return self
         if same_device:
             out = pointwise.apply("copy", [self], out_dtype=dtype)
-        else:
+        elif dtype is self.dtype:
             out = self._transfer(device, non_blocking)
-            out = out if dtype is self.dtype else pointwise.apply("copy", [out], out_dtype=dtype)
+        elif dtype is not dtypes.float64 or self._storage.device.supports_fp64:
+            # cast where the values are, then move: fewer bytes when narrowing, and a float64
+            # state loaded for float32 parameters never meets a device without fp64
+            out = pointwise.apply("copy", [self], out_dtype=dtype)._transfer(device)
+        else:
+            out = pointwise.apply("copy", [self._transfer(device, non_blocking)], out_dtype=dtype)
         if self._requires_grad:
             home, home_dtype = self.device, self.dtype
             record(out, "ToCopyBackward0", (self,), lambda g: g.to(home, home_dtype))

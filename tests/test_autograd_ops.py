@@ -78,11 +78,11 @@ CASES = [
      cltorch.linalg.vector_norm(a, 2, dim=1).sum(), [_in((2, 3))]),
     ("var_std", lambda d, a: a.var(1) + a.std(1, correction=0), [_in((2, 4))]),
     ("logsumexp", lambda d, a: a.logsumexp(1), [_in((2, 4))]),
-    ("softmax", lambda d, a: a.softmax(1) * cltorch.arange(4.0, device=d).double(),
+    ("softmax", lambda d, a: a.softmax(1) * cltorch.arange(4.0, dtype=a.dtype, device=d),
      [_in((2, 4))]),
     ("log_softmax", lambda d, a: a.log_softmax(0), [_in((3, 2))]),
     ("cumsum_cumprod", lambda d, a: a.cumsum(1) + a.cumprod(1), [_in((2, 4))]),
-    ("cumprod_zero", lambda d, a: (a * _i(d, [1.0, 0.0, 1.0, 1.0]).double()).cumprod(0),
+    ("cumprod_zero", lambda d, a: (a * _i(d, [1.0, 0.0, 1.0, 1.0]).to(a.dtype)).cumprod(0),
      [_in((4,))]),
     ("cummax_cummin", lambda d, a: a.cummax(0).values + a.cummin(0).values, [_in((5,))]),
     ("logcumsumexp", lambda d, a: a.logcumsumexp(1), [_in((2, 4))]),
@@ -152,7 +152,7 @@ CASES = [
     ("put", lambda d, a, v: a.clone().put_(_i(d, [0, 3, 0]), v, accumulate=True), [_in((2, 2)),
                                                                                _in((3,))]),
     # sorting
-    ("sort_topk", lambda d, a: a.sort(1).values * cltorch.arange(4.0, device=d).double() +
+    ("sort_topk", lambda d, a: a.sort(1).values * cltorch.arange(4.0, dtype=a.dtype, device=d) +
      a.topk(2, 1).values.sum(), [_in((2, 4))]),
     ("kthvalue_mode", lambda d, a: a.kthvalue(2, 1).values + a.mode(1).values, [_in((2, 4))]),
     # composites

@@ -9,8 +9,8 @@ import cltorch
 
 @pytest.mark.parametrize("right", [False, True])
 def test_searchsorted(device, right):
-    seq = np.array([1.0, 3.0, 3.0, 5.0, np.nan])
-    vals = np.array([[0.0, 3.0, 4.0], [5.0, 9.0, np.nan]])
+    seq = np.array([1.0, 3.0, 3.0, 5.0, np.nan], np.float32)
+    vals = np.array([[0.0, 3.0, 4.0], [5.0, 9.0, np.nan]], np.float32)
     got = cltorch.searchsorted(cltorch.tensor(seq, device=device),
                                cltorch.tensor(vals, device=device), right=right)
     side = "right" if right else "left"

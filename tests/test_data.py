@@ -166,7 +166,7 @@ def _row_by_row(batch):
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_tensor_dataset_batches_equal_row_by_row_collation(device, shuffle):
-    x = cltorch.tensor(np.arange(46.0).reshape(23, 2), device=device)
+    x = cltorch.tensor(np.arange(46.0, dtype=np.float32).reshape(23, 2), device=device)
     y = cltorch.arange(23, device=device)
     data = TensorDataset(x, y)
     fast = DataLoader(data, batch_size=5, shuffle=shuffle, drop_last=False,

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import cltorch
+from conftest import needs_fp64
 from cltorch.backend import registry
 from cltorch.ops.check import check_values
 
@@ -79,6 +80,8 @@ def test_launch_blocking_raises_at_the_op(device, monkeypatch):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
 def test_float_values_are_reported_exactly(device, dtype):
+    if dtype == "float64":
+        needs_fp64(device)
     x = cltorch.tensor([0.25, 1.5, 0.5], dtype=getattr(cltorch, dtype), device=device)
     with pytest.raises(ValueError, match=r"bad value 1\.5$"):
         check_values(x, 0.0, 1.0, ValueError, "bad value {value}")

@@ -173,7 +173,10 @@ def test_a_fill_value_that_overflows_the_dtype_raises_as_in_pytorch(device, how)
             return z.masked_fill(lib.tensor([True, False], **kw), value)
         return z.index_fill(0, lib.tensor([0], **kw), value)
 
+    fp64 = cltorch.backend.get(device).supports_fp64
     for dt, value in _FILL_CASES:
+        if dt == "float64" and not fp64:
+            continue
         outcomes = []
         for lib in (cltorch, torch):
             try:
@@ -181,3 +184,22 @@ def test_a_fill_value_that_overflows_the_dtype_raises_as_in_pytorch(device, how)
             except RuntimeError as e:
                 outcomes.append(f"RuntimeError: {e}")
         assert outcomes[0] == outcomes[1], (dt, value)
+
+
+def test_a_device_without_fp64_refuses_float64_and_takes_casts(device, monkeypatch):
+    """On a device without fp64 (CLTORCH_NO_FP64 makes an OpenCL device one), a float64
+    tensor is refused with a TypeError that says why, and ``to(device, float32)`` of a float64
+    cpu tensor casts before it moves (PyTorch's optimizer loads state that way)."""
+    if device == "cpu":
+        pytest.skip("the cpu backend always has fp64")
+    monkeypatch.setenv("CLTORCH_NO_FP64", "1")
+    if cltorch.backend.get(device).supports_fp64:
+        pytest.skip(f"{device} is not an OpenCL device (CLTORCH_NO_FP64 is for OpenCL)")
+    x64 = cltorch.arange(4, dtype=cltorch.float64) / 4
+    with pytest.raises(TypeError, match="has no fp64 support"):
+        x64.to(device)
+    with pytest.raises(TypeError, match="has no fp64 support"):
+        cltorch.zeros(2, dtype=cltorch.float64, device=device)
+    y = x64.to(device, cltorch.float32)
+    assert y.dtype is cltorch.float32 and y.tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert y.to("cpu", cltorch.float64).dtype is cltorch.float64

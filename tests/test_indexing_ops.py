@@ -27,7 +27,7 @@ def test_index_select_gather_take(device, dtype):
 
 
 def test_advanced_getitem(device):
-    a = np.arange(24.0).reshape(2, 3, 4)
+    a = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
     x = cltorch.tensor(a, device=device)
     assert_close(x[cltorch.tensor([1, 0, 1], device=device)], a[[1, 0, 1]])
     assert_close(x[:, [2, 0]], a[:, [2, 0]])
@@ -64,9 +64,12 @@ def test_several_index_tensors(device, case):
     x = cltorch.tensor(a, device=device)
     assert_close(x[index], a[want_index])
     y, b = x.clone(), a.copy()
-    b[want_index] = -np.arange(a[want_index].size).reshape(a[want_index].shape)
-    y[index] = cltorch.tensor(-np.arange(a[want_index].size).reshape(a[want_index].shape),
-                              dtype=cltorch.float32, device=device)
+    # each value named by its target, so that an element indexed twice gets the same value
+    # twice: which of two different writes lands is not promised (PyTorch leaves it undefined,
+    # and GPUs write in no fixed order)
+    values = -np.arange(a.size, dtype=np.float32).reshape(a.shape)[want_index]
+    b[want_index] = values
+    y[index] = cltorch.tensor(values, device=device)
     assert_close(y, b)
     y[index] = 7.0  # a scalar broadcasts
     b[want_index] = 7.0
@@ -111,7 +114,7 @@ def test_index_errors(device):
 
 
 def test_masks_and_nonzero(device):
-    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -3.0]])
+    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -3.0]], np.float32)
     x = cltorch.tensor(a, device=device)
     assert cltorch.nonzero(x).tolist() == np.argwhere(a).tolist()
     assert [t.tolist() for t in x.nonzero(as_tuple=True)] == [r.tolist() for r in np.nonzero(a)]
@@ -135,7 +138,7 @@ def test_masks_and_nonzero(device):
 
 def test_matches_torch(device):
     torch = pytest.importorskip("torch")
-    a = np.arange(30.0).reshape(5, 6)
+    a = np.arange(30.0, dtype=np.float32).reshape(5, 6)
     i = np.array([4, 0, 2])
     cases = [lambda m, t, k: t[k], lambda m, t, k: t[:, k], lambda m, t, k: t[t > 12],
              lambda m, t, k: m.index_select(t, 1, k), lambda m, t, k: t.masked_fill(t > 3, 0),

@@ -110,7 +110,7 @@ class OpenCLDevice(Device):
 
     @property
     def supports_fp64(self) -> bool:
-        return bool(self.device.double_fp_config)
+        return bool(self.device.double_fp_config) and not config.no_fp64()
 
     def info(self) -> DeviceInfo:
         d, cl = self.device, self.cl
