@@ -75,6 +75,8 @@ INLINE void ct_atomic_add_f32(volatile __global float* p, float v) {
 #define ATOMIC_CAS_I32(p, cmp, v) atomic_cmpxchg((volatile __global int*)(p), (cmp), (v))
 #define F64_BITS(x) as_long(x)
 % endif
+## ct_int64: the 64-bit index type of ops.launch.index_types (CUDA's long is 32 bits on Windows)
+typedef ${dialect.int64} ct_int64;
 INLINE float ct_bf16_to_float(ushort b) { return BITS_F32(((uint)b) << 16); }
 INLINE ushort ct_float_to_bf16(float f) {
     uint u = F32_BITS(f);

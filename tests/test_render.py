@@ -18,6 +18,7 @@ from cltorch.ops.check import check_source
 from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source, gemv_source
 from cltorch.ops.im2col import im2col_source
+from cltorch.ops.launch import index_types
 from cltorch.ops.update import update_source
 from cltorch.optim import rules as optim_rules
 from cltorch.ops.random import DISTRIBUTIONS, random_source
@@ -26,6 +27,8 @@ from cltorch.ops.search import search_source
 from cltorch.ops.scatter import scatter_source
 from cltorch.ops.softmax import softmax_source
 from cltorch.ops.sort import sort_source
+
+LONG = index_types(True)[1]  # the 64-bit index type the ops use
 
 HAVE_NVRTC = importlib.util.find_spec("cuda") is not None
 
@@ -46,7 +49,7 @@ def _pointwise_samples():
     for dt in D.ALL:
         compute = dt.compute
         samples.append((OPS[0], "float" if compute.category == 2 else "int", compute, dt,
-                        (("s", dt),), "c", 3, "long"))
+                        (("s", dt),), "c", 3, LONG))
     return samples
 
 
@@ -58,11 +61,11 @@ def _reduce_samples():
             out = D.bool_ if red.result == "bool" else src
             samples.append((red, src, src.compute, out, True, 2, 2, 256, "int", False))
         if red.arg:  # the two passes of a long arg reduction
-            samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, "long",
+            samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, LONG,
                             False))
             samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))
         else:
-            samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, "long",
+            samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, LONG,
                             False))
             samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))
     samples.append((REDUCTIONS[0], D.float64, D.float64, D.float64, True, 0, 1, 32, "int",
@@ -74,7 +77,7 @@ GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.flo
                (D.bfloat16, D.float32), (D.int64, D.int64), (D.int8, D.int32)]
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
            "gemm.mako": [(dt, ct, index, variant) for dt, ct in GEMM_DTYPES
-                         for index, variant in (("int", "tiled"), ("long", "tiled"),
+                         for index, variant in (("int", "tiled"), (LONG, "tiled"),
                                                 ("int", "blocked"))],
            "random.mako": [(dist, out, compute) for dist in DISTRIBUTIONS
                            for out, compute in ((D.float32, D.float32), (D.float64, D.float64),
@@ -82,14 +85,14 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                                 (D.bool_, D.float32))],
            "scan.mako": [(op, src, kept, index, phase) for op in SCANS.values()
                          for src in (D.float32, D.int64, D.bfloat16)
-                         for kept, index, phase in ((0, "int", "line"), (2, "long", "total"),
+                         for kept, index, phase in ((0, "int", "line"), (2, LONG, "total"),
                                                     (1, "int", "rescan"))],
            "gather.mako": [(dt, ndim, dim, index) for dt in (D.float16, D.float32, D.float64,
                                                              D.int64, D.bool_)
-                           for ndim, dim, index in ((1, 0, "int"), (3, 1, "long"))],
+                           for ndim, dim, index in ((1, 0, "int"), (3, 1, LONG))],
            "check.mako": [(dt, ndim, index) for dt in (D.int64, D.int32, D.float32,
                                                        D.float64, D.float16, D.bfloat16)
-                          for ndim, index in ((0, "int"), (1, "int"), (3, "long"))],
+                          for ndim, index in ((0, "int"), (1, "int"), (3, LONG))],
            "search.mako": [(src, vals, right) for src, vals in ((D.float32, D.float32),
                                                                  (D.int64, D.float64),
                                                                  (D.float16, D.int32))
@@ -97,11 +100,11 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
                          for desc in (False, True)],
            "gemv.mako": [(dt, ct, index, group, width) for dt, ct in GEMM_DTYPES
-                         for index, group, width in (("int", 1, 16), ("long", 256, 1),
+                         for index, group, width in (("int", 1, 16), (LONG, 256, 1),
                                                      ("int", 1, 1))],
            "im2col.mako": [(dt, direction, index) for dt in (D.float32, D.float64, D.float16,
                                                              D.bfloat16)
-                           for direction in ("unfold", "fold") for index in ("int", "long")],
+                           for direction in ("unfold", "fold") for index in ("int", LONG)],
            "update.mako": [(rule, dt, index)
                            for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
                                         optim_rules.adam(True, False),
@@ -110,12 +113,12 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                         optim_rules.adamax(), optim_rules.nadam(True),
                                         optim_rules.radam(False), optim_rules.adadelta(),
                                         optim_rules.rprop(), optim_rules.asgd())
-                           for dt, index in ((D.float32, "int"), (D.float64, "long"),
+                           for dt, index in ((D.float32, "int"), (D.float64, LONG),
                                              (D.float16, "int"))],
            "softmax.mako": [(dt, log, kept, group, index)
                             for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                             for log in (False, True)
-                            for kept, group, index in ((0, 1, "int"), (2, 256, "long"))],
+                            for kept, group, index in ((0, 1, "int"), (2, 256, LONG))],
            "scatter.mako": [(dt, mode, scalar, serial)
                             for dt in (D.float32, D.int32, D.float16, D.bfloat16, D.int64,
                                        D.float64, D.bool_)
@@ -173,6 +176,8 @@ def test_templates_render(dialect):
     for name, source in _sources(dialect):
         assert f"void {name}(" in source
         assert "${" not in source and "%>" not in source
+        if dialect is CUDA:  # 32 bits on Windows: 64-bit values are long long (ct_int64)
+            assert not re.search(r"(?<!long )\blong\b(?! long)", source), name
 
 
 def test_only_the_prelude_names_dialect_keywords():

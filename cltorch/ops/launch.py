@@ -8,8 +8,9 @@ INT32_LIMIT = 2 ** 31 - 1  # past this many bytes (or items), kernels index with
 
 
 def index_types(big: bool) -> tuple:
-    """(NumPy dtype, C type name) of kernel indices."""
-    return (np.int64, "long") if big else (np.int32, "int")
+    """(NumPy dtype, C type name) of kernel indices: ``ct_int64``, the prelude's 64-bit type
+    (not ``long``, which CUDA makes 32 bits on Windows), or ``int``."""
+    return (np.int64, "ct_int64") if big else (np.int32, "int")
 
 
 def cached_kernel(device, key, build):
