@@ -203,3 +203,17 @@ def test_a_device_without_fp64_refuses_float64_and_takes_casts(device, monkeypat
     y = x64.to(device, cltorch.float32)
     assert y.dtype is cltorch.float32 and y.tolist() == [0.0, 0.25, 0.5, 0.75]
     assert y.to("cpu", cltorch.float64).dtype is cltorch.float64
+
+
+def test_a_buffer_past_the_largest_single_allocation_is_refused_up_front(device):
+    """A tensor bigger than CL_DEVICE_MAX_MEM_ALLOC_SIZE (a quarter of memory on NVIDIA's
+    OpenCL) raises OutOfMemoryError naming that limit, before anything is allocated or any
+    cached memory is given back."""
+    dev = registry.get(device)
+    if dev.kind != "opencl":
+        pytest.skip("a single-allocation limit is OpenCL's")
+    kept = cltorch.arange(1000.0, device=device)
+    before = dev.memory[0]
+    with pytest.raises(cltorch.OutOfMemoryError, match="largest single allocation"):
+        cltorch.empty(dev.max_alloc // 4 + 1, device=device)
+    assert dev.memory[0] == before and kept.sum().item() == 499500.0

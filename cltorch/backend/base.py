@@ -102,8 +102,9 @@ class Device:
         limit = self.memory_limit
         if limit is not None and self.memory[0] + nbytes > limit:
             raise OutOfMemoryError(
-                f"{self.name} out of memory. Tried to allocate {_human(nbytes)}; live tensors "
-                f"hold {_human(self.memory[0])} of the {_human(limit)} this process may use "
+                f"{self.name} out of memory. Tried to allocate {human_bytes(nbytes)}; live "
+                f"tensors hold {human_bytes(self.memory[0])} of the {human_bytes(limit)} this "
+                f"process may use "
                 f"(set_per_process_memory_fraction / CLTORCH_MEMORY_FRACTION)")
 
     def upload(self, host: np.ndarray, blocking: bool = True):
@@ -284,7 +285,7 @@ def check_not_forked(kind: str) -> None:
                            f"cpu tensors from the dataset)")
 
 
-def _human(nbytes: int) -> str:
+def human_bytes(nbytes: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if nbytes < 1024 or unit == "GiB":
             return f"{nbytes} bytes" if unit == "bytes" else f"{nbytes:.2f} {unit}"

@@ -18,7 +18,7 @@ import numpy as np
 from .. import config
 from . import binary_cache, bundles
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   check_not_forked, grid_size, initial_limit)
+                   check_not_forked, grid_size, human_bytes, initial_limit)
 
 LOCAL_SIZE = 256
 
@@ -78,6 +78,7 @@ class OpenCLDevice(Device):
         self.max_groups = 2 ** 20
         self.local_size = min(LOCAL_SIZE, self.device.max_work_group_size)
         self.compute_units = self.device.max_compute_units
+        self.max_alloc = self.device.max_mem_alloc_size
         style = config.kernel_style()
         self.cpu_like = (style == "cpu") if style else (
             bool(self.device.type & cl.device_type.CPU) and
@@ -127,6 +128,11 @@ class OpenCLDevice(Device):
         if nbytes == 0:
             return None
         check_not_forked(self.kind)
+        if nbytes > self.max_alloc:  # the driver would fail only after the pool was emptied
+            raise OutOfMemoryError(
+                f"opencl:{self.index} out of memory. Tried to allocate {human_bytes(nbytes)} in "
+                f"one buffer; the device's largest single allocation is "
+                f"{human_bytes(self.max_alloc)} (CL_DEVICE_MAX_MEM_ALLOC_SIZE)")
         self.check_limit(nbytes)
         if self.exact:  # CLTORCH_EXACT_BUFFERS: no pool, so a checker sees every overrun
             buffer = self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
