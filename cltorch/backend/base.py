@@ -71,6 +71,7 @@ class Device:
         self.compute_units = 1
         self.cpu_like = False  # a CPU behind OpenCL: kernels should loop, not use barriers
         self.local_size = 256  # the largest work-group the ops launch (the device may allow less)
+        self.local_memory = 48 * 1024  # bytes of local (shared) memory one work-group may use
         self.kernels = {}   # (source, name) -> compiled kernel handle
         self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
         self.memory_limit = None  # bytes live storages may hold (set_limit); None: no limit
@@ -172,6 +173,11 @@ class Device:
     @property
     def supports_fp64(self) -> bool:
         return True
+
+    def group_limit(self, kernel) -> int:
+        """The most work-items one work-group of ``kernel`` may have (unknown here: the
+        backend's own launch size is always allowed)."""
+        return 1 << 30
 
 
 COMPILE_NOTICE_S = 3.0

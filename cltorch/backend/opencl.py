@@ -79,6 +79,7 @@ class OpenCLDevice(Device):
         self.local_size = min(LOCAL_SIZE, self.device.max_work_group_size)
         self.compute_units = self.device.max_compute_units
         self.max_alloc = self.device.max_mem_alloc_size
+        self.local_memory = self.device.local_mem_size
         style = config.kernel_style()
         self.cpu_like = (style == "cpu") if style else (
             bool(self.device.type & cl.device_type.CPU) and
@@ -97,7 +98,6 @@ class OpenCLDevice(Device):
         self.keep_binaries = bool(d.type & cl.device_type.GPU) or not d.type & cl.device_type.CPU
         self._unkept = {}  # binary-cache name -> program built from source, binary not kept
         self._bundled = {}  # source -> (program, kernel name) of a built bundle (bundles.py)
-        self._grids = {}  # n_items -> (global, local) sizes of a default launch (_grid)
         self._in_flight = collections.deque()  # events of non-blocking uploads (_hold)
         initial_limit(self)
 
@@ -183,11 +183,24 @@ class OpenCLDevice(Device):
         if source not in self._bundled and bundles.bundle_of(source):
             self._build_bundle(bundles.bundle_of(source))
         program, name = self._bundled.get(source) or (self._program(source, name), name)
-        kernel = getattr(program, name)
+        kernel = self.cl.Kernel(program, name)  # one per name: the caller keeps it (base.kernel)
         if argtypes is None:  # build only (the template tests)
             return kernel
         kernel.set_scalar_arg_dtypes(list(argtypes))
-        return _Arguments(kernel, argtypes) if _Arguments.usable(kernel) else kernel
+        if not _Arguments.usable(kernel):
+            return kernel
+        # a kernel may allow fewer items per work-group than the device (registers, local
+        # memory): its default launches take the smaller group
+        limit = self._work_group_limit(kernel)
+        return _Arguments(kernel, argtypes, min(self.local_size, limit), limit)
+
+    def group_limit(self, kernel) -> int:
+        return kernel.limit if type(kernel) is _Arguments else self._work_group_limit(kernel)
+
+    def _work_group_limit(self, kernel) -> int:
+        """CL_KERNEL_WORK_GROUP_SIZE of a pyopencl kernel on this device."""
+        return kernel.get_work_group_info(self.cl.kernel_work_group_info.WORK_GROUP_SIZE,
+                                          self.device)
 
     def _build_bundle(self, bundle: str) -> None:
         """Build every kernel of ``bundle`` as one program (bundles.py); a bundle that does not
@@ -243,27 +256,28 @@ class OpenCLDevice(Device):
         return kept
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
-        sizes = self._grids.get(n_items) if local is None else None
+        # Setting a kernel's arguments and enqueueing it are two calls: two threads launching
+        # one kernel at once could swap arguments (pyopencl documents it), so one lock.
+        if type(kernel) is not _Arguments:  # a pyopencl without its multi-argument setters
+            with self.launching:
+                kernel(self.queue, *self._grid(n_items, local or self.local_size), *args)
+            return
+        sizes = kernel.grids.get(n_items) if local is None else None
         if sizes is None:
-            sizes = self._grid(n_items, local)
-        # A pyopencl kernel call sets the kernel's arguments, then enqueues: two threads
-        # calling one kernel at once could swap arguments (pyopencl documents it), so one lock.
+            sizes = self._grid(n_items, local or kernel.group,
+                               kernel.grids if local is None else None)
         with self.launching:
-            if type(kernel) is _Arguments:
-                kernel.set(args)
-                self._enqueue(self.queue, kernel.kernel, *sizes)
-            else:
-                kernel(self.queue, *sizes, *args)
+            kernel.set(args)
+            self._enqueue(self.queue, kernel.kernel, *sizes)
 
-    def _grid(self, n_items: int, local):
-        """(global size, local size) of a launch, memoised for the default work-group (a
-        training step launches the same few sizes over and over)."""
-        group = local or self.local_size
+    def _grid(self, n_items: int, group: int, memo=None):
+        """(global size, local size) of a launch, memoised for a kernel's default work-group
+        (a training step launches the same few sizes over and over)."""
         sizes = ((grid_size(n_items, group, self.max_groups),), (group,))
-        if local is None:
-            if len(self._grids) > 4096:
-                self._grids.clear()
-            self._grids[n_items] = sizes
+        if memo is not None:
+            if len(memo) > 4096:
+                memo.clear()
+            memo[n_items] = sizes
         return sizes
 
     def synchronize(self) -> None:
@@ -291,15 +305,17 @@ class _Arguments:
     generates its invoker, so a launch is one tuple display per kind. Callers hold the
     device's launch lock."""
 
-    __slots__ = ("kernel", "set", "packing", "last", "zero")
+    __slots__ = ("kernel", "set", "packing", "last", "zero", "group", "limit", "grids")
 
     @staticmethod
     def usable(kernel) -> bool:
         return hasattr(kernel, "_set_arg_multi") and hasattr(kernel, "_set_arg_buf_pack_multi")
 
-    def __init__(self, kernel, argtypes):
+    def __init__(self, kernel, argtypes, group: int, limit: int):
         from pyopencl.invoker import BUF_PACK_TYPECHARS, _type_char_map
         self.kernel, self.last, self.zero = kernel, None, True
+        self.group, self.limit = group, limit  # default work-group size; the kernel's maximum
+        self.grids = {}  # item count -> (global, local) sizes of a default launch
         self.packing = []  # (slot, type char, packed by pyopencl: else by struct.pack)
         for slot, argtype in enumerate(argtypes):
             if argtype is not None:

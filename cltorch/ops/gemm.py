@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen import DIALECTS, render
-from .launch import INT32_LIMIT, cached_kernel, index_types
+from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly,
                     relayout)
 from .layout import collapse
 
-TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * WPT, WG * WG and BLOCK
+TILE, GROUP, TK, BLOCK = 64, 256, 16, 8  # must match gemm.mako: WG * WPT, WG * WG, TK, BLOCK
 
 
 def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
@@ -100,18 +100,18 @@ def _launch(a, b, out, batch, m, n, k, compute):
         _launch_gemv(a, b, out, m, n, k, compute, big)
         return
     tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
-    # the tiled kernel needs work-groups of GROUP items; a smaller device takes the blocked one
-    variant = "blocked" if device.cpu_like or device.local_size < GROUP else "tiled"
-    # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
-    kernel = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big or variant == "blocked",
-                     variant)
     args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
             b._storage.buffer, b._offset, *b._strides, batch, m, n, k, tiles_m, tiles_n]
-    if variant == "blocked":
-        device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK), args,
-                      local=min(64, device.local_size))
-    else:
-        device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
+    # the tiled kernel needs work-groups of GROUP items and two TK x TILE tiles of local memory
+    if not device.cpu_like and device.local_size >= GROUP and \
+            2 * TK * TILE * compute.itemsize <= device.local_memory:
+        kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big, "tiled")
+        if group == GROUP:  # the kernel allows the whole group
+            device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
+            return
+    # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
+    kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
+    device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK), args, local=group)
 
 
 def _launch_gemv(a, b, out, m, n, k, compute, big):
@@ -128,11 +128,11 @@ def _launch_gemv(a, b, out, m, n, k, compute, big):
                                                       1 << max(0, (k - 1).bit_length()))
     # a CPU reading a matrix down its columns: one item per cache line of outputs
     width = 16 if device.cpu_like and sr == 1 else 1
-    key = ("gemv", matrix.dtype, vector.dtype, compute, out.dtype, group, width, big)
+    key = ("gemv", matrix.dtype, vector.dtype, compute, out.dtype, width, big)
     idx, cidx = index_types(big)
-    kernel = cached_kernel(device, key, lambda: (
+    kernel, group = fitted_kernel(device, key, group, lambda fit: (
         gemv_source(DIALECTS[device.kind], matrix.dtype, vector.dtype, compute, out.dtype,
-                    group, cidx, width), "gemv", (None, None, idx, idx, idx, idx, None) +
+                    fit, cidx, width), "gemv", (None, None, idx, idx, idx, idx, None) +
         (idx,) * 6))
     batch = out._shape[0]
     items = batch * rows * group if group > 1 else batch * -(-rows // width)
@@ -149,9 +149,12 @@ def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1)
 
 
 def _kernel(device, src_a, src_b, compute, out, big, variant):
+    """(kernel, work-group size): GROUP for the tiled variant (fewer if the kernel allows
+    fewer: then it is not usable), up to 64 for the blocked one (no barriers: any size)."""
     key = ("gemm", src_a, src_b, compute, out, big, variant)
     idx, cidx = index_types(big)
-    return cached_kernel(device, key, lambda: (
+    group = GROUP if variant == "tiled" else min(64, device.local_size)
+    return fitted_kernel(device, key, group, lambda _: (
         gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant), "gemm",
         (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
 
@@ -172,4 +175,3 @@ def batch_strides(x: Array, batch_shape) -> tuple:
     if len(sizes) > 1:
         return None
     return collapsed[0] if collapsed else 0
-

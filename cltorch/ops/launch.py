@@ -13,6 +13,25 @@ def index_types(big: bool) -> tuple:
     return (np.int64, "ct_int64") if big else (np.int32, "int")
 
 
+def fitted_kernel(device, key, group: int, build) -> tuple:
+    """(kernel, group size) for ``key`` on ``device``: ``build(group)`` returns (source, name,
+    argtypes) of the kernel for work-groups of ``group`` items. When the built kernel allows
+    fewer (CL_KERNEL_WORK_GROUP_SIZE, below the device's maximum for a kernel that needs many
+    registers or much local memory), it is built again for the largest power of two it
+    allows. Memoised: ``build`` runs on the first call only."""
+    found = device.plans.get((key, group))
+    if found is None:
+        fit = group
+        while True:
+            kernel = device.kernel(*build(fit))
+            limit = device.group_limit(kernel)
+            if fit <= limit or fit == 1:
+                break
+            fit = 1 << (limit.bit_length() - 1)
+        found = device.plans[(key, group)] = (kernel, fit)
+    return found
+
+
 def cached_kernel(device, key, build):
     """The kernel for ``key`` on ``device``; ``build()`` returns (source, name, argtypes) and
     runs only on the first call."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import dtypes
 from ..codegen import DIALECTS, render
-from .launch import INT32_LIMIT, cached_kernel, index_types
+from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly
 from .layout import collapse, numel
 
@@ -319,8 +319,8 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
         [v for pair in zip(red_sizes, red_strides) for v in pair]
     outs = [values._storage.buffer] + ([index._storage.buffer] if red.arg else [])
     if split == 1:
-        kernel = _kernel(red, device, x.dtype, compute, values.dtype, True, len(kept_sizes),
-                         len(red_sizes), local, big)
+        kernel, local = _kernel(red, device, x.dtype, compute, values.dtype, True,
+                                len(kept_sizes), len(red_sizes), local, big)
         device.launch(kernel, m * local, outs + [x._storage.buffer, x._offset] + geometry +
                       layout, local=local)
         return
@@ -328,13 +328,13 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     partial = empty(type(x), (m, split), compute, device)
     partial_index = empty(type(x), (m, split), dtypes.int64, device) if red.arg else None
     parts = [partial] + ([partial_index] if red.arg else [])
-    first = _kernel(red, device, x.dtype, compute, compute, False, len(kept_sizes),
-                    len(red_sizes), local, big)
+    first, local = _kernel(red, device, x.dtype, compute, compute, False, len(kept_sizes),
+                           len(red_sizes), local, big)
     device.launch(first, m * split * local, [p._storage.buffer for p in parts] +
                   [x._storage.buffer, x._offset] + geometry + layout, local=local)
     second_local = min(group, 1 << (split - 1).bit_length())
-    second = _kernel(red, device, compute, compute, values.dtype, True, 1, 1, second_local, big,
-                     identity=True)
+    second, second_local = _kernel(red, device, compute, compute, values.dtype, True, 1, 1,
+                                   second_local, big, identity=True)
     device.launch(second, m * second_local, outs + [p._storage.buffer for p in parts] +
                   [0, m, split, 1, split, count, m, split, split, 1], local=second_local)
 
@@ -349,11 +349,12 @@ def _split(m, k, device, group) -> int:
 
 def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
             identity=False):
-    key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, local, big, identity)
+    """(kernel, work-group size): ``local``, or fewer where the kernel allows fewer."""
+    key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, big, identity)
     idx, cidx = index_types(big)
-    return cached_kernel(device, key, lambda: (
+    return fitted_kernel(device, key, local, lambda group: (
         reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim, red_ndim,
-                      local, cidx, identity), f"reduce_{red.name}",
+                      group, cidx, identity), f"reduce_{red.name}",
         (None,) * (2 if red.arg else 1) + (None,) * (2 if red.arg and identity else 1) +
         (idx, idx, idx, idx, idx, compute.numpy) +
         (idx,) * (2 * (kept_ndim + red_ndim))))

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..codegen import DIALECTS, render
 from .array import Array, check_dtype_supported, cpu_view, empty, store_values
-from .launch import INT32_LIMIT, cached_kernel, index_types
+from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .layout import collapse
 
 _LOCAL = 256
@@ -77,10 +77,10 @@ def _launch(x, dim, log, compute, out):
     group = 1 if device.cpu_like else min(_LOCAL, device.local_size,
                                           1 << max(0, (n - 1).bit_length()))
     big = x._storage.nbytes > INT32_LIMIT or out._storage.nbytes > INT32_LIMIT
-    key = ("softmax", log, x.dtype, len(sizes), group, big)
+    key = ("softmax", log, x.dtype, len(sizes), big)
     idx, cidx = index_types(big)
-    kernel = cached_kernel(device, key, lambda: (
-        softmax_source(DIALECTS[device.kind], x.dtype, compute, log, len(sizes), group, cidx),
+    kernel, group = fitted_kernel(device, key, group, lambda fit: (
+        softmax_source(DIALECTS[device.kind], x.dtype, compute, log, len(sizes), fit, cidx),
         "softmax", (None, None) + (idx,) * (5 + 3 * len(sizes))))
     m = x._numel() // n
     layout = [v for triple in zip(sizes, in_strides, out_strides) for v in triple]

@@ -1,0 +1,83 @@
+"""Kernels fit the limits of the kernel and the device: a kernel that allows fewer work-items
+per group than the device (CL_KERNEL_WORK_GROUP_SIZE, lower for kernels that need many
+registers or much local memory) is launched in groups it allows, with the right numbers, and
+the tiled GEMM gives way to the blocked one where it does not fit."""
+import numpy as np
+import pytest
+from conftest import assert_close
+
+import cltorch
+from cltorch.backend import registry
+from cltorch.ops import pointwise
+
+CAP = 32
+
+
+@pytest.fixture
+def capped(device, monkeypatch):
+    """The device under test with every kernel's work-group limit capped at CAP and its
+    GPU-style kernels (work-groups, barriers, local memory) chosen; yields the local sizes of
+    the launches."""
+    dev = registry.get(device)
+    if dev.kind != "opencl":
+        pytest.skip("per-kernel work-group limits are OpenCL's")
+    real = type(dev)._work_group_limit
+    monkeypatch.setattr(type(dev), "_work_group_limit",
+                        lambda self, kernel: min(CAP, real(self, kernel)))
+    sizes, enqueue = [], dev._enqueue
+
+    def spy(queue, kernel, global_size, local_size):
+        sizes.append(local_size[0])
+        return enqueue(queue, kernel, global_size, local_size)
+    monkeypatch.setattr(dev, "_enqueue", spy)
+    monkeypatch.setattr(dev, "cpu_like", False)
+    _forget_kernels(dev)
+    yield sizes
+    _forget_kernels(dev)  # later tests build their kernels without the cap
+
+
+def _forget_kernels(dev):
+    dev.kernels.clear()
+    dev.plans.clear()
+    pointwise._RUNNERS.clear()
+
+
+def test_launches_fit_a_kernel_that_allows_fewer_items(device, capped):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((37, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 90)).astype(np.float32)
+    x, y = cltorch.tensor(a, device=device), cltorch.tensor(b, device=device)
+    assert_close(x.sum(1), a.sum(1), rtol=1e-4, atol=1e-4)
+    assert_close(x.sum(0), a.sum(0), rtol=1e-4, atol=1e-4)
+    assert_close(x.reshape(-1).sum(), a.sum(), rtol=1e-4, atol=1e-3)
+    assert x.argmax(1).tolist() == a.argmax(1).tolist()
+    want = np.exp(a - a.max(1, keepdims=True))
+    assert_close(x.softmax(1), want / want.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    assert_close(x @ y, a @ b, rtol=1e-4, atol=1e-3)  # the tiled GEMM wants 256: blocked
+    assert_close(x @ y[:, 0], a @ b[:, 0], rtol=1e-4, atol=1e-3)
+    assert_close(x.cumsum(1), a.cumsum(1), rtol=1e-4, atol=1e-3)
+    assert_close(x + 1, a + 1)
+    assert capped and max(capped) <= CAP, sorted(set(capped))
+
+
+def test_tiled_gemm_needs_its_local_memory(device, monkeypatch):
+    """With less local memory than its two tiles, matmul takes the blocked kernel (groups of
+    at most 64) in place of the tiled one (groups of 256), and is right."""
+    dev = registry.get(device)
+    if dev.kind != "opencl":
+        pytest.skip("an OpenCL device's local memory")
+    monkeypatch.setattr(dev, "cpu_like", False)
+    groups = []
+    launch = dev.launch
+
+    def spy(kernel, n_items, args, local=None):
+        groups.append(local)
+        return launch(kernel, n_items, args, local)
+    monkeypatch.setattr(dev, "launch", spy)
+    a = np.arange(70 * 40, dtype=np.float32).reshape(70, 40) / 100
+    x = cltorch.tensor(a, device=device)
+    for memory, tiled in ((dev.local_memory, True), (4096, False)):
+        monkeypatch.setattr(dev, "local_memory", memory)
+        groups.clear()
+        assert_close(x @ x.t(), a @ a.T, rtol=1e-4, atol=1e-3)
+        assert (256 in groups) == tiled, (memory, groups)
