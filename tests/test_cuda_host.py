@@ -164,6 +164,17 @@ def test_launch_passes_one_value_per_parameter(fake):
     assert len(values) == 14
 
 
+def test_a_launch_with_an_empty_tensor_passes_a_null_pointer(fake):
+    """An empty storage has no buffer: its parameter is a null pointer, not a TypeError."""
+    total = cltorch.zeros(0, 3, device="cuda").sum(0)
+    assert tuple(total.shape) == (3,)
+    kernels = {k[0]: k[1] for k in registry.get("cuda").kernels.values()}
+    (function, _, _, params), = [launch for launch in fake.launches
+                                 if launch[0][1] == "reduce_sum"]
+    out, source = _decode(params, kernels[function])[:2]  # the reduction's two buffers
+    assert out == total._storage.buffer.ptr and source == 0
+
+
 def test_out_of_memory_trims_pool_then_raises(fake):
     keep = cltorch.ones(16, device="cuda")
     with pytest.raises(cltorch.OutOfMemoryError, match="cuda:0 out of memory"):

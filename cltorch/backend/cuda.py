@@ -199,8 +199,9 @@ class CUDADevice(Device):
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
         function, types, _ = kernel
-        values = [np.array([a.ptr if isinstance(a, CUDABuffer) else a], dtype=t)
-                  for a, t in zip(args, types)]
+        # an empty storage's buffer is None: a null pointer the kernel never reads
+        values = [np.array([a.ptr if isinstance(a, CUDABuffer) else 0 if a is None else a],
+                           dtype=t) for a, t in zip(args, types)]
         pointers = np.array([v.ctypes.data for v in values], dtype=np.uint64)
         block = local or BLOCK_SIZE
         groups = grid_size(n_items, block, self.max_groups) // block
