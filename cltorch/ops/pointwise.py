@@ -63,12 +63,12 @@ def apply(op: Op | str, operands, out: Array | None = None, out_dtype=None,
     """
     op = TABLE[op] if isinstance(op, str) else op
     if out is None:
-        run = _RUNNERS.get(_runner_key(op, out_dtype, operands))
+        key = _runner_key(op, out_dtype, operands)
+        run = _RUNNERS.get(key)
         if run is None:
             if len(_RUNNERS) > _MAX_RUNNERS:
                 _RUNNERS.clear()
-            run = _RUNNERS[_runner_key(op, out_dtype, operands)] = _fresh_runner(
-                op, operands, out_dtype)
+            run = _RUNNERS[key] = _fresh_runner(op, operands, out_dtype)
         if run:
             return run(operands)
     return _apply_into(op, operands, out, out_dtype, inplace)
