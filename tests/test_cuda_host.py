@@ -9,6 +9,7 @@ on a real GPU with `pytest tests --device cuda`.
 import ctypes
 import enum
 import importlib.util
+import threading
 import types
 
 import numpy as np
@@ -40,17 +41,47 @@ class FakeDriver(types.SimpleNamespace):
             **{f"CU_DEVICE_ATTRIBUTE_{a}": a for a in attrs})
         self.CUmemPool_attribute = types.SimpleNamespace(CU_MEMPOOL_ATTR_RELEASE_THRESHOLD=1,
                                                          CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT=5)
+        self.CUfunction_attribute = types.SimpleNamespace(
+            CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK="max threads")
+        self.CUmemAllocationType = types.SimpleNamespace(CU_MEM_ALLOCATION_TYPE_PINNED=1)
+        self.CUmemAllocationHandleType = types.SimpleNamespace(CU_MEM_HANDLE_TYPE_NONE=0)
+        self.CUmemLocationType = types.SimpleNamespace(CU_MEM_LOCATION_TYPE_DEVICE=1)
+        self.context = object()  # this fake's one context
+        self.current = {}  # thread id -> context made current there
+        self.pools = []  # the properties of each pool created
+        self.block_limit = 1024  # what cuFuncGetAttribute says of every function
 
     ok = CUresult.CUDA_SUCCESS
 
     def cuInit(self, flags): return (self.ok,)
     def cuDeviceGetCount(self): return (self.ok, 1)
     def cuDeviceGet(self, i): return (self.ok, 100 + i)
-    def cuDevicePrimaryCtxRetain(self, dev): return (self.ok, "ctx")
-    def cuCtxSetCurrent(self, ctx): return (self.ok,)
+    def cuDevicePrimaryCtxRetain(self, dev): return (self.ok, self.context)
     def cuStreamCreate(self, flags): return (self.ok, "stream")
-    def cuDeviceGetDefaultMemPool(self, dev): return (self.ok, "pool")
     def cuMemPoolSetAttribute(self, pool, attr, value): return (self.ok,)
+    def cuFuncGetAttribute(self, attr, f): return (self.ok, self.block_limit)
+
+    def cuCtxSetCurrent(self, ctx):
+        self.current[threading.get_ident()] = ctx
+        return (self.ok,)
+
+    def cuCtxPushCurrent(self, ctx):
+        self.current.setdefault(("stack", threading.get_ident()), []).append(
+            self.current.get(threading.get_ident()))
+        return self.cuCtxSetCurrent(ctx)
+
+    def cuCtxPopCurrent(self):
+        return self.cuCtxSetCurrent(self.current[("stack", threading.get_ident())].pop())
+
+    def _in_context(self):
+        assert self.current.get(threading.get_ident()) is self.context, "no context current"
+
+    def CUmemPoolProps(self):
+        return types.SimpleNamespace(location=types.SimpleNamespace())
+
+    def cuMemPoolCreate(self, props):
+        self.pools.append(props)
+        return (self.ok, "pool")
 
     def cuMemPoolGetAttribute(self, pool, attr):
         assert attr == 5  # reserved memory: what the pool holds (here: what is live)
@@ -67,7 +98,9 @@ class FakeDriver(types.SimpleNamespace):
                           "MAX_SHARED_MEMORY_PER_BLOCK": 49152,
                           "MAX_THREADS_PER_BLOCK": 1024}[attr])
 
-    def cuMemAllocAsync(self, nbytes, stream):
+    def cuMemAllocFromPoolAsync(self, nbytes, pool, stream):
+        self._in_context()
+        assert pool == "pool"
         if sum(b._length_ for b in self.live.values()) + nbytes > self.capacity:
             return (CUresult.CUDA_ERROR_OUT_OF_MEMORY, 0)
         block = (ctypes.c_char * nbytes)()
@@ -75,6 +108,7 @@ class FakeDriver(types.SimpleNamespace):
         return (self.ok, ctypes.addressof(block))
 
     def cuMemFreeAsync(self, ptr, stream):
+        self._in_context()
         del self.live[ptr]
         return (self.ok,)
 
@@ -104,8 +138,9 @@ class FakeDriver(types.SimpleNamespace):
         return (self.ok, (module, name.decode()))
 
     def cuLaunchKernel(self, f, gx, gy, gz, bx, by, bz, shared, stream, params, extra):
-        # the parameter block lives only during the call: copy out 8 bytes per parameter
-        count = len(next(k for k in self.kernels() if k[0] == f)[1])
+        self._in_context()
+        # the parameter block is reused by the next launch: copy out 8 bytes per parameter
+        count = len(next(k for k in self.kernels() if k.function == f).types)
         pointers = (ctypes.c_uint64 * count).from_address(params)
         self.launches.append((f, gx, bx, [ctypes.string_at(p, 8) for p in pointers]))
         return (self.ok,)
@@ -151,8 +186,8 @@ def test_launch_passes_one_value_per_parameter(fake):
     y = cltorch.tensor([[1.0], [2.0]], device="cuda")
     z = cltorch.add(x, y, alpha=2.0)  # broadcast: a strided launch with a scalar
     (function, grid, block, params), = fake.launches
-    kernel = next(k for k in registry.get("cuda").kernels.values() if k[0] == function)
-    values = _decode(params, kernel[1])
+    kernel = next(k for k in registry.get("cuda").kernels.values() if k.function == function)
+    values = _decode(params, kernel.types)
     assert function[1] == "pointwise_add" and block == 256 and grid == 1
     # out (contiguous): ptr, offset; x and y (broadcast, strided): ptr, offset, 2 strides each;
     # alpha; then n and the two collapsed sizes
@@ -168,7 +203,7 @@ def test_a_launch_with_an_empty_tensor_passes_a_null_pointer(fake):
     """An empty storage has no buffer: its parameter is a null pointer, not a TypeError."""
     total = cltorch.zeros(0, 3, device="cuda").sum(0)
     assert tuple(total.shape) == (3,)
-    kernels = {k[0]: k[1] for k in registry.get("cuda").kernels.values()}
+    kernels = {k.function: k.types for k in registry.get("cuda").kernels.values()}
     (function, _, _, params), = [launch for launch in fake.launches
                                  if launch[0][1] == "reduce_sum"]
     out, source = _decode(params, kernels[function])[:2]  # the reduction's two buffers
@@ -198,3 +233,84 @@ def test_torch_cuda_namespace_on_the_cuda_backend(fake):
     assert fake.trimmed == trims + 1
     del x
     assert cuda.memory_allocated() == 0
+
+
+def test_other_threads_get_the_context_made_current(fake):
+    """CUDA's current context is per thread: a thread that did not open the device must still
+    allocate, launch, free and download in the device's context (the fake asserts it)."""
+    x = cltorch.ones(4, device="cuda")
+    launched, failed = len(fake.launches), []
+
+    def work():
+        try:
+            y = x * 2.0
+            y.sum().tolist()
+            del y  # freed in this thread
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert failed == [] and len(fake.launches) == launched + 2
+
+
+def test_a_pool_of_its_own_leaves_the_default_pool_alone(fake):
+    """cltorch's caching settings apply to its own pool, never to the device's default pool
+    (the fake has no cuDeviceGetDefaultMemPool: calling it fails)."""
+    cltorch.ones(4, device="cuda")
+    (props,) = fake.pools
+    assert (props.location.type, props.location.id, props.allocType) == (1, 0, 1)
+
+
+def test_uploads_do_not_wait_for_the_device(fake):
+    waits = []
+    fake.cuStreamSynchronize = lambda stream: waits.append(stream) or (fake.ok,)
+    host = np.arange(6.0, dtype=np.float32)
+    x = cltorch.tensor(host, device="cuda")
+    host[:] = -1  # the driver staged the pageable bytes before the copy call returned
+    assert waits == []
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and len(waits) == 1
+
+
+def test_parameter_block_packs_every_slot_type():
+    """Each parameter has an 8-byte slot; values struct cannot take (a NumPy float for an
+    integer) go through NumPy, as the launch did before."""
+    buffer = types.SimpleNamespace(ptr=0xDEAD0000)
+    argtypes = (None, np.int64, np.float32, np.int32, np.float64, np.uint8, None)
+    kernel = cuda_backend.CUDAKernel("f", None, argtypes, 1024)
+    for args in ([buffer, 7, 1.5, -3, 2.25, 255, None],
+                 [buffer, np.float64(7.0), np.float32(1.5), np.int64(-3), 2.25, 255, None]):
+        kernel.pack(args)
+        raw = [ctypes.string_at(p, 8) for p in
+               (ctypes.c_uint64 * len(argtypes)).from_address(kernel.pointers)]
+        assert _decode(raw, kernel.types) == [0xDEAD0000, 7, 1.5, -3, 2.25, 255, 0]
+
+
+def test_gpus_newer_than_nvrtc_get_ptx_and_older_ones_a_clear_error():
+    known = cuda_backend.nvrtc_architectures()
+    assert cuda_backend.compile_target(f"sm_{max(known)}") == f"sm_{max(known)}"
+    assert cuda_backend.compile_target("sm_990") == f"compute_{max(known)}"
+    with pytest.raises(cltorch.backend.BackendUnavailable, match="NVRTC 12"):
+        cuda_backend.compile_target(f"sm_{min(known) - 5}")
+    ptx = cuda_backend.nvrtc_compile('extern "C" __global__ void k(float* x) { x[0] = 1; }',
+                                     "k", f"compute_{max(known)}", cache=False)
+    assert b".entry k" in ptx and ptx.endswith(b"\0")  # text the driver compiles at load
+
+
+def test_a_driver_older_than_nvrtc_is_refused_at_open(fake):
+    fake.cuDriverGetVersion = lambda: (fake.ok, (cuda_backend.nvrtc_version()[0] - 1) * 1000)
+    with pytest.raises(cltorch.backend.BackendUnavailable, match="update the driver"):
+        cltorch.ones(1, device="cuda")
+
+
+def test_a_failed_free_is_a_warning(fake):
+    x = cltorch.ones(4, device="cuda")
+    fake.cuMemFreeAsync = lambda ptr, stream: (CUresult.CUDA_ERROR_INVALID_VALUE,)
+    with pytest.warns(RuntimeWarning, match="CUDA_ERROR_INVALID_VALUE"):
+        del x
+
+
+def test_kernels_launch_within_their_own_thread_limit(fake):
+    fake.block_limit = 128  # a function whose registers allow 128 threads
+    cltorch.ones(1000, device="cuda") * 2.0
+    assert {block for _, _, block, _ in fake.launches} == {128}

@@ -171,7 +171,8 @@ def test_whole_model_checkpoints_cross_with_pytorch(tmp_path, device):
     model = _model().to(device).eval()
     path = tmp_path / "model.pt"
     cltorch.save(model, path)
-    theirs = torch.load(path, weights_only=False)
+    # on the cpu: a model saved from cuda:0 loads onto PyTorch's GPU where it has one
+    theirs = torch.load(path, weights_only=False, map_location="cpu")
     assert type(theirs).__module__.startswith("torch.nn")
     want = theirs(torch.tensor(x)).detach().numpy()
     assert_close(model(cltorch.tensor(x, device=device)), want, rtol=1e-5, atol=1e-6)

@@ -5,7 +5,7 @@ JSON and PNG plots; ``--compare old.json new.json`` shows the change between two
 It measures; it asserts nothing.
 
     cltorch bench [--quick] [--filter TEXT] [--device PREFIX] [--threads N] [--rounds N]
-                  [--json FILE] [--plots DIR] [--no-references]
+                  [--json FILE] [--plots DIR] [--no-references | --references NAMES]
     cltorch bench --compare old.json new.json [--plots DIR]
 """
 from __future__ import annotations
@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", default="bench-plots", help="folder for the PNG plots ('' for "
                                                           "none)")
     p.add_argument("--no-references", action="store_true", help="cltorch devices only")
+    p.add_argument("--references", default=None,
+                   help="keep the references whose name starts with one of these "
+                        "comma-separated words (e.g. 'torch cuda,clblast'; default: all)")
     p.add_argument("--no-models", action="store_true", help="ops only")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
                    help="print and plot the change between two result files")
@@ -64,7 +67,8 @@ def _run(args) -> int:
     os.environ["CLTORCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="cltorch-bench-cache-")
     from . import measure, models, ops, plots, report
     from .targets import discover
-    targets = discover(args.device, references=not args.no_references)
+    targets = discover(args.device, references=not args.no_references,
+                       reference_filter=args.references)
     if args.threads:
         _pin_torch(args.threads)
     cases = ops.cases(args.quick) + ([] if args.no_models else models.cases(args.quick))
@@ -73,18 +77,19 @@ def _run(args) -> int:
     rounds = args.rounds or (5 if args.quick else 9)
     print(f"cltorch bench: {len(cases)} cases x {len(targets)} targets "
           f"({', '.join(t.name for t in targets)}), {rounds} interleaved rounds", flush=True)
-    measured = []
+    measured, machine = [], report.machine(targets, vars(args))
+    device_names = {t.name: _device_name(t) for t in targets}
     bar = _progress(len(cases))
     for case in cases:
         pairs = [measure.prepare(case, t) for t in targets]
         measured += measure.interleaved(pairs, rounds)
+        # written after every case: a run stopped by a time limit keeps what it measured
+        report.write_json(args.json, machine, report.rows(measured, device_names))
         bar.set_postfix_str(case.name)
         bar.update(1)
     bar.close()
-    device_names = {t.name: _device_name(t) for t in targets}
     result_rows = report.rows(measured, device_names)
     report.table(result_rows, sys.stdout)
-    report.write_json(args.json, report.machine(targets, vars(args)), result_rows)
     print(f"wrote {args.json}")
     if args.plots:
         for path in plots.write_all(result_rows, args.plots):

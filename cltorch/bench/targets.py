@@ -45,9 +45,11 @@ class Target:
         return t.requires_grad_() if requires_grad else t
 
 
-def discover(device_filter: str | None = None, references: bool = True) -> list:
+def discover(device_filter: str | None = None, references: bool = True,
+             reference_filter: str | None = None) -> list:
     """The targets of this machine; ``device_filter`` keeps cltorch devices whose name starts
-    with one of its comma-separated prefixes (references are kept)."""
+    with one of its comma-separated prefixes, ``reference_filter`` likewise the references
+    (by target name: "numpy", "torch cpu", "torch cuda", "clblast opencl:0"...)."""
     import cltorch
     from cltorch.backend import registry
     prefixes = device_filter.split(",") if device_filter else None
@@ -58,7 +60,9 @@ def discover(device_filter: str | None = None, references: bool = True) -> list:
         targets.append(Target(f"cltorch {dev.name}", "cltorch", cltorch, dev.name,
                               dev.synchronize))
     if references:
-        targets += _references([t.device for t in targets if t.device.startswith("opencl")])
+        refs = _references([t.device for t in targets if t.device.startswith("opencl")])
+        wanted = reference_filter.split(",") if reference_filter else None
+        targets += [r for r in refs if not wanted or any(r.name.startswith(w) for w in wanted)]
     return targets
 
 
