@@ -9,12 +9,19 @@
 ##                 come from `ct_in_index` instead of the element's position
 ##   kept_ndim / red_ndim: collapsed dims of outputs / of the reduced elements; group_size
 ## With split S > 1 each output's K elements are cut into S chunks (the first of two passes).
+## columns C > 1 (GPUs, outputs adjacent in memory and reduced elements not): a work-group
+## serves C adjacent outputs, its items being C columns of group_size / C slices that stride
+## through the reduced elements, so that each step reads C adjacent elements (one work-group
+## per output would read a column of a row-major matrix one element per row). Arg rows are
+## written for it too, but ops/reduce.py does not use it for them (PoCL miscompiles it).
 <%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     T = dialect.ctype(compute)
     idx = index
     fp64 = "float64" in (compute.name, out.name, src.name)
+    C = columns
+    S = group_size // C  # items per output (the reduced elements' stride)
 %>
 ${prelude(fp64)}
 ${helpers(T, compute.is_floating_point)}
@@ -53,8 +60,19 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
     LOCAL ${idx} ct_idx_sh[${group_size}];
 % endif
     const ${idx} ct_lid = (${idx})LID(0);
+% if C > 1:
+    const ${idx} ct_slice = ct_lid / ${C};
+    for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < (ct_m + ${C - 1}) / ${C} * ct_split; ct_g += (${idx})NUM_GROUPS(0)) {
+        ## this item's output (past the last one: the last, computed and dropped)
+        const ${idx} ct_mine = ct_g / ct_split * ${C} + ct_lid % ${C};
+        const ${idx} ct_o = ct_mine < ct_m ? ct_mine : ct_m - 1;
+% else:
+    ## one output per group, written as simply as this: PoCL's work-group loops miscompiled
+    ## the general form's argmax with one column (gpu-style tests, PoCL 3.0)
+#define ct_slice ct_lid
     for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_m * ct_split; ct_g += (${idx})NUM_GROUPS(0)) {
         const ${idx} ct_o = ct_g / ct_split;
+% endif
         const ${idx} ct_first = (ct_g % ct_split) * ct_chunk;
         const ${idx} ct_last = ct_first + ct_chunk < ct_k ? ct_first + ct_chunk : ct_k;
         ${idx} ct_base = ct_in_off;
@@ -64,7 +82,7 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
 % if arg:
         ${idx} ct_best = -1;
 % endif
-        for (${idx} ct_r = ct_first + ct_lid; ct_r < ct_last; ct_r += ${group_size}) {
+        for (${idx} ct_r = ct_first + ct_slice; ct_r < ct_last; ct_r += ${S}) {
             ${idx} ct_pos = ct_base;
             ${strided_offsets(idx, "ct_r", "ct_rsize%d", [("ct_pos", "ct_rstride%d", ())],
                               range(red_ndim))}
@@ -81,32 +99,42 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
         ct_idx_sh[ct_lid] = ct_best;
 % endif
         BARRIER;
-% for step in [2 ** i for i in reversed(range(group_size.bit_length() - 1))]:
-        if (ct_lid < ${step}) {
+% for step in [2 ** i for i in reversed(range(S.bit_length() - 1))]:
+        if (ct_slice < ${step}) {
 % if arg:
-            if (ct_better(ct_acc_sh[ct_lid + ${step}], ct_idx_sh[ct_lid + ${step}],
+            if (ct_better(ct_acc_sh[ct_lid + ${step * C}], ct_idx_sh[ct_lid + ${step * C}],
                           ct_acc_sh[ct_lid], ct_idx_sh[ct_lid])) {
-                ct_acc_sh[ct_lid] = ct_acc_sh[ct_lid + ${step}];
-                ct_idx_sh[ct_lid] = ct_idx_sh[ct_lid + ${step}];
+                ct_acc_sh[ct_lid] = ct_acc_sh[ct_lid + ${step * C}];
+                ct_idx_sh[ct_lid] = ct_idx_sh[ct_lid + ${step * C}];
             }
 % else:
-            const ${T} a = ct_acc_sh[ct_lid]; const ${T} b = ct_acc_sh[ct_lid + ${step}];
+            const ${T} a = ct_acc_sh[ct_lid]; const ${T} b = ct_acc_sh[ct_lid + ${step * C}];
             ct_acc_sh[ct_lid] = ${combine};
 % endif
         }
         BARRIER;
 % endfor
-        if (ct_lid == 0) {
-% if arg:
-            ${store(out, "ct_out", "ct_g", "ct_acc_sh[0]")};
-            ct_out_index[ct_g] = ct_idx_sh[0] < 0 ? 0 : ct_idx_sh[0];
-% elif final:
-            const ${T} a = ct_acc_sh[0];
-            ${store(out, "ct_out", "ct_g", post)};
+% if C > 1:
+        if (ct_slice == 0 && ct_mine < ct_m) {
+            ## (output, chunk): where this output's result or partial goes
+            const ${idx} ct_at = ct_mine * ct_split + ct_g % ct_split;
 % else:
-            ct_out[ct_g] = ct_acc_sh[0];
+        if (ct_lid == 0) {
+            const ${idx} ct_at = ct_g;
+% endif
+% if arg:
+            ${store(out, "ct_out", "ct_at", "ct_acc_sh[ct_lid]")};
+            ct_out_index[ct_at] = ct_idx_sh[ct_lid] < 0 ? 0 : ct_idx_sh[ct_lid];
+% elif final:
+            const ${T} a = ct_acc_sh[ct_lid];
+            ${store(out, "ct_out", "ct_at", post)};
+% else:
+            ct_out[ct_at] = ct_acc_sh[ct_lid];
 % endif
         }
         BARRIER;
     }
 }
+% if C == 1:
+#undef ct_slice
+% endif

@@ -153,6 +153,7 @@ def matmul(rng, device):
     compare("matmul", *run_both(lambda x, y: x @ y, a, b), dtype)
     v = Pair(rng, device, (k,), dtype)
     compare("matrix @ vector", *run_both(lambda x, y: x @ y, a, v), dtype)
+    compare("vector @ matrix", *run_both(lambda x, y: x @ y, v, b), dtype)
     compare("linear", *run_both(lambda x, w: F.linear(x, w), a,
                                 Pair(rng, device, (n, k), dtype)), dtype)
 

@@ -59,17 +59,24 @@ def _reduce_samples():
     for red in REDUCTIONS:
         for src in (D.float32, D.int64, D.float16) if red.result != "float" else (D.float32,):
             out = D.bool_ if red.result == "bool" else src
-            samples.append((red, src, src.compute, out, True, 2, 2, 256, "int", False))
+            samples.append((red, src, src.compute, out, True, 2, 2, 256, "int", False, 1))
+        if not red.arg:  # a column reduction (32 outputs per group), final and partial
+            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 256, "int",
+                            False, 32))
+            samples.append((red, D.float32, D.float32, D.float32, False, 2, 1, 64, LONG, False,
+                            32))
         if red.arg:  # the two passes of a long arg reduction
             samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, LONG,
-                            False))
-            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))
+                            False, 1))
+            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True,
+                            1))
         else:
             samples.append((red, D.bfloat16, D.float32, D.float32, False, 1, 3, 64, LONG,
-                            False))
-            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True))
+                            False, 1))
+            samples.append((red, D.float32, D.float32, D.float32, True, 1, 1, 1, "int", True,
+                            1))
     samples.append((REDUCTIONS[0], D.float64, D.float64, D.float64, True, 0, 1, 32, "int",
-                    False))
+                    False, 1))
     return samples
 
 
@@ -99,9 +106,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for right in (False, True)],
            "sort.mako": [(dt, desc) for dt in (D.float32, D.float64, D.int64, D.int32)
                          for desc in (False, True)],
-           "gemv.mako": [(dt, ct, index, group, width) for dt, ct in GEMM_DTYPES
-                         for index, group, width in (("int", 1, 16), (LONG, 256, 1),
-                                                     ("int", 1, 1))],
+           "gemv.mako": [(dt, ct, index, group, width, columns) for dt, ct in GEMM_DTYPES
+                         for index, group, width, columns in (
+                             ("int", 1, 16, 1), (LONG, 256, 1, 1), ("int", 1, 1, 1),
+                             (LONG, 256, 1, 16))],
            "im2col.mako": [(dt, direction, index) for dt in (D.float32, D.float64, D.float16,
                                                              D.bfloat16)
                            for direction in ("unfold", "fold") for index in ("int", LONG)],
@@ -132,10 +140,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
 def _sources(dialect):
     for op, key, compute, out, operands, out_kind, ndim, index in SAMPLES["pointwise.mako"]:
         yield kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index)
-    for red, src, compute, out, final, kept, reduced, group, index, identity in \
+    for red, src, compute, out, final, kept, reduced, group, index, identity, columns in \
             SAMPLES["reduce.mako"]:
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
-                                                  reduced, group, index, identity)
+                                                  reduced, group, index, identity, columns)
     for dt, compute, index, variant in SAMPLES["gemm.mako"]:
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant)
     for op, src, kept, index, phase in SAMPLES["scan.mako"]:
@@ -149,8 +157,8 @@ def _sources(dialect):
     for src, vals, right in SAMPLES["search.mako"]:
         compute = D.promote_types(src, vals).compute
         yield "searchsorted", search_source(dialect, src, vals, compute, right)
-    for dt, compute, index, group, width in SAMPLES["gemv.mako"]:
-        yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width)
+    for dt, compute, index, group, width, columns in SAMPLES["gemv.mako"]:
+        yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width, columns)
     for dt, direction, index in SAMPLES["im2col.mako"]:
         yield direction, im2col_source(dialect, dt, direction, index)
     for rule, dt, index in SAMPLES["update.mako"]:

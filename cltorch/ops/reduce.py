@@ -26,6 +26,7 @@ from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, 
 from .layout import collapse, numel
 
 _LOCAL = 256
+REDUCE_COLUMNS = 32  # adjacent outputs per work-group of a column reduction (a GPU's 128 bytes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,10 +310,15 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     # A CPU device (PoCL) runs a work-group's items in a loop: one item per group reading a
     # contiguous chunk beats a barrier tree there (PERFORMANCE.md).
     group = 1 if device.cpu_like else min(_LOCAL, device.local_size)
-    split = _split(m, k, device, group)
+    # outputs adjacent in memory, their elements not (a column sum): columns (reduce.mako).
+    # Not for arg rows: PoCL 3.0 miscompiles that variant in GPU style, where Oclgrind's GPU
+    # simulation agrees with NumPy; arg reductions over a leading dim are off the hot path.
+    columns = REDUCE_COLUMNS if group >= REDUCE_COLUMNS and m > 1 and not red.arg and \
+        red_strides and tuple(kept_strides[-1:]) == (1,) and red_strides[-1] != 1 else 1
+    split = _split(-(-m // columns), k, device, group)
     chunk = -(-k // split) if k else 1
     split = -(-k // chunk) if k else 1
-    local = min(group, 1 << max(0, (chunk - 1).bit_length()))
+    local = group if columns > 1 else min(group, 1 << max(0, (chunk - 1).bit_length()))
     count = float(k) if compute.category == 2 else k
     geometry = [m, k, split, chunk, count]
     layout = [v for pair in zip(kept_sizes, kept_strides) for v in pair] + \
@@ -320,23 +326,29 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     outs = [values._storage.buffer] + ([index._storage.buffer] if red.arg else [])
     if split == 1:
         kernel, local = _kernel(red, device, x.dtype, compute, values.dtype, True,
-                                len(kept_sizes), len(red_sizes), local, big)
-        device.launch(kernel, m * local, outs + [x._storage.buffer, x._offset] + geometry +
-                      layout, local=local)
+                                len(kept_sizes), len(red_sizes), local, big, columns=columns)
+        device.launch(kernel, _items(m, split, local, columns), outs +
+                      [x._storage.buffer, x._offset] + geometry + layout, local=local)
         return
     # first pass: (m, split) partial accumulators (and, for arg rows, their indices)
     partial = empty(type(x), (m, split), compute, device)
     partial_index = empty(type(x), (m, split), dtypes.int64, device) if red.arg else None
     parts = [partial] + ([partial_index] if red.arg else [])
     first, local = _kernel(red, device, x.dtype, compute, compute, False, len(kept_sizes),
-                           len(red_sizes), local, big)
-    device.launch(first, m * split * local, [p._storage.buffer for p in parts] +
+                           len(red_sizes), local, big, columns=columns)
+    device.launch(first, _items(m, split, local, columns), [p._storage.buffer for p in parts] +
                   [x._storage.buffer, x._offset] + geometry + layout, local=local)
     second_local = min(group, 1 << (split - 1).bit_length())
     second, second_local = _kernel(red, device, compute, compute, values.dtype, True, 1, 1,
                                    second_local, big, identity=True)
     device.launch(second, m * second_local, outs + [p._storage.buffer for p in parts] +
                   [0, m, split, 1, split, count, m, split, split, 1], local=second_local)
+
+
+def _items(m, split, local, columns) -> int:
+    """Work-items of a reduction launch: a group per (C outputs, chunk), C being ``columns``
+    or the fitted group size where that is smaller (as the template is built)."""
+    return -(-m // min(columns, local)) * split * local
 
 
 def _split(m, k, device, group) -> int:
@@ -348,20 +360,20 @@ def _split(m, k, device, group) -> int:
 
 
 def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
-            identity=False):
+            identity=False, columns=1):
     """(kernel, work-group size): ``local``, or fewer where the kernel allows fewer."""
-    key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, big, identity)
+    key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, big, identity, columns)
     idx, cidx = index_types(big)
     return fitted_kernel(device, key, local, lambda group: (
         reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim, red_ndim,
-                      group, cidx, identity), f"reduce_{red.name}",
+                      group, cidx, identity, min(columns, group)), f"reduce_{red.name}",
         (None,) * (2 if red.arg else 1) + (None,) * (2 if red.arg and identity else 1) +
         (idx, idx, idx, idx, idx, compute.numpy) +
         (idx,) * (2 * (kept_ndim + red_ndim))))
 
 
 def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, local, index,
-                  identity=False) -> str:
+                  identity=False, columns=1) -> str:
     """Source of the ``red`` kernel for one dialect and layout (the template tests use it)."""
     init = {"low": _extreme(compute, True), "high": _extreme(compute, False)}.get(red.init,
                                                                                    red.init)
@@ -369,4 +381,4 @@ def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, l
                   out=out, final=final, arg=red.arg, init=init, map_expr="v" if identity
                   else red.map, combine=red.combine, post=red.post, kept_ndim=kept_ndim,
                   red_ndim=red_ndim, group_size=local, index=index,
-                  arg_in=bool(red.arg and identity))
+                  arg_in=bool(red.arg and identity), columns=columns)
