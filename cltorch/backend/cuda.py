@@ -299,7 +299,7 @@ class CUDADevice(Device):
         d = self.driver
         err, ptr = d.cuMemAllocFromPoolAsync(nbytes, self.pool, self.stream)
         if err == d.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
-            self.synchronize()  # let pending frees land, give cached blocks back, try once more
+            self._wait()  # let pending frees land, give cached blocks back, try once more
             _check(d.cuMemPoolTrimTo(self.pool, 0))
             err, ptr = d.cuMemAllocFromPoolAsync(nbytes, self.pool, self.stream)
             if err == d.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
@@ -325,7 +325,7 @@ class CUDADevice(Device):
             _check(self.driver.cuMemcpyDtoHAsync(out.ctypes.data, buffer.ptr + offset_bytes,
                                                  out.nbytes, self.stream))
         if out.nbytes or self.errors.pending:
-            self.synchronize()
+            self._wait()
         return out
 
     def read_async(self, buffer, out: np.ndarray) -> None:
@@ -364,13 +364,18 @@ class CUDADevice(Device):
             _check(result)
 
     def synchronize(self) -> None:
+        self._wait()
+
+    def _wait(self) -> None:
+        """Wait for the stream, then raise the first failed device-side check (one wait: a
+        download's own, or synchronize's)."""
         self._use()
         checks = self.errors.read_before_wait()
         _check(self.driver.cuStreamSynchronize(self.stream))
         self.errors.raise_after_wait(checks)
 
     def release_cached(self) -> None:
-        self.synchronize()  # frees still queued on the stream land first
+        self._wait()  # frees still queued on the stream land first
         _check(self.driver.cuMemPoolTrimTo(self.pool, 0))
 
     def reserved_bytes(self) -> int:

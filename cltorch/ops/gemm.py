@@ -12,6 +12,7 @@ from .layout import collapse
 
 TILE, GROUP, TK, BLOCK = 64, 256, 16, 8  # must match gemm.mako: WG * WPT, WG * WG, TK, BLOCK
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
+GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
 
 
 def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
@@ -146,14 +147,16 @@ def _launch_gemv(a, b, out, m, n, k, compute, big):
 def _gemv_shape(device, k, sr, sk):
     """(work-group size, outputs per group) of a matrix-vector product. A CPU: one item per
     output (or cache line of outputs). A GPU reading rows along k (sk == 1): a group per
-    output. A GPU whose outputs are adjacent (sr == 1, the matrix read down its columns): a
-    group per GEMV_COLUMNS outputs with k split between the group's items, since one item per
-    output leaves most of a GPU idle (4096 items on an H200: 150 GB/s, measured)."""
+    output. A GPU whose outputs are adjacent (sr == 1, the matrix read down its columns) and
+    whose k is long: a group per GEMV_COLUMNS outputs with k split between the group's items,
+    since one item per output leaves most of a GPU idle (4096 items on an H200: 150 GB/s,
+    measured); for a short k (a depthwise convolution's 9) one item per output is faster (its
+    k slices would idle: twice as slow, measured)."""
     if device.cpu_like:
         return 1, 1
     if sk == 1:
         return min(GROUP, device.local_size, 1 << max(0, (k - 1).bit_length())), 1
-    if sr == 1:
+    if sr == 1 and k >= GEMV_SPLIT_K:
         return min(GROUP, device.local_size), GEMV_COLUMNS
     return 1, 1
 
