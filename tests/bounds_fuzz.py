@@ -180,6 +180,21 @@ def convolution(rng, device):
                                                    padding=padding, stride=stride), x))
 
 
+def normalisation(rng, device):
+    """Layer norm (its fused kernels) forward and backward, with and without an affine."""
+    dtype = str(rng.choice(("float32", "float16")))
+    lead, n = shape(rng, int(rng.integers(1, 3)), 1, 4), int(rng.integers(1, 40))
+    x = Pair(rng, device, lead + (n,), dtype, grad=True)
+    w, b = (Pair(rng, device, (n,), dtype, grad=True) for _ in range(2))
+    affine = bool(rng.random() < 0.7)
+
+    def step(x, w, b):
+        y = F.layer_norm(x, (n,), w if affine else None, b if affine else None)
+        (y * y).sum().backward()
+        return [y, x.grad] + ([w.grad, b.grad] if affine else [])
+    compare("layer_norm forward and backward", *run_both(step, x, w, b), dtype)
+
+
 def recurrent(rng, device):
     """A sequence node (LSTM, GRU or RNN, maybe bidirectional) forward and backward."""
     mode = str(rng.choice(("LSTM", "GRU", "RNN")))
@@ -284,7 +299,8 @@ def long_lines(rng, device):
 
 
 FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,
-                                    recurrent, indexing, optimizers, checks, long_lines)}
+                                    normalisation, recurrent, indexing, optimizers, checks,
+                                    long_lines)}
 
 
 def main(device, seed, rounds):

@@ -404,3 +404,56 @@ def test_cross_entropy_low_precision_and_all_ignored(device, dtype):
         (loss, grad), (want_loss, want_grad) = results
         assert_close(loss, want_loss.detach().numpy(), rtol=1e-2, atol=1e-2)
         assert_close(grad, want_grad.numpy(), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("shape,normalized,affine,dtype", [
+    ((4, 7, 33), (33,), "both", "float32"), ((3, 5, 6), (5, 6), "weight", "float32"),
+    ((2, 300), (300,), "none", "float32"), ((6, 1000), (1000,), "both", "float16"),
+    ((5, 2048), (2048,), "both", "bfloat16"), ((0, 4), (4,), "both", "float32")])
+def test_fused_layer_norm_matches_pytorch(device, kernel_style, shape, normalized, affine,
+                                          dtype):
+    """The fused kernels (forward: values, mean, 1/std; backward: the input gradient and
+    g * xhat for the weight's) against PyTorch in float64, through a transposed input."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(len(shape) + shape[-1])
+    x, g = (rng.standard_normal(shape).astype(np.float32) * 3 + 1 for _ in range(2))
+    w, b = (rng.standard_normal(normalized).astype(np.float32) for _ in range(2))
+    keep = {"both": (True, True), "weight": (True, False), "none": (False, False)}[affine]
+
+    def run(m, make):
+        tx, tg = make(x), make(g)
+        tw, tb = (make(a) if k else None for a, k in zip((w, b), keep))
+        y = m.nn.functional.layer_norm(tx, normalized, tw, tb)
+        y.backward(tg)
+        return [y, tx.grad] + [t.grad for t in (tw, tb) if t is not None]
+
+    dt = getattr(cltorch, dtype)
+    ours = run(cltorch, lambda a: cltorch.tensor(a, device=device).to(dt).requires_grad_())
+    theirs = run(torch, lambda a: torch.tensor(a, dtype=torch.float64).to(
+        getattr(torch, dtype)).double().requires_grad_())
+    rtol, atol = {"float32": (1e-4, 1e-4), "float16": (2e-2, 2e-2),
+                  "bfloat16": (3e-2, 1e-1)}[dtype]
+    for got, want in zip(ours, theirs):
+        assert_close(got.float(), want.detach().numpy(), rtol=rtol, atol=atol * max(
+            1, np.abs(want.detach().numpy()).max(initial=0) / 10))
+
+
+def test_fused_layer_norm_strided_and_double_backward(device):
+    """A non-contiguous input, a weight view with an offset, and a gradient of the gradient
+    (the recorded backward recomputes the statistics from x, so that it has one)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((6, 5)).astype(np.float32)
+    wb = rng.standard_normal(12).astype(np.float32)
+
+    def run(m, make):
+        x, w = make(a), make(wb)
+        y = m.nn.functional.layer_norm(x.t(), (6,), w[3:9], w[6:12])
+        gx, gw = m.autograd.grad((y * y.sin()).sum(), (x, w), create_graph=True)
+        (gx.square().sum() + gw.square().sum()).backward()
+        return [y, gx, gw, x.grad, w.grad]
+
+    ours = run(cltorch, lambda v: cltorch.tensor(v, device=device, requires_grad=True))
+    theirs = run(torch, lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True))
+    for got, want in zip(ours, theirs):
+        assert_close(got, want.detach().numpy(), rtol=1e-4, atol=1e-4)

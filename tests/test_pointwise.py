@@ -16,7 +16,7 @@ _erfc = np.vectorize(math.erfc)
 # name: (NumPy reference in float64, input domain)
 UNARY_FLOAT = {
     "sqrt": (np.sqrt, (0.1, 4)), "rsqrt": (lambda a: 1 / np.sqrt(a), (0.1, 4)),
-    "exp": (np.exp, (-3, 3)), "exp2": (np.exp2, (-3, 3)), "expm1": (np.expm1, (-1, 1)),
+    "square": (np.square, (-3, 3)), "exp": (np.exp, (-3, 3)), "exp2": (np.exp2, (-3, 3)), "expm1": (np.expm1, (-1, 1)),
     "log": (np.log, (0.1, 4)), "log2": (np.log2, (0.1, 4)), "log10": (np.log10, (0.1, 4)),
     "log1p": (np.log1p, (-0.5, 3)), "sin": (np.sin, (-3, 3)), "cos": (np.cos, (-3, 3)),
     "tan": (np.tan, (-1, 1)), "asin": (np.arcsin, (-0.9, 0.9)),
@@ -32,7 +32,8 @@ UNARY_FLOAT = {
 }
 UNARY_INT = {"abs": np.abs, "neg": np.negative, "sign": np.sign, "floor": lambda a: a,
              "ceil": lambda a: a, "round": lambda a: a, "trunc": lambda a: a,
-             "relu": lambda a: np.maximum(a, 0), "bitwise_not": np.invert}
+             "relu": lambda a: np.maximum(a, 0), "bitwise_not": np.invert,
+             "square": np.square}
 BINARY_FLOAT = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
     "floor_divide": np.floor_divide, "remainder": np.remainder, "fmod": np.fmod,

@@ -18,6 +18,7 @@ from cltorch.ops.check import check_source
 from cltorch.ops.gather import gather_source
 from cltorch.ops.gemm import gemm_source, gemv_source
 from cltorch.ops.im2col import im2col_source
+from cltorch.ops.norm import layer_norm_source
 from cltorch.ops.launch import index_types
 from cltorch.ops.update import update_source
 from cltorch.optim import rules as optim_rules
@@ -110,6 +111,11 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                          for index, group, width, columns in (
                              ("int", 1, 16, 1), (LONG, 256, 1, 1), ("int", 1, 1, 1),
                              (LONG, 256, 1, 16))],
+           "layer_norm.mako": [(dt, backward, affine, group, index)
+                               for dt in (D.float32, D.float16, D.bfloat16, D.float64)
+                               for backward in (False, True)
+                               for affine, group, index in ((True, 256, "int"),
+                                                            (False, 1, LONG))],
            "im2col.mako": [(dt, direction, index) for dt in (D.float32, D.float64, D.float16,
                                                              D.bfloat16)
                            for direction in ("unfold", "fold") for index in ("int", LONG)],
@@ -159,6 +165,9 @@ def _sources(dialect):
         yield "searchsorted", search_source(dialect, src, vals, compute, right)
     for dt, compute, index, group, width, columns in SAMPLES["gemv.mako"]:
         yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width, columns)
+    for dt, backward, affine, group, index in SAMPLES["layer_norm.mako"]:
+        yield "layer_norm", layer_norm_source(dialect, dt, dt.compute, backward, affine, affine,
+                                              group, index)
     for dt, direction, index in SAMPLES["im2col.mako"]:
         yield direction, im2col_source(dialect, dt, direction, index)
     for rule, dt, index in SAMPLES["update.mako"]:

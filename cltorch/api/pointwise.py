@@ -89,7 +89,7 @@ def _binary(row):
     return fn
 
 
-for _names in ("abs absolute", "sign", "reciprocal", "sqrt", "rsqrt", "exp", "exp2", "expm1",
+for _names in ("abs absolute", "sign", "reciprocal", "square", "sqrt", "rsqrt", "exp", "exp2", "expm1",
                "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin arcsin", "acos arccos",
                "atan arctan", "sinh", "cosh", "tanh", "asinh arcsinh", "acosh arccosh",
                "atanh arctanh", "sigmoid", "relu", "erf", "erfc", "floor", "ceil", "trunc fix",

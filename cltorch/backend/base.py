@@ -73,6 +73,7 @@ class Device:
         self.local_size = 256  # the largest work-group the ops launch (the device may allow less)
         self.local_memory = 48 * 1024  # bytes of local (shared) memory one work-group may use
         self.kernels = {}   # (source, name) -> compiled kernel handle
+        self.compiling = threading.RLock()  # held while a kernel is built (kernel())
         self.memory = [0, 0]  # bytes held by live tensor storages, and their peak
         self.memory_limit = None  # bytes live storages may hold (set_limit); None: no limit
         self.errors = ErrorSlot(self)  # failures of device-side checks, raised at a sync
@@ -131,9 +132,15 @@ class Device:
         key = (source, name)
         kernel = self.kernels.get(key)
         if kernel is None:
-            start = time.perf_counter()
-            kernel = self.kernels[key] = self.compile(source, name, argtypes)
-            self._note_compile_time(time.perf_counter() - start)
+            # One build at a time per device: threads wanting one kernel build it once, and no
+            # driver compiler is entered from two threads (NVIDIA's OpenCL segfaulted in a
+            # driver thread while four Python threads built programs at once).
+            with self.compiling:
+                kernel = self.kernels.get(key)
+                if kernel is None:
+                    start = time.perf_counter()
+                    kernel = self.kernels[key] = self.compile(source, name, argtypes)
+                    self._note_compile_time(time.perf_counter() - start)
         return kernel
 
     def _note_compile_time(self, seconds: float) -> None:

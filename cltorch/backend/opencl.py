@@ -99,6 +99,7 @@ class OpenCLDevice(Device):
         self._unkept = {}  # binary-cache name -> program built from source, binary not kept
         self._bundled = {}  # source -> (program, kernel name) of a built bundle (bundles.py)
         self._in_flight = collections.deque()  # events of non-blocking uploads (_hold)
+        self.holding = threading.Lock()
         initial_limit(self)
 
     def _build_options(self) -> list:
@@ -162,9 +163,10 @@ class OpenCLDevice(Device):
         """Keep a non-blocking copy's NannyEvent until the copy has landed: it holds the host
         array, and dropping it would wait for the copy (pyopencl documents both)."""
         pending, done = self._in_flight, self.cl.command_execution_status.COMPLETE
-        while pending and pending[0].command_execution_status == done:
-            pending.popleft()
-        pending.append(event)
+        with self.holding:  # threads uploading at once: one prunes at a time
+            while pending and pending[0].command_execution_status == done:
+                pending.popleft()
+            pending.append(event)
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
         checks = self.errors.read_before_wait()

@@ -240,6 +240,8 @@ OPS = [
        grad=("", _zero)),
     Op("reciprocal", 1, "1 / a", np.reciprocal, "float",
        grad=("o", lambda g, s: (-g * s.out * s.out,))),
+    Op("square", 1, "a * a", np.square,
+       grad=("a", lambda g, s: (2 * g * s.a,))),
     Op("sqrt", 1, "sqrt(a)", np.sqrt, "float",
        grad=("o", lambda g, s: (g / (2 * s.out),))),
     Op("rsqrt", 1, "rsqrt(a)", lambda a: 1 / np.sqrt(a), "float",

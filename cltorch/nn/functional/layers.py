@@ -8,9 +8,11 @@ import numpy as np
 
 from ... import dtypes
 from ...autograd.grad_mode import no_grad
+from ...autograd.graph import record
 from ...api.gemm import linear
 from ...api.pointwise import FUNCTIONS
 from ...api.reduce import cosine_similarity
+from ...ops import norm
 from ...ops.check import check_values
 from ...api.random import bernoulli
 from .activation import _inplace
@@ -232,8 +234,11 @@ def _normalized_dims(input, normalized_shape) -> tuple:
 
 @autocast_op(FLOAT32_GPU)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the last ``len(normalized_shape)`` dims."""
+    """Normalise over the last ``len(normalized_shape)`` dims (one fused kernel, and one for
+    the input gradient: ``ops/norm.py``)."""
     dims = _normalized_dims(input, normalized_shape)
+    if _fusable(input, weight, bias, dims):
+        return _fused_layer_norm(input, dims, weight, bias, eps)
     mean = input.mean(dims, keepdim=True)
     var = input.var(dims, correction=0, keepdim=True)
     out = (input - mean) / (var + eps).sqrt()
@@ -242,6 +247,48 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias
     return out
+
+
+def _fusable(input, weight, bias, dims) -> bool:
+    """The fused kernels take floating input and a weight and bias of its dtype and of the
+    normalised shape; anything else goes the composed way (PyTorch's promotions, errors)."""
+    shape = tuple(input.shape[d] for d in dims)
+    return input.dtype.is_floating_point and input.dtype.category == 2 and all(
+        t is None or (t.dtype is input.dtype and tuple(t.shape) == shape and
+                      t.device == input.device) for t in (weight, bias))
+
+
+def _plain(t):
+    """``t`` contiguous from its storage's start (the kernels index from 0), or None."""
+    if t is None or (t.is_contiguous() and not t._offset):
+        return t
+    return t.clone() if t.is_contiguous() else t.contiguous()
+
+
+def _fused_layer_norm(input, dims, weight, bias, eps):
+    n = math.prod(input.shape[d] for d in dims)
+    x = input.contiguous()
+    with no_grad():
+        out, mean, rstd = norm.layer_norm(x, _plain(weight), _plain(bias), n, float(eps))
+    lead = tuple(range(input.ndim - len(dims)))
+
+    def direct(g, x, mean, rstd, w):
+        dx, gx = norm.layer_norm_backward(_plain(g.contiguous()), x, mean, rstd, _plain(w), n,
+                                          w is not None and w.requires_grad)
+        dw = gx.sum(lead).to(w.dtype) if gx is not None else None
+        db = g.sum(lead) if bias is not None and bias.requires_grad else None
+        return dx, dw, db
+
+    def differentiable(g, x, mean, rstd, w):  # recomputed from x, so that it has a gradient
+        mu = x.mean(dims, keepdim=True)
+        xh = (x - mu) * (x.var(dims, correction=0, keepdim=True) + eps).rsqrt()
+        dy = g * w if w is not None else g
+        dx = (x.var(dims, correction=0, keepdim=True) + eps).rsqrt() * (
+            dy - dy.mean(dims, keepdim=True) - xh * (dy * xh).mean(dims, keepdim=True))
+        return (dx, (g * xh).sum(lead) if w is not None else None,
+                g.sum(lead) if bias is not None else None)
+    return record(out, "NativeLayerNormBackward0", (input, weight, bias), differentiable,
+                  saved=(x, mean, rstd, weight), direct=direct)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
