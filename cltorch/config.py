@@ -78,6 +78,15 @@ def no_fp64() -> bool:
     return os.environ.get("CLTORCH_NO_FP64") == "1"
 
 
+def gemm_wpt():
+    """CLTORCH_GEMM_WPT (4 or 8): the tiled GEMM's register block width for every product,
+    instead of the choice by size (ops/gemm.py; for measuring one against the other)."""
+    value = os.environ.get("CLTORCH_GEMM_WPT")
+    if value not in (None, "", "4", "8"):
+        raise ValueError(f"CLTORCH_GEMM_WPT={value}: expected 4 or 8")
+    return int(value) if value else None
+
+
 def kernel_style():
     """CLTORCH_KERNEL_STYLE ("cpu" or "gpu"), or None when unset."""
     style = os.environ.get("CLTORCH_KERNEL_STYLE") or None

@@ -1,6 +1,8 @@
 ## The only place that branches on the dialect. Kernel bodies use these macros and are written
 ## once: KERNEL, GLOBAL, LOCAL, BARRIER, GID/LID/GROUP_ID/LOCAL_SIZE/GLOBAL_SIZE, INLINE,
-## F32_BITS/BITS_F32/F64_BITS, LOAD_F16/STORE_F16, ATOMIC_*. ct_ prefixes every internal name.
+## F32_BITS/BITS_F32/F64_BITS, LOAD_F16/STORE_F16, ATOMIC_*, FMA (a fused multiply-add whatever
+## the contraction setting: GEMM's inner loop, where issue 14 allows it). ct_ prefixes every
+## internal name.
 <%def name="prelude(fp64=False)">
 % if dialect.name == "cuda":
 #define KERNEL extern "C" __global__
@@ -38,6 +40,7 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define ATOMIC_ADD_I64(p, v) atomicAdd((unsigned long long*)(p), (unsigned long long)(v))
 #define ATOMIC_CAS_I32(p, cmp, v) atomicCAS((int*)(p), (cmp), (v))
 #define F64_BITS(x) __double_as_longlong(x)
+#define FMA(a, b, c) fma((a), (b), (c))
 % else:
 % if fp64:
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -74,6 +77,7 @@ INLINE void ct_atomic_add_f32(volatile __global float* p, float v) {
 #define ATOMIC_ADD_I32(p, v) atomic_add((volatile __global int*)(p), (v))
 #define ATOMIC_CAS_I32(p, cmp, v) atomic_cmpxchg((volatile __global int*)(p), (cmp), (v))
 #define F64_BITS(x) as_long(x)
+#define FMA(a, b, c) fma((a), (b), (c))
 % endif
 ## ct_int64: the 64-bit index type of ops.launch.index_types (CUDA's long is 32 bits on Windows)
 typedef ${dialect.int64} ct_int64;

@@ -7,6 +7,7 @@ own exact size: the log must stay empty and the numbers must match.
 ``python bounds_fuzz.py DEVICE SEED ROUNDS`` prints one line per family and round.
 """
 import copy
+import os
 import math
 import sys
 
@@ -294,8 +295,11 @@ def long_lines(rng, device):
     if dtype == "float32":
         compare("long softmax", *run_both(lambda x: x.softmax(1), a), dtype)
     m, k, n = (int(rng.integers(60, 140)) for _ in range(3))
-    compare("tiled matmul", *run_both(lambda x, y: x @ y, Pair(rng, device, (m, k)),
-                                      Pair(rng, device, (k, n))), "float32")
+    for wpt in ("4", "8"):  # both register blocks of the tiled GEMM (64 and 128 tiles)
+        os.environ["CLTORCH_GEMM_WPT"] = wpt
+        compare(f"tiled matmul {wpt}", *run_both(lambda x, y: x @ y, Pair(rng, device, (m, k)),
+                                                 Pair(rng, device, (k, n))), "float32")
+    del os.environ["CLTORCH_GEMM_WPT"]
 
 
 FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,

@@ -132,3 +132,27 @@ def test_more_products(device):
     square = ta[:, :3]
     assert_close(cltorch.addbmm(square, bb, bb.transpose(1, 2)),
                  a[:, :3] + sum(x @ x.T for x in bb._host_values()), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("wpt", ["4", "8"])
+@pytest.mark.parametrize("transposed", [(False, False), (True, False), (False, True),
+                                        (True, True)], ids=str)
+def test_both_tile_widths_and_operand_layouts(device, kernel_style, monkeypatch, wpt,
+                                              transposed):
+    """The tiled GEMM's 4 x 4 and 8 x 8 register blocks (64 and 128 tiles), with each operand
+    stored either way (its local-memory loads walk the contiguous dim), ragged edges and a
+    batch; FMA in the inner loop keeps float32 within 1e-5 of float64."""
+    monkeypatch.setenv("CLTORCH_GEMM_WPT", wpt)
+    a, b = _rand((2, 150, 77), 8).astype(np.float32), _rand((2, 77, 131), 9).astype(np.float32)
+
+    def laid_out(v, flip):
+        t = cltorch.tensor(v.transpose(0, 2, 1).copy() if flip else v, device=device)
+        return t.transpose(1, 2) if flip else t
+    got = laid_out(a, transposed[0]) @ laid_out(b, transposed[1])
+    assert_close(got, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
+def test_gemm_tile_width_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("CLTORCH_GEMM_WPT", "6")
+    with pytest.raises(ValueError, match="CLTORCH_GEMM_WPT=6: expected 4 or 8"):
+        cltorch.config.gemm_wpt()

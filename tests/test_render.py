@@ -84,9 +84,9 @@ def _reduce_samples():
 GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.float32),
                (D.bfloat16, D.float32), (D.int64, D.int64), (D.int8, D.int32)]
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
-           "gemm.mako": [(dt, ct, index, variant) for dt, ct in GEMM_DTYPES
-                         for index, variant in (("int", "tiled"), (LONG, "tiled"),
-                                                ("int", "blocked"))],
+           "gemm.mako": [(dt, ct, index, variant, wpt) for dt, ct in GEMM_DTYPES
+                         for index, variant, wpt in (("int", "tiled", 4), (LONG, "tiled", 8),
+                                                     ("int", "blocked", 4))],
            "random.mako": [(dist, out, compute) for dist in DISTRIBUTIONS
                            for out, compute in ((D.float32, D.float32), (D.float64, D.float64),
                                                 (D.float16, D.float32), (D.int64, D.float32),
@@ -150,8 +150,8 @@ def _sources(dialect):
             SAMPLES["reduce.mako"]:
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
                                                   reduced, group, index, identity, columns)
-    for dt, compute, index, variant in SAMPLES["gemm.mako"]:
-        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant)
+    for dt, compute, index, variant, wpt in SAMPLES["gemm.mako"]:
+        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, wpt)
     for op, src, kept, index, phase in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import config
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly,
                     relayout)
 from .layout import collapse
 
-TILE, GROUP, TK, BLOCK = 64, 256, 16, 8  # must match gemm.mako: WG * WPT, WG * WG, TK, BLOCK
+TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
+TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
 
@@ -101,19 +103,33 @@ def _launch(a, b, out, batch, m, n, k, compute):
     if m == 1 or n == 1:  # a 64 x 64 tile would waste 63/64 of its work: matrix-vector
         _launch_gemv(a, b, out, m, n, k, compute, big)
         return
-    tiles_m, tiles_n = -(-m // TILE), -(-n // TILE)
-    args = [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
-            b._storage.buffer, b._offset, *b._strides, batch, m, n, k, tiles_m, tiles_n]
-    # the tiled kernel needs work-groups of GROUP items and two TK x TILE tiles of local memory
+    operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,
+                *b._strides, batch, m, n, k]
+    wpt = _tile_width(device, batch, m, n)
+    tile, tk = 16 * wpt, TILED_TK[wpt]
+    # the tiled kernel needs work-groups of GROUP items and two padded TK x TILE tiles
     if not device.cpu_like and device.local_size >= GROUP and \
-            2 * TK * TILE * compute.itemsize <= device.local_memory:
-        kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big, "tiled")
+            2 * tk * (tile + 1) * compute.itemsize <= device.local_memory:
+        kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big, "tiled", wpt)
         if group == GROUP:  # the kernel allows the whole group
-            device.launch(kernel, batch * tiles_m * tiles_n * GROUP, args, local=GROUP)
+            tiles_m, tiles_n = -(-m // tile), -(-n // tile)
+            device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
+                          [out._storage.buffer] + operands + [tiles_m, tiles_n], local=GROUP)
             return
     # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
-    device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK), args, local=group)
+    device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
+                  [out._storage.buffer] + operands + [-(-m // TILE), -(-n // TILE)], local=group)
+
+
+def _tile_width(device, batch, m, n) -> int:
+    """Each work-item's register block of the tiled GEMM: 8 x 8 (a 128 x 128 tile: four FMAs
+    per local-memory read) where that still makes a work-group per compute unit, else 4 x 4
+    (64 x 64: more, smaller groups for a middling product). CLTORCH_GEMM_WPT forces one."""
+    forced = config.gemm_wpt()
+    if forced:
+        return forced
+    return 8 if batch * -(-m // 128) * -(-n // 128) >= device.compute_units else 4
 
 
 def _launch_gemv(a, b, out, m, n, k, compute, big):
@@ -168,21 +184,21 @@ def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1,
                   out=out, group_size=group_size, index=index, width=width, columns=columns)
 
 
-def _kernel(device, src_a, src_b, compute, out, big, variant):
+def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4):
     """(kernel, work-group size): GROUP for the tiled variant (fewer if the kernel allows
     fewer: then it is not usable), up to 64 for the blocked one (no barriers: any size)."""
-    key = ("gemm", src_a, src_b, compute, out, big, variant)
+    key = ("gemm", src_a, src_b, compute, out, big, variant, wpt)
     idx, cidx = index_types(big)
     group = GROUP if variant == "tiled" else min(64, device.local_size)
     return fitted_kernel(device, key, group, lambda _: (
-        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant), "gemm",
-        (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
+        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, wpt),
+        "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
 
 
-def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled") -> str:
+def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt=4) -> str:
     """Source of the GEMM kernel for one dialect and dtype set (the template tests use it)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
-                  out=out, index=index, variant=variant)
+                  out=out, index=index, variant=variant, wpt=wpt)
 
 
 def batch_strides(x: Array, batch_shape) -> tuple:
