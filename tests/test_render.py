@@ -1,5 +1,5 @@
 """Every template renders in both dialects; OpenCL builds on every OpenCL device (PoCL without
-a GPU) and CUDA compiles with NVRTC for sm_80 and sm_90 (no GPU needed)."""
+a GPU) and CUDA compiles with NVRTC for sm_75 through sm_90 (no GPU needed)."""
 import importlib.util
 import pathlib
 import re
@@ -216,7 +216,7 @@ def test_opencl_builds(index):
 
 
 @pytest.mark.skipif(not HAVE_NVRTC, reason="cuda-python (NVRTC) not installed")
-@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("arch", ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90"])
 def test_cuda_compiles_with_nvrtc(arch):
     from cltorch.backend.cuda import nvrtc_compile
     for name, source in _sources(CUDA):
