@@ -1,9 +1,11 @@
 """CUDA through NVIDIA's cuda-python: the driver API (``cuda.bindings.driver``) and NVRTC.
 
 The same rendered templates as OpenCL, compiled by NVRTC to a cubin for the device's
-architecture and kept on disk (key: source, options, architecture, NVRTC, driver and cltorch
-versions). Memory comes from the device's stream-ordered pool (cuMemAllocAsync) on one stream per
-device; nothing waits for the device except ``download``.
+architecture (PTX for a GPU newer than NVRTC) and kept on disk (key: source, options,
+architecture, NVRTC, driver and cltorch versions). Memory comes from a stream-ordered pool of
+cltorch's own (cuMemAllocFromPoolAsync) on one stream per device; nothing waits for the device
+except ``download`` and ``synchronize``. Every driver call runs in the device's context, made
+current in the calling thread first.
 """
 from __future__ import annotations
 
