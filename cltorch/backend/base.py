@@ -318,6 +318,15 @@ def initial_limit(device) -> None:
         device.set_limit(1.0)
 
 
+def remember(memo: dict, key, value):
+    """``memo[key] = value``, the memo emptied first once it holds 4096 entries (a kernel's
+    launch sizes: a training step launches the same few over and over); returns ``value``."""
+    if len(memo) > 4096:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 def grid_size(n_items: int, local: int, max_groups: int) -> int:
     """Global size of a grid-stride launch: whole groups, no more than ``max_groups`` of them."""
     groups = min(max(1, -(-n_items // local)), max_groups)

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import binary_cache
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   check_not_forked, grid_size, initial_limit)
+                   check_not_forked, grid_size, initial_limit, remember)
 
 BLOCK_SIZE = 256
 NVRTC_OPTIONS = ("--fmad=false",)  # no contraction into FMA: the same numbers as OpenCL/NumPy
@@ -355,9 +355,7 @@ class CUDADevice(Device):
         if groups is None:
             groups = grid_size(n_items, block, self.max_groups) // block
             if local is None:
-                if len(kernel.grids) > 4096:
-                    kernel.grids.clear()
-                kernel.grids[n_items] = groups
+                remember(kernel.grids, n_items, groups)
         with self.launching:  # the parameter block is the kernel's: one launch packs at once
             kernel.pack(args)
             result = self.driver.cuLaunchKernel(kernel.function, groups, 1, 1, block, 1, 1, 0,

@@ -18,7 +18,7 @@ import numpy as np
 from .. import config
 from . import binary_cache, bundles
 from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   check_not_forked, grid_size, human_bytes, initial_limit)
+                   check_not_forked, grid_size, human_bytes, initial_limit, remember)
 
 LOCAL_SIZE = 256
 
@@ -276,11 +276,7 @@ class OpenCLDevice(Device):
         """(global size, local size) of a launch, memoised for a kernel's default work-group
         (a training step launches the same few sizes over and over)."""
         sizes = ((grid_size(n_items, group, self.max_groups),), (group,))
-        if memo is not None:
-            if len(memo) > 4096:
-                memo.clear()
-            memo[n_items] = sizes
-        return sizes
+        return sizes if memo is None else remember(memo, n_items, sizes)
 
     def synchronize(self) -> None:
         checks = self.errors.read_before_wait()

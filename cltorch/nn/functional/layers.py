@@ -273,18 +273,17 @@ def _fused_layer_norm(input, dims, weight, bias, eps):
     lead = tuple(range(input.ndim - len(dims)))
 
     def direct(g, x, mean, rstd, w):
-        dx, gx = norm.layer_norm_backward(_plain(g.contiguous()), x, mean, rstd, _plain(w), n,
+        dx, gx = norm.layer_norm_backward(_plain(g), x, mean, rstd, _plain(w), n,
                                           w is not None and w.requires_grad)
         dw = gx.sum(lead).to(w.dtype) if gx is not None else None
         db = g.sum(lead) if bias is not None and bias.requires_grad else None
         return dx, dw, db
 
     def differentiable(g, x, mean, rstd, w):  # recomputed from x, so that it has a gradient
-        mu = x.mean(dims, keepdim=True)
-        xh = (x - mu) * (x.var(dims, correction=0, keepdim=True) + eps).rsqrt()
+        rs = (x.var(dims, correction=0, keepdim=True) + eps).rsqrt()
+        xh = (x - x.mean(dims, keepdim=True)) * rs
         dy = g * w if w is not None else g
-        dx = (x.var(dims, correction=0, keepdim=True) + eps).rsqrt() * (
-            dy - dy.mean(dims, keepdim=True) - xh * (dy * xh).mean(dims, keepdim=True))
+        dx = rs * (dy - dy.mean(dims, keepdim=True) - xh * (dy * xh).mean(dims, keepdim=True))
         return (dx, (g * xh).sum(lead) if w is not None else None,
                 g.sum(lead) if bias is not None else None)
     return record(out, "NativeLayerNormBackward0", (input, weight, bias), differentiable,
