@@ -9,8 +9,17 @@
 ##   blocked  (CPU devices) each item computes a BLOCK x BLOCK block of C straight from
 ##            global memory, no local memory and no barriers: the caches do the tiling and
 ##            PoCL vectorises across work-items (8 x 8 measured fastest on PoCL 3).
+##   pack     (CPU devices, before `packed`) copies `panel` rows of a strided matrix at a time
+##            into a panel, k-major: Xp[b][p][kk][r] = X[b, p * panel + r, kk], in the compute
+##            type, zeros past the last row (B is packed as B^T's rows)
+##   packed   (CPU devices, float) each item computes an MR x NR block of C (NR = 2 vectors of
+##            `width`) from one panel of A and one of B: per k, two aligned vector loads of B,
+##            MR scalars of A broadcast, 2 MR multiply-adds in registers (a BLIS micro-kernel:
+##            12 + 3 AVX registers of 16). Both panels are read in order, so the k loop walks
+##            memory contiguously whatever the operands' strides: on PoCL 3 (one thread) 83
+##            GF/s at 1024^3 and 61 at 2048^3, against 23 and 8 for `blocked`.
 ##   src_a, src_b, out: dtypes;  compute: accumulator dtype;  index: C index type
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, contract"/>
 <%
     T = dialect.ctype(compute)
     idx = index
@@ -20,9 +29,17 @@
     TILE = WG * WPT
     PAD = 1
     BLOCK = 8
+    MR, W = 6, width
+    NR = 2 * W
+    V = T if W == 1 else "%s%d" % (T, W)
     fp64 = "float64" in (compute.name, out.name, src_a.name, src_b.name)
 %>
 ${prelude(fp64)}
+% if variant == "pack":
+${pack_kernel()}
+% elif variant == "packed":
+${packed_kernel()}
+% else:
 
 KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     GLOBAL const ${dialect.ctype(src_a)}* ct_a, const ${idx} ct_a_off, const ${idx} ct_a_sb,
@@ -152,3 +169,59 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     }
 % endif
 }
+% endif
+
+<%def name="pack_kernel()">
+KERNEL void ${name}(GLOBAL ${T}* ct_xp, GLOBAL const ${dialect.ctype(src_a)}* ct_x,
+    const ${idx} ct_x_off, const ${idx} ct_x_sb, const ${idx} ct_x_sr, const ${idx} ct_x_sk,
+    const ${idx} ct_batch, const ${idx} ct_rows, const ${idx} ct_k)
+{
+    const ${idx} ct_panels = (ct_rows + ${panel - 1}) / ${panel};
+    for (${idx} ct_g = (${idx})GID(0); ct_g < ct_batch * ct_panels * ct_k; ct_g += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_row0 = ct_g / ct_k % ct_panels * ${panel};
+        const ${idx} ct_at = ct_x_off + ct_g / (ct_panels * ct_k) * ct_x_sb + ct_g % ct_k * ct_x_sk;
+% for r in range(panel):
+        ct_xp[ct_g * ${panel} + ${r}] = ct_row0 + ${r} < ct_rows ? ${load(src_a, "ct_x", "ct_at + (ct_row0 + %d) * ct_x_sr" % r, T)} : (${T})0;
+% endfor
+    }
+}
+</%def>
+
+<%def name="packed_kernel()">
+KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
+    GLOBAL const ${T}* ct_ap, const ${idx} ct_ap_sb, GLOBAL const ${T}* ct_bp, const ${idx} ct_bp_sb,
+    const ${idx} ct_batch, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_k)
+{
+${contract()}
+    const ${idx} ct_mp = (ct_m + ${MR - 1}) / ${MR}, ct_np = (ct_n + ${NR - 1}) / ${NR};
+    ## consecutive items share B's panel (it stays in cache) and take A's panels in turn
+    for (${idx} ct_g = (${idx})GID(0); ct_g < ct_batch * ct_mp * ct_np; ct_g += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_bi = ct_g / (ct_mp * ct_np);
+        const ${idx} ct_pi = ct_g % ct_mp, ct_pj = ct_g / ct_mp % ct_np;
+        ## a panel set's batch stride is 0 where its operand is broadcast (packed once)
+        GLOBAL const ${T}* ct_a = ct_ap + ct_bi * ct_ap_sb + ct_pi * ct_k * ${MR};
+        ## panels start at multiples of NR elements: aligned vectors (PoCL calls vloadn out of line)
+        GLOBAL const ${V}* ct_b = (GLOBAL const ${V}*)(ct_bp + ct_bi * ct_bp_sb + ct_pj * ct_k * ${NR});
+% for i in range(MR):
+        ${V} ct_c${i}_0 = (${V})0, ct_c${i}_1 = (${V})0;
+% endfor
+        for (${idx} ct_kk = 0; ct_kk < ct_k; ct_kk++) {
+            const ${V} ct_b0 = ct_b[2 * ct_kk], ct_b1 = ct_b[2 * ct_kk + 1];
+% for i in range(MR):
+            { const ${V} ct_av = (${V})(ct_a[ct_kk * ${MR} + ${i}]); ct_c${i}_0 += ct_av * ct_b0; ct_c${i}_1 += ct_av * ct_b1; }
+% endfor
+        }
+        const ${idx} ct_row0 = ct_pi * ${MR}, ct_col0 = ct_pj * ${NR};
+% for i in range(MR):
+        if (ct_row0 + ${i} < ct_m) {
+            const ${idx} ct_at = (ct_bi * ct_m + ct_row0 + ${i}) * ct_n + ct_col0;
+% for h in range(2):
+% for j in range(W):
+            if (ct_col0 + ${h * W + j} < ct_n) ${store(out, "ct_c", "ct_at + %d" % (h * W + j), "ct_c%d_%d%s" % (i, h, ".s%x" % j if W > 1 else ""))};
+% endfor
+% endfor
+        }
+% endfor
+    }
+}
+</%def>

@@ -156,3 +156,28 @@ def test_gemm_tile_width_setting_is_checked(monkeypatch):
     monkeypatch.setenv("CLTORCH_GEMM_WPT", "6")
     with pytest.raises(ValueError, match="CLTORCH_GEMM_WPT=6: expected 4 or 8"):
         cltorch.config.gemm_wpt()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("broadcast", ["none", "a", "b"])
+@pytest.mark.parametrize("transposed", [(False, False), (True, True)], ids=str)
+def test_panel_edges_broadcast_and_layouts(device, kernel_style, dtype, broadcast, transposed):
+    """Ragged edges for every kernel's blocks (13 rows: two panels of 6 and one row; 37
+    columns: two panels of 16 and 5), an operand broadcast over the batch (a CPU device packs
+    it once), both operands stored either way, and the compute-type panels of float16."""
+    if dtype == "float64":
+        needs_fp64(device)
+    a = _rand((1 if broadcast == "a" else 3, 13, 45), 15)
+    b = _rand((1 if broadcast == "b" else 3, 45, 37), 16)
+
+    def laid_out(v, flip):
+        t = cltorch.tensor(v.transpose(0, 2, 1).copy() if flip else v,
+                           dtype=getattr(cltorch, dtype), device=device)
+        t = t.transpose(1, 2) if flip else t
+        return t.expand(3, *t.shape[1:])
+    x, y = laid_out(a, transposed[0]), laid_out(b, transposed[1])
+    got = cltorch.bmm(x, y)
+    want = x._host_values().astype(np.float64) @ y._host_values().astype(np.float64)
+    assert_close(got, cltorch.tensor(want).to(got.dtype)._host_values(),
+                 rtol=1e-2 if dtype == "float16" else 1e-5, atol=1e-2 if dtype == "float16"
+                 else 1e-5)

@@ -55,7 +55,8 @@ def _pointwise_samples():
 
 
 def _reduce_samples():
-    """Every reduction row, final and partial, float and integer, both index widths."""
+    """Every reduction row, final and partial, float and integer, both index widths, GPU
+    (work-group) and CPU (lanes, blocks) variants."""
     samples = []
     for red in REDUCTIONS:
         for src in (D.float32, D.int64, D.float16) if red.result != "float" else (D.float32,):
@@ -78,15 +79,34 @@ def _reduce_samples():
                             1))
     samples.append((REDUCTIONS[0], D.float64, D.float64, D.float64, True, 0, 1, 32, "int",
                     False, 1))
+    samples = [sample + ("", 1) for sample in samples]
+    for red in REDUCTIONS:
+        if not red.arg:  # CPU rows (lanes), final
+            samples.append((red, D.float16, D.float32, D.float16 if red.result != "bool" else
+                            D.bool_, True, 0, 2, 1, "int", False, 1, "rows", 16))
+        if red.name in ("sum", "amax", "all"):  # CPU blocks, partial (the same combines)
+            samples.append((red, D.float32, D.float32, D.float32, False, 2, 2, 1, LONG, False,
+                            1, "block", 256))
     return samples
 
 
 GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.float32),
                (D.bfloat16, D.float32), (D.int64, D.int64), (D.int8, D.int32)]
+
+
+def _gemm_samples():
+    """(dtype, compute, index, variant, wpt, width): the GPU tiles of both widths, the CPU
+    blocks, and the CPU float kernels (panels of A's 6 rows and B's 2 vectors; vectors of 32
+    bytes, scalars in CUDA's dialect)."""
+    return [(dt, ct, index, variant, wpt, 0) for dt, ct in GEMM_DTYPES
+            for index, variant, wpt in (("int", "tiled", 4), (LONG, "tiled", 8),
+                                        ("int", "blocked", 4))] + \
+        [(dt, ct, index, variant, 0, 32 // ct.itemsize) for dt, ct in GEMM_DTYPES[:4]
+         for index, variant in (("int", "pack"), (LONG, "packed"))]
+
+
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
-           "gemm.mako": [(dt, ct, index, variant, wpt) for dt, ct in GEMM_DTYPES
-                         for index, variant, wpt in (("int", "tiled", 4), (LONG, "tiled", 8),
-                                                     ("int", "blocked", 4))],
+           "gemm.mako": _gemm_samples(),
            "random.mako": [(dist, out, compute) for dist in DISTRIBUTIONS
                            for out, compute in ((D.float32, D.float32), (D.float64, D.float64),
                                                 (D.float16, D.float32), (D.int64, D.float32),
@@ -129,10 +149,13 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                         optim_rules.rprop(), optim_rules.asgd())
                            for dt, index in ((D.float32, "int"), (D.float64, LONG),
                                              (D.float16, "int"))],
-           "softmax.mako": [(dt, log, kept, group, index)
+           "softmax.mako": [(dt, log, kept, group, index, 0)
                             for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                             for log in (False, True)
-                            for kept, group, index in ((0, 1, "int"), (2, 256, LONG))],
+                            for kept, group, index in ((0, 1, "int"), (2, 256, LONG))] +
+                           # the CPU variant: vectors of 32 bytes (scalars in CUDA's dialect)
+                           [(dt, log, 1, 1, "int", 32 // dt.itemsize)
+                            for dt in (D.float32, D.float64) for log in (False, True)],
            "scatter.mako": [(dt, mode, scalar, serial)
                             for dt in (D.float32, D.int32, D.float16, D.bfloat16, D.int64,
                                        D.float64, D.bool_)
@@ -146,12 +169,15 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
 def _sources(dialect):
     for op, key, compute, out, operands, out_kind, ndim, index in SAMPLES["pointwise.mako"]:
         yield kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index)
-    for red, src, compute, out, final, kept, reduced, group, index, identity, columns in \
-            SAMPLES["reduce.mako"]:
+    for red, src, compute, out, final, kept, reduced, group, index, identity, columns, cpu, \
+            lanes in SAMPLES["reduce.mako"]:
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
-                                                  reduced, group, index, identity, columns)
-    for dt, compute, index, variant, wpt in SAMPLES["gemm.mako"]:
-        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, wpt)
+                                                  reduced, group, index, identity, columns,
+                                                  cpu, lanes)
+    for dt, compute, index, variant, wpt, width in SAMPLES["gemm.mako"]:
+        width = min(width, 1) if dialect.name == "cuda" else width
+        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, wpt, width,
+                                  panel=6 if variant == "pack" else 0)
     for op, src, kept, index, phase in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index,
@@ -172,8 +198,9 @@ def _sources(dialect):
         yield direction, im2col_source(dialect, dt, direction, index)
     for rule, dt, index in SAMPLES["update.mako"]:
         yield rule.name, update_source(dialect, rule, dt, dt, index)
-    for dt, log, kept, group, index in SAMPLES["softmax.mako"]:
-        yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index)
+    for dt, log, kept, group, index, width in SAMPLES["softmax.mako"]:
+        width = min(width, 1) if dialect.name == "cuda" else width
+        yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index, width)
     for dt, descending in SAMPLES["sort.mako"]:
         yield "bitonic_step", sort_source(dialect, dt, descending)
     for dt, ndim, dim, index in SAMPLES["gather.mako"]:

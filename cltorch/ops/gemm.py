@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import config
 from ..codegen import DIALECTS, render
-from .launch import INT32_LIMIT, fitted_kernel, index_types
+from .launch import INT32_LIMIT, cached_kernel, fitted_kernel, index_types
 from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly,
                     relayout)
 from .layout import collapse
@@ -15,6 +15,8 @@ TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
 TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
+PACKED_MR = 6  # rows of A per panel of the packed CPU kernel: gemm.mako's MR
+CPU_VECTOR_BYTES = 32  # the packed CPU kernel's vectors: an AVX register (see softmax.py)
 
 
 def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
@@ -103,6 +105,9 @@ def _launch(a, b, out, batch, m, n, k, compute):
     if m == 1 or n == 1:  # a 64 x 64 tile would waste 63/64 of its work: matrix-vector
         _launch_gemv(a, b, out, m, n, k, compute, big)
         return
+    if device.cpu_like and compute.category == 2:
+        _launch_packed(a, b, out, batch, m, n, k, compute)
+        return
     operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,
                 *b._strides, batch, m, n, k]
     wpt = _tile_width(device, batch, m, n)
@@ -120,6 +125,42 @@ def _launch(a, b, out, batch, m, n, k, compute):
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
                   [out._storage.buffer] + operands + [-(-m // TILE), -(-n // TILE)], local=group)
+
+
+def _launch_packed(a, b, out, batch, m, n, k, compute):
+    """A CPU device's float GEMM: A packed in panels of PACKED_MR rows and B in panels of two
+    vectors' columns (gemm.mako's pack; an operand broadcast over the batch is packed once),
+    then the packed micro-kernel over them."""
+    device = a._device
+    width = CPU_VECTOR_BYTES // compute.itemsize
+    panels = []
+    for x, rows, row_stride, k_stride, panel in (
+            (a, m, a._strides[1], a._strides[2], PACKED_MR),
+            (b, n, b._strides[2], b._strides[1], 2 * width)):
+        copies, size = (1 if x._strides[0] == 0 else batch), -(-rows // panel) * panel * k
+        packed = empty(type(a), (copies * size,), compute, device)
+        big = max(x._storage.nbytes, packed._storage.nbytes) > INT32_LIMIT
+        kernel = _packed_kernel(device, "pack", x.dtype, compute, big, panel=panel)
+        device.launch(kernel, copies * size // panel,
+                      [packed._storage.buffer, x._storage.buffer, x._offset, x._strides[0],
+                       row_stride, k_stride, copies, rows, k], local=1)
+        panels += [packed._storage.buffer, size if copies > 1 else 0]
+    big = max(out._storage.nbytes, batch * max(panels[1], panels[3])) > INT32_LIMIT
+    kernel = _packed_kernel(device, "packed", compute, out.dtype, big, width=width)
+    device.launch(kernel, batch * -(-m // PACKED_MR) * -(-n // (2 * width)),
+                  [out._storage.buffer] + panels + [batch, m, n, k], local=1)
+
+
+def _packed_kernel(device, variant, src, out, big, width=1, panel=0):
+    """gemm.mako's pack kernel (``src`` into panels of ``out``) or packed kernel (``src``
+    panels into C of ``out``)."""
+    idx, cidx = index_types(big)
+    compute = out if variant == "pack" else src
+    return cached_kernel(device, ("gemm", variant, src, out, big, width, panel), lambda: (
+        gemm_source(DIALECTS[device.kind], src, src, compute, out, cidx, variant, width=width,
+                    panel=panel), "gemm",
+        (None, None, idx, idx, idx, idx, idx, idx, idx) if variant == "pack" else
+        (None, None, idx, None, idx, idx, idx, idx, idx)))
 
 
 def _tile_width(device, batch, m, n) -> int:
@@ -199,10 +240,13 @@ def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4):
         "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
 
 
-def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt=4) -> str:
-    """Source of the GEMM kernel for one dialect and dtype set (the template tests use it)."""
+def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt=4, width=1,
+                panel=0) -> str:
+    """Source of a GEMM kernel for one dialect and dtype set (the template tests use it):
+    ``variant`` tiled, blocked, pack (``panel`` rows a panel) or packed (vectors of
+    ``width``)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
-                  out=out, index=index, variant=variant, wpt=wpt)
+                  out=out, index=index, variant=variant, wpt=wpt, width=width, panel=panel)
 
 
 def batch_strides(x: Array, batch_shape) -> tuple:

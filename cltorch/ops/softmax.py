@@ -10,6 +10,9 @@ from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .layout import collapse
 
 _LOCAL = 256
+# The CPU variant's vectors: 32 bytes, an AVX register (PoCL's builds of 64-byte vector code
+# failed: "AVX vector argument ... without 'avx512f' enabled changes the ABI")
+CPU_VECTOR_BYTES = 32
 
 
 def softmax(x: Array, dim: int, log: bool) -> Array:
@@ -77,10 +80,13 @@ def _launch(x, dim, log, compute, out):
     group = 1 if device.cpu_like else min(_LOCAL, device.local_size,
                                           1 << max(0, (n - 1).bit_length()))
     big = x._storage.nbytes > INT32_LIMIT or out._storage.nbytes > INT32_LIMIT
-    key = ("softmax", log, x.dtype, len(sizes), big)
+    width = CPU_VECTOR_BYTES // compute.itemsize if device.cpu_like and \
+        x.dtype == compute and x._strides[dim] == 1 and out._strides[dim] == 1 else 0
+    key = ("softmax", log, x.dtype, len(sizes), big, width)
     idx, cidx = index_types(big)
     kernel, group = fitted_kernel(device, key, group, lambda fit: (
-        softmax_source(DIALECTS[device.kind], x.dtype, compute, log, len(sizes), fit, cidx),
+        softmax_source(DIALECTS[device.kind], x.dtype, compute, log, len(sizes), fit, cidx,
+                       width),
         "softmax", (None, None) + (idx,) * (5 + 3 * len(sizes))))
     m = x._numel() // n
     layout = [v for triple in zip(sizes, in_strides, out_strides) for v in triple]
@@ -88,7 +94,8 @@ def _launch(x, dim, log, compute, out):
                                       x._strides[dim], out._strides[dim]] + layout, local=group)
 
 
-def softmax_source(dialect, dtype, compute, log, kept_ndim, group_size, index) -> str:
-    """Source of the softmax kernel for one dialect (the template tests use it)."""
+def softmax_source(dialect, dtype, compute, log, kept_ndim, group_size, index, width=0) -> str:
+    """Source of the softmax kernel for one dialect (the template tests use it); ``width``
+    > 0: the CPU variant, in vectors of ``width``."""
     return render("softmax.mako", dialect, name="softmax", src=dtype, out=dtype, compute=compute,
-                  log=log, kept_ndim=kept_ndim, group_size=group_size, index=index)
+                  log=log, kept_ndim=kept_ndim, group_size=group_size, index=index, width=width)
