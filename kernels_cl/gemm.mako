@@ -172,14 +172,17 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
 % endif
 
 <%def name="pack_kernel()">
+## k may span two dims: kk = ko * kin + ki at ko * sko + ki * sk (a batch folded into k)
 KERNEL void ${name}(GLOBAL ${T}* ct_xp, GLOBAL const ${dialect.ctype(src_a)}* ct_x,
     const ${idx} ct_x_off, const ${idx} ct_x_sb, const ${idx} ct_x_sr, const ${idx} ct_x_sk,
+    const ${idx} ct_x_kin, const ${idx} ct_x_sko,
     const ${idx} ct_batch, const ${idx} ct_rows, const ${idx} ct_k)
 {
     const ${idx} ct_panels = (ct_rows + ${panel - 1}) / ${panel};
     for (${idx} ct_g = (${idx})GID(0); ct_g < ct_batch * ct_panels * ct_k; ct_g += (${idx})GLOBAL_SIZE(0)) {
-        const ${idx} ct_row0 = ct_g / ct_k % ct_panels * ${panel};
-        const ${idx} ct_at = ct_x_off + ct_g / (ct_panels * ct_k) * ct_x_sb + ct_g % ct_k * ct_x_sk;
+        const ${idx} ct_row0 = ct_g / ct_k % ct_panels * ${panel}, ct_kk = ct_g % ct_k;
+        const ${idx} ct_at = ct_x_off + ct_g / (ct_panels * ct_k) * ct_x_sb +
+            ct_kk / ct_x_kin * ct_x_sko + ct_kk % ct_x_kin * ct_x_sk;
 % for r in range(panel):
         ct_xp[ct_g * ${panel} + ${r}] = ct_row0 + ${r} < ct_rows ? ${load(src_a, "ct_x", "ct_at + (ct_row0 + %d) * ct_x_sr" % r, T)} : (${T})0;
 % endfor

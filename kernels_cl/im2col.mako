@@ -3,7 +3,17 @@
 ##           position outside the image reads ct_pad (0 for convolutions, -inf for max pools)
 ##   fold:   cols (N, C*KH*KW, OH*OW), contiguous -> image (N, C, H, W), contiguous; each pixel
 ##           sums the window positions that land on it (a gather: deterministic, no atomics)
-## Geometry arguments (same order in both): N C H W KH KW SH SW PH PW DH DW OH OW.
+##   rows    (CPU devices) unfold: one item per output row (n, c, ki, kj, oy): its OW values
+##           written in order, the index arithmetic done once a row (the item-per-value form
+##           spent PoCL 166 ms on a 3x3 unfold of 16 x 64 x 56 x 56 in its six divisions)
+##   pack    (CPU devices) a convolution's GEMM operand read straight from the image, in
+##           gemm.mako's packed layout: panels of `panel` rows, k-major, compute type, zeros
+##           past the last row and outside the image (implicit GEMM: no column matrix)
+##             positions: rows are output positions (oy, ox), k the taps (c, ki, kj), one
+##                        panel set per image (the forward's B)
+##             taps:      rows are taps, k the (image, position) pairs of the whole batch (the
+##                        weight gradient's B: one product over the batch)
+## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%
     T = dialect.ctype(dtype.compute)
@@ -21,23 +31,43 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
 % endfor
     )
 {
+% if rows:
+    const ${idx} ct_total = ct_N * ct_C * ct_KH * ct_KW * ct_OH;
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        ${idx} ct_r = ct_i;
+% else:
     const ${idx} ct_total = ct_N * ct_C * ct_KH * ct_KW * ct_OH * ct_OW;
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
         ${idx} ct_r = ct_i;
         const ${idx} ct_ox = ct_r % ct_OW; ct_r /= ct_OW;
+% endif
         const ${idx} ct_oy = ct_r % ct_OH; ct_r /= ct_OH;
         const ${idx} ct_kj = ct_r % ct_KW; ct_r /= ct_KW;
         const ${idx} ct_ki = ct_r % ct_KH; ct_r /= ct_KH;
         const ${idx} ct_c = ct_r % ct_C;
         const ${idx} ct_n = ct_r / ct_C;
         const ${idx} ct_y = ct_oy * ct_SH - ct_PH + ct_ki * ct_DH;
+% if rows:
+        const ${idx} ct_line = ct_off + ct_n * ct_sn + ct_c * ct_sc + ct_y * ct_sh;
+        const int ct_inside = ct_y >= 0 && ct_y < ct_H;
+        for (${idx} ct_ox = 0; ct_ox < ct_OW; ct_ox++) {
+            const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
+            ${T} v = ct_pad;
+            if (ct_inside && ct_x >= 0 && ct_x < ct_W)
+                v = ${load(dtype, "ct_in", "ct_line + ct_x * ct_sw", T)};
+            ${store(dtype, "ct_out", "ct_i * ct_OW + ct_ox", "v")};
+        }
+% else:
         const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
         ${T} v = ct_pad;
         if (ct_y >= 0 && ct_y < ct_H && ct_x >= 0 && ct_x < ct_W)
             v = ${load(dtype, "ct_in", "ct_off + ct_n * ct_sn + ct_c * ct_sc + ct_y * ct_sh + ct_x * ct_sw", T)};
         ${store(dtype, "ct_out", "ct_i", "v")};
+% endif
     }
 }
+% elif direction == "pack":
+${pack_kernel()}
 % else:
 KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_in
 % for g in geometry:
@@ -45,6 +75,30 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
 % endfor
     )
 {
+% if rows:
+    ## CPU devices (dtype == its compute type): an item per (n, c) plane, zeroed, then each
+    ## window tap's column rows added into it in (ki, kj) order: each pixel sums the same
+    ## values in the same order as the gather below, without its divisions (PoCL spent 80 ms
+    ## in them folding 16 x 64 x 56^2 from 3x3 windows)
+    const ${idx} ct_L = ct_OH * ct_OW, ct_HW = ct_H * ct_W;
+    for (${idx} ct_g = (${idx})GID(0); ct_g < ct_N * ct_C; ct_g += (${idx})GLOBAL_SIZE(0)) {
+        GLOBAL ${T}* ct_plane = ct_out + ct_g * ct_HW;
+        for (${idx} ct_i = 0; ct_i < ct_HW; ct_i++) ct_plane[ct_i] = 0;
+        for (${idx} ct_ki = 0; ct_ki < ct_KH; ++ct_ki) {
+            for (${idx} ct_kj = 0; ct_kj < ct_KW; ++ct_kj) {
+                GLOBAL const ${T}* ct_src = ct_in + (ct_g * ct_KH * ct_KW + ct_ki * ct_KW + ct_kj) * ct_L;
+                for (${idx} ct_oy = 0; ct_oy < ct_OH; ct_oy++) {
+                    const ${idx} ct_y = ct_oy * ct_SH - ct_PH + ct_ki * ct_DH;
+                    if (ct_y < 0 || ct_y >= ct_H) continue;
+                    for (${idx} ct_ox = 0; ct_ox < ct_OW; ct_ox++) {
+                        const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
+                        if (ct_x >= 0 && ct_x < ct_W) ct_plane[ct_y * ct_W + ct_x] += ct_src[ct_oy * ct_OW + ct_ox];
+                    }
+                }
+            }
+        }
+    }
+% else:
     const ${idx} ct_total = ct_N * ct_C * ct_H * ct_W;
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
         ${idx} ct_r = ct_i;
@@ -65,5 +119,94 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
         }
         ${store(dtype, "ct_out", "ct_i", "ct_acc")};
     }
+% endif
 }
 % endif
+
+<%def name="pack_kernel()">
+<% R, CH = panel, 64 %>\
+## An item per (set, panel, run of ${CH} k values). Each of its ${R} rows' share of the image
+## coordinates (y, x and an offset) is found once; each k adds its own share: no division or
+## wrap in the inner loop (93 ms for a 3x3 pack of 16 x 64 x 56^2 on PoCL with an item per
+## (panel, k) value and per-value coordinates, 70 with runs, 20 so).
+KERNEL void ${name}(GLOBAL ${T}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_in,
+    const ${idx} ct_off, const ${idx} ct_sn, const ${idx} ct_sc, const ${idx} ct_sh,
+    const ${idx} ct_sw
+% for g in geometry:
+    , const ${idx} ct_${g}
+% endfor
+    )
+{
+    const ${idx} ct_L = ct_OH * ct_OW, ct_taps = ct_C * ct_KH * ct_KW;
+% if rows_are == "positions":
+    const ${idx} ct_rows = ct_L, ct_k = ct_taps, ct_sets = ct_N;
+% else:
+    const ${idx} ct_rows = ct_taps, ct_k = ct_N * ct_L, ct_sets = 1;
+% endif
+    const ${idx} ct_panels = (ct_rows + ${R - 1}) / ${R}, ct_runs = (ct_k + ${CH - 1}) / ${CH};
+    for (${idx} ct_g = (${idx})GID(0); ct_g < ct_sets * ct_panels * ct_runs; ct_g += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_k0 = ct_g % ct_runs * ${CH};
+        const ${idx} ct_k1 = ct_k0 + ${CH} < ct_k ? ct_k0 + ${CH} : ct_k;
+        const ${idx} ct_panel = ct_g / ct_runs;  // (set, panel)
+        const ${idx} ct_row0 = ct_panel % ct_panels * ${R};
+        GLOBAL ${T}* ct_dst = ct_out + (ct_panel * ct_k + ct_k0) * ${R};
+        ${idx} ct_ry[${R}], ct_rx[${R}], ct_ro[${R}];  // each row's y, x and offset shares
+% if rows_are == "taps":
+        ${idx} ct_rat[${R}];  // each tap's offset from its window's corner
+% endif
+        for (int ct_j = 0; ct_j < ${R}; ct_j++) {
+            const ${idx} ct_row = ct_row0 + ct_j;
+% if rows_are == "positions":
+            ct_ry[ct_j] = ct_row / ct_OW * ct_SH - ct_PH;
+            ct_rx[ct_j] = ct_row % ct_OW * ct_SW - ct_PW;
+            ct_ro[ct_j] = ct_panel / ct_panels * ct_sn;
+% else:
+            ct_ry[ct_j] = ct_row / ct_KW % ct_KH * ct_DH;
+            ct_rx[ct_j] = ct_row % ct_KW * ct_DW;
+            ct_ro[ct_j] = ct_row / (ct_KH * ct_KW) * ct_sc;
+            ct_rat[ct_j] = ct_ro[ct_j] + ct_ry[ct_j] * ct_sh + ct_rx[ct_j] * ct_sw;
+% endif
+            ## a row past the last: a y below any image, so zeros
+            if (ct_row >= ct_rows) ct_ry[ct_j] = -(1 << 28);
+        }
+% if rows_are == "positions":
+        ## all rows real, in one output row, stepping one image column each (stride 1)
+        const int ct_run = ct_sw == 1 && ct_SW == 1 && ct_row0 + ${R} <= ct_rows &&
+            ct_row0 % ct_OW + ${R} <= ct_OW;
+% else:
+        const int ct_full = ct_row0 + ${R} <= ct_rows;  // all rows real
+% endif
+        for (${idx} ct_kk = ct_k0; ct_kk < ct_k1; ct_kk++, ct_dst += ${R}) {
+% if rows_are == "positions":
+            const ${idx} ct_ky = ct_kk / ct_KW % ct_KH * ct_DH, ct_kx = ct_kk % ct_KW * ct_DW;
+            const ${idx} ct_ko = ct_off + ct_kk / (ct_KH * ct_KW) * ct_sc;
+% else:
+            const ${idx} ct_ky = ct_kk % ct_L / ct_OW * ct_SH - ct_PH, ct_kx = ct_kk % ct_OW * ct_SW - ct_PW;
+            const ${idx} ct_ko = ct_off + ct_kk / ct_L * ct_sn;
+% endif
+% if rows_are == "positions":
+            ## the rows along one output row, reading a run of the image row inside it: a copy
+            const ${idx} ct_y0 = ct_ry[0] + ct_ky, ct_x0 = ct_rx[0] + ct_kx;
+            if (ct_run && ct_y0 >= 0 && ct_y0 < ct_H && ct_x0 >= 0 && ct_x0 + ${R} <= ct_W) {
+                GLOBAL const ${dialect.ctype(dtype)}* ct_src = ct_in + ct_ko + ct_ro[0] + ct_y0 * ct_sh + ct_x0;
+                for (int ct_j = 0; ct_j < ${R}; ct_j++) ct_dst[ct_j] = ${load(dtype, "ct_src", "ct_j", T)};
+                continue;
+            }
+% else:
+            ## a position whose whole window is inside the image: every tap's offset is fixed
+            if (ct_full && ct_ky >= 0 && ct_ky + (ct_KH - 1) * ct_DH < ct_H && ct_kx >= 0 &&
+                    ct_kx + (ct_KW - 1) * ct_DW < ct_W) {
+                const ${idx} ct_at = ct_ko + ct_ky * ct_sh + ct_kx * ct_sw;
+                for (int ct_j = 0; ct_j < ${R}; ct_j++) ct_dst[ct_j] = ${load(dtype, "ct_in", "ct_at + ct_rat[ct_j]", T)};
+                continue;
+            }
+% endif
+            for (int ct_j = 0; ct_j < ${R}; ct_j++) {
+                const ${idx} ct_y = ct_ry[ct_j] + ct_ky, ct_x = ct_rx[ct_j] + ct_kx;
+                ct_dst[ct_j] = ct_y >= 0 && ct_y < ct_H && ct_x >= 0 && ct_x < ct_W ?
+                    ${load(dtype, "ct_in", "ct_ko + ct_ro[ct_j] + ct_y * ct_sh + ct_x * ct_sw", T)} : (${T})0;
+            }
+        }
+    }
+}
+</%def>

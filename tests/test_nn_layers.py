@@ -237,6 +237,31 @@ def test_ungrouped_convolution_is_one_node_and_differentiates_twice(device):
                          atol=1e-5, rtol=1e-3)
 
 
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 2), (1, 3, 1)])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_convolution_with_whole_panels_matches_torch(device, kernel_style, stride, padding,
+                                                     dilation, dtype):
+    """A convolution big enough for a CPU device's implicit GEMM to meet every case of its
+    packing (whole and ragged panels of 16 positions and of 16 taps, output rows read as
+    runs and windows across the image's edge) and its weight gradient over the whole batch,
+    against PyTorch: output, input, weight and bias gradients."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((3, 5, 19, 23)), rng.standard_normal((7, 5, 3, 3)) * 0.3
+    b, results = rng.standard_normal(7), []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        dt = getattr(lib, dtype) if lib is cltorch else torch.float64
+        xt, wt, bt = (lib.tensor(v, dtype=dt, requires_grad=True, **kw) for v in (x, w, b))
+        out = lib.nn.functional.conv2d(xt, wt, bt, stride, padding, dilation)
+        g = np.random.default_rng(8).standard_normal(tuple(out.shape))
+        out.backward(lib.tensor(g, dtype=dt, **kw))
+        results.append([out, xt.grad, wt.grad, bt.grad])
+    for got, want in zip(*results):
+        assert got.dtype is getattr(cltorch, dtype)
+        tol = 2e-2 if dtype == "float16" else 1e-4
+        assert_close(got.float(), want.detach().numpy(), rtol=tol, atol=tol * 10)
+
+
 def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(device):
     """A window whose maximum is -inf reports its first element inside the image (PyTorch's
     index, never a padded position); overlapping windows add their gradients; one node,

@@ -136,9 +136,14 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                for backward in (False, True)
                                for affine, group, index in ((True, 256, "int"),
                                                             (False, 1, LONG))],
-           "im2col.mako": [(dt, direction, index) for dt in (D.float32, D.float64, D.float16,
-                                                             D.bfloat16)
-                           for direction in ("unfold", "fold") for index in ("int", LONG)],
+           "im2col.mako": [(dt, direction, index, rows, "") for dt in (D.float32, D.float64,
+                                                                        D.float16, D.bfloat16)
+                           for direction in ("unfold", "fold") for index in ("int", LONG)
+                           for rows in (False, True)  # CPU rows (fold: compute types only)
+                           if not rows or direction == "unfold" or dt is dt.compute] +
+                          # the CPU packs: panels of 16 positions or taps, float and half input
+                          [(dt, "pack", index, False, rows_are) for dt in (D.float32, D.float16)
+                           for index in ("int", LONG) for rows_are in ("positions", "taps")],
            "update.mako": [(rule, dt, index)
                            for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
                                         optim_rules.adam(True, False),
@@ -194,8 +199,9 @@ def _sources(dialect):
     for dt, backward, affine, group, index in SAMPLES["layer_norm.mako"]:
         yield "layer_norm", layer_norm_source(dialect, dt, dt.compute, backward, affine, affine,
                                               group, index)
-    for dt, direction, index in SAMPLES["im2col.mako"]:
-        yield direction, im2col_source(dialect, dt, direction, index)
+    for dt, direction, index, rows, rows_are in SAMPLES["im2col.mako"]:
+        yield direction, im2col_source(dialect, dt, direction, index, rows,
+                                       16 if rows_are else 0, rows_are or "positions")
     for rule, dt, index in SAMPLES["update.mako"]:
         yield rule.name, update_source(dialect, rule, dt, dt, index)
     for dt, log, kept, group, index, width in SAMPLES["softmax.mako"]:

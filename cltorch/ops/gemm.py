@@ -129,26 +129,47 @@ def _launch(a, b, out, batch, m, n, k, compute):
 
 def _launch_packed(a, b, out, batch, m, n, k, compute):
     """A CPU device's float GEMM: A packed in panels of PACKED_MR rows and B in panels of two
-    vectors' columns (gemm.mako's pack; an operand broadcast over the batch is packed once),
-    then the packed micro-kernel over them."""
-    device = a._device
+    vectors' columns (an operand broadcast over the batch is packed once), then the packed
+    micro-kernel over them."""
     width = CPU_VECTOR_BYTES // compute.itemsize
-    panels = []
-    for x, rows, row_stride, k_stride, panel in (
-            (a, m, a._strides[1], a._strides[2], PACKED_MR),
-            (b, n, b._strides[2], b._strides[1], 2 * width)):
-        copies, size = (1 if x._strides[0] == 0 else batch), -(-rows // panel) * panel * k
-        packed = empty(type(a), (copies * size,), compute, device)
-        big = max(x._storage.nbytes, packed._storage.nbytes) > INT32_LIMIT
-        kernel = _packed_kernel(device, "pack", x.dtype, compute, big, panel=panel)
-        device.launch(kernel, copies * size // panel,
-                      [packed._storage.buffer, x._storage.buffer, x._offset, x._strides[0],
-                       row_stride, k_stride, copies, rows, k], local=1)
-        panels += [packed._storage.buffer, size if copies > 1 else 0]
-    big = max(out._storage.nbytes, batch * max(panels[1], panels[3])) > INT32_LIMIT
+    b_rows = relayout(b, (batch, n, k), (b._strides[0], b._strides[2], b._strides[1]))  # B^T
+    packed_product(out, pack_operand(a, PACKED_MR, compute),
+                   pack_operand(b_rows, 2 * width, compute), batch, m, n, k)
+
+
+def packed_width(compute) -> int:
+    """Columns of a B panel for the packed CPU kernel: two vectors of the compute type."""
+    return 2 * (CPU_VECTOR_BYTES // compute.itemsize)
+
+
+def pack_operand(x: Array, panel, compute, k_split=None) -> tuple:
+    """x (batch, rows, k), strided, as gemm.mako's packed panels of ``panel`` rows, k-major,
+    in the ``compute`` type: (panels, one batch's size in elements, 0 when x is broadcast
+    over the batch, so packed once). ``k_split`` (k_inner, outer stride): k spans two dims,
+    kk = ko * k_inner + ki at ko * outer stride + ki * x's k stride (a batch folded in k)."""
+    device, (batch, rows, k), (sb, row_stride, sk) = x._device, x._shape, x._strides
+    kin, sko = k_split or (k, 0)
+    copies, size = (1 if x._strides[0] == 0 else batch), -(-rows // panel) * panel * k
+    packed = empty(type(x), (copies * size,), compute, device)
+    big = max(x._storage.nbytes, packed._storage.nbytes) > INT32_LIMIT
+    kernel = _packed_kernel(device, "pack", x.dtype, compute, big, panel=panel)
+    device.launch(kernel, copies * size // panel,
+                  [packed._storage.buffer, x._storage.buffer, x._offset, sb, row_stride, sk,
+                   kin, sko, copies, rows, k], local=1)
+    return packed, (size if copies > 1 else 0)
+
+
+def packed_product(out: Array, a_panels, b_panels, batch, m, n, k) -> None:
+    """out (batch, m, n), contiguous, = A @ B from packed panels (pack_operand's results, or
+    im2col.pack_windows'): the CPU micro-kernel, PACKED_MR x packed_width outputs an item."""
+    (a, a_size), (b, b_size) = a_panels, b_panels
+    compute, device = a.dtype, a._device
+    width = CPU_VECTOR_BYTES // compute.itemsize
+    big = max(out._storage.nbytes, a._storage.nbytes, b._storage.nbytes) > INT32_LIMIT
     kernel = _packed_kernel(device, "packed", compute, out.dtype, big, width=width)
     device.launch(kernel, batch * -(-m // PACKED_MR) * -(-n // (2 * width)),
-                  [out._storage.buffer] + panels + [batch, m, n, k], local=1)
+                  [out._storage.buffer, a._storage.buffer, a_size, b._storage.buffer, b_size,
+                   batch, m, n, k], local=1)
 
 
 def _packed_kernel(device, variant, src, out, big, width=1, panel=0):
@@ -159,7 +180,7 @@ def _packed_kernel(device, variant, src, out, big, width=1, panel=0):
     return cached_kernel(device, ("gemm", variant, src, out, big, width, panel), lambda: (
         gemm_source(DIALECTS[device.kind], src, src, compute, out, cidx, variant, width=width,
                     panel=panel), "gemm",
-        (None, None, idx, idx, idx, idx, idx, idx, idx) if variant == "pack" else
+        (None, None) + (idx,) * 9 if variant == "pack" else
         (None, None, idx, None, idx, idx, idx, idx, idx)))
 
 

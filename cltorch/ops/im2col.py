@@ -15,6 +15,9 @@ from .launch import INT32_LIMIT, cached_kernel, index_types
 from .layout import numel
 
 
+PACK_RUN = 64  # k values an item of im2col.mako's pack kernel writes (its CH)
+
+
 @dataclass(frozen=True)
 class Windows:
     """Window geometry: kernel, stride, padding, dilation (each (h, w)) and the output grid."""
@@ -51,10 +54,11 @@ def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
     if x._device.kind == "cpu":
         _unfold_numpy(x, win, pad_value, cpu_view(out))
         return out
-    kernel = _kernel(x, "unfold", out)
     device = x._device
-    device.launch(kernel, out._numel(), [out._storage.buffer, x._storage.buffer, x._offset,
-                                         *x._strides, pad_value, *win.args(n, c, h, w)])
+    kernel = _kernel(x, "unfold", out, rows=device.cpu_like)
+    device.launch(kernel, out._numel() // (win.out[1] if device.cpu_like else 1),
+                  [out._storage.buffer, x._storage.buffer, x._offset, *x._strides, pad_value,
+                   *win.args(n, c, h, w)], local=1 if device.cpu_like else None)
     return out
 
 
@@ -74,21 +78,47 @@ def fold(cols: Array, size: tuple, win: Windows) -> Array:
     if cols._device.kind == "cpu":  # no windows: zeros
         cpu_view(out)[...] = 0
         return out
-    kernel = _kernel(cols, "fold", out)
-    cols._device.launch(kernel, out._numel(), [out._storage.buffer, cols._storage.buffer,
-                                               *win.args(n, c, *size)])
+    device = cols._device
+    # a CPU device folds a plane an item (im2col.mako's rows form), in the compute type
+    planes = device.cpu_like and cols.dtype is cols.dtype.compute
+    kernel = _kernel(cols, "fold", out, rows=planes)
+    device.launch(kernel, n * c if planes else out._numel(),
+                  [out._storage.buffer, cols._storage.buffer, *win.args(n, c, *size)],
+                  local=1 if planes else None)
     return out
 
 
-def _kernel(x, direction, out):
+def _kernel(x, direction, out, rows=False):
     device = x._device
     big = max(x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
     idx, cidx = index_types(big)
     head = (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy) \
         if direction == "unfold" else (None, None)
-    return cached_kernel(device, ("im2col", direction, x.dtype, big), lambda: (
-        im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx), direction,
+    return cached_kernel(device, ("im2col", direction, x.dtype, big, rows), lambda: (
+        im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows), direction,
         head + (idx,) * 14))
+
+
+def pack_windows(x: Array, win: Windows, panel: int, rows_are: str) -> tuple:
+    """x's windows as a CPU GEMM operand (gemm.packed_product's layout, the compute type):
+    panels of ``panel`` output positions over the taps, one set per image ("positions"), or
+    of ``panel`` taps over the (image, position) pairs of the whole batch ("taps"). Returns
+    (the panels, one set's size in elements, or 0 for "taps")."""
+    n, c, h, w = x._shape
+    device, compute = x._device, x.dtype.compute
+    positions, taps = win.out[0] * win.out[1], c * win.kernel[0] * win.kernel[1]
+    rows, k, sets = (positions, taps, n) if rows_are == "positions" else (taps, n * positions, 1)
+    size = -(-rows // panel) * panel * k
+    packed = empty(type(x), (sets * size,), compute, device)
+    big = max(x._storage.nbytes, packed._storage.nbytes) > INT32_LIMIT
+    idx, cidx = index_types(big)
+    kernel = cached_kernel(device, ("im2col", "pack", x.dtype, big, panel, rows_are), lambda: (
+        im2col_source(DIALECTS[device.kind], x.dtype, "pack", cidx, panel=panel,
+                      rows_are=rows_are), "pack", (None, None) + (idx,) * 19))
+    device.launch(kernel, sets * -(-rows // panel) * -(-k // PACK_RUN),
+                  [packed._storage.buffer, x._storage.buffer, x._offset, *x._strides,
+                   *win.args(n, c, h, w)], local=1)
+    return packed, (size if sets > 1 else 0)
 
 
 def _valid(out, stride, pad, offset, size):
@@ -99,27 +129,71 @@ def _valid(out, stride, pad, offset, size):
     return first, last + 1
 
 
-def conv_grads(g: Array, weight: Array, cols: Array, win: Windows, size, wanted) -> tuple:
+def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None) -> tuple:
     """A convolution's input, weight and bias gradients (those ``wanted``), no graph, from its
     contiguous output gradient ``g`` (N, O, ...), weight (O, C, KH, KW) and input columns
-    ``cols`` (N, C*K, L): W^T g folded back to the image, the sum over images of g cols^T
-    (made in the weight's shape, so AccumulateGrad keeps it without a copy), g's sums."""
-    n, o, ck, length = g._shape[0], weight._shape[0], cols._shape[1], cols._shape[2]
+    ``cols`` (N, C*K, L), or None after conv_implicit (then the input ``x``): W^T g folded
+    back to the image, the sum over images of g cols^T (made in the weight's shape, so
+    AccumulateGrad keeps it without a copy), g's sums."""
+    n, o = g._shape[0], weight._shape[0]
     if g._device.kind == "cpu":
         return _conv_grads_numpy(g, weight, cols, win, size, wanted)
     from .gemm import bmm
     from .reduce import reduce
+    ck, length = weight._numel() // o, win.out[0] * win.out[1]
     g3 = relayout(g, (n, o, length))
     d_x = d_w = d_b = None
     if wanted[0]:
         d_cols = bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)
         d_x = fold(d_cols, size, win)
-    if wanted[1]:
+    if wanted[1] and cols is None:
+        d_w = _implicit_weight_grad(g3, weight, x, win)
+    elif wanted[1]:
         per_image = bmm(g3, relayout(cols, (n, length, ck), (ck * length, 1, length)))
         d_w = relayout(reduce("sum", per_image, 0), weight._shape)
     if wanted[2]:
         d_b = reduce("sum", g3, (0, 2))
     return d_x, d_w, d_b
+
+
+def implicit(x: Array) -> bool:
+    """Whether a convolution of ``x`` runs as an implicit GEMM (conv_implicit): on a CPU
+    device, for floats (the packed CPU GEMM's types)."""
+    return x._device.cpu_like and x.dtype.category == 2
+
+
+def conv_implicit(x: Array, weight: Array, win: Windows, bias=None) -> Array:
+    """out (N, O, L) = weight (O, C*K) @ x's windows, per image, on a CPU device: the weight
+    packed once, x's windows packed straight from the image (pack_windows), no column
+    matrix; ``bias`` laid out over (1, O, 1) added after."""
+    from . import gemm
+    n, o = x._shape[0], weight._shape[0]
+    ck, length, compute = weight._numel() // o, win.out[0] * win.out[1], x.dtype.compute
+    out = empty(type(x), (n, o, length), x.dtype, x._device)
+    if out._numel():
+        gemm.packed_product(
+            out, gemm.pack_operand(relayout(weight, (1, o, ck), (0, ck, 1)), gemm.PACKED_MR,
+                                   compute),
+            pack_windows(x, win, gemm.packed_width(compute), "positions"), n, o, length, ck)
+        if bias is not None:
+            from .pointwise import apply
+            apply("add", [out, bias, 1], out=out, inplace=True)
+    return out
+
+
+def _implicit_weight_grad(g3, weight, x, win):
+    """sum over images of g (O, L) @ windows (L, C*K) as one product over the batch: g's
+    panels with the images folded into k, x's windows packed with taps as rows."""
+    from . import gemm
+    n, o, length = g3._shape
+    ck, compute = weight._numel() // o, g3.dtype.compute
+    d_w = empty(type(g3), weight._shape, weight.dtype, g3._device)
+    gemm.packed_product(
+        relayout(d_w, (1, o, ck)),
+        gemm.pack_operand(relayout(g3, (1, o, n * length), (0, length, 1)), gemm.PACKED_MR,
+                          compute, k_split=(length, o * length)),
+        pack_windows(x, win, gemm.packed_width(compute), "taps"), 1, o, ck, n * length)
+    return d_w
 
 
 def _conv_grads_numpy(g, weight, cols, win, size, wanted):
@@ -358,7 +432,10 @@ def _fold_values(values, n, size, win):
     return acc
 
 
-def im2col_source(dialect, dtype, direction, index) -> str:
-    """Source of the unfold or fold kernel for one dialect (the template tests use it)."""
+def im2col_source(dialect, dtype, direction, index, rows=False, panel=0,
+                  rows_are="positions") -> str:
+    """Source of the unfold, fold or pack kernel for one dialect (the template tests use it);
+    rows: unfold's CPU form, an item per output row; pack: panels of ``panel`` rows that are
+    output positions or taps (``rows_are``)."""
     return render("im2col.mako", dialect, name=direction, dtype=dtype, direction=direction,
-                  index=index)
+                  index=index, rows=rows, panel=panel, rows_are=rows_are)

@@ -156,12 +156,15 @@ def _conv_node(x, weight, bias, win, out_shape):
     made in their parameters' shapes (so that AccumulateGrad keeps them without a copy)."""
     n, o = x._shape[0], weight._shape[0]
     with no_grad():
-        cols = im2col.unfold(x, win, 0.0)                          # (N, C*K, L)
-        ck, length = cols._shape[1:]
         w = weight.contiguous()
-        out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols,     # (N, O, L)
-                       None if bias is None else relayout(bias, (1, o, 1),
-                                                          (0, bias._strides[0], 0)))
+        ck = w._numel() // o
+        bias_view = None if bias is None else relayout(bias, (1, o, 1), (0, bias._strides[0], 0))
+        if im2col.implicit(x):  # a CPU device: panels straight from the image, no columns
+            cols, out = None, im2col.conv_implicit(x, w, win, bias_view)
+        else:
+            cols = im2col.unfold(x, win, 0.0)                          # (N, C*K, L)
+            out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols, bias_view)  # (N, O, L)
+    length = out._shape[2]
     out = relayout(out, (n, o) + tuple(out_shape))
     size = x._shape[2:]
 
@@ -170,7 +173,7 @@ def _conv_node(x, weight, bias, win, out_shape):
 
     def direct(g, x, weight, cols):
         grads = im2col.conv_grads(g.contiguous(), weight.contiguous(), cols, win, size,
-                                  wanted(x, weight))
+                                  wanted(x, weight), x)
         return grads[:3 if bias is not None else 2]
 
     def backward(g, x, weight, cols):
