@@ -9,26 +9,7 @@
 ##               in scalars (the CUDA dialect has no OpenCL vectors; CPUs run OpenCL).
 <%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%!
-def vtype(T, width):
-    return T if width <= 1 else "%s%d" % (T, width)
-
-def vload(width, p):
-    return "(*(%s))" % p if width == 1 else "vload%d(0, %s)" % (width, p)
-
-def vstore(width, v, p):
-    return "*(%s) = %s" % (p, v) if width == 1 else "vstore%d(%s, 0, %s)" % (width, v, p)
-
-def fold_lanes(T, v, width, op):
-    """(C statements, the name holding the result): vector v's lanes combined by op (of two
-    C expressions), halving it."""
-    lines, name = [], v
-    while width > 1:
-        width //= 2
-        half = "%s%d" % (v, width)
-        lines.append("const %s %s = %s;" % (vtype(T, width), half,
-                                            op("%s.lo" % name, "%s.hi" % name)))
-        name = half
-    return " ".join(lines), name
+from cltorch.codegen.vectors import vtype, vdecl, vload, vstore, vmax, fold_lanes
 %>
 <%namespace file="_math.mako" import="helpers"/>
 <%
@@ -42,6 +23,9 @@ def fold_lanes(T, v, width, op):
 %>
 ${prelude(compute.name == "float64")}
 ${helpers(T, True)}
+% if W:
+${vdecl(T, W, src.itemsize)}
+% endif
 ## Combine `var` across the work-group; every work-item ends with the result in `var`.
 <%def name="group_reduce(var, combine)">
         ct_sh[ct_lid] = ${var};
@@ -113,10 +97,10 @@ ${group_reduce("ct_total", "a + b")}
                           range(kept_ndim))}
         GLOBAL const ${T}* ct_x = ct_in + ct_ibase;
         GLOBAL ${T}* ct_y = ct_out + ct_obase;
-        ## fmax skips NaN where ct_max keeps it: a NaN still makes its line's sum NaN
+        ## the max skips NaN where ct_max keeps it: a NaN still makes its line's sum NaN
         ${V} ct_tops = (${V})(-INFINITY);
         ${idx} ct_r = 0;
-        for (; ct_r + ${W} <= ct_n; ct_r += ${W}) ct_tops = fmax(ct_tops, ${vload(W, "ct_x + ct_r")});
+        for (; ct_r + ${W} <= ct_n; ct_r += ${W}) { const ${V} ct_v = ${vload(W, "ct_x + ct_r")}; ct_tops = ${vmax("ct_v", "ct_tops")}; }
 <% folded, name = fold_lanes(T, "ct_tops", W, lambda a, b: "fmax(%s, %s)" % (a, b)) %>\
         ${folded}
         ${T} ct_top = ${name};

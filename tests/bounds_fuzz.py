@@ -196,6 +196,23 @@ def normalisation(rng, device):
     compare("layer_norm forward and backward", *run_both(step, x, w, b), dtype)
 
 
+def losses(rng, device):
+    """Cross entropy over class-index targets (its fused kernels) forward and backward, some
+    targets ignored, rows of up to 300 classes."""
+    dtype = str(rng.choice(("float32", "float16")))
+    rows, classes = int(rng.integers(1, 9)), int(rng.integers(1, 300))
+    x = Pair(rng, device, (rows, classes), dtype, grad=True)
+    target = rng.integers(0, classes, rows)
+    target[rng.random(rows) < 0.2] = -100
+    reduction = str(rng.choice(("mean", "sum", "none")))
+
+    def step(x):
+        loss = F.cross_entropy(x, cltorch.tensor(target, device=x.device), reduction=reduction)
+        (loss * loss).sum().backward()
+        return [loss, x.grad]
+    compare("cross_entropy forward and backward", *run_both(step, x), dtype)
+
+
 def recurrent(rng, device):
     """A sequence node (LSTM, GRU or RNN, maybe bidirectional) forward and backward."""
     mode = str(rng.choice(("LSTM", "GRU", "RNN")))
@@ -303,8 +320,8 @@ def long_lines(rng, device):
 
 
 FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,
-                                    normalisation, recurrent, indexing, optimizers, checks,
-                                    long_lines)}
+                                    normalisation, losses, recurrent, indexing, optimizers,
+                                    checks, long_lines)}
 
 
 def main(device, seed, rounds):

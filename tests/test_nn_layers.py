@@ -431,6 +431,51 @@ def test_cross_entropy_low_precision_and_all_ignored(device, dtype):
         assert_close(grad, want_grad.numpy(), rtol=1e-2, atol=1e-2)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("classes", [1, 13, 1000])
+def test_fused_cross_entropy_rows_match_pytorch(device, kernel_style, reduction, classes):
+    """The fused rows (one kernel forward, one backward, one node named as PyTorch's top
+    node): loss and gradient against PyTorch in float64, logits read from a slice that
+    starts past its storage's start, an ignored target; then first and second derivatives
+    through the differentiable backward."""
+    torch = pytest.importorskip("torch")
+    needs_fp64(device)
+    rng = np.random.default_rng(classes)
+    x = rng.standard_normal((9, classes)) * 4
+    targets = rng.integers(0, classes, 9)
+    targets[2] = -100
+    g = rng.standard_normal((9,) if reduction == "none" else ())
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        whole = lib.tensor(np.concatenate([x, x]), dtype=lib.float64, requires_grad=True, **kw)
+        loss = lib.nn.functional.cross_entropy(whole[9:], lib.tensor(targets, **kw),
+                                               reduction=reduction)
+        loss.backward(lib.tensor(g, dtype=lib.float64, **kw))
+        results.append((loss, whole.grad, loss.grad_fn.name()))
+    (loss, grad, name), (want_loss, want_grad, want_name) = results
+    assert name == want_name == "NllLossBackward0"
+    assert_close(loss, want_loss.detach().numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(grad, want_grad.numpy(), rtol=1e-10, atol=1e-10)
+
+    def twice(lib, kw):
+        xt = lib.tensor(x, dtype=lib.float64, requires_grad=True, **kw)
+        loss = lib.nn.functional.cross_entropy(xt, lib.tensor(targets, **kw),
+                                               reduction=reduction)
+        (gx,) = lib.autograd.grad((loss * loss).sum(), xt, create_graph=True)
+        (gx * gx).sum().backward()
+        return gx, xt.grad
+    for got, want in zip(twice(cltorch, {"device": device}), twice(torch, {})):
+        assert_close(got, want.detach().numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_fused_cross_entropy_checks_its_targets(device):
+    """A target outside [0, C) that is not ignore_index: PyTorch's IndexError (at the next
+    sync on an accelerator), not a read outside the row."""
+    x = cltorch.zeros(3, 4, device=device, requires_grad=True)
+    with pytest.raises(IndexError, match="Target 4 is out of bounds."):
+        cltorch.nn.functional.cross_entropy(x, cltorch.tensor([0, 4, 1], device=device)).item()
+
+
 @pytest.mark.parametrize("shape,normalized,affine,dtype", [
     ((4, 7, 33), (33,), "both", "float32"), ((3, 5, 6), (5, 6), "weight", "float32"),
     ((2, 300), (300,), "none", "float32"), ((6, 1000), (1000,), "both", "float16"),

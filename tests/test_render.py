@@ -27,6 +27,7 @@ from cltorch.ops.scan import SCANS, scan_source
 from cltorch.ops.search import search_source
 from cltorch.ops.scatter import scatter_source
 from cltorch.ops.softmax import softmax_source
+from cltorch.ops.cross_entropy import cross_entropy_source
 from cltorch.ops.sort import sort_source
 
 LONG = index_types(True)[1]  # the 64-bit index type the ops use
@@ -136,6 +137,11 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                for backward in (False, True)
                                for affine, group, index in ((True, 256, "int"),
                                                             (False, 1, LONG))],
+           "cross_entropy.mako": [(dt, backward, group, index, width)
+                                  for dt in (D.float32, D.float64, D.float16, D.bfloat16)
+                                  for backward in (False, True)
+                                  for group, index, width in ((256, "int", 0), (1, LONG, 0),
+                                                              (1, "int", 32 // dt.itemsize))],
            "im2col.mako": [(dt, direction, index, rows, "") for dt in (D.float32, D.float64,
                                                                         D.float16, D.bfloat16)
                            for direction in ("unfold", "fold") for index in ("int", LONG)
@@ -204,6 +210,9 @@ def _sources(dialect):
                                        16 if rows_are else 0, rows_are or "positions")
     for rule, dt, index in SAMPLES["update.mako"]:
         yield rule.name, update_source(dialect, rule, dt, dt, index)
+    for dt, backward, group, index, width in SAMPLES["cross_entropy.mako"]:
+        width = min(width, 1) if dialect.name == "cuda" else width
+        yield "cross_entropy", cross_entropy_source(dialect, dt, backward, group, index, width)
     for dt, log, kept, group, index, width in SAMPLES["softmax.mako"]:
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index, width)

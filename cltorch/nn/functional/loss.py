@@ -11,7 +11,7 @@ from ... import dtypes
 from ...api.pointwise import FUNCTIONS
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import record
-from ...ops import gather as gather_op, scatter as scatter_op
+from ...ops import cross_entropy as ce_op, gather as gather_op, scatter as scatter_op
 from ...ops.array import adopt_values, cpu_view, quietly
 from ...ops.check import check_values
 from ...api.softmax import log_softmax
@@ -191,6 +191,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if _fused_rows(input, target, weight, label_smoothing, reduction):
+        return _fused_cross_entropy(input, target, ignore_index, reduction)
     dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, dim)
     classes = input.shape[dim]
@@ -227,6 +229,48 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     elif not dim:
         smooth = smooth.squeeze(0)
     return (1 - label_smoothing) * nll + label_smoothing / classes * smooth
+
+
+def _fused_rows(input, target, weight, label_smoothing, reduction) -> bool:
+    """The fused kernels (ops/cross_entropy.py) take (N, C) floating logits on a kernel device
+    against (N,) class indices on it, without class weights or label smoothing; anything else
+    goes the composed way (and its errors)."""
+    return (weight is None and not label_smoothing and input.ndim == 2 and target.ndim == 1
+            and input.dtype.category == 2 and target.dtype.category == 1
+            and input._storage.device.kind != "cpu" and target.device == input.device
+            and target.shape[0] == input.shape[0] and reduction in ("none", "sum", "mean"))
+
+
+def _fused_cross_entropy(input, target, ignore_index, reduction):
+    """cross_entropy of (N, C) rows: the rows' losses in one kernel (plus the target check and
+    the reduction), the input gradient in one, as one autograd node (PyTorch's top node,
+    NllLossBackward0). 'mean' divides by the count of targets not ignored (all ignored: 0 / 0,
+    NaN, with a zero gradient, as in PyTorch)."""
+    x, t = input.contiguous(), target.long().contiguous()
+    with no_grad():
+        kept = t != ignore_index
+        check_values(t.masked_fill(kept.logical_not(), 0), 0, input.shape[1] - 1, IndexError,
+                     _BOUNDS)
+        rows, lse = ce_op.cross_entropy_rows(x, t, ignore_index)
+        valid = kept.to(lse.dtype)
+        total = valid.sum() if reduction == "mean" else None
+        loss = rows if reduction == "none" else rows.sum()
+        if total is not None:  # in the compute type, the result in the input's
+            loss = (loss.to(lse.dtype) / total).to(input.dtype)
+
+    def scale(g, valid):  # each row's share of the output gradient, 0 where ignored
+        s = valid * g.to(valid.dtype)
+        return s if total is None else s / total.clamp_min(1)
+
+    def direct(g, x, t, lse, valid):
+        return (ce_op.cross_entropy_rows_backward(x, t, lse, scale(g, valid), ignore_index),)
+
+    def differentiable(g, x, t, lse, valid):  # softmax minus the one-hot targets, graph ops
+        hot = x.new_zeros(x.shape).scatter(1, t.masked_fill(valid == 0, 0).unsqueeze(1),
+                                           valid.to(x.dtype).unsqueeze(1))
+        return ((x.softmax(1) - hot) * scale(g, valid).to(x.dtype).unsqueeze(1),)
+    return record(loss, "NllLossBackward0", (input,), differentiable, saved=(x, t, lse, valid),
+                  direct=direct)
 
 
 @autocast_op(FLOAT32)

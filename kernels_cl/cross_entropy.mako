@@ -1,0 +1,117 @@
+## Cross entropy of the rows of a contiguous (m, n) matrix of logits against class indices,
+## fused (log_softmax and NLL in one kernel): one work-group per row (one work-item on a CPU
+## device, group_size 1, sweeping in vectors of `width` as softmax.mako's CPU variant does).
+##   backward False: loss[r] = valid ? lse - x[r, t] : 0 and lse[r] = max + log(sum exp(x - max))
+##                   (kept for the backward), t = target[r], valid = t != ignore (an out-of-range
+##                   t reads a clamped column: ops/check.py reports it)
+##   x, target: contiguous from their offsets; lse, scale and the outputs from 0
+##   backward True:  dx[r, c] = scale[r] * (exp(x[r, c] - lse[r]) - (c == t)), the scale being
+##                   the output gradient over the count for 'mean', 0 where ignored
+<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_math.mako" import="helpers"/>
+<%!
+from cltorch.codegen.vectors import vtype, vdecl, vload, vstore, vmax, fold_lanes
+%>
+<%
+    T = dialect.ctype(compute)
+    idx = index
+    G, W = group_size, width
+    V = vtype(T, W)
+    i64 = dialect.int64
+%>
+${prelude(compute.name == "float64" or src.name == "float64")}
+${helpers(T, True)}
+% if W:
+${vdecl(T, W, src.itemsize)}
+% endif
+## Combine `var` across the work-group; every work-item ends with the result in `var`.
+<%def name="group_reduce(var, combine)">
+% if G > 1:
+        ct_sh[ct_lid] = ${var};
+        BARRIER;
+% for step in [2 ** i for i in reversed(range(G.bit_length() - 1))]:
+        if (ct_lid < ${step}) {
+            const ${T} a = ct_sh[ct_lid]; const ${T} b = ct_sh[ct_lid + ${step}];
+            ct_sh[ct_lid] = ${combine};
+        }
+        BARRIER;
+% endfor
+        ${var} = ct_sh[0];
+        BARRIER;
+% endif
+</%def>
+<%def name="x_at(i)">${load(src, "ct_x", "ct_row + " + i, T)}</%def>
+
+KERNEL void ${name}(GLOBAL ${dialect.ctype(src)}* ct_out, GLOBAL ${T}* ct_lse,
+    GLOBAL const ${dialect.ctype(src)}* ct_x, const ${idx} ct_x_off,
+    GLOBAL const ${i64}* ct_target, const ${idx} ct_t_off, GLOBAL const ${T}* ct_scale,
+    const ${i64} ct_ignore, const ${idx} ct_m, const ${idx} ct_n)
+{
+% if G > 1:
+    LOCAL ${T} ct_sh[${G}];
+    const ${idx} ct_lid = (${idx})LID(0);
+    const ${idx} ct_first = (${idx})GROUP_ID(0), ct_step = (${idx})NUM_GROUPS(0);
+% else:
+    const ${idx} ct_lid = 0;
+    const ${idx} ct_first = (${idx})GID(0), ct_step = (${idx})GLOBAL_SIZE(0);
+% endif
+    for (${idx} ct_g = ct_first; ct_g < ct_m; ct_g += ct_step) {
+        const ${idx} ct_row = ct_x_off + ct_g * ct_n, ct_orow = ct_g * ct_n;
+        const ${i64} ct_t = ct_target[ct_t_off + ct_g];
+        const ${idx} ct_tc = ct_t < 0 ? 0 : (ct_t >= ct_n ? ct_n - 1 : (${idx})ct_t);
+% if backward:
+        const ${T} ct_shift = ct_lse[ct_g], ct_s = ct_scale[ct_g];
+% if W:
+<% assert G == 1 %>\
+        ${idx} ct_r = 0;
+% if W > 1 and src.name == compute.name:
+        for (; ct_r + ${W} <= ct_n; ct_r += ${W})
+            ${vstore(W, "ct_s * exp(" + vload(W, "ct_x + ct_row + ct_r") + " - ct_shift)", "ct_out + ct_orow + ct_r")};
+% endif
+        for (; ct_r < ct_n; ct_r++)
+            { const ${T} ct_v = ${x_at("ct_r")}; ${store(src, "ct_out", "ct_orow + ct_r", "ct_s * exp(ct_v - ct_shift)")}; }
+        ## the target's column: the same formula's other branch
+        if (ct_t != ct_ignore) {
+            const ${T} ct_v = ${x_at("ct_tc")};
+            ${store(src, "ct_out", "ct_orow + ct_tc", "ct_s * (exp(ct_v - ct_shift) - (" + T + ")1)")};
+        }
+% else:
+        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) {
+            const ${T} ct_p = exp(${x_at("ct_r")} - ct_shift);
+            ${store(src, "ct_out", "ct_orow + ct_r", "ct_s * (ct_r == ct_tc && ct_t != ct_ignore ? ct_p - (" + T + ")1 : ct_p)")};
+        }
+% endif
+% else:
+% if W > 1 and src.name == compute.name:
+        ## the max skips NaN where ct_max keeps it: a NaN still makes the row's sum NaN
+        ${V} ct_tops = (${V})(-INFINITY);
+        ${idx} ct_r = 0;
+        for (; ct_r + ${W} <= ct_n; ct_r += ${W}) { const ${V} ct_v = ${vload(W, "ct_x + ct_row + ct_r")}; ct_tops = ${vmax("ct_v", "ct_tops")}; }
+<% folded, top = fold_lanes(T, "ct_tops", W, lambda a, b: "fmax(%s, %s)" % (a, b)) %>\
+        ${folded}
+        ${T} ct_top = ${top};
+        for (; ct_r < ct_n; ct_r++) ct_top = fmax(ct_top, ct_x[ct_row + ct_r]);
+        ${V} ct_totals = (${V})0;
+        for (ct_r = 0; ct_r + ${W} <= ct_n; ct_r += ${W})
+            ct_totals += exp(${vload(W, "ct_x + ct_row + ct_r")} - ct_top);
+<% folded, total = fold_lanes(T, "ct_totals", W, lambda a, b: "%s + %s" % (a, b)) %>\
+        ${folded}
+        ${T} ct_total = ${total};
+        for (; ct_r < ct_n; ct_r++) ct_total += exp(ct_x[ct_row + ct_r] - ct_top);
+% else:
+        ${T} ct_top = -(${T})INFINITY;
+        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) ct_top = ct_max(ct_top, ${x_at("ct_r")});
+${group_reduce("ct_top", "ct_max(a, b)")}
+        ${T} ct_total = 0;
+        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) ct_total += exp(${x_at("ct_r")} - ct_top);
+${group_reduce("ct_total", "a + b")}
+% endif
+        if (ct_lid == 0) {
+            const ${T} ct_l = ct_top + log(ct_total);
+            ct_lse[ct_g] = ct_l;
+            const ${T} ct_v = ${x_at("ct_tc")};
+            ${store(src, "ct_out", "ct_g", "ct_t != ct_ignore ? ct_l - ct_v : (" + T + ")0")};
+        }
+% endif
+    }
+}
