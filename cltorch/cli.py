@@ -1,6 +1,6 @@
 """``cltorch devices`` lists every backend and device; ``cltorch doctor`` self-tests them;
 ``cltorch run script.py`` runs a PyTorch program on cltorch; ``cltorch bench`` benchmarks
-(``cltorch/bench``)."""
+(``cltorch/bench``); ``cltorch tune`` tunes the GEMM kernels (``cltorch/ops/tuning.py``)."""
 from __future__ import annotations
 
 import argparse
@@ -215,13 +215,43 @@ def main(argv=None) -> int:
                             "the main job and the benchmark models on every accelerator; "
                             "bundle (developers, in the source tree): record the main job's "
                             "kernel bundle on a CPU OpenCL device")
+    tune = sub.add_parser("tune", help="measure the GEMM kernels' parameters on each device "
+                                       "and keep the fastest (a tuning database beside the "
+                                       "kernel cache)")
+    tune.add_argument("--device", action="append",
+                      help="a device to tune (repeatable; default: every OpenCL and CUDA one)")
+    tune.add_argument("--dtype", action="append", choices=("float32", "float64"),
+                      help="a dtype to tune (repeatable; default: float32)")
+    tune.add_argument("--quick", action="store_true",
+                      help="small products: seconds instead of minutes, a rougher choice")
     args = parser.parse_args(argv)
+    if args.command == "tune":
+        return tune_devices(args.device, args.dtype or ["float32"], args.quick)
     if args.command == "devices":
         return devices(args.json)
     if args.command == "cache":
         from .kernel_cache import main as cache_command
         return cache_command(args.action)
     return doctor()
+
+
+def tune_devices(names, dtype_names, quick) -> int:
+    """``cltorch tune``: gemm.tune on each device, then what it chose and measured."""
+    from .ops import gemm, tuning
+    devices = [registry.get(name) for name in names] if names else \
+        [d for d in registry.all_devices() if d.kind != "cpu"]
+    if not devices:
+        print("cltorch tune: no OpenCL or CUDA device (the cpu backend runs NumPy's GEMM)")
+        return 1
+    for device in devices:
+        wanted = tuple(d for d in dtype_names if d != "float64" or device.supports_fp64)
+        results = gemm.tune(device, wanted, quick)
+        print(f"{device.name} ({tuning.device_key(device)}):")
+        for key, (params, times) in results.items():
+            measured = ", ".join(f"{v}: {t * 1e3:.2f} ms" for v, t in times.items())
+            print(f"  {key:14s} {params}   ({measured})")
+    print(f"stored in {tuning.database_path()}")
+    return 0
 
 
 if __name__ == "__main__":

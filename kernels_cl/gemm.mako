@@ -12,8 +12,8 @@
 ##   pack     (CPU devices, before `packed`) copies `panel` rows of a strided matrix at a time
 ##            into a panel, k-major: Xp[b][p][kk][r] = X[b, p * panel + r, kk], in the compute
 ##            type, zeros past the last row (B is packed as B^T's rows)
-##   packed   (CPU devices, float) each item computes an MR x NR block of C (NR = 2 vectors of
-##            `width`) from one panel of A and one of B: per k, two aligned vector loads of B,
+##   packed   (CPU devices, float) each item computes an MR x NR block of C (MR = `mr`, tuned;
+##            NR = 2 vectors of `width`) from one panel of A and one of B: per k, two aligned vector loads of B,
 ##            MR scalars of A broadcast, 2 MR multiply-adds in registers (a BLIS micro-kernel:
 ##            12 + 3 AVX registers of 16). Both panels are read in order, so the k loop walks
 ##            memory contiguously whatever the operands' strides: on PoCL 3 (one thread) 83
@@ -29,7 +29,7 @@
     TILE = WG * WPT
     PAD = 1
     BLOCK = 8
-    MR, W = 6, width
+    MR, W = mr, width
     NR = 2 * W
     V = T if W == 1 else "%s%d" % (T, W)
     fp64 = "float64" in (compute.name, out.name, src_a.name, src_b.name)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import config
+import time
+
+from .. import config, dtypes
+from . import tuning
 from ..codegen import DIALECTS, render
 from .launch import INT32_LIMIT, cached_kernel, fitted_kernel, index_types
-from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly,
-                    relayout)
+from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty,
+                    from_numpy_values, quietly, relayout)
 from .layout import collapse
 
 TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
 TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
-PACKED_MR = 6  # rows of A per panel of the packed CPU kernel: gemm.mako's MR
 CPU_VECTOR_BYTES = 32  # the packed CPU kernel's vectors: an AVX register (see softmax.py)
 
 
@@ -110,7 +112,7 @@ def _launch(a, b, out, batch, m, n, k, compute):
         return
     operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,
                 *b._strides, batch, m, n, k]
-    wpt = _tile_width(device, batch, m, n)
+    wpt = 4 if device.cpu_like else _tile_width(device, compute, batch, m, n)
     tile, tk = 16 * wpt, TILED_TK[wpt]
     # the tiled kernel needs work-groups of GROUP items and two padded TK x TILE tiles
     if not device.cpu_like and device.local_size >= GROUP and \
@@ -128,13 +130,18 @@ def _launch(a, b, out, batch, m, n, k, compute):
 
 
 def _launch_packed(a, b, out, batch, m, n, k, compute):
-    """A CPU device's float GEMM: A packed in panels of PACKED_MR rows and B in panels of two
+    """A CPU device's float GEMM: A packed in panels of packed_rows rows and B in panels of two
     vectors' columns (an operand broadcast over the batch is packed once), then the packed
     micro-kernel over them."""
     width = CPU_VECTOR_BYTES // compute.itemsize
     b_rows = relayout(b, (batch, n, k), (b._strides[0], b._strides[2], b._strides[1]))  # B^T
-    packed_product(out, pack_operand(a, PACKED_MR, compute),
+    packed_product(out, pack_operand(a, packed_rows(a._device, compute, m, n), compute),
                    pack_operand(b_rows, 2 * width, compute), batch, m, n, k)
+
+
+def packed_rows(device, compute, m, n) -> int:
+    """Rows of an A panel for the packed CPU kernel (its ``mr``): tuned, per shape class."""
+    return tuning.gemm_params(device, compute, m, n)["mr"]
 
 
 def packed_width(compute) -> int:
@@ -145,8 +152,9 @@ def packed_width(compute) -> int:
 def pack_operand(x: Array, panel, compute, k_split=None) -> tuple:
     """x (batch, rows, k), strided, as gemm.mako's packed panels of ``panel`` rows, k-major,
     in the ``compute`` type: (panels, one batch's size in elements, 0 when x is broadcast
-    over the batch, so packed once). ``k_split`` (k_inner, outer stride): k spans two dims,
-    kk = ko * k_inner + ki at ko * outer stride + ki * x's k stride (a batch folded in k)."""
+    over the batch, so packed once; ``panel``). ``k_split`` (k_inner, outer stride): k spans
+    two dims, kk = ko * k_inner + ki at ko * outer stride + ki * x's k stride (a batch
+    folded in k)."""
     device, (batch, rows, k), (sb, row_stride, sk) = x._device, x._shape, x._strides
     kin, sko = k_split or (k, 0)
     copies, size = (1 if x._strides[0] == 0 else batch), -(-rows // panel) * panel * k
@@ -156,46 +164,47 @@ def pack_operand(x: Array, panel, compute, k_split=None) -> tuple:
     device.launch(kernel, copies * size // panel,
                   [packed._storage.buffer, x._storage.buffer, x._offset, sb, row_stride, sk,
                    kin, sko, copies, rows, k], local=1)
-    return packed, (size if copies > 1 else 0)
+    return packed, (size if copies > 1 else 0), panel
 
 
 def packed_product(out: Array, a_panels, b_panels, batch, m, n, k) -> None:
     """out (batch, m, n), contiguous, = A @ B from packed panels (pack_operand's results, or
-    im2col.pack_windows'): the CPU micro-kernel, PACKED_MR x packed_width outputs an item."""
-    (a, a_size), (b, b_size) = a_panels, b_panels
+    im2col.pack_windows'): the CPU micro-kernel, A's panel rows x packed_width outputs an
+    item."""
+    (a, a_size, mr), (b, b_size, _) = a_panels, b_panels
     compute, device = a.dtype, a._device
     width = CPU_VECTOR_BYTES // compute.itemsize
     big = max(out._storage.nbytes, a._storage.nbytes, b._storage.nbytes) > INT32_LIMIT
-    kernel = _packed_kernel(device, "packed", compute, out.dtype, big, width=width)
-    device.launch(kernel, batch * -(-m // PACKED_MR) * -(-n // (2 * width)),
+    kernel = _packed_kernel(device, "packed", compute, out.dtype, big, width=width, mr=mr)
+    device.launch(kernel, batch * -(-m // mr) * -(-n // (2 * width)),
                   [out._storage.buffer, a._storage.buffer, a_size, b._storage.buffer, b_size,
                    batch, m, n, k], local=1)
 
 
-def _packed_kernel(device, variant, src, out, big, width=1, panel=0):
+def _packed_kernel(device, variant, src, out, big, width=1, panel=0, mr=0):
     """gemm.mako's pack kernel (``src`` into panels of ``out``) or packed kernel (``src``
-    panels into C of ``out``)."""
+    panels of ``mr`` rows into C of ``out``)."""
     idx, cidx = index_types(big)
     compute = out if variant == "pack" else src
-    return cached_kernel(device, ("gemm", variant, src, out, big, width, panel), lambda: (
+    return cached_kernel(device, ("gemm", variant, src, out, big, width, panel, mr), lambda: (
         gemm_source(DIALECTS[device.kind], src, src, compute, out, cidx, variant, width=width,
-                    panel=panel), "gemm",
+                    panel=panel, mr=mr or 6), "gemm",
         (None, None) + (idx,) * 9 if variant == "pack" else
         (None, None, idx, None, idx, idx, idx, idx, idx)))
 
 
-def _tile_width(device, batch, m, n) -> int:
-    """Each work-item's register block of the tiled GEMM: 8 x 8 (a 128 x 128 tile: four FMAs
-    per local-memory read) where both sides fill such tiles and they still make a work-group
-    per compute unit, else 4 x 4 (64 x 64: more, smaller groups). On an H200 8 x 8 took 4096^3
-    from 7.0 to 5.5 ms and 2048^3 from 0.93 to 0.69 ms, but a product 64 rows high (a
-    convolution of 64 channels) ran 1.3-1.9x slower with it, and 1024^3 1.7x slower
-    (64 tiles for 132 units). CLTORCH_GEMM_WPT forces one."""
+def _tile_width(device, compute, batch, m, n) -> int:
+    """Each work-item's register block of the tiled GEMM: 4 x 4 (64 x 64 tiles) or 8 x 8 (128
+    x 128: four FMAs per local-memory read), as tuned for the device, dtype and shape class
+    (ops/tuning.py; NVIDIA's default from an H200, where 8 x 8 took 4096^3 from 7.0 to 5.5 ms but
+    a product 64 rows high ran 1.3-1.9x slower with it). 8 x 8 only where its tiles still
+    make a work-group per compute unit (1024^3 ran 1.7x slower with 64 tiles for 132 units).
+    CLTORCH_GEMM_WPT forces one."""
     forced = config.gemm_wpt()
     if forced:
         return forced
-    return 8 if min(m, n) >= 128 and \
-        batch * -(-m // 128) * -(-n // 128) >= device.compute_units else 4
+    wpt = tuning.gemm_params(device, compute, m, n)["wpt"]
+    return 8 if wpt == 8 and batch * -(-m // 128) * -(-n // 128) >= device.compute_units else 4
 
 
 def _launch_gemv(a, b, out, m, n, k, compute, big):
@@ -262,12 +271,64 @@ def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4):
 
 
 def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt=4, width=1,
-                panel=0) -> str:
+                panel=0, mr=6) -> str:
     """Source of a GEMM kernel for one dialect and dtype set (the template tests use it):
-    ``variant`` tiled, blocked, pack (``panel`` rows a panel) or packed (vectors of
-    ``width``)."""
+    ``variant`` tiled, blocked, pack (``panel`` rows a panel) or packed (``mr`` rows by two
+    vectors of ``width``)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
-                  out=out, index=index, variant=variant, wpt=wpt, width=width, panel=panel)
+                  out=out, index=index, variant=variant, wpt=wpt, width=width, panel=panel,
+                  mr=mr)
+
+
+def tune(device, dtype_names=("float32",), quick=False, progress=True) -> dict:
+    """``cltorch tune``: measure every candidate of the device's GEMM parameters (tuning.SPACE)
+    for each dtype and shape class (the median of a few products of a representative shape),
+    store the fastest in the tuning database under the device's key and return
+    {"dtype class": (params, {candidate: seconds})}."""
+    from tqdm import tqdm
+    space = tuning.SPACE["cpu" if device.cpu_like else "gpu"]
+    (name, values), = space.items()
+    jobs = [(getattr(dtypes, d), c) for d in dtype_names for c in tuning.CLASSES]
+    results, bar = {}, tqdm(total=len(jobs) * len(values), disable=not progress,
+                            desc=f"cltorch tune {device.name}", unit="kernel")
+    for dtype, cls in jobs:
+        times = {}
+        for value in values:
+            times[value] = _time_products(device, dtype, cls, {name: value}, quick)
+            bar.update(1)
+        best = min(times, key=times.get)
+        results[f"{dtype.name} {cls}"] = ({name: best}, times)
+    bar.close()
+    tuning.store(device, {key: params for key, (params, _) in results.items()})
+    return results
+
+
+def _tuning_shape(device, cls, quick):
+    """(m, k, n) measured for a shape class: square, or 64 rows (a 64-channel convolution's
+    product); 4096 on a GPU, whose 128 x 128 tiles must fill its compute units to be used."""
+    side = 256 if quick else 1024 if device.cpu_like else 4096
+    return (side, side, side) if cls == "large" else (32 if quick else 64, side, side)
+
+
+def _time_products(device, dtype, cls, params, quick) -> float:
+    """Median seconds of one product of the class's shape with ``params`` forced."""
+    m, k, n = _tuning_shape(device, cls, quick)
+    rng = np.random.default_rng(0)
+    a, b = (from_numpy_values(Array, rng.standard_normal(s).astype(dtype.compute.numpy),
+                              dtype, device) for s in ((m, k), (k, n)))
+    tuning.FORCED.update(params)
+    try:
+        mm(a, b)  # builds the kernels
+        device.synchronize()
+        laps = []
+        for _ in range(3 if quick else 5):
+            start = time.perf_counter()
+            mm(a, b)
+            device.synchronize()
+            laps.append(time.perf_counter() - start)
+    finally:
+        tuning.FORCED.clear()
+    return sorted(laps)[len(laps) // 2]
 
 
 def batch_strides(x: Array, batch_shape) -> tuple:

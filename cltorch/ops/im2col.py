@@ -103,7 +103,7 @@ def pack_windows(x: Array, win: Windows, panel: int, rows_are: str) -> tuple:
     """x's windows as a CPU GEMM operand (gemm.packed_product's layout, the compute type):
     panels of ``panel`` output positions over the taps, one set per image ("positions"), or
     of ``panel`` taps over the (image, position) pairs of the whole batch ("taps"). Returns
-    (the panels, one set's size in elements, or 0 for "taps")."""
+    (the panels, one set's size in elements, or 0 for "taps"; ``panel``)."""
     n, c, h, w = x._shape
     device, compute = x._device, x.dtype.compute
     positions, taps = win.out[0] * win.out[1], c * win.kernel[0] * win.kernel[1]
@@ -118,7 +118,7 @@ def pack_windows(x: Array, win: Windows, panel: int, rows_are: str) -> tuple:
     device.launch(kernel, sets * -(-rows // panel) * -(-k // PACK_RUN),
                   [packed._storage.buffer, x._storage.buffer, x._offset, *x._strides,
                    *win.args(n, c, h, w)], local=1)
-    return packed, (size if sets > 1 else 0)
+    return packed, (size if sets > 1 else 0), panel
 
 
 def _valid(out, stride, pad, offset, size):
@@ -172,8 +172,8 @@ def conv_implicit(x: Array, weight: Array, win: Windows, bias=None) -> Array:
     out = empty(type(x), (n, o, length), x.dtype, x._device)
     if out._numel():
         gemm.packed_product(
-            out, gemm.pack_operand(relayout(weight, (1, o, ck), (0, ck, 1)), gemm.PACKED_MR,
-                                   compute),
+            out, gemm.pack_operand(relayout(weight, (1, o, ck), (0, ck, 1)),
+                                   gemm.packed_rows(x._device, compute, o, length), compute),
             pack_windows(x, win, gemm.packed_width(compute), "positions"), n, o, length, ck)
         if bias is not None:
             from .pointwise import apply
@@ -190,8 +190,9 @@ def _implicit_weight_grad(g3, weight, x, win):
     d_w = empty(type(g3), weight._shape, weight.dtype, g3._device)
     gemm.packed_product(
         relayout(d_w, (1, o, ck)),
-        gemm.pack_operand(relayout(g3, (1, o, n * length), (0, length, 1)), gemm.PACKED_MR,
-                          compute, k_split=(length, o * length)),
+        gemm.pack_operand(relayout(g3, (1, o, n * length), (0, length, 1)),
+                          gemm.packed_rows(g3._device, compute, o, ck), compute,
+                          k_split=(length, o * length)),
         pack_windows(x, win, gemm.packed_width(compute), "taps"), 1, o, ck, n * length)
     return d_w
 
