@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check, in one go on any GPU machine (about 8 minutes): versions, the device list, the
 # doctor, every device test on each GPU device (CUDA backend and OpenCL GPUs, one pytest per
-# device, all at once), then `cltorch bench` at full sizes with PyTorch's CUDA (and CLBlast,
-# where pyclblast is importable) measured in the same run. Everything lands in one folder: $OUT,
-# else the first argument, else gpu-check-DATE, and is packed into gpu-check.tar.gz there.
+# device, all at once), `cltorch tune` on each, then `cltorch bench` at full sizes with
+# PyTorch's CUDA (and CLBlast, where pyclblast is importable) measured in the same run.
+# Everything lands in one folder: $OUT, else the first argument, else gpu-check-DATE, and is
+# packed into gpu-check.tar.gz there.
 # Each step has its own time limit, so that one hang does not eat the rest; the tests do not
 # stop at the first failure (a first run on new hardware should show all of them).
 # Limits (seconds): GPU_CHECK_TEST_S (240), GPU_CHECK_BENCH_S (200). GPU_CHECK_DEVICES names the
@@ -72,6 +73,9 @@ for dev in $gpus; do
     tail -2 "$out/logs/tests-${dev/:/}.log"
 done
 
+# the GEMM parameters measured on each GPU (tuning.json): the bench below runs with them, and
+# the log shows what each candidate measured
+step tune 180 "$py" -m cltorch tune $(for dev in $gpus; do echo --device "$dev"; done)
 devices=$(echo "$gpus" | tr ' ' ',')
 step bench "$bench_limit" "$py" -m cltorch bench ${devices:+--device "$devices"} \
     --references "torch cuda,clblast,pyopencl" --rounds 5 \
