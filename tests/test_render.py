@@ -140,8 +140,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "cross_entropy.mako": [(dt, backward, group, index, width)
                                   for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                                   for backward in (False, True)
-                                  for group, index, width in ((256, "int", 0), (1, LONG, 0),
-                                                              (1, "int", 32 // dt.itemsize))],
+                                  for group, index, width in (
+                                      (256, "int", 0), (1, LONG, 0),
+                                      (1, "int", 32 // dt.compute.itemsize))],
            "im2col.mako": [(dt, direction, index, rows, "") for dt in (D.float32, D.float64,
                                                                         D.float16, D.bfloat16)
                            for direction in ("unfold", "fold") for index in ("int", LONG)

@@ -7,6 +7,11 @@ Loads and stores go through a vector typedef aligned to its element (``ct_vec``,
 ``vdecl``): plain, possibly unaligned, vector moves. PoCL calls vloadn/vstoren and fmax out of
 line: a softmax of 4096 x 1024 took 5.6 ms with them, 3.2 ms so (one thread)."""
 
+# The CPU variants' vectors (ops/softmax.py, cross_entropy.py, gemm.py): 32 bytes, an AVX
+# register. PoCL 3 failed to build 64-byte vector code on an AVX-512 CPU ("AVX vector argument
+# ... without 'avx512f' enabled changes the ABI": it targets znver3).
+VECTOR_BYTES = 32
+
 
 def vtype(T: str, width: int) -> str:
     """The C type of ``width`` values of scalar type ``T``."""

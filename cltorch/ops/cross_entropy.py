@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen import DIALECTS, render
+from ..codegen.vectors import VECTOR_BYTES
 from .array import Array, check_dtype_supported, empty
 from .launch import INT32_LIMIT, fitted_kernel, index_types
 
 _LOCAL = 256
-CPU_VECTOR_BYTES = 32  # the CPU variant's vectors, as softmax.py's
 
 
 def cross_entropy_rows(x: Array, target: Array, ignore: int) -> tuple:
@@ -45,7 +45,7 @@ def _launch(backward, x, target, outs, scale, ignore):
     m, n = x._shape
     group = 1 if device.cpu_like else min(_LOCAL, device.local_size,
                                           1 << max(0, (n - 1).bit_length()))
-    width = CPU_VECTOR_BYTES // x.dtype.compute.itemsize if device.cpu_like else 0
+    width = VECTOR_BYTES // x.dtype.compute.itemsize if device.cpu_like else 0
     big = max(x._storage.nbytes, outs[0]._storage.nbytes) > INT32_LIMIT
     idx, cidx = index_types(big)
     key = ("cross_entropy", backward, x.dtype, big, width)

@@ -9,6 +9,7 @@ import time
 from .. import config, dtypes
 from . import tuning
 from ..codegen import DIALECTS, render
+from ..codegen.vectors import VECTOR_BYTES
 from .launch import INT32_LIMIT, cached_kernel, fitted_kernel, index_types
 from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty,
                     from_numpy_values, quietly, relayout)
@@ -18,7 +19,6 @@ TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
 TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
-CPU_VECTOR_BYTES = 32  # the packed CPU kernel's vectors: an AVX register (see softmax.py)
 
 
 def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
@@ -133,7 +133,7 @@ def _launch_packed(a, b, out, batch, m, n, k, compute):
     """A CPU device's float GEMM: A packed in panels of packed_rows rows and B in panels of two
     vectors' columns (an operand broadcast over the batch is packed once), then the packed
     micro-kernel over them."""
-    width = CPU_VECTOR_BYTES // compute.itemsize
+    width = VECTOR_BYTES // compute.itemsize
     b_rows = relayout(b, (batch, n, k), (b._strides[0], b._strides[2], b._strides[1]))  # B^T
     packed_product(out, pack_operand(a, packed_rows(a._device, compute, m, n), compute),
                    pack_operand(b_rows, 2 * width, compute), batch, m, n, k)
@@ -146,7 +146,7 @@ def packed_rows(device, compute, m, n) -> int:
 
 def packed_width(compute) -> int:
     """Columns of a B panel for the packed CPU kernel: two vectors of the compute type."""
-    return 2 * (CPU_VECTOR_BYTES // compute.itemsize)
+    return 2 * (VECTOR_BYTES // compute.itemsize)
 
 
 def pack_operand(x: Array, panel, compute, k_split=None) -> tuple:
@@ -173,7 +173,7 @@ def packed_product(out: Array, a_panels, b_panels, batch, m, n, k) -> None:
     item."""
     (a, a_size, mr), (b, b_size, _) = a_panels, b_panels
     compute, device = a.dtype, a._device
-    width = CPU_VECTOR_BYTES // compute.itemsize
+    width = VECTOR_BYTES // compute.itemsize
     big = max(out._storage.nbytes, a._storage.nbytes, b._storage.nbytes) > INT32_LIMIT
     kernel = _packed_kernel(device, "packed", compute, out.dtype, big, width=width, mr=mr)
     device.launch(kernel, batch * -(-m // mr) * -(-n // (2 * width)),

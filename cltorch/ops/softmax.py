@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen import DIALECTS, render
+from ..codegen.vectors import VECTOR_BYTES
 from .array import Array, check_dtype_supported, cpu_view, empty, store_values
 from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .layout import collapse
 
 _LOCAL = 256
-# The CPU variant's vectors: 32 bytes, an AVX register (PoCL's builds of 64-byte vector code
-# failed: "AVX vector argument ... without 'avx512f' enabled changes the ABI")
-CPU_VECTOR_BYTES = 32
 
 
 def softmax(x: Array, dim: int, log: bool) -> Array:
@@ -80,7 +78,7 @@ def _launch(x, dim, log, compute, out):
     group = 1 if device.cpu_like else min(_LOCAL, device.local_size,
                                           1 << max(0, (n - 1).bit_length()))
     big = x._storage.nbytes > INT32_LIMIT or out._storage.nbytes > INT32_LIMIT
-    width = CPU_VECTOR_BYTES // compute.itemsize if device.cpu_like and \
+    width = VECTOR_BYTES // compute.itemsize if device.cpu_like and \
         x.dtype == compute and x._strides[dim] == 1 and out._strides[dim] == 1 else 0
     key = ("softmax", log, x.dtype, len(sizes), big, width)
     idx, cidx = index_types(big)
