@@ -5,6 +5,7 @@ import pytest
 from conftest import assert_close, needs_fp64
 
 import cltorch
+from cltorch.ops import gemm
 
 SHAPES = [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4)),
           ((2, 3, 5), (5, 4)), ((5,), (2, 5, 4)), ((2, 1, 3, 5), (4, 5, 7)),
@@ -161,12 +162,16 @@ def test_gemm_tile_width_setting_is_checked(monkeypatch):
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 @pytest.mark.parametrize("broadcast", ["none", "a", "b"])
 @pytest.mark.parametrize("transposed", [(False, False), (True, True)], ids=str)
-def test_panel_edges_broadcast_and_layouts(device, kernel_style, dtype, broadcast, transposed):
+@pytest.mark.parametrize("packed_from", [0, 1 << 62], ids=["packed", "blocked"])
+def test_panel_edges_broadcast_and_layouts(device, kernel_style, monkeypatch, dtype, broadcast,
+                                           transposed, packed_from):
     """Ragged edges for every kernel's blocks (13 rows: two panels of 6 and one row; 37
     columns: two panels of 16 and 5), an operand broadcast over the batch (a CPU device packs
-    it once), both operands stored either way, and the compute-type panels of float16."""
+    it once), both operands stored either way, and the compute-type panels of float16; a CPU
+    device's packed and blocked kernels both (the size that chooses between them forced)."""
     if dtype == "float64":
         needs_fp64(device)
+    monkeypatch.setattr(gemm, "PACKED_MIN_WORK", packed_from)
     a = _rand((1 if broadcast == "a" else 3, 13, 45), 15)
     b = _rand((1 if broadcast == "b" else 3, 45, 37), 16)
 

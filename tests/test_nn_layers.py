@@ -239,13 +239,16 @@ def test_ungrouped_convolution_is_one_node_and_differentiates_twice(device):
 
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 2), (1, 3, 1)])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_convolution_with_whole_panels_matches_torch(device, kernel_style, stride, padding,
-                                                     dilation, dtype):
+def test_convolution_with_whole_panels_matches_torch(device, kernel_style, monkeypatch, stride,
+                                                     padding, dilation, dtype):
     """A convolution big enough for a CPU device's implicit GEMM to meet every case of its
     packing (whole and ragged panels of 16 positions and of 16 taps, output rows read as
     runs and windows across the image's edge) and its weight gradient over the whole batch,
-    against PyTorch: output, input, weight and bias gradients."""
+    against PyTorch: output, input, weight and bias gradients (the implicit GEMM forced
+    whatever the size)."""
     torch = pytest.importorskip("torch")
+    from cltorch.ops import gemm
+    monkeypatch.setattr(gemm, "PACKED_MIN_WORK", 0)
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal((3, 5, 19, 23)), rng.standard_normal((7, 5, 3, 3)) * 0.3
     b, results = rng.standard_normal(7), []

@@ -19,6 +19,10 @@ TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
 TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
+# The least multiply-adds (batch * m * n * k) for which a CPU device packs its operands: below,
+# the blocked kernel's one launch beats the packed kernel's three (PoCL, one thread: 32 x 120
+# x 84 took 25 us blocked, 41 packed; 128^3 147 us blocked, 116 packed)
+PACKED_MIN_WORK = 1 << 20
 
 
 def bmm(a: Array, b: Array, bias: Array | None = None) -> Array:
@@ -107,7 +111,7 @@ def _launch(a, b, out, batch, m, n, k, compute):
     if m == 1 or n == 1:  # a 64 x 64 tile would waste 63/64 of its work: matrix-vector
         _launch_gemv(a, b, out, m, n, k, compute, big)
         return
-    if device.cpu_like and compute.category == 2:
+    if device.cpu_like and compute.category == 2 and batch * m * n * k >= PACKED_MIN_WORK:
         _launch_packed(a, b, out, batch, m, n, k, compute)
         return
     operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,

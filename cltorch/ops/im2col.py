@@ -156,10 +156,13 @@ def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None
     return d_x, d_w, d_b
 
 
-def implicit(x: Array) -> bool:
-    """Whether a convolution of ``x`` runs as an implicit GEMM (conv_implicit): on a CPU
-    device, for floats (the packed CPU GEMM's types)."""
-    return x._device.cpu_like and x.dtype.category == 2
+def implicit(x: Array, weight: Array, win: Windows) -> bool:
+    """Whether a convolution of ``x`` by ``weight`` runs as an implicit GEMM (conv_implicit):
+    on a CPU device, for floats (the packed CPU GEMM's types), with the work that makes the
+    packed GEMM worth its launches (gemm.PACKED_MIN_WORK)."""
+    from .gemm import PACKED_MIN_WORK
+    work = x._shape[0] * weight._numel() * win.out[0] * win.out[1]
+    return x._device.cpu_like and x.dtype.category == 2 and work >= PACKED_MIN_WORK
 
 
 def conv_implicit(x: Array, weight: Array, win: Windows, bias=None) -> Array:

@@ -159,7 +159,7 @@ def _conv_node(x, weight, bias, win, out_shape):
         w = weight.contiguous()
         ck = w._numel() // o
         bias_view = None if bias is None else relayout(bias, (1, o, 1), (0, bias._strides[0], 0))
-        if im2col.implicit(x):  # a CPU device: panels straight from the image, no columns
+        if im2col.implicit(x, w, win):  # a CPU device: panels straight from the image
             cols, out = None, im2col.conv_implicit(x, w, win, bias_view)
         else:
             cols = im2col.unfold(x, win, 0.0)                          # (N, C*K, L)
