@@ -482,12 +482,17 @@ def test_fused_cross_entropy_checks_its_targets(device):
 @pytest.mark.parametrize("shape,normalized,affine,dtype", [
     ((4, 7, 33), (33,), "both", "float32"), ((3, 5, 6), (5, 6), "weight", "float32"),
     ((2, 300), (300,), "none", "float32"), ((6, 1000), (1000,), "both", "float16"),
-    ((5, 2048), (2048,), "both", "bfloat16"), ((0, 4), (4,), "both", "float32")])
+    ((5, 2048), (2048,), "both", "bfloat16"), ((0, 4), (4,), "both", "float32"),
+    ((3, 7), (7,), "weight", "float32"), ((2, 8), (8,), "none", "float32"),
+    ((3, 4, 23), (4, 23), "both", "float64")])
 def test_fused_layer_norm_matches_pytorch(device, kernel_style, shape, normalized, affine,
                                           dtype):
     """The fused kernels (forward: values, mean, 1/std; backward: the input gradient and
-    g * xhat for the weight's) against PyTorch in float64, through a transposed input."""
+    g * xhat for the weight's) against PyTorch in float64, through a transposed input. Rows
+    shorter than, equal to and longer than a CPU vector, with and without a scalar tail."""
     torch = pytest.importorskip("torch")
+    if dtype == "float64":
+        needs_fp64(device)
     rng = np.random.default_rng(len(shape) + shape[-1])
     x, g = (rng.standard_normal(shape).astype(np.float32) * 3 + 1 for _ in range(2))
     w, b = (rng.standard_normal(normalized).astype(np.float32) for _ in range(2))
@@ -504,10 +509,11 @@ def test_fused_layer_norm_matches_pytorch(device, kernel_style, shape, normalize
     ours = run(cltorch, lambda a: cltorch.tensor(a, device=device).to(dt).requires_grad_())
     theirs = run(torch, lambda a: torch.tensor(a, dtype=torch.float64).to(
         getattr(torch, dtype)).double().requires_grad_())
-    rtol, atol = {"float32": (1e-4, 1e-4), "float16": (2e-2, 2e-2),
+    rtol, atol = {"float32": (1e-4, 1e-4), "float16": (2e-2, 2e-2), "float64": (1e-9, 1e-9),
                   "bfloat16": (3e-2, 1e-1)}[dtype]
     for got, want in zip(ours, theirs):
-        assert_close(got.float(), want.detach().numpy(), rtol=rtol, atol=atol * max(
+        got = got.double() if dtype == "float64" else got.float()
+        assert_close(got, want.detach().numpy(), rtol=rtol, atol=atol * max(
             1, np.abs(want.detach().numpy()).max(initial=0) / 10))
 
 

@@ -132,11 +132,13 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                          for index, group, width, columns in (
                              ("int", 1, 16, 1), (LONG, 256, 1, 1), ("int", 1, 1, 1),
                              (LONG, 256, 1, 16))],
-           "layer_norm.mako": [(dt, backward, affine, group, index)
+           "layer_norm.mako": [(dt, backward, affine, group, index, width)
                                for dt in (D.float32, D.float16, D.bfloat16, D.float64)
                                for backward in (False, True)
-                               for affine, group, index in ((True, 256, "int"),
-                                                            (False, 1, LONG))],
+                               for affine, group, index, width in (
+                                   (True, 256, "int", 0), (False, 1, LONG, 0),
+                                   (True, 1, "int", 32 // dt.itemsize if dt.itemsize > 2 else 0),
+                                   (False, 1, LONG, 32 // dt.itemsize if dt.itemsize > 2 else 0))],
            "cross_entropy.mako": [(dt, backward, group, index, width)
                                   for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                                   for backward in (False, True)
@@ -203,9 +205,10 @@ def _sources(dialect):
         yield "searchsorted", search_source(dialect, src, vals, compute, right)
     for dt, compute, index, group, width, columns in SAMPLES["gemv.mako"]:
         yield "gemv", gemv_source(dialect, dt, dt, compute, dt, group, index, width, columns)
-    for dt, backward, affine, group, index in SAMPLES["layer_norm.mako"]:
+    for dt, backward, affine, group, index, width in SAMPLES["layer_norm.mako"]:
+        width = min(width, 1) if dialect.name == "cuda" else width
         yield "layer_norm", layer_norm_source(dialect, dt, dt.compute, backward, affine, affine,
-                                              group, index)
+                                              group, index, width)
     for dt, direction, index, rows, rows_are in SAMPLES["im2col.mako"]:
         yield direction, im2col_source(dialect, dt, direction, index, rows,
                                        16 if rows_are else 0, rows_are or "positions")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen import DIALECTS, render
+from ..codegen.vectors import VECTOR_BYTES
 from .array import Array, check_dtype_supported, cpu_view, empty, store_values
 from .launch import INT32_LIMIT, fitted_kernel, index_types
 
@@ -78,11 +79,13 @@ def _launch(backward, x, weight, bias, n, compute, outs, eps, want_gx=False):
     group = 1 if device.cpu_like else min(_LOCAL, device.local_size,
                                           1 << max(0, (n - 1).bit_length()))
     big = max(a._storage.nbytes for a in outs[:1] + [x]) > INT32_LIMIT
-    key = ("layer_norm", backward, x.dtype, weight is not None, bias is not None, big)
+    # a CPU device sweeps rows of the compute type in vectors (one item a row, no barriers)
+    width = VECTOR_BYTES // compute.itemsize if device.cpu_like and x.dtype == compute else 0
+    key = ("layer_norm", backward, x.dtype, weight is not None, bias is not None, big, width)
     idx, cidx = index_types(big)
     kernel, group = fitted_kernel(device, key, group, lambda fit: (
         layer_norm_source(DIALECTS[device.kind], x.dtype, compute, backward,
-                          weight is not None, bias is not None, fit, cidx), "layer_norm",
+                          weight is not None, bias is not None, fit, cidx, width), "layer_norm",
         (None,) * 3 + (None, idx) + ((None, None) if backward else ())
         + (None, None, idx, idx, compute.numpy, np.int32)))
     # absent operands: x's buffer stands in (never read: the kernel is built without them)
@@ -102,8 +105,9 @@ def _launch(backward, x, weight, bias, n, compute, outs, eps, want_gx=False):
 
 
 def layer_norm_source(dialect, dtype, compute, backward, weight, bias, group_size,
-                      index) -> str:
-    """Source of the layer-norm kernel for one dialect (the template tests use it)."""
+                      index, width=0) -> str:
+    """Source of the layer-norm kernel for one dialect (the template tests use it); ``width``
+    > 0: the CPU variant (group_size 1, ``dtype`` the compute type) in vectors of ``width``."""
     return render("layer_norm.mako", dialect, name="layer_norm", src=dtype, compute=compute,
                   backward=backward, weight=weight, bias=bias, group_size=group_size,
-                  index=index)
+                  index=index, width=width)
