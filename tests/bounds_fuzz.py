@@ -330,8 +330,10 @@ def main(device, seed, rounds):
     from cltorch.ops import gemm
     gemm.PACKED_MIN_WORK = 0
     rng = np.random.default_rng(seed)
-    info = cltorch.backend.registry.get(device).info()
+    dev = cltorch.backend.registry.get(device)
+    info = dev.info()
     print(f"device {device}: {info.name} ({info.extra.get('platform', '')})", flush=True)
+    print(f"build options: {' '.join(dev.options)}; fp64: {dev.supports_fp64}", flush=True)
     for round_ in range(rounds):
         for name, family in FAMILIES.items():
             family(rng, device)

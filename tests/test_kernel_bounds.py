@@ -30,13 +30,15 @@ ICD = _oclgrind_icd()
 pytestmark = pytest.mark.skipif(ICD is None, reason="Oclgrind is not installed "
                                                     "(apt install oclgrind)")
 
-# (kernel style, Oclgrind device limits): the GPU kernels on a roomy and on a small device
-# (work-groups of 64, 16 KiB of local memory, 8 compute units so that reductions and scans
-# split), and the CPU kernels that PoCL runs.
+# (kernel style, Oclgrind device limits and cltorch settings): the GPU kernels on a roomy and on
+# a small device (work-groups of 64, 16 KiB of local memory, 8 compute units so that reductions
+# and scans split, no fp64, kernels built as OpenCL C 1.2: what an old or small GPU offers), and
+# the CPU kernels that PoCL runs.
 PROFILES = {
     "gpu": ("gpu", {}),
     "gpu, small device": ("gpu", {"OCLGRIND_MAX_WGSIZE": "64", "OCLGRIND_LOCAL_MEM_SIZE": "16384",
-                                  "OCLGRIND_COMPUTE_UNITS": "8"}),
+                                  "OCLGRIND_COMPUTE_UNITS": "8", "CLTORCH_NO_FP64": "1",
+                                  "CLTORCH_BUILD_OPTIONS": "-cl-std=CL1.2"}),
     "cpu": ("cpu", {}),
 }
 ROUNDS = 6  # per profile: with every check on, a round takes Oclgrind 7-14 s on 2 cores
@@ -51,11 +53,12 @@ def _run_on_oclgrind(tmp_path, args, style="gpu", limits=None):
     vendors.mkdir(exist_ok=True)
     (vendors / "oclgrind.icd").write_text(ICD + "\n")
     log = tmp_path / "oclgrind.log"
+    limits = dict(limits or {})
+    options = " ".join(["-cl-opt-disable", limits.pop("CLTORCH_BUILD_OPTIONS", "")]).strip()
     env = dict(os.environ, OCL_ICD_VENDORS=str(vendors), OCLGRIND_LOG=str(log),
                OCLGRIND_DATA_RACES="1", OCLGRIND_UNINITIALIZED="1", OCLGRIND_CHECK_API="1",
-               CLTORCH_BUILD_OPTIONS="-cl-opt-disable", CLTORCH_EXACT_BUFFERS="keep",
-               CLTORCH_KERNEL_STYLE=style, CLTORCH_CACHE_DIR=str(tmp_path / "cache"),
-               **(limits or {}))
+               CLTORCH_BUILD_OPTIONS=options, CLTORCH_EXACT_BUFFERS="keep",
+               CLTORCH_KERNEL_STYLE=style, CLTORCH_CACHE_DIR=str(tmp_path / "cache"), **limits)
     child = subprocess.run([sys.executable] + args, capture_output=True, text=True, env=env,
                            cwd=HERE, timeout=600)
     return child, log.read_text() if log.exists() else ""
@@ -82,6 +85,9 @@ def test_every_kernel_family_stays_in_bounds(tmp_path, profile):
                                   style, limits)
     assert child.returncode == 0, child.stdout[-2000:] + child.stderr[-4000:]
     assert child.stdout.startswith("device opencl:0: Oclgrind Simulator"), child.stdout[:200]
+    if "CLTORCH_BUILD_OPTIONS" in limits:  # the profile took effect
+        assert f"{limits['CLTORCH_BUILD_OPTIONS']}; fp64: False" in child.stdout, \
+            child.stdout[:300]
     assert f"long_lines round {ROUNDS - 1}: ok" in child.stdout
     assert log == "", f"Oclgrind found errors:\n{log[:6000]}"
     assert api_misuse(child.stdout + child.stderr) == [], api_misuse(child.stdout + child.stderr)
