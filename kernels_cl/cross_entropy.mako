@@ -9,6 +9,7 @@
 ##                   the output gradient over the count for 'mean', 0 where ignored
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%namespace file="_math.mako" import="helpers"/>
+<%namespace file="_rows.mako" import="group_online, online_add"/>
 <%!
 from cltorch.codegen.vectors import vtype, vdecl, vload, vstore, vmax, fold_lanes
 %>
@@ -24,22 +25,6 @@ ${helpers(T, True)}
 % if W:
 ${vdecl(T, W, src.itemsize)}
 % endif
-## Combine `var` across the work-group; every work-item ends with the result in `var`.
-<%def name="group_reduce(var, combine)">
-% if G > 1:
-        ct_sh[ct_lid] = ${var};
-        BARRIER;
-% for step in [2 ** i for i in reversed(range(G.bit_length() - 1))]:
-        if (ct_lid < ${step}) {
-            const ${T} a = ct_sh[ct_lid]; const ${T} b = ct_sh[ct_lid + ${step}];
-            ct_sh[ct_lid] = ${combine};
-        }
-        BARRIER;
-% endfor
-        ${var} = ct_sh[0];
-        BARRIER;
-% endif
-</%def>
 <%def name="x_at(i)">${load(src, "ct_x", "ct_row + " + i, T)}</%def>
 
 KERNEL void ${name}(GLOBAL ${dialect.ctype(src)}* ct_out, GLOBAL ${T}* ct_lse,
@@ -49,6 +34,7 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(src)}* ct_out, GLOBAL ${T}* ct_lse,
 {
 % if G > 1:
     LOCAL ${T} ct_sh[${G}];
+    LOCAL ${T} ct_sh2[${G}];
     const ${idx} ct_lid = (${idx})LID(0);
     const ${idx} ct_first = (${idx})GROUP_ID(0), ct_step = (${idx})NUM_GROUPS(0);
 % else:
@@ -99,12 +85,11 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(src)}* ct_out, GLOBAL ${T}* ct_lse,
         ${T} ct_total = ${total};
         for (; ct_r < ct_n; ct_r++) ct_total += exp(ct_x[ct_row + ct_r] - ct_top);
 % else:
-        ${T} ct_top = -(${T})INFINITY;
-        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) ct_top = ct_max(ct_top, ${x_at("ct_r")});
-${group_reduce("ct_top", "ct_max(a, b)")}
-        ${T} ct_total = 0;
-        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) ct_total += exp(${x_at("ct_r")} - ct_top);
-${group_reduce("ct_total", "a + b")}
+        ## one sweep: the maximum and the sum of exp(x - max) together (online, _rows.mako)
+        ${T} ct_top = -(${T})INFINITY, ct_total = 0;
+        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G})
+${online_add(T, "ct_top", "ct_total", capture(x_at, "ct_r"))}
+${group_online(T, G, "ct_top", "ct_total")}
 % endif
         if (ct_lid == 0) {
             const ${T} ct_l = ct_top + log(ct_total);

@@ -9,6 +9,7 @@
 ##               in vectors of `width` with `width` partial sums (LLVM vectorises no float sum
 ##               kept in one accumulator); 1 is the same code in scalars (CUDA's dialect)
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_rows.mako" import="group_reduce"/>
 <%!
 from cltorch.codegen.vectors import vtype, vdecl, vload, vstore, fold_lanes
 %>
@@ -31,19 +32,6 @@ ${prelude(compute.name == "float64" or src.name == "float64")}
 % if W:
 ${vdecl(T, W, src.itemsize)}
 % endif
-## Sum `var` across the work-group; every work-item ends with the total in `var`.
-<%def name="group_sum(var)">
-% if G > 1:
-        ct_sh[ct_lid] = ${var};
-        BARRIER;
-% for step in [2 ** i for i in reversed(range(G.bit_length() - 1))]:
-        if (ct_lid < ${step}) ct_sh[ct_lid] += ct_sh[ct_lid + ${step}];
-        BARRIER;
-% endfor
-        ${var} = ct_sh[0];
-        BARRIER;
-% endif
-</%def>
 <%def name="x_at(i)">${load(src, "ct_x", "ct_x_off + ct_row + " + i, T)}</%def>
 <%def name="w_at(i)">${load(src, "ct_w", i, T) if weight else "(" + T + ")1"}</%def>
 
@@ -74,14 +62,14 @@ ${cpu_forward() if not backward else cpu_backward()}
 % elif not backward:
         ${T} ct_s = 0;
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) ct_s += ${x_at("ct_r")};
-${group_sum("ct_s")}
+${group_reduce(T, G, "ct_s", "a + b")}
         const ${T} ct_mu = ct_s / (${T})ct_n;
         ${T} ct_q = 0;
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) {
             const ${T} ct_d = ${x_at("ct_r")} - ct_mu;
             ct_q += ct_d * ct_d;
         }
-${group_sum("ct_q")}
+${group_reduce(T, G, "ct_q", "a + b")}
         const ${T} ct_rs = (${T})1 / sqrt(ct_q / (${T})ct_n + ct_eps);
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) {
             ${T} v = (${x_at("ct_r")} - ct_mu) * ct_rs;
@@ -105,8 +93,8 @@ ${group_sum("ct_q")}
             ct_a += ct_dy;
             ct_c += ct_dy * (${x_at("ct_r")} - ct_mu) * ct_rs;
         }
-${group_sum("ct_a")}
-${group_sum("ct_c")}
+${group_reduce(T, G, "ct_a", "a + b")}
+${group_reduce(T, G, "ct_c", "a + b")}
         const ${T} ct_am = ct_a / (${T})ct_n, ct_cm = ct_c / (${T})ct_n;
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${G}) {
             const ${T} ct_gv = ${load(src, "ct_g", "ct_row + ct_r", T)};

@@ -1,5 +1,6 @@
-## softmax / log_softmax along one dim: one work-group per line, three sweeps over the line
-## (max, sum of exp(x - max), write), each reduced across the group in local memory.
+## softmax / log_softmax along one dim: one work-group per line, two sweeps over the line: the
+## maximum and the sum of exp(x - max) together (online, _rows.mako), reduced across the group in
+## local memory, then the write.
 ##   log         False: exp(x - max) / sum;  True: x - max - log(sum)
 ##   kept_ndim   collapsed dims of the lines;  group_size: work-items per line (a power of 2)
 ##   width       > 0: the CPU variant (one item per line, lines contiguous in and out, input
@@ -8,6 +9,7 @@
 ##               4096 x 1024 took 5.6 ms so, 33 ms in scalar lanes). Width 1 is the same code
 ##               in scalars (the CUDA dialect has no OpenCL vectors; CPUs run OpenCL).
 <%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
+<%namespace file="_rows.mako" import="group_online, online_add"/>
 <%!
 from cltorch.codegen.vectors import vtype, vdecl, vload, vstore, vmax, fold_lanes
 %>
@@ -15,8 +17,8 @@ from cltorch.codegen.vectors import vtype, vdecl, vload, vstore, vmax, fold_lane
 <%
     T = dialect.ctype(compute)
     idx = index
-    # softmax into an output of the compute type: keep exp(x - max) there from the second
-    # sweep and divide it in the third (one exp per element instead of two)
+    # the CPU variant's softmax into an output of the compute type: keep exp(x - max) there
+    # from the second sweep and divide it in the third (one exp per element instead of two)
     keep = not log and out.name == compute.name
     W = width
     V = vtype(T, W)
@@ -26,20 +28,6 @@ ${helpers(T, True)}
 % if W:
 ${vdecl(T, W, src.itemsize)}
 % endif
-## Combine `var` across the work-group; every work-item ends with the result in `var`.
-<%def name="group_reduce(var, combine)">
-        ct_sh[ct_lid] = ${var};
-        BARRIER;
-% for step in [2 ** i for i in reversed(range(group_size.bit_length() - 1))]:
-        if (ct_lid < ${step}) {
-            const ${T} a = ct_sh[ct_lid]; const ${T} b = ct_sh[ct_lid + ${step}];
-            ct_sh[ct_lid] = ${combine};
-        }
-        BARRIER;
-% endfor
-        ${var} = ct_sh[0];
-        BARRIER;
-</%def>
 
 KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, GLOBAL const ${dialect.ctype(src)}* ct_in,
     const ${idx} ct_in_off, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_in_step,
@@ -53,35 +41,23 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, GLOBAL const ${dialect
 ${cpu_lines()}
 % else:
     LOCAL ${T} ct_sh[${group_size}];
+    LOCAL ${T} ct_sh2[${group_size}];
     const ${idx} ct_lid = (${idx})LID(0);
     for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_m; ct_g += (${idx})NUM_GROUPS(0)) {
         ${idx} ct_ibase = ct_in_off, ct_obase = 0;
         ${strided_offsets(idx, "ct_g", "ct_ksize%d",
                           [("ct_ibase", "ct_kin%d", ()), ("ct_obase", "ct_kout%d", ())],
                           range(kept_ndim))}
-        ${T} ct_top = -(${T})INFINITY;
+        ${T} ct_top = -(${T})INFINITY, ct_total = 0;
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size})
-            ct_top = ct_max(ct_top, ${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)});
-${group_reduce("ct_top", "ct_max(a, b)")}
-        ${T} ct_total = 0;
-        for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size}) {
-            const ${T} ct_e = exp(${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)} - ct_top);
-            ct_total += ct_e;
-% if keep:
-            ct_out[ct_obase + ct_r * ct_out_step] = ct_e;  // this item reads it back below
-% endif
-        }
-${group_reduce("ct_total", "a + b")}
+${online_add(T, "ct_top", "ct_total", capture(load, src, "ct_in", "ct_ibase + ct_r * ct_in_step", T))}
+${group_online(T, group_size, "ct_top", "ct_total")}
 % if log:
         const ${T} ct_shift = ct_top + log(ct_total);
 % endif
         for (${idx} ct_r = ct_lid; ct_r < ct_n; ct_r += ${group_size}) {
-% if keep:
-            ct_out[ct_obase + ct_r * ct_out_step] /= ct_total;
-% else:
             const ${T} v = ${load(src, "ct_in", "ct_ibase + ct_r * ct_in_step", T)};
             ${store(out, "ct_out", "ct_obase + ct_r * ct_out_step", "v - ct_shift" if log else "exp(v - ct_top) / ct_total")};
-% endif
         }
     }
 % endif

@@ -172,11 +172,40 @@ def test_softmax_special_values(device, kernel_style):
                        device=device)
     got = x.softmax(1)._host_values()
     assert np.isnan(got[0]).all() and got[1].tolist() == [0.0, 1.0, 0.0]
-    assert np.isnan(got[2, 0])  # inf - inf, as in PyTorch
+    assert np.isnan(got[2]).all()  # inf - inf makes the sum NaN, as in PyTorch
     assert cltorch.tensor([1, 2], device=device).softmax(0, dtype=cltorch.float32).dtype is \
         cltorch.float32
     with pytest.raises(NotImplementedError, match='"softmax" not implemented for \'Long\''):
         cltorch.tensor([1, 2], device=device).softmax(0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_special_values_in_long_rows(device, kernel_style, dtype):
+    """Special values anywhere in rows longer than a work-group (the GPU form's running maximum
+    and sum, rescaled as the maximum grows, then combined across the group): the three-sweep
+    results, as PyTorch's. A NaN or +inf makes the row NaN, -inf adds nothing, a row of -inf
+    is NaN; cross entropy's log-sum-exp agrees."""
+    if dtype == "float64":
+        needs_fp64(device)
+    n = 700
+    rows = np.random.default_rng(3).standard_normal((8, n)) * 30
+    rows[0, 650] = np.nan
+    rows[1, 5] = np.inf
+    rows[2, ::3] = -np.inf
+    rows[3] = -np.inf
+    rows[4, 699] = 500.0  # the maximum arrives last: every earlier sum is rescaled
+    rows[5] = np.linspace(-50, 50, n)  # it grows at every step
+    rows[6, :350] = -np.inf
+    x = cltorch.tensor(rows, dtype=getattr(cltorch, dtype), device=device)
+    with np.errstate(all="ignore"):
+        top = rows.max(1, keepdims=True)
+        lse = top + np.log(np.exp(rows - top).sum(1, keepdims=True))
+    assert_close(x.log_softmax(1), rows - lse, rtol=1e-5, atol=1e-5)
+    assert_close(x.softmax(1), np.exp(rows - lse), rtol=1e-5, atol=1e-7)
+    assert np.isnan(x.softmax(1)._host_values()[[0, 1, 3]]).all()
+    target = cltorch.tensor([700 - 1] * 8, device=device)
+    loss = cltorch.nn.functional.cross_entropy(x, target, reduction="none")
+    assert_close(loss, (lse - rows[:, -1:])[:, 0], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("size", [3000, 300_001])
