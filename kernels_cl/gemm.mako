@@ -19,6 +19,12 @@
 ##            memory contiguously whatever the operands' strides: on PoCL 3 (one thread) 83
 ##            GF/s at 1024^3 and 61 at 2048^3, against 23 and 8 for `blocked`.
 ##   src_a, src_b, out: dtypes;  compute: accumulator dtype;  index: C index type
+##   windows  (tiled only) B is read from the windows of an image batch (N, C, H, W), batch bi
+##            being image bi: an implicit-GEMM convolution, no column matrix. "positions":
+##            B[tap, position] (the forward: C = weight @ windows); "taps": B[position, tap]
+##            (the weight gradient, per image: C = g @ windows^T). A table gives each tap's
+##            (offset of its channel and kernel element, its row and column shift), so that
+##            a load divides only by the output width.
 <%namespace file="_prelude.mako" import="prelude, load, store, contract"/>
 <%
     T = dialect.ctype(compute)
@@ -47,7 +53,13 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     GLOBAL const ${dialect.ctype(src_b)}* ct_b, const ${idx} ct_b_off, const ${idx} ct_b_sb,
     const ${idx} ct_b_sk, const ${idx} ct_b_sn,
     const ${idx} ct_batch, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_k,
-    const ${idx} ct_tiles_m, const ${idx} ct_tiles_n)
+    const ${idx} ct_tiles_m, const ${idx} ct_tiles_n
+% if windows:
+    , GLOBAL const ${idx}* ct_taps, const ${idx} ct_x_sh, const ${idx} ct_x_sw,
+    const ${idx} ct_ih, const ${idx} ct_iw, const ${idx} ct_sy, const ${idx} ct_sx,
+    const ${idx} ct_py, const ${idx} ct_px, const ${idx} ct_ow
+% endif
+    )
 {
 % if variant == "blocked":
     const ${idx} ct_bm = (ct_m + ${BLOCK - 1}) / ${BLOCK}, ct_bn = (ct_n + ${BLOCK - 1}) / ${BLOCK};
@@ -130,8 +142,12 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
                 const int ct_kk = ct_b_cols ? ct_l / ${TILE} : ct_l % ${TK};
                 const ${idx} ct_c0 = ct_col0 + ct_j;
                 const ${idx} ct_kx = ct_k0 + ct_kk;
+% if windows:
+${window_load()}
+% else:
                 ct_bs[ct_kk][ct_j] = (ct_c0 < ct_n && ct_kx < ct_k) ?
                     ${load(src_b, "ct_b", "ct_bbase + ct_kx * ct_b_sk + ct_c0 * ct_b_sn", T)} : (${T})0;
+% endif
             }
             BARRIER;
 % for kk in range(TK):
@@ -170,6 +186,24 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
 % endif
 }
 % endif
+
+## B[ct_kx, ct_c0] of an implicit convolution: the tap's table entry, the output position's
+## window corner; zero outside the image (padding) and past B's edges.
+<%def name="window_load()">
+                {
+                    const ${idx} ct_tap = ${"ct_kx" if windows == "positions" else "ct_c0"};
+                    const ${idx} ct_pos = ${"ct_c0" if windows == "positions" else "ct_kx"};
+                    ${T} ct_v = 0;
+                    if (ct_c0 < ct_n && ct_kx < ct_k) {
+                        const ${idx} ct_oy = ct_pos / ct_ow;
+                        const ${idx} ct_y0 = ct_oy * ct_sy - ct_py, ct_x0 = (ct_pos - ct_oy * ct_ow) * ct_sx - ct_px;
+                        const ${idx} ct_y = ct_y0 + ct_taps[3 * ct_tap + 1], ct_x = ct_x0 + ct_taps[3 * ct_tap + 2];
+                        if (ct_y >= 0 && ct_y < ct_ih && ct_x >= 0 && ct_x < ct_iw)
+                            ct_v = ${load(src_b, "ct_b", "ct_bbase + ct_taps[3 * ct_tap] + ct_y0 * ct_x_sh + ct_x0 * ct_x_sw", T)};
+                    }
+                    ct_bs[ct_kk][ct_j] = ct_v;
+                }
+</%def>
 
 <%def name="pack_kernel()">
 ## k may span two dims: kk = ko * kin + ki at ko * sko + ki * sk (a batch folded into k)

@@ -81,3 +81,36 @@ def test_tiled_gemm_needs_its_local_memory(device, monkeypatch):
         groups.clear()
         assert_close(x @ x.t(), a @ a.T, rtol=1e-4, atol=1e-3)
         assert (256 in groups) == tiled, (memory, groups)
+
+
+def test_implicit_convolution_needs_the_tiled_kernel(device, monkeypatch):
+    """A GPU-style device convolves in the tiled GEMM reading the image (no column matrix);
+    with less local memory than its tiles, through columns and the blocked GEMM instead:
+    the same numbers, forward and backward, against PyTorch."""
+    torch = pytest.importorskip("torch")
+    dev = registry.get(device)
+    if dev.kind != "opencl":
+        pytest.skip("an OpenCL device's local memory")
+    monkeypatch.setattr(dev, "cpu_like", False)
+    from cltorch.ops import im2col
+    unfolds, unfold = [], im2col.unfold
+
+    def spy(*args):
+        unfolds.append(args[0]._shape)
+        return unfold(*args)
+    monkeypatch.setattr(im2col, "unfold", spy)
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 3, 9, 11)), rng.standard_normal((4, 3, 3, 3))
+    tx, tw = (torch.tensor(v, requires_grad=True) for v in (x, w))
+    want = torch.nn.functional.conv2d(tx, tw, padding=1)
+    want.square().sum().backward()
+    for memory, columns in ((dev.local_memory, False), (4096, True)):
+        monkeypatch.setattr(dev, "local_memory", memory)
+        unfolds.clear()
+        cx, cw = (cltorch.tensor(v, dtype=cltorch.float32, device=device, requires_grad=True)
+                  for v in (x, w))
+        got = cltorch.nn.functional.conv2d(cx, cw, padding=1)
+        got.square().sum().backward()
+        for a, b in ((got, want), (cx.grad, tx.grad), (cw.grad, tw.grad)):
+            assert_close(a, b.detach().numpy(), rtol=1e-4, atol=1e-4)
+        assert bool(unfolds) == columns, (memory, unfolds)

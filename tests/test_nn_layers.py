@@ -9,6 +9,7 @@ import cltorch
 import cltorch.nn as nn
 import cltorch.nn.functional as F
 from cltorch.autograd import gradcheck
+from cltorch.backend import registry
 
 LAYERS = [  # (class name, args, kwargs, input shapes)
     ("Linear", (5, 3), {}, [(4, 5)]),
@@ -238,23 +239,30 @@ def test_ungrouped_convolution_is_one_node_and_differentiates_twice(device):
 
 
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 2), (1, 3, 1)])
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("dtype,channels_last", [("float32", False), ("float16", False),
+                                                 ("float32", True)])
 def test_convolution_with_whole_panels_matches_torch(device, kernel_style, monkeypatch, stride,
-                                                     padding, dilation, dtype):
+                                                     padding, dilation, dtype, channels_last):
     """A convolution big enough for a CPU device's implicit GEMM to meet every case of its
     packing (whole and ragged panels of 16 positions and of 16 taps, output rows read as
     runs and windows across the image's edge) and its weight gradient over the whole batch,
-    against PyTorch: output, input, weight and bias gradients (the implicit GEMM forced
-    whatever the size)."""
+    and for a GPU's (the tiled GEMM reading the image: ragged 64-wide tiles, padding, an
+    input in channels-last strides), against PyTorch: output, input, weight and bias
+    gradients (the implicit GEMM forced whatever the size; no column matrix is made)."""
     torch = pytest.importorskip("torch")
-    from cltorch.ops import gemm
+    from cltorch.ops import gemm, im2col
     monkeypatch.setattr(gemm, "PACKED_MIN_WORK", 0)
+    if registry.get(device).kind != "cpu":
+        monkeypatch.setattr(im2col, "unfold", None)  # any column matrix would fail
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal((3, 5, 19, 23)), rng.standard_normal((7, 5, 3, 3)) * 0.3
     b, results = rng.standard_normal(7), []
     for lib, kw in ((cltorch, {"device": device}), (torch, {})):
         dt = getattr(lib, dtype) if lib is cltorch else torch.float64
         xt, wt, bt = (lib.tensor(v, dtype=dt, requires_grad=True, **kw) for v in (x, w, b))
+        if channels_last:  # the same values, the channels innermost in memory
+            xt = lib.tensor(x.transpose(0, 2, 3, 1), dtype=dt, **kw).permute(0, 3, 1, 2)
+            xt = xt.detach().requires_grad_()
         out = lib.nn.functional.conv2d(xt, wt, bt, stride, padding, dilation)
         g = np.random.default_rng(8).standard_normal(tuple(out.shape))
         out.backward(lib.tensor(g, dtype=dt, **kw))

@@ -96,14 +96,16 @@ GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.flo
 
 
 def _gemm_samples():
-    """(dtype, compute, index, variant, wpt, width): the GPU tiles of both widths, the CPU
-    blocks, and the CPU float kernels (panels of A's 6 rows and B's 2 vectors; vectors of 32
-    bytes, scalars in CUDA's dialect)."""
-    return [(dt, ct, index, variant, wpt, 0) for dt, ct in GEMM_DTYPES
+    """(dtype, compute, index, variant, wpt, width, windows): the GPU tiles of both widths, the
+    CPU blocks, and the CPU float kernels (panels of A's 6 rows and B's 2 vectors; vectors of
+    32 bytes, scalars in CUDA's dialect); the GPU tiles reading B from an image's windows."""
+    return [(dt, ct, index, variant, wpt, 0, "") for dt, ct in GEMM_DTYPES
             for index, variant, wpt in (("int", "tiled", 4), (LONG, "tiled", 8),
                                         ("int", "blocked", 4))] + \
-        [(dt, ct, index, variant, 0, 32 // ct.itemsize) for dt, ct in GEMM_DTYPES[:4]
-         for index, variant in (("int", "pack"), (LONG, "packed"))]
+        [(dt, ct, index, variant, 0, 32 // ct.itemsize, "") for dt, ct in GEMM_DTYPES[:4]
+         for index, variant in (("int", "pack"), (LONG, "packed"))] + \
+        [(dt, ct, index, "tiled", wpt, 0, windows) for dt, ct in GEMM_DTYPES[:4]
+         for index, wpt, windows in (("int", 4, "positions"), (LONG, 8, "taps"))]
 
 
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
@@ -188,10 +190,10 @@ def _sources(dialect):
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
                                                   reduced, group, index, identity, columns,
                                                   cpu, lanes)
-    for dt, compute, index, variant, wpt, width in SAMPLES["gemm.mako"]:
+    for dt, compute, index, variant, wpt, width, windows in SAMPLES["gemm.mako"]:
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, wpt, width,
-                                  panel=6 if variant == "pack" else 0)
+                                  panel=6 if variant == "pack" else 0, windows=windows)
     for op, src, kept, index, phase in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index,

@@ -117,20 +117,57 @@ def _launch(a, b, out, batch, m, n, k, compute):
     operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,
                 *b._strides, batch, m, n, k]
     wpt = 4 if device.cpu_like else _tile_width(device, compute, batch, m, n)
-    tile, tk = 16 * wpt, TILED_TK[wpt]
-    # the tiled kernel needs work-groups of GROUP items and two padded TK x TILE tiles
-    if not device.cpu_like and device.local_size >= GROUP and \
-            2 * tk * (tile + 1) * compute.itemsize <= device.local_memory:
-        kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, big, "tiled", wpt)
-        if group == GROUP:  # the kernel allows the whole group
-            tiles_m, tiles_n = -(-m // tile), -(-n // tile)
-            device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
-                          [out._storage.buffer] + operands + [tiles_m, tiles_n], local=GROUP)
-            return
+    kernel = _tiled_kernel(device, a.dtype, b.dtype, compute, out.dtype, big, wpt)
+    if kernel is not None:
+        tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
+        device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
+                      [out._storage.buffer] + operands + [tiles_m, tiles_n], local=GROUP)
+        return
     # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
                   [out._storage.buffer] + operands + [-(-m // TILE), -(-n // TILE)], local=group)
+
+
+def _tiled_kernel(device, src_a, src_b, compute, out, big, wpt, windows=""):
+    """The tiled kernel with register blocks of ``wpt``, or None where it does not fit: a GPU's
+    work-groups of GROUP items (the kernel allowing them all) and two padded TK x TILE tiles
+    in local memory."""
+    tile, tk = 16 * wpt, TILED_TK[wpt]
+    if device.cpu_like or device.local_size < GROUP or \
+            2 * tk * (tile + 1) * compute.itemsize > device.local_memory:
+        return None
+    kernel, group = _kernel(device, src_a, src_b, compute, out, big, "tiled", wpt, windows)
+    return kernel if group == GROUP else None
+
+
+def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps) -> bool:
+    """out[i] = a[i] @ B_i (out contiguous (N, m, n), ``a`` strided (N, m, k)) for each image
+    i of ``x`` (N, C, H, W), B_i read from the image's windows ``win`` by a GPU's tiled kernel
+    (an implicit-GEMM convolution: no column matrix). ``rows_are`` "positions": B_i[tap,
+    position], the forward; "taps": B_i[position, tap], the weight gradient. ``taps(dtype)``
+    gives the tap table (im2col.tap_table) in the kernel's index type. Returns False, having
+    launched nothing, where the tiled kernel does not fit the device."""
+    device, compute = x._device, x.dtype.compute
+    batch, m, n = out._shape
+    k = a._shape[2]
+    big = max(a._storage.nbytes, x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
+    wpt = _tile_width(device, compute, batch, m, n)
+    kernel = _tiled_kernel(device, a.dtype, x.dtype, compute, out.dtype, big, wpt, rows_are)
+    if kernel is None:
+        return False
+    tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
+    # B's "strides": the image's, and a column step of 1 (positions) or 0 (taps) so that the
+    # tile loads walk along the output positions, adjacent in the image
+    steps = [x._strides[0], 0, 1 if rows_are == "positions" else 0]
+    table = taps(np.int64 if big else np.int32)
+    (sy, sx), (py, px) = win.stride, win.padding
+    device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
+                  [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
+                   x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
+                   table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
+                   win.out[1]], local=GROUP)
+    return True
 
 
 def _launch_packed(a, b, out, batch, m, n, k, compute):
@@ -263,25 +300,28 @@ def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1,
                   out=out, group_size=group_size, index=index, width=width, columns=columns)
 
 
-def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4):
+def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4, windows=""):
     """(kernel, work-group size): GROUP for the tiled variant (fewer if the kernel allows
     fewer: then it is not usable), up to 64 for the blocked one (no barriers: any size)."""
-    key = ("gemm", src_a, src_b, compute, out, big, variant, wpt)
+    key = ("gemm", src_a, src_b, compute, out, big, variant, wpt, windows)
     idx, cidx = index_types(big)
     group = GROUP if variant == "tiled" else min(64, device.local_size)
     return fitted_kernel(device, key, group, lambda _: (
-        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, wpt),
-        "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6))
+        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, wpt,
+                    windows=windows),
+        "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6
+        + (((None,) + (idx,) * 9) if windows else ())))
 
 
 def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt=4, width=1,
-                panel=0, mr=6) -> str:
+                panel=0, mr=6, windows="") -> str:
     """Source of a GEMM kernel for one dialect and dtype set (the template tests use it):
     ``variant`` tiled, blocked, pack (``panel`` rows a panel) or packed (``mr`` rows by two
-    vectors of ``width``)."""
+    vectors of ``width``); ``windows`` (tiled): B read from an image's windows, "positions"
+    or "taps" (windows_product)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
                   out=out, index=index, variant=variant, wpt=wpt, width=width, panel=panel,
-                  mr=mr)
+                  mr=mr, windows=windows)
 
 
 def tune(device, dtype_names=("float32",), quick=False, progress=True) -> dict:

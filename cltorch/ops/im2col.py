@@ -148,7 +148,9 @@ def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None
         d_x = fold(d_cols, size, win)
     if wanted[1] and cols is None:
         d_w = _implicit_weight_grad(g3, weight, x, win)
-    elif wanted[1]:
+        if d_w is None:  # the GPU's tiled kernel does not fit: columns after all
+            cols = unfold(x, win, 0.0)
+    if wanted[1] and d_w is None:
         per_image = bmm(g3, relayout(cols, (n, length, ck), (ck * length, 1, length)))
         d_w = relayout(reduce("sum", per_image, 0), weight._shape)
     if wanted[2]:
@@ -158,38 +160,77 @@ def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None
 
 def implicit(x: Array, weight: Array, win: Windows) -> bool:
     """Whether a convolution of ``x`` by ``weight`` runs as an implicit GEMM (conv_implicit):
-    on a CPU device, for floats (the packed CPU GEMM's types), with the work that makes the
-    packed GEMM worth its launches (gemm.PACKED_MIN_WORK)."""
+    for floats; on a CPU device (the packed GEMM's types) with the work that makes the packed
+    GEMM worth its launches (gemm.PACKED_MIN_WORK); on a GPU, in the tiled GEMM."""
     from .gemm import PACKED_MIN_WORK
+    if x.dtype.category != 2 or x._device.kind == "cpu":
+        return False
     work = x._shape[0] * weight._numel() * win.out[0] * win.out[1]
-    return x._device.cpu_like and x.dtype.category == 2 and work >= PACKED_MIN_WORK
+    return not x._device.cpu_like or work >= PACKED_MIN_WORK
 
 
-def conv_implicit(x: Array, weight: Array, win: Windows, bias=None) -> Array:
-    """out (N, O, L) = weight (O, C*K) @ x's windows, per image, on a CPU device: the weight
-    packed once, x's windows packed straight from the image (pack_windows), no column
-    matrix; ``bias`` laid out over (1, O, 1) added after."""
+def conv_implicit(x: Array, weight: Array, win: Windows, bias=None):
+    """out (N, O, L) = weight (O, C*K) @ x's windows, per image, with no column matrix: on a
+    CPU device the weight packed once and x's windows packed straight from the image
+    (pack_windows); on a GPU the tiled GEMM reading B from the image (gemm.windows_product;
+    None where it does not fit the device). ``bias`` laid out over (1, O, 1) added after."""
     from . import gemm
     n, o = x._shape[0], weight._shape[0]
     ck, length, compute = weight._numel() // o, win.out[0] * win.out[1], x.dtype.compute
     out = empty(type(x), (n, o, length), x.dtype, x._device)
-    if out._numel():
+    if not out._numel():
+        return out
+    if not x._device.cpu_like:
+        if not gemm.windows_product(out, relayout(weight, (n, o, ck), (0, ck, 1)), x, win,
+                                    "positions", lambda dt: tap_table(x, win, dt)):
+            return None
+    else:
         gemm.packed_product(
             out, gemm.pack_operand(relayout(weight, (1, o, ck), (0, ck, 1)),
                                    gemm.packed_rows(x._device, compute, o, length), compute),
             pack_windows(x, win, gemm.packed_width(compute), "positions"), n, o, length, ck)
-        if bias is not None:
-            from .pointwise import apply
-            apply("add", [out, bias, 1], out=out, inplace=True)
+    if bias is not None:
+        from .pointwise import apply
+        apply("add", [out, bias, 1], out=out, inplace=True)
     return out
 
 
+def tap_table(x: Array, win: Windows, index_dtype) -> Array:
+    """The taps of ``win`` over x's channels, in the weight's (C, KH, KW) order, as a device
+    array of ``index_dtype`` triples: (offset of the tap's channel and kernel element in
+    x, its row shift, its column shift). Built once per geometry and strides."""
+    key = ("taps", x._shape[1], win.kernel, win.dilation, x._strides[1:], index_dtype,
+           x._device)
+    table = _DEVICE_POSITIONS.get(key)
+    if table is None:
+        (kh, kw), (dh, dw), (sc, sh, sw) = win.kernel, win.dilation, x._strides[1:]
+        c, ky, kx = (a.ravel() for a in np.meshgrid(np.arange(x._shape[1]), np.arange(kh) * dh,
+                                                    np.arange(kw) * dw, indexing="ij"))
+        values = np.stack([c * sc + ky * sh + kx * sw, ky, kx], axis=1).astype(index_dtype)
+        if len(_DEVICE_POSITIONS) > 64:
+            _DEVICE_POSITIONS.clear()
+        table = _DEVICE_POSITIONS[key] = from_stored(
+            type(x), values.ravel(), dtypes.int64 if index_dtype == np.int64 else dtypes.int32,
+            x._device)
+    return table
+
+
 def _implicit_weight_grad(g3, weight, x, win):
-    """sum over images of g (O, L) @ windows (L, C*K) as one product over the batch: g's
-    panels with the images folded into k, x's windows packed with taps as rows."""
+    """sum over images of g (O, L) @ windows (L, C*K). On a CPU device one product over the
+    batch: g's panels with the images folded into k, x's windows packed with taps as rows.
+    On a GPU one tiled product per image in one launch (B read from the image), then the sum
+    over images (a product over the whole batch would make too few tiles to fill a GPU); None
+    where the tiled kernel does not fit."""
     from . import gemm
     n, o, length = g3._shape
     ck, compute = weight._numel() // o, g3.dtype.compute
+    if not g3._device.cpu_like:
+        from .reduce import reduce
+        per_image = empty(type(g3), (n, o, ck), g3.dtype, g3._device)
+        if not gemm.windows_product(per_image, g3, x, win, "taps",
+                                    lambda dt: tap_table(x, win, dt)):
+            return None
+        return relayout(reduce("sum", per_image, 0), weight._shape)
     d_w = empty(type(g3), weight._shape, weight.dtype, g3._device)
     gemm.packed_product(
         relayout(d_w, (1, o, ck)),

@@ -159,9 +159,10 @@ def _conv_node(x, weight, bias, win, out_shape):
         w = weight.contiguous()
         ck = w._numel() // o
         bias_view = None if bias is None else relayout(bias, (1, o, 1), (0, bias._strides[0], 0))
-        if im2col.implicit(x, w, win):  # a CPU device: panels straight from the image
-            cols, out = None, im2col.conv_implicit(x, w, win, bias_view)
-        else:
+        # an implicit GEMM reads the image's windows in place (None: it does not fit)
+        cols, out = None, (im2col.conv_implicit(x, w, win, bias_view)
+                           if im2col.implicit(x, w, win) else None)
+        if out is None:
             cols = im2col.unfold(x, win, 0.0)                          # (N, C*K, L)
             out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols, bias_view)  # (N, O, L)
     length = out._shape[2]
