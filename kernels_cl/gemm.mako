@@ -24,7 +24,11 @@
 ##            B[tap, position] (the forward: C = weight @ windows); "taps": B[position, tap]
 ##            (the weight gradient, per image: C = g @ windows^T). A table gives each tap's
 ##            (offset of its channel and kernel element, its row and column shift), so that
-##            a load divides only by the output width.
+##            a load divides only by the output width. "gradient": B[tap, input position]
+##            read from the output gradient (N, O, OH, OW) (the input gradient: C = W^T @ B,
+##            the transposed convolution); the table's offset is the channel's only, and a
+##            tap reaches the output position (y + pad - shift) / stride where that divides.
+##            ct_ih, ct_iw bound the image read; ct_ow is the width of B's positions' grid.
 <%namespace file="_prelude.mako" import="prelude, load, store, contract"/>
 <%
     T = dialect.ctype(compute)
@@ -191,15 +195,24 @@ ${window_load()}
 ## window corner; zero outside the image (padding) and past B's edges.
 <%def name="window_load()">
                 {
-                    const ${idx} ct_tap = ${"ct_kx" if windows == "positions" else "ct_c0"};
-                    const ${idx} ct_pos = ${"ct_c0" if windows == "positions" else "ct_kx"};
+                    const ${idx} ct_tap = ${"ct_c0" if windows == "taps" else "ct_kx"};
+                    const ${idx} ct_pos = ${"ct_kx" if windows == "taps" else "ct_c0"};
                     ${T} ct_v = 0;
                     if (ct_c0 < ct_n && ct_kx < ct_k) {
+% if windows == "gradient":
+                        const ${idx} ct_y = ct_pos / ct_ow;
+                        const ${idx} ct_yy = ct_y + ct_py - ct_taps[3 * ct_tap + 1];
+                        const ${idx} ct_xx = ct_pos - ct_y * ct_ow + ct_px - ct_taps[3 * ct_tap + 2];
+                        if (ct_yy >= 0 && ct_xx >= 0 && ct_yy % ct_sy == 0 && ct_xx % ct_sx == 0 &&
+                                ct_yy / ct_sy < ct_ih && ct_xx / ct_sx < ct_iw)
+                            ct_v = ${load(src_b, "ct_b", "ct_bbase + ct_taps[3 * ct_tap] + ct_yy / ct_sy * ct_x_sh + ct_xx / ct_sx * ct_x_sw", T)};
+% else:
                         const ${idx} ct_oy = ct_pos / ct_ow;
                         const ${idx} ct_y0 = ct_oy * ct_sy - ct_py, ct_x0 = (ct_pos - ct_oy * ct_ow) * ct_sx - ct_px;
                         const ${idx} ct_y = ct_y0 + ct_taps[3 * ct_tap + 1], ct_x = ct_x0 + ct_taps[3 * ct_tap + 2];
                         if (ct_y >= 0 && ct_y < ct_ih && ct_x >= 0 && ct_x < ct_iw)
                             ct_v = ${load(src_b, "ct_b", "ct_bbase + ct_taps[3 * ct_tap] + ct_y0 * ct_x_sh + ct_x0 * ct_x_sw", T)};
+% endif
                     }
                     ct_bs[ct_kk][ct_j] = ct_v;
                 }

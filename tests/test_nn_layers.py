@@ -246,14 +246,17 @@ def test_convolution_with_whole_panels_matches_torch(device, kernel_style, monke
     """A convolution big enough for a CPU device's implicit GEMM to meet every case of its
     packing (whole and ragged panels of 16 positions and of 16 taps, output rows read as
     runs and windows across the image's edge) and its weight gradient over the whole batch,
-    and for a GPU's (the tiled GEMM reading the image: ragged 64-wide tiles, padding, an
-    input in channels-last strides), against PyTorch: output, input, weight and bias
-    gradients (the implicit GEMM forced whatever the size; no column matrix is made)."""
+    and for a GPU's (the tiled GEMM reading the image, and the output gradient for the input
+    gradient: ragged 64-wide tiles, padding, strides that skip positions, an input in
+    channels-last strides), against PyTorch: output, input, weight and bias gradients (the
+    implicit GEMM forced whatever the size; no column matrix is made)."""
     torch = pytest.importorskip("torch")
     from cltorch.ops import gemm, im2col
     monkeypatch.setattr(gemm, "PACKED_MIN_WORK", 0)
     if registry.get(device).kind != "cpu":
         monkeypatch.setattr(im2col, "unfold", None)  # any column matrix would fail
+    if registry.get(device).kind != "cpu" and not registry.get(device).cpu_like:
+        monkeypatch.setattr(im2col, "fold", None)  # a GPU's input gradient makes none either
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal((3, 5, 19, 23)), rng.standard_normal((7, 5, 3, 3)) * 0.3
     b, results = rng.standard_normal(7), []

@@ -141,13 +141,16 @@ def _tiled_kernel(device, src_a, src_b, compute, out, big, wpt, windows=""):
     return kernel if group == GROUP else None
 
 
-def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps) -> bool:
+def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
+                    grid_width=None) -> bool:
     """out[i] = a[i] @ B_i (out contiguous (N, m, n), ``a`` strided (N, m, k)) for each image
     i of ``x`` (N, C, H, W), B_i read from the image's windows ``win`` by a GPU's tiled kernel
     (an implicit-GEMM convolution: no column matrix). ``rows_are`` "positions": B_i[tap,
-    position], the forward; "taps": B_i[position, tap], the weight gradient. ``taps(dtype)``
-    gives the tap table (im2col.tap_table) in the kernel's index type. Returns False, having
-    launched nothing, where the tiled kernel does not fit the device."""
+    position], the forward; "taps": B_i[position, tap], the weight gradient; "gradient": x
+    is the output gradient and B_i[tap, input position] (the input gradient; ``grid_width``
+    the input's width). ``taps(dtype)`` gives the tap table (im2col.tap_table) in the
+    kernel's index type. Returns False, having launched nothing, where the tiled kernel does
+    not fit the device."""
     device, compute = x._device, x.dtype.compute
     batch, m, n = out._shape
     k = a._shape[2]
@@ -159,14 +162,14 @@ def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps) ->
     tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
     # B's "strides": the image's, and a column step of 1 (positions) or 0 (taps) so that the
     # tile loads walk along the output positions, adjacent in the image
-    steps = [x._strides[0], 0, 1 if rows_are == "positions" else 0]
+    steps = [x._strides[0], 0, 0 if rows_are == "taps" else 1]
     table = taps(np.int64 if big else np.int32)
     (sy, sx), (py, px) = win.stride, win.padding
     device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
                   [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
                    x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
                    table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
-                   win.out[1]], local=GROUP)
+                   grid_width or win.out[1]], local=GROUP)
     return True
 
 

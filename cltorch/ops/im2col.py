@@ -143,7 +143,9 @@ def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None
     ck, length = weight._numel() // o, win.out[0] * win.out[1]
     g3 = relayout(g, (n, o, length))
     d_x = d_w = d_b = None
-    if wanted[0]:
+    if wanted[0] and cols is None:
+        d_x = _implicit_input_grad(g, weight, win, size)
+    if wanted[0] and d_x is None:
         d_cols = bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)
         d_x = fold(d_cols, size, win)
     if wanted[1] and cols is None:
@@ -195,15 +197,17 @@ def conv_implicit(x: Array, weight: Array, win: Windows, bias=None):
     return out
 
 
-def tap_table(x: Array, win: Windows, index_dtype) -> Array:
+def tap_table(x: Array, win: Windows, index_dtype, channel_only=False) -> Array:
     """The taps of ``win`` over x's channels, in the weight's (C, KH, KW) order, as a device
     array of ``index_dtype`` triples: (offset of the tap's channel and kernel element in
-    x, its row shift, its column shift). Built once per geometry and strides."""
+    x, or of its channel only with ``channel_only``; its row shift; its column shift). Built
+    once per geometry and strides."""
     key = ("taps", x._shape[1], win.kernel, win.dilation, x._strides[1:], index_dtype,
-           x._device)
+           channel_only, x._device)
     table = _DEVICE_POSITIONS.get(key)
     if table is None:
         (kh, kw), (dh, dw), (sc, sh, sw) = win.kernel, win.dilation, x._strides[1:]
+        sh, sw = (0, 0) if channel_only else (sh, sw)
         c, ky, kx = (a.ravel() for a in np.meshgrid(np.arange(x._shape[1]), np.arange(kh) * dh,
                                                     np.arange(kw) * dw, indexing="ij"))
         values = np.stack([c * sc + ky * sh + kx * sw, ky, kx], axis=1).astype(index_dtype)
@@ -213,6 +217,28 @@ def tap_table(x: Array, win: Windows, index_dtype) -> Array:
             type(x), values.ravel(), dtypes.int64 if index_dtype == np.int64 else dtypes.int32,
             x._device)
     return table
+
+
+def _implicit_input_grad(g: Array, weight: Array, win: Windows, size):
+    """On a GPU, the input gradient (N, C, H, W) = W^T (C, O*K) @ g's windows (the transposed
+    convolution: each input position gathers the output positions its taps reached), in the
+    tiled GEMM reading g in place: no column matrix and no fold. None on a CPU device (its
+    columns go through the packed GEMM) or where the tiled kernel does not fit."""
+    from . import gemm
+    from .pointwise import apply
+    if g._device.cpu_like:
+        return None
+    n, o, (c, kh, kw) = g._shape[0], weight._shape[0], weight._shape[1:]
+    taps = o * kh * kw
+    w_t = empty(type(weight), (c, o, kh, kw), weight.dtype, weight._device)  # small: a copy
+    apply("copy", [relayout(weight, w_t._shape, (weight._strides[1], weight._strides[0],
+                                                 *weight._strides[2:]))], out=w_t, inplace=True)
+    g4 = relayout(g, (n, o) + tuple(win.out))                            # (N, O, OH, OW)
+    d_x = empty(type(g), (n, c, size[0] * size[1]), g.dtype, g._device)
+    if not gemm.windows_product(d_x, relayout(w_t, (n, c, taps), (0, taps, 1)), g4, win,
+                                "gradient", lambda dt: tap_table(g4, win, dt, True), size[1]):
+        return None
+    return relayout(d_x, (n, c) + tuple(size))
 
 
 def _implicit_weight_grad(g3, weight, x, win):
