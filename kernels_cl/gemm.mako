@@ -5,7 +5,9 @@
 ##            time through local-memory tiles, padded by a column against bank conflicts, each
 ##            operand loaded along whichever of its dims is contiguous (coalesced for
 ##            transposed views too); FMA in the inner loop (its summation order already
-##            differs from NumPy's).
+##            differs from NumPy's). Split-K: with ct_splits > 1, group g sums the k range
+##            of slice g / (batch * tiles), ct_kchunk long, into C[slice] ((splits, batch, m,
+##            n)), which the host sums over slices: products too small to fill the device.
 ##   blocked  (CPU devices) each item computes a BLOCK x BLOCK block of C straight from
 ##            global memory, no local memory and no barriers: the caches do the tiling and
 ##            PoCL vectorises across work-items (8 x 8 measured fastest on PoCL 3).
@@ -57,7 +59,7 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     GLOBAL const ${dialect.ctype(src_b)}* ct_b, const ${idx} ct_b_off, const ${idx} ct_b_sb,
     const ${idx} ct_b_sk, const ${idx} ct_b_sn,
     const ${idx} ct_batch, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_k,
-    const ${idx} ct_tiles_m, const ${idx} ct_tiles_n
+    const ${idx} ct_tiles_m, const ${idx} ct_tiles_n, const ${idx} ct_splits, const ${idx} ct_kchunk
 % if windows:
     , GLOBAL const ${idx}* ct_taps, const ${idx} ct_x_sh, const ${idx} ct_x_sw,
     const ${idx} ct_ih, const ${idx} ct_iw, const ${idx} ct_sy, const ${idx} ct_sx,
@@ -121,10 +123,14 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     const ${idx} ct_tiles = ct_tiles_m * ct_tiles_n;
     ## the loads walk along A's rows where those are contiguous, else along k (likewise B)
     const int ct_a_rows = ct_a_sm == 1, ct_b_cols = ct_b_sn == 1;
-    for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_batch * ct_tiles; ct_g += (${idx})NUM_GROUPS(0)) {
-        const ${idx} ct_bi = ct_g / ct_tiles;
-        const ${idx} ct_row0 = ((ct_g % ct_tiles) / ct_tiles_n) * ${TILE};
-        const ${idx} ct_col0 = ((ct_g % ct_tiles) % ct_tiles_n) * ${TILE};
+    for (${idx} ct_g = (${idx})GROUP_ID(0); ct_g < ct_splits * ct_batch * ct_tiles; ct_g += (${idx})NUM_GROUPS(0)) {
+        ## split-K: the group sums k in [kbegin, kend) into C's slice `split`
+        const ${idx} ct_split = ct_g / (ct_batch * ct_tiles), ct_gt = ct_g % (ct_batch * ct_tiles);
+        const ${idx} ct_kbegin = ct_split * ct_kchunk;
+        const ${idx} ct_kend = ct_kbegin + ct_kchunk < ct_k ? ct_kbegin + ct_kchunk : ct_k;
+        const ${idx} ct_bi = ct_gt / ct_tiles;
+        const ${idx} ct_row0 = ((ct_gt % ct_tiles) / ct_tiles_n) * ${TILE};
+        const ${idx} ct_col0 = ((ct_gt % ct_tiles) % ct_tiles_n) * ${TILE};
         const ${idx} ct_abase = ct_a_off + ct_bi * ct_a_sb;
         const ${idx} ct_bbase = ct_b_off + ct_bi * ct_b_sb;
 % for i in range(WPT):
@@ -132,13 +138,13 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
         ${T} ct_acc${i}_${j} = 0;
 % endfor
 % endfor
-        for (${idx} ct_k0 = 0; ct_k0 < ct_k; ct_k0 += ${TK}) {
+        for (${idx} ct_k0 = ct_kbegin; ct_k0 < ct_kend; ct_k0 += ${TK}) {
             for (int ct_l = ct_tid; ct_l < ${TILE * TK}; ct_l += ${WG * WG}) {
                 const int ct_i = ct_a_rows ? ct_l % ${TILE} : ct_l / ${TK};
                 const int ct_kk = ct_a_rows ? ct_l / ${TILE} : ct_l % ${TK};
                 const ${idx} ct_r = ct_row0 + ct_i;
                 const ${idx} ct_kx = ct_k0 + ct_kk;
-                ct_as[ct_kk][ct_i] = (ct_r < ct_m && ct_kx < ct_k) ?
+                ct_as[ct_kk][ct_i] = (ct_r < ct_m && ct_kx < ct_kend) ?
                     ${load(src_a, "ct_a", "ct_abase + ct_r * ct_a_sm + ct_kx * ct_a_sk", T)} : (${T})0;
             }
             for (int ct_l = ct_tid; ct_l < ${TILE * TK}; ct_l += ${WG * WG}) {
@@ -149,7 +155,7 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
 % if windows:
 ${window_load()}
 % else:
-                ct_bs[ct_kk][ct_j] = (ct_c0 < ct_n && ct_kx < ct_k) ?
+                ct_bs[ct_kk][ct_j] = (ct_c0 < ct_n && ct_kx < ct_kend) ?
                     ${load(src_b, "ct_b", "ct_bbase + ct_kx * ct_b_sk + ct_c0 * ct_b_sn", T)} : (${T})0;
 % endif
             }
@@ -181,7 +187,7 @@ ${window_load()}
             const ${idx} ct_r = ct_row0 + ct_ty + ${WG * i};
             const ${idx} ct_c0 = ct_col0 + ct_tx + ${WG * j};
             if (ct_r < ct_m && ct_c0 < ct_n) {
-                ${store(out, "ct_c", "(ct_bi * ct_m + ct_r) * ct_n + ct_c0", "ct_acc%d_%d" % (i, j))};
+                ${store(out, "ct_c", "((ct_split * ct_batch + ct_bi) * ct_m + ct_r) * ct_n + ct_c0", "ct_acc%d_%d" % (i, j))};
             }
         }
 % endfor
@@ -198,7 +204,7 @@ ${window_load()}
                     const ${idx} ct_tap = ${"ct_c0" if windows == "taps" else "ct_kx"};
                     const ${idx} ct_pos = ${"ct_kx" if windows == "taps" else "ct_c0"};
                     ${T} ct_v = 0;
-                    if (ct_c0 < ct_n && ct_kx < ct_k) {
+                    if (ct_c0 < ct_n && ct_kx < ct_kend) {
 % if windows == "gradient":
                         const ${idx} ct_y = ct_pos / ct_ow;
                         const ${idx} ct_yy = ct_y + ct_py - ct_taps[3 * ct_tap + 1];

@@ -153,6 +153,43 @@ def test_both_tile_widths_and_operand_layouts(device, kernel_style, monkeypatch,
     assert_close(got, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int32"])
+@pytest.mark.parametrize("shape", [(2, 70, 1000, 90), (1, 64, 300, 64), (3, 5, 129, 7)],
+                         ids=str)
+def test_split_k_on_a_device_with_many_units(device, monkeypatch, dtype, shape):
+    """A product with fewer tiles than the GPU has compute units sums k in slices (split-K:
+    partial products in the compute type, then their sum), ragged slices and tiles, a batch,
+    a transposed operand; integers keep one slice. Against NumPy in float64."""
+    dev = cltorch.backend.registry.get(device)
+    if dev.kind != "opencl":
+        pytest.skip("the tiled GEMM's groups on an OpenCL device (PoCL, Oclgrind)")
+    monkeypatch.setattr(dev, "cpu_like", False)
+    monkeypatch.setattr(dev, "compute_units", 200)
+    batch, m, k, n = shape
+    launches, launch = [], dev.launch
+
+    def spy(kernel, n_items, args, local=None):
+        launches.append(n_items)
+        return launch(kernel, n_items, args, local)
+    monkeypatch.setattr(dev, "launch", spy)
+    a = _rand((batch, m, k), 1)
+    b = _rand((batch, n, k), 2)
+    if dtype == "int32":
+        a, b = np.rint(a * 3), np.rint(b * 3)
+    dt = getattr(cltorch, dtype)
+    x = cltorch.tensor(a, dtype=dt, device=device)
+    y = cltorch.tensor(b, dtype=dt, device=device).transpose(1, 2)
+    got = x @ y
+    want = x.double().cpu().numpy() @ y.double().cpu().numpy()
+    tol = {"float32": 1e-4, "float16": 1e-2, "int32": 0}[dtype]
+    assert got.dtype is dt
+    assert_close(got.double(), want, rtol=tol, atol=tol * 10)
+    tiles = batch * -(-m // 64) * -(-n // 64)
+    splits = launches[0] // (tiles * gemm.GROUP)
+    assert splits == (1 if dtype == "int32" or k < 2 * gemm.SPLIT_K_CHUNK else
+                      min(-(-200 // tiles), k // gemm.SPLIT_K_CHUNK)), (launches, tiles)
+
+
 def test_gemm_tile_width_setting_is_checked(monkeypatch):
     monkeypatch.setenv("CLTORCH_GEMM_WPT", "6")
     with pytest.raises(ValueError, match="CLTORCH_GEMM_WPT=6: expected 4 or 8"):

@@ -19,6 +19,7 @@ TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
 TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
+SPLIT_K_CHUNK = 128  # the least k a slice of a split-K tiled product sums (gemm.mako)
 # The least multiply-adds (batch * m * n * k) for which a CPU device packs its operands: below,
 # the blocked kernel's one launch beats the packed kernel's three (PoCL, one thread: 32 x 120
 # x 84 took 25 us blocked, 41 packed; 128^3 147 us blocked, 116 packed)
@@ -117,16 +118,42 @@ def _launch(a, b, out, batch, m, n, k, compute):
     operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,
                 *b._strides, batch, m, n, k]
     wpt = 4 if device.cpu_like else _tile_width(device, compute, batch, m, n)
-    kernel = _tiled_kernel(device, a.dtype, b.dtype, compute, out.dtype, big, wpt)
+    tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
+    splits, chunk = _k_splits(device, compute, batch * tiles_m * tiles_n, k, TILED_TK[wpt])
+    # split-K: the slices' partial products in the compute type, then their sum
+    big = big or splits * batch * m * n * compute.itemsize > INT32_LIMIT
+    kernel = _tiled_kernel(device, a.dtype, b.dtype, compute,
+                           compute if splits > 1 else out.dtype, big, wpt)
     if kernel is not None:
-        tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
-        device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
-                      [out._storage.buffer] + operands + [tiles_m, tiles_n], local=GROUP)
+        target = empty(type(out), (splits, batch, m, n), compute, device) if splits > 1 else out
+        device.launch(kernel, splits * batch * tiles_m * tiles_n * GROUP,
+                      [target._storage.buffer] + operands + [tiles_m, tiles_n, splits, chunk],
+                      local=GROUP)
+        if splits > 1:
+            from .pointwise import apply
+            from .reduce import reduce
+            apply("copy", [reduce("sum", target, 0)], out=out, inplace=True)
         return
     # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
-                  [out._storage.buffer] + operands + [-(-m // TILE), -(-n // TILE)], local=group)
+                  [out._storage.buffer] + operands + [-(-m // TILE), -(-n // TILE), 1, k],
+                  local=group)
+
+
+def _k_splits(device, compute, tiles, k, tk) -> tuple:
+    """(slices, k per slice) of a tiled float product: one slice (all of k) where its tiles
+    fill the device's compute units, else as many as fill them, each at least SPLIT_K_CHUNK
+    of k (a multiple of the tile's k step). A 64 x 1024 x 1024 product made 16 tiles for an
+    H200's 132 units and ran 9.6x slower than cuBLAS: 8 slices make 128 groups."""
+    if device.cpu_like or compute.category != 2 or tiles >= device.compute_units:
+        return 1, k
+    splits = min(-(-device.compute_units // tiles), k // SPLIT_K_CHUNK)
+    if splits < 2:
+        return 1, k
+    chunk = -(-k // splits)
+    chunk = -(-chunk // tk) * tk
+    return -(-k // chunk), chunk
 
 
 def _tiled_kernel(device, src_a, src_b, compute, out, big, wpt, windows=""):
@@ -168,7 +195,7 @@ def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
     device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
                   [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
                    x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
-                   table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
+                   1, k, table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
                    grid_width or win.out[1]], local=GROUP)
     return True
 
@@ -312,7 +339,7 @@ def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4, windows="")
     return fitted_kernel(device, key, group, lambda _: (
         gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, wpt,
                     windows=windows),
-        "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 6
+        "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 8
         + (((None,) + (idx,) * 9) if windows else ())))
 
 
