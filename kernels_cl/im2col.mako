@@ -13,6 +13,10 @@
 ##                        panel set per image (the forward's B)
 ##             taps:      rows are taps, k the (image, position) pairs of the whole batch (the
 ##                        weight gradient's B: one product over the batch)
+##   window_max (GPUs) max pooling without columns: an item per output, its window's maximum
+##           and (when ct_want_pos) where in the plane its first maximum lies (a NaN counting
+##           as the maximum; a window of -inf reports its first element inside the image), as
+##           PyTorch's max-pool indices
 ## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%
@@ -68,6 +72,8 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
 }
 % elif direction == "pack":
 ${pack_kernel()}
+% elif direction == "window_max":
+${max_kernel()}
 % else:
 KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_in
 % for g in geometry:
@@ -207,6 +213,41 @@ KERNEL void ${name}(GLOBAL ${T}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* c
                     ${load(dtype, "ct_in", "ct_ko + ct_ro[ct_j] + ct_y * ct_sh + ct_x * ct_sw", T)} : (${T})0;
             }
         }
+    }
+}
+</%def>
+
+<%def name="max_kernel()">
+KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL ${dialect.int64}* ct_pos,
+    GLOBAL const ${dialect.ctype(dtype)}* ct_in, const ${idx} ct_off, const ${idx} ct_sn,
+    const ${idx} ct_sc, const ${idx} ct_sh, const ${idx} ct_sw, const int ct_want_pos
+% for g in geometry:
+    , const ${idx} ct_${g}
+% endfor
+    )
+{
+    const ${idx} ct_total = ct_N * ct_C * ct_OH * ct_OW;
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_ox = ct_i % ct_OW, ct_oy = ct_i / ct_OW % ct_OH;
+        const ${idx} ct_c = ct_i / (ct_OW * ct_OH) % ct_C, ct_n = ct_i / (ct_OW * ct_OH * ct_C);
+        const ${idx} ct_base = ct_off + ct_n * ct_sn + ct_c * ct_sc;
+        ${T} ct_best = 0;
+        ${dialect.int64} ct_at = -1;
+        for (${idx} ct_ki = 0; ct_ki < ct_KH; ct_ki++) {
+            const ${idx} ct_y = ct_oy * ct_SH - ct_PH + ct_ki * ct_DH;
+            if (ct_y < 0 || ct_y >= ct_H) continue;
+            for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
+                const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
+                if (ct_x < 0 || ct_x >= ct_W) continue;
+                const ${T} v = ${load(dtype, "ct_in", "ct_base + ct_y * ct_sh + ct_x * ct_sw", T)};
+                if (ct_at < 0 || v > ct_best || (v != v && ct_best == ct_best)) {
+                    ct_best = v;
+                    ct_at = (${dialect.int64})ct_y * ct_W + ct_x;
+                }
+            }
+        }
+        ${store(dtype, "ct_out", "ct_i", "ct_best")};
+        if (ct_want_pos) ct_pos[ct_i] = ct_at;
     }
 }
 </%def>

@@ -299,6 +299,32 @@ def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(devi
                          atol=1e-5, rtol=1e-3)
 
 
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", [
+    (3, 2, 1, 1, False), (2, 2, 0, 1, True), (3, 1, 1, 2, False), ((2, 3), (1, 2), (1, 0), 1,
+                                                                    True)], ids=str)
+def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, stride, padding,
+                                             dilation, ceil_mode):
+    """max_pool2d's values, indices and input gradient against PyTorch, with NaN, ties, a
+    region of -inf and windows over the padding, in each kernel style (a GPU's direct
+    kernel, a CPU device's unfolded windows)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = np.round(rng.standard_normal((2, 3, 9, 10)) * 2).astype(np.float32)  # ties
+    x[0, 0, 2, 3] = np.nan
+    x[1, 2, :4, :4] = -np.inf
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        t = lib.tensor(x, requires_grad=True, **kw)
+        values, indices = lib.nn.functional.max_pool2d(t, kernel, stride, padding, dilation,
+                                                       ceil_mode, return_indices=True)
+        values.backward(lib.ones(values.shape, **kw))
+        results.append((values, indices, t.grad))
+    (v, i, g), (tv, ti, tg) = results
+    assert_close(v, tv.detach().numpy())
+    assert i.tolist() == ti.tolist()
+    assert_close(g, tg.numpy())
+
+
 def test_conv_and_pool_against_numpy(device):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)

@@ -149,9 +149,11 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                       (1, "int", 32 // dt.compute.itemsize))],
            "im2col.mako": [(dt, direction, index, rows, "") for dt in (D.float32, D.float64,
                                                                         D.float16, D.bfloat16)
-                           for direction in ("unfold", "fold") for index in ("int", LONG)
+                           for direction in ("unfold", "fold", "window_max")
+                           for index in ("int", LONG)
                            for rows in (False, True)  # CPU rows (fold: compute types only)
-                           if not rows or direction == "unfold" or dt is dt.compute] +
+                           if not rows or direction == "unfold" or (
+                               direction == "fold" and dt is dt.compute)] +
                           # the CPU packs: panels of 16 positions or taps, float and half input
                           [(dt, "pack", index, False, rows_are) for dt in (D.float32, D.float16)
                            for index in ("int", LONG) for rows_are in ("positions", "taps")],
