@@ -17,6 +17,11 @@
 ##           and (when ct_want_pos) where in the plane its first maximum lies (a NaN counting
 ##           as the maximum; a window of -inf reports its first element inside the image), as
 ##           PyTorch's max-pool indices
+##   window_mean (GPUs) average pooling without columns: an item per window, the sum of its
+##           in-image elements over PyTorch's divisor (ct_override if not 0, else the window
+##           clipped to the padded image with ct_include_pad, to the image without)
+##   window_mean_grad (GPUs) its gradient: an item per input position, gathering g / divisor
+##           of each window that holds it (no atomics)
 ## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%
@@ -74,6 +79,8 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
 ${pack_kernel()}
 % elif direction == "window_max":
 ${max_kernel()}
+% elif direction in ("window_mean", "window_mean_grad"):
+${mean_kernel()}
 % else:
 KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_in
 % for g in geometry:
@@ -249,5 +256,63 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL ${dialect.int
         ${store(dtype, "ct_out", "ct_i", "ct_best")};
         if (ct_want_pos) ct_pos[ct_i] = ct_at;
     }
+}
+</%def>
+
+## Average pooling's window bounds (PyTorch's): the window clipped to the padded image counts
+## for count_include_pad, clipped to the image for the sum and otherwise.
+<%def name="mean_bounds(oy, ox)">
+            const ${idx} ct_hs0 = ${oy} * ct_SH - ct_PH, ct_ws0 = ${ox} * ct_SW - ct_PW;
+            const ${idx} ct_he0 = ct_hs0 + ct_KH < ct_H + ct_PH ? ct_hs0 + ct_KH : ct_H + ct_PH;
+            const ${idx} ct_we0 = ct_ws0 + ct_KW < ct_W + ct_PW ? ct_ws0 + ct_KW : ct_W + ct_PW;
+            const ${idx} ct_hs = ct_hs0 > 0 ? ct_hs0 : 0, ct_ws = ct_ws0 > 0 ? ct_ws0 : 0;
+            const ${idx} ct_he = ct_he0 < ct_H ? ct_he0 : ct_H, ct_we = ct_we0 < ct_W ? ct_we0 : ct_W;
+            const ${T} ct_div = ct_override != 0 ? ct_override : (${T})(ct_include_pad ?
+                (ct_he0 - ct_hs0) * (ct_we0 - ct_ws0) : (ct_he - ct_hs) * (ct_we - ct_ws));
+</%def>
+
+<%def name="mean_kernel()">
+KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_in,
+    const ${idx} ct_off, const ${idx} ct_sn, const ${idx} ct_sc, const ${idx} ct_sh,
+    const ${idx} ct_sw, const ${T} ct_override, const int ct_include_pad
+% for g in geometry:
+    , const ${idx} ct_${g}
+% endfor
+    )
+{
+% if direction == "window_mean":
+    const ${idx} ct_total = ct_N * ct_C * ct_OH * ct_OW;
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_ox = ct_i % ct_OW, ct_oy = ct_i / ct_OW % ct_OH;
+        const ${idx} ct_c = ct_i / (ct_OW * ct_OH) % ct_C, ct_n = ct_i / (ct_OW * ct_OH * ct_C);
+        const ${idx} ct_base = ct_off + ct_n * ct_sn + ct_c * ct_sc;
+        {
+${mean_bounds("ct_oy", "ct_ox")}
+            ${T} ct_sum = 0;
+            for (${idx} ct_y = ct_hs; ct_y < ct_he; ct_y++)
+                for (${idx} ct_x = ct_ws; ct_x < ct_we; ct_x++)
+                    ct_sum += ${load(dtype, "ct_in", "ct_base + ct_y * ct_sh + ct_x * ct_sw", T)};
+            ${store(dtype, "ct_out", "ct_i", "ct_sum / ct_div")};
+        }
+    }
+% else:
+    ## the gradient: ct_in is g (N, C, OH, OW) from ct_off, contiguous; ct_out the image's,
+    ## contiguous: each input position gathers g / divisor of the windows that hold it
+    const ${idx} ct_total = ct_N * ct_C * ct_H * ct_W;
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_px = ct_i % ct_W, ct_py = ct_i / ct_W % ct_H, ct_plane = ct_i / (ct_W * ct_H);
+        const ${idx} ct_oy0 = ct_py + ct_PH < ct_KH ? 0 : (ct_py + ct_PH - ct_KH) / ct_SH + 1;
+        const ${idx} ct_ox0 = ct_px + ct_PW < ct_KW ? 0 : (ct_px + ct_PW - ct_KW) / ct_SW + 1;
+        const ${idx} ct_oy1 = (ct_py + ct_PH) / ct_SH + 1 < ct_OH ? (ct_py + ct_PH) / ct_SH + 1 : ct_OH;
+        const ${idx} ct_ox1 = (ct_px + ct_PW) / ct_SW + 1 < ct_OW ? (ct_px + ct_PW) / ct_SW + 1 : ct_OW;
+        ${T} ct_sum = 0;
+        for (${idx} ct_oy = ct_oy0; ct_oy < ct_oy1; ct_oy++)
+            for (${idx} ct_ox = ct_ox0; ct_ox < ct_ox1; ct_ox++) {
+${mean_bounds("ct_oy", "ct_ox")}
+                ct_sum += ${load(dtype, "ct_in", "ct_off + (ct_plane * ct_OH + ct_oy) * ct_OW + ct_ox", T)} / ct_div;
+            }
+        ${store(dtype, "ct_out", "ct_i", "ct_sum")};
+    }
+% endif
 }
 </%def>

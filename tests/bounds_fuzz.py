@@ -174,8 +174,10 @@ def convolution(rng, device):
         y = F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
                      groups=groups)
         pooled = F.max_pool2d(x, 2, ceil_mode=True) if min(h, w) >= 2 else x
-        ((y * y).sum() + (pooled * pooled).sum()).backward()  # pooling's scatter too
-        return [y, x.grad, weight.grad, pooled]
+        averaged = F.avg_pool2d(x, 2, 1, 1, ceil_mode=True, count_include_pad=False)
+        # pooling's scatter and the average's gradient gather too
+        ((y * y).sum() + (pooled * pooled).sum() + (averaged * averaged).sum()).backward()
+        return [y, x.grad, weight.grad, pooled, averaged]
     compare("conv2d forward and backward", *run_both(step, x, weight))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))

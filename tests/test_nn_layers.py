@@ -325,6 +325,43 @@ def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, strid
     assert_close(g, tg.numpy())
 
 
+@pytest.mark.parametrize("dims,kernel,stride,padding,ceil_mode,include_pad,override", [
+    (2, 3, 2, 1, False, True, None), (2, 3, 2, 1, True, False, None),
+    (2, (2, 3), (1, 2), (1, 0), True, True, 5), (2, 3, 3, 1, True, True, None),
+    (1, 4, 3, 2, True, False, None)], ids=str)
+def test_avg_pool_matches_torch(device, kernel_style, monkeypatch, dims, kernel, stride,
+                                padding, ceil_mode, include_pad, override):
+    """avg_pool1d/2d's values and input gradient against PyTorch: padding counted or not, a
+    divisor override, ceil_mode windows past the image, ragged strides. A GPU runs the
+    direct kernels (forward and gradient: no columns made), a CPU device unfolded windows;
+    the GPU's node differentiates twice."""
+    torch = pytest.importorskip("torch")
+    from cltorch.ops import im2col
+    dev = registry.get(device)
+    if dev.kind != "cpu" and not dev.cpu_like:
+        monkeypatch.setattr(im2col, "unfold", None)  # any column matrix would fail
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 9, 10) if dims == 2 else (2, 3, 11))
+    g = None
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        t = lib.tensor(x, dtype=lib.float32, requires_grad=True, **kw)
+        pool = getattr(lib.nn.functional, f"avg_pool{dims}d")
+        extra = {"divisor_override": override} if dims == 2 else {}
+        y = pool(t, kernel, stride, padding, ceil_mode, include_pad, **extra)
+        g = np.random.default_rng(7).standard_normal(tuple(y.shape)) if g is None else g
+        y.backward(lib.tensor(g, dtype=lib.float32, **kw))
+        results.append((y, t.grad))
+    for got, want in zip(*results):
+        assert_close(got, want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    if dims == 2 and dev.kind != "cpu" and dev.supports_fp64:
+        from cltorch.autograd import gradgradcheck
+        t = cltorch.tensor(x[:1, :1], dtype=cltorch.float64, device=device, requires_grad=True)
+        assert gradgradcheck(lambda t: F.avg_pool2d(t, kernel, stride, padding, ceil_mode,
+                                                    include_pad, override).square(), [t],
+                             eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
 def test_conv_and_pool_against_numpy(device):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)

@@ -149,7 +149,8 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                       (1, "int", 32 // dt.compute.itemsize))],
            "im2col.mako": [(dt, direction, index, rows, "") for dt in (D.float32, D.float64,
                                                                         D.float16, D.bfloat16)
-                           for direction in ("unfold", "fold", "window_max")
+                           for direction in ("unfold", "fold", "window_max", "window_mean",
+                                             "window_mean_grad")
                            for index in ("int", LONG)
                            for rows in (False, True)  # CPU rows (fold: compute types only)
                            if not rows or direction == "unfold" or (

@@ -92,9 +92,10 @@ def _kernel(x, direction, out, rows=False):
     device = x._device
     big = max(x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
     idx, cidx = index_types(big)
+    mean = (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy, np.int32)
     head = {"unfold": (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy),
-            "window_max": (None, None, None, idx, idx, idx, idx, idx, np.int32)}.get(
-                direction, (None, None))
+            "window_max": (None, None, None, idx, idx, idx, idx, idx, np.int32),
+            "window_mean": mean, "window_mean_grad": mean}.get(direction, (None, None))
     return cached_kernel(device, ("im2col", direction, x.dtype, big, rows), lambda: (
         im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows), direction,
         head + (idx,) * 14))
@@ -331,6 +332,36 @@ def _window_max_direct(x: Array, win: Windows, indices: bool):
             values._storage.buffer, (positions if indices else values)._storage.buffer,
             x._storage.buffer, x._offset, *x._strides, int(indices), *win.args(p, c, h, w)])
     return values, positions
+
+
+def window_mean(x: Array, win: Windows, include_pad: bool, override) -> Array:
+    """Average pooling of the planes ``x`` (P, 1, H, W) on a GPU, no columns: (P, OH*OW),
+    each window's in-image sum over PyTorch's divisor (``override`` if given, else the
+    window clipped to the padded image with ``include_pad``, to the image without)."""
+    p, c, h, w = x._shape
+    out = empty(type(x), (p, win.out[0] * win.out[1]), x.dtype, x._device)
+    if out._numel():
+        _launch_mean(x, out, x._offset, x._strides, win, include_pad, override, (p, c, h, w))
+    return out
+
+
+def window_mean_grad(g: Array, size, win: Windows, include_pad: bool, override) -> Array:
+    """window_mean's input gradient from its contiguous output gradient ``g`` (P, OH*OW): the
+    planes' (P, H*W), each position gathering g / divisor of the windows that hold it."""
+    p = g._shape[0]
+    out = empty(type(g), (p, size[0] * size[1]), g.dtype, g._device)
+    if out._numel():
+        _launch_mean(g, out, g._offset, (0, 0, 0, 0), win, include_pad, override,
+                     (p, 1) + tuple(size), "window_mean_grad")
+    return out
+
+
+def _launch_mean(src, out, offset, strides, win, include_pad, override, planes,
+                 direction="window_mean"):
+    kernel = _kernel(src, direction, out)
+    src._device.launch(kernel, out._numel(), [
+        out._storage.buffer, src._storage.buffer, offset, *strides, override or 0,
+        int(include_pad), *win.args(*planes)])
 
 
 def _positions(win, height, width) -> np.ndarray:

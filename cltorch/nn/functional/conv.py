@@ -344,6 +344,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, dims):
     name = f"avg_pool{dims}d"
+    if input.ndim in (dims + 1, dims + 2) and input._device.kind != "cpu" and \
+            not input._device.cpu_like and input.dtype.is_floating_point:
+        with no_grad():  # a GPU: the direct kernels, one node
+            planes, lead = _as_planes(input, dims, name)
+            win = _pool_windows(planes, kernel_size, stride, padding, 1, ceil_mode, dims, name)
+        mean = _MeanWindows(win, bool(count_include_pad), divisor_override, planes._shape,
+                            lead + (win.out if dims == 2 else win.out[1:]), input._shape)
+        return mean.forward(input)
     planes, lead = _as_planes(input, dims, name)
     win = _pool_windows(planes, kernel_size, stride, padding, 1, ceil_mode, dims, name)
     total = _unfold(planes, win).sum(1)                   # (P, L)
@@ -361,6 +369,34 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
             divisor = im2col.unfold(grid, win).sum(1)
     out = total / divisor
     return out.reshape(lead + (win.out if dims == 2 else win.out[1:]))
+
+
+class _MeanWindows:
+    """Average pooling on a GPU as PyTorch's AvgPool2DBackward0 node: im2col.window_mean
+    forward, window_mean_grad backward (each a direct kernel, no columns); each records the
+    other as its gradient, so that it differentiates any number of times."""
+
+    def __init__(self, win, include_pad, override, planes, out_shape, in_shape):
+        self.args = (win, include_pad, override)
+        self.planes, self.out_shape, self.in_shape = planes, out_shape, in_shape
+
+    def forward(self, x):
+        with no_grad():
+            planes = relayout(x.contiguous(), self.planes)
+            out = relayout(im2col.window_mean(planes, *self.args), self.out_shape)
+        return record(out, "AvgPool2DBackward0", (x,), self.backward, direct=self._grad)
+
+    def backward(self, g):
+        with no_grad():
+            grad = self._grad(g)
+        return record(grad, "AvgPool2DBackwardBackward0", (g,), self.forward,
+                      direct=self.forward)
+
+    def _grad(self, g):
+        g = g.contiguous()
+        flat = relayout(g, (self.planes[0], g._numel() // self.planes[0]))
+        return relayout(im2col.window_mean_grad(flat, self.planes[2:], *self.args),
+                        self.in_shape)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
