@@ -327,11 +327,10 @@ FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, conv
 
 
 def main(device, seed, rounds):
-    # a CPU device's packed GEMM and implicit convolution however small the product, and a
-    # GPU's split-K with short slices (the fuzz's shapes are small: the simulator is slow)
+    # a CPU device's packed GEMM and implicit convolution however small the product (the
+    # fuzz's shapes are small: the simulator is slow)
     from cltorch.ops import gemm
     gemm.PACKED_MIN_WORK = 0
-    gemm.SPLIT_K_CHUNK = 16
     rng = np.random.default_rng(seed)
     dev = cltorch.backend.registry.get(device)
     info = dev.info()

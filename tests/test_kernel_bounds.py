@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(ICD is None, reason="Oclgrind is not installed "
 # and scans split, no fp64, kernels built as OpenCL C 1.2: what an old or small GPU offers), and
 # the CPU kernels that PoCL runs.
 PROFILES = {
-    "gpu": ("gpu", {"OCLGRIND_COMPUTE_UNITS": "4"}),  # 4 units: small products split k
+    "gpu": ("gpu", {}),
     "gpu, small device": ("gpu", {"OCLGRIND_MAX_WGSIZE": "64", "OCLGRIND_LOCAL_MEM_SIZE": "16384",
                                   "OCLGRIND_COMPUTE_UNITS": "8", "CLTORCH_NO_FP64": "1",
                                   "CLTORCH_BUILD_OPTIONS": "-cl-std=CL1.2"}),

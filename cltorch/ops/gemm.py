@@ -347,8 +347,8 @@ def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt
                 panel=0, mr=6, windows="") -> str:
     """Source of a GEMM kernel for one dialect and dtype set (the template tests use it):
     ``variant`` tiled, blocked, pack (``panel`` rows a panel) or packed (``mr`` rows by two
-    vectors of ``width``); ``windows`` (tiled): B read from an image's windows, "positions"
-    or "taps" (windows_product)."""
+    vectors of ``width``); ``windows`` (tiled): B read from an image's windows, "positions",
+    "taps" or "gradient" (windows_product)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
                   out=out, index=index, variant=variant, wpt=wpt, width=width, panel=panel,
                   mr=mr, windows=windows)
