@@ -14,9 +14,12 @@
 ##             taps:      rows are taps, k the (image, position) pairs of the whole batch (the
 ##                        weight gradient's B: one product over the batch)
 ##   window_max (GPUs) max pooling without columns: an item per output, its window's maximum
-##           and (when ct_want_pos) where in the plane its first maximum lies (a NaN counting
-##           as the maximum; a window of -inf reports its first element inside the image), as
-##           PyTorch's max-pool indices
+##           and (when ct_want_pos) where in the plane its first maximum lies (the last NaN
+##           counting as the maximum; a window of -inf reports its first element inside the
+##           image), as PyTorch's max-pool indices
+##   adaptive (window_max, window_mean, window_mean_grad; any device) adaptive pooling's cells
+##           instead of regular windows: the kernel geometry is ignored, the cells follow from
+##           H, W, OH and OW
 ##   window_mean (GPUs) average pooling without columns: an item per window, the sum of its
 ##           in-image elements over PyTorch's divisor (ct_override if not 0, else the window
 ##           clipped to the padded image with ct_include_pad, to the image without)
@@ -240,14 +243,23 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL ${dialect.int
         const ${idx} ct_base = ct_off + ct_n * ct_sn + ct_c * ct_sc;
         ${T} ct_best = 0;
         ${dialect.int64} ct_at = -1;
-        for (${idx} ct_ki = 0; ct_ki < ct_KH; ct_ki++) {
-            const ${idx} ct_y = ct_oy * ct_SH - ct_PH + ct_ki * ct_DH;
+% if adaptive:
+${adaptive_cell("ct_oy", "ct_ox")}
+        const ${idx} ct_y0 = ct_hs, ct_x0 = ct_ws, ct_ny = ct_he - ct_hs, ct_nx = ct_we - ct_ws;
+        const ${idx} ct_dy = 1, ct_dx = 1;
+% else:
+        const ${idx} ct_y0 = ct_oy * ct_SH - ct_PH, ct_x0 = ct_ox * ct_SW - ct_PW;
+        const ${idx} ct_ny = ct_KH, ct_nx = ct_KW, ct_dy = ct_DH, ct_dx = ct_DW;
+% endif
+        for (${idx} ct_ki = 0; ct_ki < ct_ny; ct_ki++) {
+            const ${idx} ct_y = ct_y0 + ct_ki * ct_dy;
             if (ct_y < 0 || ct_y >= ct_H) continue;
-            for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
-                const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
+            for (${idx} ct_kj = 0; ct_kj < ct_nx; ct_kj++) {
+                const ${idx} ct_x = ct_x0 + ct_kj * ct_dx;
                 if (ct_x < 0 || ct_x >= ct_W) continue;
                 const ${T} v = ${load(dtype, "ct_in", "ct_base + ct_y * ct_sh + ct_x * ct_sw", T)};
-                if (ct_at < 0 || v > ct_best || (v != v && ct_best == ct_best)) {
+                ## PyTorch's rule: the first of equal maxima, the last NaN
+                if (ct_at < 0 || v > ct_best || v != v) {
                     ct_best = v;
                     ct_at = (${dialect.int64})ct_y * ct_W + ct_x;
                 }
@@ -262,6 +274,10 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL ${dialect.int
 ## Average pooling's window bounds (PyTorch's): the window clipped to the padded image counts
 ## for count_include_pad, clipped to the image for the sum and otherwise.
 <%def name="mean_bounds(oy, ox)">
+% if adaptive:
+${adaptive_cell(oy, ox)}
+            const ${T} ct_div = (${T})((ct_he - ct_hs) * (ct_we - ct_ws));
+% else:
             const ${idx} ct_hs0 = ${oy} * ct_SH - ct_PH, ct_ws0 = ${ox} * ct_SW - ct_PW;
             const ${idx} ct_he0 = ct_hs0 + ct_KH < ct_H + ct_PH ? ct_hs0 + ct_KH : ct_H + ct_PH;
             const ${idx} ct_we0 = ct_ws0 + ct_KW < ct_W + ct_PW ? ct_ws0 + ct_KW : ct_W + ct_PW;
@@ -269,6 +285,14 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL ${dialect.int
             const ${idx} ct_he = ct_he0 < ct_H ? ct_he0 : ct_H, ct_we = ct_we0 < ct_W ? ct_we0 : ct_W;
             const ${T} ct_div = ct_override != 0 ? ct_override : (${T})(ct_include_pad ?
                 (ct_he0 - ct_hs0) * (ct_we0 - ct_ws0) : (ct_he - ct_hs) * (ct_we - ct_ws));
+% endif
+</%def>
+
+## Adaptive pooling's cell (oy, ox): rows [floor(oy H / OH), ceil((oy + 1) H / OH)), columns
+## likewise (PyTorch's start_index and end_index)
+<%def name="adaptive_cell(oy, ox)">
+            const ${idx} ct_hs = ${oy} * ct_H / ct_OH, ct_he = ((${oy} + 1) * ct_H + ct_OH - 1) / ct_OH;
+            const ${idx} ct_ws = ${ox} * ct_W / ct_OW, ct_we = ((${ox} + 1) * ct_W + ct_OW - 1) / ct_OW;
 </%def>
 
 <%def name="mean_kernel()">
@@ -301,10 +325,16 @@ ${mean_bounds("ct_oy", "ct_ox")}
     const ${idx} ct_total = ct_N * ct_C * ct_H * ct_W;
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
         const ${idx} ct_px = ct_i % ct_W, ct_py = ct_i / ct_W % ct_H, ct_plane = ct_i / (ct_W * ct_H);
+% if adaptive:
+        ## the cells that hold (py, px): exactly [floor(py OH / H), ceil((py + 1) OH / H))
+        const ${idx} ct_oy0 = ct_py * ct_OH / ct_H, ct_oy1 = ((ct_py + 1) * ct_OH + ct_H - 1) / ct_H;
+        const ${idx} ct_ox0 = ct_px * ct_OW / ct_W, ct_ox1 = ((ct_px + 1) * ct_OW + ct_W - 1) / ct_W;
+% else:
         const ${idx} ct_oy0 = ct_py + ct_PH < ct_KH ? 0 : (ct_py + ct_PH - ct_KH) / ct_SH + 1;
         const ${idx} ct_ox0 = ct_px + ct_PW < ct_KW ? 0 : (ct_px + ct_PW - ct_KW) / ct_SW + 1;
         const ${idx} ct_oy1 = (ct_py + ct_PH) / ct_SH + 1 < ct_OH ? (ct_py + ct_PH) / ct_SH + 1 : ct_OH;
         const ${idx} ct_ox1 = (ct_px + ct_PW) / ct_SW + 1 < ct_OW ? (ct_px + ct_PW) / ct_SW + 1 : ct_OW;
+% endif
         ${T} ct_sum = 0;
         for (${idx} ct_oy = ct_oy0; ct_oy < ct_oy1; ct_oy++)
             for (${idx} ct_ox = ct_ox0; ct_ox < ct_ox1; ct_ox++) {

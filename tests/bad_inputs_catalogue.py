@@ -261,6 +261,19 @@ _LAYER_ARGS = {
     "MaxPool2d kernel 0": lambda m: m.nn.functional.max_pool2d(m.ones(1, 1, 4, 4), 0),
     "MaxPool2d padding too big": lambda m: m.nn.functional.max_pool2d(m.ones(1, 1, 4, 4), 2,
                                                                        padding=2),
+    "AdaptiveAvgPool2d empty plane": lambda m: m.nn.functional.adaptive_avg_pool2d(
+        m.ones(2, 3, 0, 4), (2, 3)),
+    "AdaptiveMaxPool2d negative size": lambda m: m.nn.functional.adaptive_max_pool2d(
+        m.ones(1, 2, 5, 7), (-1, 3)),
+    "AdaptiveMaxPool2d three sizes": lambda m: m.nn.functional.adaptive_max_pool2d(
+        m.ones(1, 2, 5, 7), (2, 3, 4)),
+    "AdaptiveAvgPool2d 2-D input": lambda m: m.nn.functional.adaptive_avg_pool2d(
+        m.ones(5, 7), (2, 3)),
+    "AdaptiveAvgPool2d 5-D input": lambda m: m.nn.functional.adaptive_avg_pool2d(
+        m.ones(1, 2, 3, 5, 7), 2),
+    "AdaptiveMaxPool1d 1-D input": lambda m: m.nn.functional.adaptive_max_pool1d(m.ones(5), 2),
+    "AdaptiveAvgPool2d of ints": lambda m: m.nn.functional.adaptive_avg_pool2d(
+        m.ones(1, 2, 5, 5, dtype=m.int64), 3),
     "Embedding index float": lambda m: m.nn.Embedding(3, 2)(m.tensor([0.5])),
     "MultiheadAttention heads": lambda m: m.nn.MultiheadAttention(10, 3),
     "Upsample both": lambda m: m.nn.functional.interpolate(m.ones(1, 1, 2, 2), size=4,

@@ -175,9 +175,12 @@ def convolution(rng, device):
                      groups=groups)
         pooled = F.max_pool2d(x, 2, ceil_mode=True) if min(h, w) >= 2 else x
         averaged = F.avg_pool2d(x, 2, 1, 1, ceil_mode=True, count_include_pad=False)
+        # adaptive pooling's cells (overlapping unless the sizes divide)
+        cells = F.adaptive_max_pool2d(x, (3, 2)) + F.adaptive_avg_pool2d(x, (3, 2))
         # pooling's scatter and the average's gradient gather too
-        ((y * y).sum() + (pooled * pooled).sum() + (averaged * averaged).sum()).backward()
-        return [y, x.grad, weight.grad, pooled, averaged]
+        ((y * y).sum() + (pooled * pooled).sum() + (averaged * averaged).sum() +
+         (cells * cells).sum()).backward()
+        return [y, x.grad, weight.grad, pooled, averaged, cells]
     compare("conv2d forward and backward", *run_both(step, x, weight))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))

@@ -304,13 +304,13 @@ def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(devi
                                                                     True)], ids=str)
 def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, stride, padding,
                                              dilation, ceil_mode):
-    """max_pool2d's values, indices and input gradient against PyTorch, with NaN, ties, a
+    """max_pool2d's values, indices and input gradient against PyTorch, with NaNs, ties, a
     region of -inf and windows over the padding, in each kernel style (a GPU's direct
     kernel, a CPU device's unfolded windows)."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     x = np.round(rng.standard_normal((2, 3, 9, 10)) * 2).astype(np.float32)  # ties
-    x[0, 0, 2, 3] = np.nan
+    x[0, 0, 2, 3:6] = np.nan  # windows with one NaN and with several (PyTorch keeps the last)
     x[1, 2, :4, :4] = -np.inf
     results = []
     for lib, kw in ((cltorch, {"device": device}), (torch, {})):
@@ -360,6 +360,60 @@ def test_avg_pool_matches_torch(device, kernel_style, monkeypatch, dims, kernel,
         assert gradgradcheck(lambda t: F.avg_pool2d(t, kernel, stride, padding, ceil_mode,
                                                     include_pad, override).square(), [t],
                              eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("shape,out", [
+    ((2, 3, 7, 10), (3, 4)), ((1, 2, 3, 4), (5, 7)), ((2, 3, 9, 6), (4, None)),
+    ((2, 3, 8, 6), (4, 3)), ((2, 3, 11), (4,)), ((3, 7), (3,))], ids=str)
+def test_adaptive_pool_matches_torch(device, kernel_style, shape, out):
+    """adaptive_max_pool and adaptive_avg_pool (1-D and 2-D, cells that overlap, outputs
+    larger than the input, None sizes, sizes that divide) against PyTorch: values, indices
+    (ties: the first maximum; several NaNs in a cell: the last; a cell of -inf: its first
+    element), input gradients and, for cells, the nodes' names; the average's node
+    differentiates twice."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = np.round(rng.standard_normal(shape) * 2).astype(np.float32)  # ties
+    x.reshape(-1)[3:5] = np.nan
+    x.reshape(-1)[-6:] = -np.inf
+    finite = np.nan_to_num(x, nan=0.5, neginf=-3.0)
+    dims, results = len(out), []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        functional = lib.nn.functional
+        t, u = (lib.tensor(v, requires_grad=True, **kw) for v in (x, finite))
+        values, indices = getattr(functional, f"adaptive_max_pool{dims}d")(
+            t, out, return_indices=True)
+        values.backward(lib.ones(values.shape, **kw))
+        mean = getattr(functional, f"adaptive_avg_pool{dims}d")(u, out)
+        g = np.random.default_rng(9).standard_normal(tuple(mean.shape))
+        mean.backward(lib.tensor(g, dtype=lib.float32, **kw))
+        results.append((values, indices, t.grad, mean, u.grad,
+                        values.grad_fn.name(), mean.grad_fn.name()))
+    got, want = results
+    assert_close(got[0], want[0].detach().numpy())
+    assert got[1].dtype is cltorch.int64 and got[1].tolist() == want[1].tolist()
+    assert_close(got[2], want[2].numpy())
+    for a, b in zip(got[3:5], want[3:5]):
+        assert_close(a, b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    if dims == 2 and any(o and n % o for n, o in zip(shape[-2:], out)):  # cells: one node
+        assert got[5:] == want[5:]
+    if dims == 2 and registry.get(device).supports_fp64:
+        from cltorch.autograd import gradgradcheck
+        y = cltorch.tensor(finite[:1, :1], dtype=cltorch.float64, device=device,
+                           requires_grad=True)
+        assert gradgradcheck(lambda y: F.adaptive_avg_pool2d(y, out).square(), [y], eps=1e-6,
+                             atol=1e-5, rtol=1e-3)
+
+
+def test_adaptive_pool_to_an_empty_grid(device):
+    """An output size of 0 gives an empty result (and empty indices), as in PyTorch."""
+    x = cltorch.ones(2, 3, 5, 7, device=device, requires_grad=True)
+    values, indices = F.adaptive_max_pool2d(x, (0, 3), return_indices=True)
+    assert values.shape == indices.shape == (2, 3, 0, 3) and indices.dtype is cltorch.int64
+    mean = F.adaptive_avg_pool2d(x, (2, 0))
+    assert mean.shape == (2, 3, 2, 0)
+    (values.sum() + mean.sum()).backward()
+    assert_close(x.grad, np.zeros((2, 3, 5, 7), np.float32))
 
 
 def test_conv_and_pool_against_numpy(device):

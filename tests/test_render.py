@@ -12,7 +12,7 @@ from cltorch.codegen import CUDA, OPENCL, render, template_names
 from cltorch.codegen.render import template_folder
 from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
-from cltorch.ops.reduce import ROWS as REDUCTIONS
+from cltorch.ops.reduce import POOL_ARGMAX, ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.check import check_source
 from cltorch.ops.gather import gather_source
@@ -80,6 +80,8 @@ def _reduce_samples():
                             1))
     samples.append((REDUCTIONS[0], D.float64, D.float64, D.float64, True, 0, 1, 32, "int",
                     False, 1))
+    samples.append((POOL_ARGMAX, D.float16, D.float32, D.float16, True, 1, 1, 64, "int", False,
+                    1))  # max pooling's argmax (the last NaN)
     samples = [sample + ("", 1) for sample in samples]
     for red in REDUCTIONS:
         if not red.arg:  # CPU rows (lanes), final
@@ -147,8 +149,8 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                   for group, index, width in (
                                       (256, "int", 0), (1, LONG, 0),
                                       (1, "int", 32 // dt.compute.itemsize))],
-           "im2col.mako": [(dt, direction, index, rows, "") for dt in (D.float32, D.float64,
-                                                                        D.float16, D.bfloat16)
+           "im2col.mako": [(dt, direction, index, rows, "", False)
+                           for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                            for direction in ("unfold", "fold", "window_max", "window_mean",
                                              "window_mean_grad")
                            for index in ("int", LONG)
@@ -156,8 +158,13 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            if not rows or direction == "unfold" or (
                                direction == "fold" and dt is dt.compute)] +
                           # the CPU packs: panels of 16 positions or taps, float and half input
-                          [(dt, "pack", index, False, rows_are) for dt in (D.float32, D.float16)
-                           for index in ("int", LONG) for rows_are in ("positions", "taps")],
+                          [(dt, "pack", index, False, rows_are, False)
+                           for dt in (D.float32, D.float16)
+                           for index in ("int", LONG) for rows_are in ("positions", "taps")] +
+                          # adaptive pooling's cells
+                          [(dt, direction, index, False, "", True)
+                           for dt in (D.float32, D.float16) for index in ("int", LONG)
+                           for direction in ("window_max", "window_mean", "window_mean_grad")],
            "update.mako": [(rule, dt, index)
                            for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
                                         optim_rules.adam(True, False),
@@ -214,9 +221,9 @@ def _sources(dialect):
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "layer_norm", layer_norm_source(dialect, dt, dt.compute, backward, affine, affine,
                                               group, index, width)
-    for dt, direction, index, rows, rows_are in SAMPLES["im2col.mako"]:
+    for dt, direction, index, rows, rows_are, adaptive in SAMPLES["im2col.mako"]:
         yield direction, im2col_source(dialect, dt, direction, index, rows,
-                                       16 if rows_are else 0, rows_are or "positions")
+                                       16 if rows_are else 0, rows_are or "positions", adaptive)
     for rule, dt, index in SAMPLES["update.mako"]:
         yield rule.name, update_source(dialect, rule, dt, dt, index)
     for dt, backward, group, index, width in SAMPLES["cross_entropy.mako"]:

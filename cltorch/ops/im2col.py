@@ -20,22 +20,39 @@ PACK_RUN = 64  # k values an item of im2col.mako's pack kernel writes (its CH)
 
 @dataclass(frozen=True)
 class Windows:
-    """Window geometry: kernel, stride, padding, dilation (each (h, w)) and the output grid."""
+    """Window geometry: kernel, stride, padding, dilation (each (h, w)) and the output grid;
+    or, ``adaptive``, adaptive pooling's cells: cell (i, j) of the (OH, OW) grid over an
+    (H, W) plane covers rows [floor(i H / OH), ceil((i + 1) H / OH)) and the columns likewise
+    (the other fields then only describe the largest cell)."""
     kernel: tuple
     stride: tuple
     padding: tuple
     dilation: tuple
     out: tuple
+    adaptive: bool = False
+
+    @classmethod
+    def cells(cls, size, out) -> "Windows":
+        """Adaptive pooling's cells over an image of ``size`` (h, w) for an ``out`` grid."""
+        largest = tuple(max((e - s for s, e in adaptive_bounds(n, o)), default=0)
+                        for n, o in zip(size, out))
+        return cls(largest, (1, 1), (0, 0), (1, 1), tuple(out), True)
 
     @property
     def disjoint(self) -> bool:
-        """No two windows share an image position (each stride at least its window's reach)."""
-        return all(s >= (k - 1) * d + 1 for k, s, d in zip(self.kernel, self.stride,
-                                                           self.dilation))
+        """No two windows share an image position (each stride at least its window's reach;
+        cells that do not tile the image evenly overlap)."""
+        return not self.adaptive and all(
+            s >= (k - 1) * d + 1 for k, s, d in zip(self.kernel, self.stride, self.dilation))
 
     def args(self, n, c, h, w):
         return [n, c, h, w, *self.kernel, *self.stride, *self.padding, *self.dilation,
                 *self.out]
+
+
+def adaptive_bounds(size: int, out: int) -> list:
+    """Adaptive pooling's cells along one axis: [floor(i S / O), ceil((i + 1) S / O))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
 def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
@@ -88,7 +105,7 @@ def fold(cols: Array, size: tuple, win: Windows) -> Array:
     return out
 
 
-def _kernel(x, direction, out, rows=False):
+def _kernel(x, direction, out, rows=False, adaptive=False):
     device = x._device
     big = max(x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
     idx, cidx = index_types(big)
@@ -96,9 +113,9 @@ def _kernel(x, direction, out, rows=False):
     head = {"unfold": (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy),
             "window_max": (None, None, None, idx, idx, idx, idx, idx, np.int32),
             "window_mean": mean, "window_mean_grad": mean}.get(direction, (None, None))
-    return cached_kernel(device, ("im2col", direction, x.dtype, big, rows), lambda: (
-        im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows), direction,
-        head + (idx,) * 14))
+    return cached_kernel(device, ("im2col", direction, x.dtype, big, rows, adaptive), lambda: (
+        im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows,
+                      adaptive=adaptive), direction, head + (idx,) * 14))
 
 
 def pack_windows(x: Array, win: Windows, panel: int, rows_are: str) -> tuple:
@@ -296,19 +313,20 @@ def window_max(x: Array, win: Windows, indices: bool):
     """The maximum of each window of the planes ``x`` (P, 1, H, W), padding read as -inf:
     (values, positions) as (P, OH*OW) arrays. The positions (int64, only when ``indices``,
     else None) are PyTorch's max-pool indices: where in its plane each window's first maximum
-    lies (a NaN counting as the maximum)."""
+    lies (the last NaN counting as the maximum). ``win`` may be adaptive pooling's cells."""
     if x._device.kind == "cpu":
-        return _window_max_numpy(x, win, indices)
+        return (_cells_max_numpy if win.adaptive else _window_max_numpy)(x, win, indices)
     # a GPU: the direct kernel; a CPU device keeps the row-form columns (PoCL, one thread:
-    # max_pool2d 3x3/2 of 32x64x56x56 took 27 ms so, 72 ms with an item per window)
-    if not x._device.cpu_like:
+    # max_pool2d 3x3/2 of 32x64x56x56 took 27 ms so, 72 ms with an item per window), but
+    # adaptive cells, which no columns hold, take the direct kernel everywhere
+    if not x._device.cpu_like or win.adaptive:
         return _window_max_direct(x, win, indices)
     from .gather import gather
     from .reduce import reduce
     cols = unfold(x, win, float("-inf"))                                   # (P, K, L)
     if not indices:
         return reduce("amax", cols, 1), None
-    values, which = reduce("argmax", cols, 1)
+    values, which = reduce("pool_argmax", cols, 1)
     table = _positions(win, *x._shape[2:])
     key = (win, x._shape[2:], x._device)
     device_table = _DEVICE_POSITIONS.get(key)
@@ -327,7 +345,7 @@ def _window_max_direct(x: Array, win: Windows, indices: bool):
     values = empty(type(x), (p, win.out[0] * win.out[1]), x.dtype, x._device)
     positions = empty(type(x), values._shape, dtypes.int64, x._device) if indices else None
     if values._numel():
-        kernel = _kernel(x, "window_max", values)
+        kernel = _kernel(x, "window_max", values, adaptive=win.adaptive)
         x._device.launch(kernel, values._numel(), [
             values._storage.buffer, (positions if indices else values)._storage.buffer,
             x._storage.buffer, x._offset, *x._strides, int(indices), *win.args(p, c, h, w)])
@@ -337,8 +355,11 @@ def _window_max_direct(x: Array, win: Windows, indices: bool):
 def window_mean(x: Array, win: Windows, include_pad: bool, override) -> Array:
     """Average pooling of the planes ``x`` (P, 1, H, W) on a GPU, no columns: (P, OH*OW),
     each window's in-image sum over PyTorch's divisor (``override`` if given, else the
-    window clipped to the padded image with ``include_pad``, to the image without)."""
+    window clipped to the padded image with ``include_pad``, to the image without). Adaptive
+    pooling's cells (``win.adaptive``, any device) divide by their own size."""
     p, c, h, w = x._shape
+    if x._device.kind == "cpu":
+        return _cells_mean_numpy(x, win, transpose=False)
     out = empty(type(x), (p, win.out[0] * win.out[1]), x.dtype, x._device)
     if out._numel():
         _launch_mean(x, out, x._offset, x._strides, win, include_pad, override, (p, c, h, w))
@@ -349,6 +370,8 @@ def window_mean_grad(g: Array, size, win: Windows, include_pad: bool, override) 
     """window_mean's input gradient from its contiguous output gradient ``g`` (P, OH*OW): the
     planes' (P, H*W), each position gathering g / divisor of the windows that hold it."""
     p = g._shape[0]
+    if g._device.kind == "cpu":
+        return _cells_mean_numpy(g, win, transpose=True, size=size)
     out = empty(type(g), (p, size[0] * size[1]), g.dtype, g._device)
     if out._numel():
         _launch_mean(g, out, g._offset, (0, 0, 0, 0), win, include_pad, override,
@@ -358,7 +381,7 @@ def window_mean_grad(g: Array, size, win: Windows, include_pad: bool, override) 
 
 def _launch_mean(src, out, offset, strides, win, include_pad, override, planes,
                  direction="window_mean"):
-    kernel = _kernel(src, direction, out)
+    kernel = _kernel(src, direction, out, adaptive=win.adaptive)
     src._device.launch(kernel, out._numel(), [
         out._storage.buffer, src._storage.buffer, offset, *strides, override or 0,
         int(include_pad), *win.args(*planes)])
@@ -397,9 +420,10 @@ def _window_max_numpy(x, win, indices):
     if not _short_rows(win):
         cols = x.dtype.to_numpy_values(np.ascontiguousarray(
             _window_view(x, win, float("-inf"))).reshape(p, kh * kw, oh * ow))
-        values = adopt_values(type(x), x._device, np.maximum.reduce(cols, axis=1), x.dtype,
-                              (p, oh * ow))  # NaN propagates, as in PyTorch
-        return values, (_positions_at(x, win, np.argmax(cols, axis=1)) if indices else None)
+        values_np = np.maximum.reduce(cols, axis=1)  # NaN propagates, as in PyTorch
+        values = adopt_values(type(x), x._device, values_np, x.dtype, (p, oh * ow))
+        return values, (_positions_at(x, win, _last_nan(cols, values_np, np.argmax(
+            cols, axis=1), 1)) if indices else None)
     k, m = kh * kw, p * oh * ow
     windows = _window_view(x, win, float("-inf")).transpose(2, 3, 0, 1, 4, 5)
     stacked = x.dtype.to_numpy_values(np.ascontiguousarray(windows).reshape(k, m))
@@ -409,8 +433,6 @@ def _window_max_numpy(x, win, indices):
     if not indices:
         return values, None
     hit = stacked == best.reshape(m)
-    if stacked.dtype.kind == "f" and np.isnan(best).any():
-        hit |= np.isnan(stacked)
     if k <= 8:  # the first hit: the lowest set bit of each column's hits as one byte
         bits, shifted = hit.view(np.uint8), np.empty(m, np.uint8)
         code = bits[0].copy()
@@ -419,6 +441,7 @@ def _window_max_numpy(x, win, indices):
         which = _LOWEST_BIT[code]
     else:
         which = np.argmax(hit, axis=0)
+    which = _last_nan(stacked, best.reshape(m), which, 0)
     return values, _positions_at(x, win, which.reshape(p, oh * ow))
 
 
@@ -428,6 +451,79 @@ def _positions_at(x, win, which):
     length = which.shape[1]
     positions = np.take(_positions(win, *x._shape[2:]), which * length + np.arange(length))
     return adopt_values(type(x), x._device, positions, dtypes.int64, positions.shape)
+
+
+def _cells_max_numpy(x, win, indices):
+    """Adaptive max pooling on the cpu, in two passes as the cells are products of ranges:
+    the maximum of each row's column ranges, then of those over each cell's rows. Each cell
+    keeps PyTorch's index: the first of equal maxima, the last NaN, in row-major order (the
+    first row holding the maximum, then its first column; the last row holding a NaN, then
+    its last)."""
+    p, _, h, w = x._shape
+    (oh, ow), planes = win.out, x.dtype.to_numpy_values(cpu_view(x)).reshape(p, h, w)
+    if oh * ow == 0:
+        return (empty(type(x), (p, 0), x.dtype, x._device),
+                empty(type(x), (p, 0), dtypes.int64, x._device) if indices else None)
+    cols, rows = _cell_table(w, ow), _cell_table(h, oh)               # (OW, KW), (OH, KH)
+    row_best, row_k = _first_max(planes[:, :, cols], axis=3)           # (P, H, OW)
+    best, which = _first_max(row_best[:, rows, :], axis=2)             # (P, OH, OW)
+    values = adopt_values(type(x), x._device, best.reshape(p, oh * ow), x.dtype, (p, oh * ow))
+    if not indices:
+        return values, None
+    row_col = cols[np.arange(ow), row_k]                               # (P, H, OW) columns
+    at_row = rows[np.arange(oh)[:, None], which]                       # (P, OH, OW) rows
+    at_col = np.take_along_axis(row_col, at_row, axis=1)
+    flat = (at_row * w + at_col).reshape(p, oh * ow).astype(np.int64)
+    return values, adopt_values(type(x), x._device, flat, dtypes.int64, flat.shape)
+
+
+def _cell_table(size, out) -> np.ndarray:
+    """(out, largest cell) int64: each cell's positions along an axis, its last one repeated
+    past its end (a repeat changes neither the maximum nor which position holds it)."""
+    bounds = adaptive_bounds(size, out)
+    span = max((e - s for s, e in bounds), default=0)
+    return np.array([[min(s + k, e - 1) for k in range(span)] for s, e in bounds], np.int64)
+
+
+def _first_max(values, axis):
+    """The maximum along ``axis`` (NaN propagating) and PyTorch's pick of its position: the
+    first of equal maxima, or the last NaN."""
+    best = np.max(values, axis=axis)
+    return best, _last_nan(values, best, np.argmax(values, axis=axis), axis)
+
+
+def _last_nan(values, best, at, axis):
+    """``at`` (the first maxima along ``axis``), where ``best`` is NaN the last NaN instead:
+    PyTorch's max pooling keeps the last NaN of a window (``val > max || isnan(val)``)."""
+    if values.dtype.kind == "f" and np.isnan(best).any():
+        last = values.shape[axis] - 1 - np.argmax(np.flip(np.isnan(values), axis), axis=axis)
+        at = np.where(np.isnan(best), last, at)
+    return at
+
+
+def _cells_mean_numpy(x, win, transpose, size=None):
+    """Adaptive average pooling on the cpu as two small products: (P, H, W) planes to cells
+    A_h X A_w^T, where A's rows average each cell's range; with ``transpose`` the gradient
+    A_h^T G A_w of ``x`` (P, OH*OW) over an image of ``size``."""
+    (oh, ow), p = win.out, x._shape[0]
+    h, w = size if transpose else x._shape[2:]
+    compute = x.dtype.compute.numpy
+    a_h, a_w = (_cell_means(n, o, compute) for n, o in ((h, oh), (w, ow)))
+    values = x.dtype.to_numpy_values(cpu_view(x)).astype(compute, copy=False)
+    if transpose:
+        result = a_h.T @ values.reshape(p, oh, ow) @ a_w               # (P, H, W)
+    else:
+        result = a_h @ values.reshape(p, h, w) @ a_w.T                 # (P, OH, OW)
+    return adopt_values(type(x), x._device, result.reshape(p, -1), x.dtype,
+                        (p, result.shape[1] * result.shape[2]))
+
+
+def _cell_means(size, out, dtype) -> np.ndarray:
+    """(out, size): row i averages cell i's range along one axis."""
+    matrix = np.zeros((out, size), dtype)
+    for i, (s, e) in enumerate(adaptive_bounds(size, out)):
+        matrix[i, s:e] = 1.0 / (e - s)
+    return matrix
 
 
 _LOWEST_BIT = np.array([max(0, (b & -b).bit_length() - 1) for b in range(256)], dtype=np.int64)
@@ -554,9 +650,10 @@ def _fold_values(values, n, size, win):
 
 
 def im2col_source(dialect, dtype, direction, index, rows=False, panel=0,
-                  rows_are="positions") -> str:
+                  rows_are="positions", adaptive=False) -> str:
     """Source of the unfold, fold, pack or window_max kernel for one dialect (the template
     tests use it); rows: unfold's CPU form, an item per output row; pack: panels of
-    ``panel`` rows that are output positions or taps (``rows_are``)."""
+    ``panel`` rows that are output positions or taps (``rows_are``); adaptive: pooling
+    kernels over adaptive pooling's cells."""
     return render("im2col.mako", dialect, name=direction, dtype=dtype, direction=direction,
-                  index=index, rows=rows, panel=panel, rows_are=rows_are)
+                  index=index, rows=rows, panel=panel, rows_are=rows_are, adaptive=adaptive)

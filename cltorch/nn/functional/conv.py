@@ -294,14 +294,20 @@ def _as_planes(input, dims, name):
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, dims):
-    """Max pooling as one autograd node (PyTorch's MaxPool2DWithIndicesBackward0): windows
-    unfolded with -inf padding, the max of each and its position in the plane; the backward
-    adds the gradient into those positions (one scatter, no window-sized buffer to fold)."""
     name = f"max_pool{dims}d"
     with no_grad():
         planes, lead = _as_planes(input, dims, name)
         win = _pool_windows(planes, kernel_size, stride, padding, dilation, ceil_mode, dims,
                             name)
+    return _window_max(input, planes, lead, win, dims, return_indices,
+                       "MaxPool2DWithIndicesBackward0")
+
+
+def _window_max(input, planes, lead, win, dims, return_indices, node):
+    """Max pooling (``win``: regular windows or adaptive cells) as one autograd node
+    (PyTorch's MaxPool2DWithIndicesBackward0 or AdaptiveMaxPool2DBackward0): the max of each
+    window and its position in the plane; the backward adds the gradient into those
+    positions (one scatter, no window-sized buffer to fold)."""
     out_shape = lead + (win.out if dims == 2 else win.out[1:])
     grad = needs_grad((input,))
     values, positions = im2col.window_max(planes, win, grad or return_indices)  # (P, L)
@@ -324,8 +330,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
             planes_grad = g.new_zeros((positions._shape[0], area))
             return planes_grad.scatter_add(1, positions, g.reshape(positions._shape)).reshape(
                 shape)
-        record(values, "MaxPool2DWithIndicesBackward0", (input,), backward, saved=(positions,),
-               direct=direct)
+        record(values, node, (input,), backward, saved=(positions,), direct=direct)
     return (values, relayout(positions, out_shape)) if return_indices else values
 
 
@@ -376,15 +381,17 @@ class _MeanWindows:
     forward, window_mean_grad backward (each a direct kernel, no columns); each records the
     other as its gradient, so that it differentiates any number of times."""
 
-    def __init__(self, win, include_pad, override, planes, out_shape, in_shape):
+    def __init__(self, win, include_pad, override, planes, out_shape, in_shape,
+                 node="AvgPool2DBackward0"):
         self.args = (win, include_pad, override)
         self.planes, self.out_shape, self.in_shape = planes, out_shape, in_shape
+        self.node = node
 
     def forward(self, x):
         with no_grad():
             planes = relayout(x.contiguous(), self.planes)
             out = relayout(im2col.window_mean(planes, *self.args), self.out_shape)
-        return record(out, "AvgPool2DBackward0", (x,), self.backward, direct=self._grad)
+        return record(out, self.node, (x,), self.backward, direct=self._grad)
 
     def backward(self, g):
         with no_grad():
@@ -410,49 +417,67 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      divisor_override, 2)
 
 
-def _adaptive_bounds(size, out):
-    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
-
-
-def _adaptive(input, output_size, dims, reduce):
-    """Adaptive pooling: output cell i covers [floor(i*S/O), ceil((i+1)*S/O)); regular
-    windows when S is a multiple of O, else one slice per cell."""
-    from ...api.layout import stack
-    out = _pair(output_size, dims)
+def _adaptive(input, output_size, dims, name, regular, cells):
+    """Adaptive pooling: output cell i covers [floor(i*S/O), ceil((i+1)*S/O)). Regular
+    windows (``regular(input, kernel)``) when S is a multiple of O, else the cells
+    themselves (``cells(planes, lead, win)``: pooling kernels that read each cell's range)."""
+    if dims == 2 and input.ndim < 3:
+        raise ValueError("Input dimension should be at least 3")
+    if input.ndim not in (dims + 1, dims + 2):
+        raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got {list(input.shape)}"
+                           if dims == 2 else f"Expected 2 to 3 dimensions, but got "
+                           f"{input.ndim}-dimensional tensor for argument #1 'self' (while "
+                           f"checking arguments for {name})")
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"{name}" not implemented for \'{input.dtype.legacy_name}\'')
+    for i in range(input.ndim - dims, input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {i} being empty")
     size = tuple(input.shape[-dims:])
-    out = tuple(s if o is None else o for o, s in zip(out, size))
-    if all(s % o == 0 for s, o in zip(size, out)):
-        kernel = tuple(s // o for s, o in zip(size, out))
-        return reduce(input, kernel, kernel)
-    bounds = [_adaptive_bounds(s, o) for s, o in zip(size, out)]
-    cells = []
-    for (a, b) in bounds[0]:
-        row = []
-        for cell in (bounds[1] if dims == 2 else [None]):
-            part = input[..., a:b] if dims == 1 else input[..., a:b, cell[0]:cell[1]]
-            row.append(reduce(part, tuple(part.shape[-dims:]), None))
-        cells.append(stack([r.reshape(r.shape[:-dims]) for r in row], -1))
-    result = stack(cells, -2)
-    return result if dims == 2 else result.squeeze(-1)
+    out = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * dims
+    if len(out) != dims:
+        raise RuntimeError(f"{name}(): internal error: output_size.size() must be {dims}")
+    out = tuple(s if o is None else int(o) for o, s in zip(out, size))  # None: the input's
+    if any(o < 0 for o in out):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(out)}: "
+                           f"{list(input.shape[:-dims]) + list(out)}")
+    if all(o and s % o == 0 for s, o in zip(size, out)):
+        return regular(input, tuple(s // o for s, o in zip(size, out)))
+    with no_grad():
+        planes, lead = _as_planes(input, dims, name)
+    win = im2col.Windows.cells(planes._shape[2:], ((1,) + out) if dims == 1 else out)
+    return cells(planes, lead, win)
+
+
+def _adaptive_avg(input, output_size, dims):
+    name = f"adaptive_avg_pool{dims}d"
+    pool = avg_pool1d if dims == 1 else avg_pool2d
+
+    def cells(planes, lead, win):
+        mean = _MeanWindows(win, True, None, planes._shape,
+                            lead + (win.out if dims == 2 else win.out[1:]), input._shape,
+                            "AdaptiveAvgPool2DBackward0")
+        return mean.forward(input)
+    return _adaptive(input, output_size, dims, name, lambda x, k: pool(x, k, k), cells)
 
 
 def adaptive_avg_pool1d(input, output_size):
-    return _adaptive(input, output_size, 1, lambda x, k, s: avg_pool1d(x, k, s))
+    return _adaptive_avg(input, output_size, 1)
 
 
 def adaptive_avg_pool2d(input, output_size):
-    return _adaptive(input, output_size, 2, lambda x, k, s: avg_pool2d(x, k, s))
+    return _adaptive_avg(input, output_size, 2)
 
 
 def _adaptive_max(input, output_size, return_indices, dims):
-    out = _pair(output_size, dims)
-    size = tuple(input.shape[-dims:])
-    if return_indices and not all(s % o == 0 for s, o in zip(size, out)):
-        raise NotImplementedError("adaptive max pooling with return_indices needs the input "
-                                  "size to be a multiple of the output size in cltorch")
     pool = max_pool1d if dims == 1 else max_pool2d
-    return _adaptive(input, output_size, dims, lambda x, k, s: pool(
-        x, k, s, return_indices=return_indices))
+    return _adaptive(
+        input, output_size, dims, f"adaptive_max_pool{dims}d",
+        lambda x, k: pool(x, k, k, return_indices=return_indices),
+        lambda planes, lead, win: _window_max(input, planes, lead, win, dims, return_indices,
+                                              "AdaptiveMaxPool2DBackward0"))
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
