@@ -169,19 +169,23 @@ def convolution(rng, device):
     w = int(rng.integers(dilation * (kw - 1) + 1, 9))
     x = Pair(rng, device, (batch, cin * groups, h, w), grad=True)
     weight = Pair(rng, device, (cout * groups, cin, kh, kw), grad=True)
+    per_channel = Pair(rng, device, (cin * groups * 2, 1, kh, kw), grad=True)
 
-    def step(x, weight):
+    def step(x, weight, per_channel):
         y = F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
                      groups=groups)
+        # depthwise (a GPU's direct kernels), two outputs per channel
+        dw = F.conv2d(x, per_channel, stride=stride, padding=padding, dilation=dilation,
+                      groups=cin * groups)
         pooled = F.max_pool2d(x, 2, ceil_mode=True) if min(h, w) >= 2 else x
         averaged = F.avg_pool2d(x, 2, 1, 1, ceil_mode=True, count_include_pad=False)
         # adaptive pooling's cells (overlapping unless the sizes divide)
         cells = F.adaptive_max_pool2d(x, (3, 2)) + F.adaptive_avg_pool2d(x, (3, 2))
         # pooling's scatter and the average's gradient gather too
-        ((y * y).sum() + (pooled * pooled).sum() + (averaged * averaged).sum() +
-         (cells * cells).sum()).backward()
-        return [y, x.grad, weight.grad, pooled, averaged, cells]
-    compare("conv2d forward and backward", *run_both(step, x, weight))
+        ((y * y).sum() + (dw * dw).sum() + (pooled * pooled).sum() +
+         (averaged * averaged).sum() + (cells * cells).sum()).backward()
+        return [y, dw, x.grad, weight.grad, per_channel.grad, pooled, averaged, cells]
+    compare("conv2d forward and backward", *run_both(step, x, weight, per_channel))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))
 

@@ -276,6 +276,65 @@ def test_convolution_with_whole_panels_matches_torch(device, kernel_style, monke
         assert_close(got.float(), want.detach().numpy(), rtol=tol, atol=tol * 10)
 
 
+@pytest.mark.parametrize("dims,multiplier,kernel,stride,padding,dilation,bias,dtype", [
+    (2, 1, 3, 1, 1, 1, True, "float32"), (2, 2, (3, 2), 2, (1, 0), (1, 2), False, "float32"),
+    (2, 3, 5, 1, 2, 1, True, "float16"), (2, 1, 1, 2, 0, 1, True, "channels_last"),
+    (1, 2, 3, 2, 1, 1, True, "float32")], ids=str)
+def test_depthwise_convolution_matches_torch(device, kernel_style, monkeypatch, dims,
+                                             multiplier, kernel, stride, padding, dilation,
+                                             bias, dtype):
+    """Depthwise convolutions (groups == input channels, one or more outputs per channel)
+    against PyTorch: output, input, weight and bias gradients, with strides, dilation,
+    padding, float16, an input in channels-last strides and conv1d. A GPU runs depthwise.mako's
+    direct kernels (no column matrix can be made), other devices the grouped product; the
+    direct node is one ConvolutionBackward0, whose graph gradients (differentiated again)
+    equal its direct ones and pass gradgradcheck."""
+    torch = pytest.importorskip("torch")
+    from cltorch.ops import im2col
+    dev = registry.get(device)
+    gpu = dev.kind != "cpu" and not dev.cpu_like
+    if gpu:
+        monkeypatch.setattr(im2col, "unfold", None)  # any column matrix would fail
+    rng = np.random.default_rng(10)
+    c, size = 4, (9, 11) if dims == 2 else (13,)
+    kernel = kernel if isinstance(kernel, tuple) else (kernel,) * dims
+    x, w = rng.standard_normal((2, c) + size), rng.standard_normal((c * multiplier, 1) + kernel)
+    b, results = rng.standard_normal(c * multiplier), []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        dt = lib.float16 if dtype == "float16" else lib.float32
+        dt = torch.float64 if lib is torch else dt
+        xt, wt, bt = (lib.tensor(v, dtype=dt, requires_grad=True, **kw) for v in (x, w, b))
+        if dtype == "channels_last":  # the same values, the channels innermost in memory
+            xt = lib.tensor(x.transpose(0, 2, 3, 1), dtype=dt, **kw).permute(0, 3, 1, 2)
+            xt = xt.detach().requires_grad_()
+        conv = getattr(lib.nn.functional, f"conv{dims}d")
+        out = conv(xt, wt, bt if bias else None, stride, padding, dilation, groups=c)
+        g = np.random.default_rng(11).standard_normal(tuple(out.shape))
+        out.backward(lib.tensor(g, dtype=dt, **kw))
+        results.append([out, xt.grad, wt.grad] + ([bt.grad] if bias else []))
+    if gpu and dims == 2:
+        assert results[0][0].grad_fn.name() == "ConvolutionBackward0"
+    tol = 2e-2 if dtype == "float16" else 1e-4
+    for got, want in zip(*results):
+        assert got.dtype is (cltorch.float16 if dtype == "float16" else cltorch.float32)
+        assert_close(got.float(), want.detach().numpy(), rtol=tol, atol=tol * 10)
+    if gpu and dims == 2 and dev.supports_fp64:
+        monkeypatch.undo()  # differentiated again: graph ops over the columns
+        from cltorch.autograd import gradgradcheck
+        args = [cltorch.tensor(v[:1, :2] if v is x else v[:2 * multiplier] if v is w else
+                               v[:2 * multiplier], dtype=cltorch.float64, device=device,
+                               requires_grad=True) for v in (x, w, b)]
+        def conv(x, w, b):
+            return F.conv2d(x, w, b, stride, padding, dilation, groups=2)
+        y = conv(*args)
+        g = cltorch.tensor(rng.standard_normal(tuple(y.shape)), dtype=cltorch.float64,
+                           device=device)
+        for got, want in zip(cltorch.autograd.grad(y, args, g, create_graph=True),
+                             cltorch.autograd.grad(y, args, g, retain_graph=True)):
+            assert_close(got.detach(), want.cpu().numpy(), rtol=1e-10, atol=1e-12)
+        assert gradgradcheck(conv, args, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
 def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(device):
     """A window whose maximum is -inf reports its first element inside the image (PyTorch's
     index, never a padded position); overlapping windows add their gradients; one node,

@@ -7,7 +7,7 @@ import math
 
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import needs_grad, record
-from ...ops import gemm, im2col, pointwise, scatter as scatter_op
+from ...ops import depthwise, gemm, im2col, pointwise, reduce as reduce_op, scatter as scatter_op
 from ...ops.array import relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
@@ -131,8 +131,10 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
                                f". Kernel size: ({' x '.join(str(kernel[j]) for j in range(2 - dims, 2))}"
                                f"). Kernel size can't be greater than actual input size")
     win = _windows(kernel, stride, pads, dilation, out)
-    if groups == 1 and _plain_operands(x, weight, bias):
-        result = _conv_node(x, weight, bias, win, (out if dims == 2 else out[1:]))
+    if (groups == 1 or depthwise.applies(x, weight, groups)) and \
+            _plain_operands(x, weight, bias):
+        node = _conv_node if groups == 1 else _depthwise_node
+        result = node(x, weight, bias, win, (out if dims == 2 else out[1:]))
         return result if batched else result.squeeze(0)
     cols = _unfold(x, win)  # (N, C*K, L)
     n, length = cols.shape[0], cols.shape[2]
@@ -186,6 +188,40 @@ def _conv_node(x, weight, bias, win, out_shape):
                 g.sum((0, 2)) if want[2] else None)[:3 if bias is not None else 2]
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight, cols),
+                  direct=direct)
+
+
+def _depthwise_node(x, weight, bias, win, out_shape):
+    """A depthwise convolution (one input channel per group) as one ConvolutionBackward0
+    node over depthwise.mako's direct kernels, forward and both gradients (a batched product
+    of per-channel matrices a few elements wide, and the columns it needs, otherwise)."""
+    n, o, c = x._shape[0], weight._shape[0], x._shape[1]
+    taps, length = weight._numel() // o, win.out[0] * win.out[1]
+    with no_grad():
+        out = depthwise.forward(x, weight.contiguous(),
+                                None if bias is None else bias.contiguous(), win)
+    out = relayout(out, (n, o) + tuple(out_shape))
+
+    def wanted(x, weight):
+        return x.requires_grad, weight.requires_grad, bias is not None and bias.requires_grad
+
+    def direct(g, x, weight):
+        want, g, w = wanted(x, weight), g.contiguous(), weight.contiguous()
+        return (depthwise.input_grad(g, w, win, x._shape) if want[0] else None,
+                depthwise.weight_grad(g, x, w, win) if want[1] else None,
+                reduce_op.reduce("sum", relayout(g, (n, o, length)), (0, 2))
+                if want[2] else None)[:3 if bias is not None else 2]
+
+    def backward(g, x, weight):  # differentiated again: graph ops over x's columns
+        want, g4 = wanted(x, weight), g.reshape(n, c, o // c, length)
+        cols = _unfold(x, win).reshape(n, c, taps, length)
+        return ((_fold((weight.reshape(c, o // c, taps).transpose(1, 2).unsqueeze(0) @ g4)
+                       .reshape(n, c * taps, length).contiguous(), x._shape[2:], win)
+                 if want[0] else None),
+                (g4 @ cols.transpose(2, 3)).sum(0).reshape(weight._shape) if want[1] else None,
+                g4.sum((0, 3)).reshape(o) if want[2] else None)[:3 if bias is not None else 2]
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return record(out, "ConvolutionBackward0", inputs, backward, saved=(x, weight),
                   direct=direct)
 
 
