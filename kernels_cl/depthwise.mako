@@ -3,6 +3,7 @@
 ## matrices. Output channel o reads input channel o / M with its own KH x KW taps.
 ##   forward:     out (N, C*M, OH, OW), contiguous, from x (N, C, H, W) strided, w (C*M, KH*KW)
 ##                contiguous, and the bias (C*M) when ct_has_bias: an item per output
+##                (w, the bias and g below are contiguous from their offsets ct_*_off)
 ##   input_grad:  dx (N, C, H, W), contiguous, from g (N, C*M, OH, OW) contiguous and w: an item
 ##                per input position, gathering the outputs its taps reach (the transposed
 ##                convolution: no atomics, no fold)
@@ -27,7 +28,8 @@ ${prelude(dtype.name == "float64")}
 % if direction == "forward":
 KERNEL void ${name}(GLOBAL ${S}* ct_out, GLOBAL const ${S}* ct_in, const ${idx} ct_off,
     const ${idx} ct_sn, const ${idx} ct_sc, const ${idx} ct_sh, const ${idx} ct_sw,
-    GLOBAL const ${S}* ct_w, GLOBAL const ${S}* ct_bias, const int ct_has_bias
+    GLOBAL const ${S}* ct_w, const ${idx} ct_w_off, GLOBAL const ${S}* ct_bias,
+    const ${idx} ct_b_off, const int ct_has_bias
 ${geometry_args()}
     )
 {
@@ -36,7 +38,7 @@ ${geometry_args()}
         const ${idx} ct_ox = ct_i % ct_OW, ct_oy = ct_i / ct_OW % ct_OH;
         const ${idx} ct_o = ct_i / (ct_OW * ct_OH) % ct_O, ct_n = ct_i / (ct_OW * ct_OH * ct_O);
         const ${idx} ct_base = ct_off + ct_n * ct_sn + ct_o / ct_M * ct_sc;
-        ${T} ct_acc = ct_has_bias ? ${load(dtype, "ct_bias", "ct_o", T)} : (${T})0;
+        ${T} ct_acc = ct_has_bias ? ${load(dtype, "ct_bias", "ct_b_off + ct_o", T)} : (${T})0;
         for (${idx} ct_ki = 0; ct_ki < ct_KH; ct_ki++) {
             const ${idx} ct_y = ct_oy * ct_SH - ct_PH + ct_ki * ct_DH;
             if (ct_y < 0 || ct_y >= ct_H) continue;
@@ -44,14 +46,15 @@ ${geometry_args()}
                 const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
                 if (ct_x < 0 || ct_x >= ct_W) continue;
                 ct_acc += ${load(dtype, "ct_in", "ct_base + ct_y * ct_sh + ct_x * ct_sw", T)} *
-                    ${load(dtype, "ct_w", "(ct_o * ct_KH + ct_ki) * ct_KW + ct_kj", T)};
+                    ${load(dtype, "ct_w", "ct_w_off + (ct_o * ct_KH + ct_ki) * ct_KW + ct_kj", T)};
             }
         }
         ${store(dtype, "ct_out", "ct_i", "ct_acc")};
     }
 }
 % elif direction == "input_grad":
-KERNEL void ${name}(GLOBAL ${S}* ct_out, GLOBAL const ${S}* ct_g, GLOBAL const ${S}* ct_w
+KERNEL void ${name}(GLOBAL ${S}* ct_out, GLOBAL const ${S}* ct_g, const ${idx} ct_g_off,
+    GLOBAL const ${S}* ct_w, const ${idx} ct_w_off
 ${geometry_args()}
     )
 {
@@ -69,8 +72,8 @@ ${geometry_args()}
                 for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
                     const ${idx} ct_tx = ct_px + ct_PW - ct_kj * ct_DW;
                     if (ct_tx < 0 || ct_tx % ct_SW != 0 || ct_tx / ct_SW >= ct_OW) continue;
-                    ct_acc += ${load(dtype, "ct_g", "(ct_plane + ct_ty / ct_SH) * ct_OW + ct_tx / ct_SW", T)} *
-                        ${load(dtype, "ct_w", "(ct_o * ct_KH + ct_ki) * ct_KW + ct_kj", T)};
+                    ct_acc += ${load(dtype, "ct_g", "ct_g_off + (ct_plane + ct_ty / ct_SH) * ct_OW + ct_tx / ct_SW", T)} *
+                        ${load(dtype, "ct_w", "ct_w_off + (ct_o * ct_KH + ct_ki) * ct_KW + ct_kj", T)};
                 }
             }
         }
@@ -78,7 +81,8 @@ ${geometry_args()}
     }
 }
 % else:
-KERNEL void ${name}(GLOBAL ${T}* ct_out, GLOBAL const ${S}* ct_g, GLOBAL const ${S}* ct_in,
+KERNEL void ${name}(GLOBAL ${T}* ct_out, GLOBAL const ${S}* ct_g, const ${idx} ct_g_off,
+    GLOBAL const ${S}* ct_in,
     const ${idx} ct_off, const ${idx} ct_sn, const ${idx} ct_sc, const ${idx} ct_sh,
     const ${idx} ct_sw
 ${geometry_args()}
@@ -97,7 +101,7 @@ ${geometry_args()}
             for (${idx} ct_ox = 0; ct_ox < ct_OW; ct_ox++) {
                 const ${idx} ct_x = ct_ox * ct_SW - ct_PW + ct_kj * ct_DW;
                 if (ct_x < 0 || ct_x >= ct_W) continue;
-                ct_acc += ${load(dtype, "ct_g", "(ct_plane + ct_oy) * ct_OW + ct_ox", T)} *
+                ct_acc += ${load(dtype, "ct_g", "ct_g_off + (ct_plane + ct_oy) * ct_OW + ct_ox", T)} *
                     ${load(dtype, "ct_in", "ct_base + ct_y * ct_sh + ct_x * ct_sw", T)};
             }
         }

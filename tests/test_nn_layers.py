@@ -285,7 +285,8 @@ def test_depthwise_convolution_matches_torch(device, kernel_style, monkeypatch, 
                                              bias, dtype):
     """Depthwise convolutions (groups == input channels, one or more outputs per channel)
     against PyTorch: output, input, weight and bias gradients, with strides, dilation,
-    padding, float16, an input in channels-last strides and conv1d. A GPU runs depthwise.mako's
+    padding, float16, an input in channels-last strides, conv1d, and every operand and the
+    output gradient starting past their storage's start. A GPU runs depthwise.mako's
     direct kernels (no column matrix can be made), other devices the grouped product; the
     direct node is one ConvolutionBackward0, whose graph gradients (differentiated again)
     equal its direct ones and pass gradgradcheck."""
@@ -303,14 +304,17 @@ def test_depthwise_convolution_matches_torch(device, kernel_style, monkeypatch, 
     for lib, kw in ((cltorch, {"device": device}), (torch, {})):
         dt = lib.float16 if dtype == "float16" else lib.float32
         dt = torch.float64 if lib is torch else dt
-        xt, wt, bt = (lib.tensor(v, dtype=dt, requires_grad=True, **kw) for v in (x, w, b))
+
+        def offset(v):  # v's values in a view 3 elements into its storage
+            flat = lib.tensor(np.concatenate([np.zeros(3), v.ravel()]), dtype=dt, **kw)
+            return flat[3:].reshape(v.shape)
+        xt, wt, bt = (offset(v).requires_grad_() for v in (x, w, b))
         if dtype == "channels_last":  # the same values, the channels innermost in memory
             xt = lib.tensor(x.transpose(0, 2, 3, 1), dtype=dt, **kw).permute(0, 3, 1, 2)
             xt = xt.detach().requires_grad_()
         conv = getattr(lib.nn.functional, f"conv{dims}d")
         out = conv(xt, wt, bt if bias else None, stride, padding, dilation, groups=c)
-        g = np.random.default_rng(11).standard_normal(tuple(out.shape))
-        out.backward(lib.tensor(g, dtype=dt, **kw))
+        out.backward(offset(np.random.default_rng(11).standard_normal(tuple(out.shape))))
         results.append([out, xt.grad, wt.grad] + ([bt.grad] if bias else []))
     if gpu and dims == 2:
         assert results[0][0].grad_fn.name() == "ConvolutionBackward0"
@@ -321,9 +325,10 @@ def test_depthwise_convolution_matches_torch(device, kernel_style, monkeypatch, 
     if gpu and dims == 2 and dev.supports_fp64:
         monkeypatch.undo()  # differentiated again: graph ops over the columns
         from cltorch.autograd import gradgradcheck
-        args = [cltorch.tensor(v[:1, :2] if v is x else v[:2 * multiplier] if v is w else
-                               v[:2 * multiplier], dtype=cltorch.float64, device=device,
-                               requires_grad=True) for v in (x, w, b)]
+        args = [cltorch.tensor(v[:1, :2] if v is x else v[:2 * multiplier],
+                               dtype=cltorch.float64, device=device, requires_grad=True)
+                for v in (x, w, b)]
+
         def conv(x, w, b):
             return F.conv2d(x, w, b, stride, padding, dilation, groups=2)
         y = conv(*args)
@@ -333,6 +338,48 @@ def test_depthwise_convolution_matches_torch(device, kernel_style, monkeypatch, 
                              cltorch.autograd.grad(y, args, g, retain_graph=True)):
             assert_close(got.detach(), want.cpu().numpy(), rtol=1e-10, atol=1e-12)
         assert gradgradcheck(conv, args, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "offset", "channels_last", "one_row",
+                                    "strided_rows", "strided_channels"])
+def test_pointwise_convolution_reads_the_image_as_its_columns(device, kernel_style,
+                                                              monkeypatch, layout):
+    """A 1x1 convolution (stride 1, no padding) against PyTorch, output and every gradient:
+    where the image's planes lie row after row (contiguous, from an offset, a single row,
+    every other channel)
+    the NumPy cpu and GPUs multiply the image itself (no column matrix, no implicit GEMM);
+    other layouts (channels-last, every other row) take the usual paths."""
+    torch = pytest.importorskip("torch")
+    from cltorch.ops import im2col
+    dev = registry.get(device)
+    plain = dev.kind == "cpu" or not dev.cpu_like
+    if plain and layout in ("contiguous", "offset", "one_row", "strided_channels"):
+        monkeypatch.setattr(im2col, "unfold", None)  # any column matrix would fail
+        monkeypatch.setattr(im2col, "conv_implicit", None)  # and so would an implicit GEMM
+    rng = np.random.default_rng(12)
+    shape = (2, 5, 1, 9) if layout == "one_row" else (2, 5, 7, 6)
+    x, w, b = (rng.standard_normal(s) for s in (shape, (3, 5, 1, 1), (3,)))
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        dt = lib.float32 if lib is cltorch else torch.float64
+        xt = lib.tensor(x, dtype=dt, **kw)
+        if layout == "offset":
+            xt = lib.tensor(np.concatenate([[0.0], x.ravel()]), dtype=dt, **kw)[1:].reshape(
+                shape)
+        elif layout == "channels_last":
+            xt = lib.tensor(x.transpose(0, 2, 3, 1), dtype=dt, **kw).permute(0, 3, 1, 2)
+        elif layout == "strided_rows":
+            xt = lib.tensor(np.repeat(x, 2, axis=2), dtype=dt, **kw)[:, :, ::2]
+        elif layout == "strided_channels":
+            xt = lib.tensor(np.repeat(x, 2, axis=1), dtype=dt, **kw)[:, ::2]
+        xt = xt.detach().requires_grad_()
+        wt, bt = (lib.tensor(v, dtype=dt, requires_grad=True, **kw) for v in (w, b))
+        out = lib.nn.functional.conv2d(xt, wt, bt)
+        out.backward(lib.tensor(np.random.default_rng(13).standard_normal(tuple(out.shape)),
+                                dtype=dt, **kw))
+        results.append([out, xt.grad, wt.grad, bt.grad])
+    for got, want in zip(*results):
+        assert_close(got, want.detach().numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(device):

@@ -22,15 +22,17 @@ def applies(x: Array, weight: Array, groups: int) -> bool:
 
 def forward(x: Array, weight: Array, bias, win: Windows) -> Array:
     """out (N, O, OH*OW) of ``x`` (N, C, H, W), strided, by ``weight`` (O, 1, KH, KW),
-    contiguous, plus ``bias`` (O,) contiguous or None."""
+    contiguous (from its offset, as the bias and g below), plus ``bias`` (O,) or None."""
     n, c, h, w = x._shape
     o = weight._shape[0]
     out = empty(type(x), (n, o, win.out[0] * win.out[1]), x.dtype, x._device)
     if out._numel():
         _launch("forward", out, [
             out._storage.buffer, x._storage.buffer, x._offset, *x._strides,
-            weight._storage.buffer, (weight if bias is None else bias)._storage.buffer,
-            int(bias is not None), *win.args(n, c, h, w), o // c], x, weight)
+            weight._storage.buffer, weight._offset,
+            (weight if bias is None else bias)._storage.buffer,
+            (weight if bias is None else bias)._offset, int(bias is not None),
+            *win.args(n, c, h, w), o // c], x, weight)
     return out
 
 
@@ -40,9 +42,9 @@ def input_grad(g: Array, weight: Array, win: Windows, shape) -> Array:
     n, c, h, w = shape
     out = empty(type(g), tuple(shape), g.dtype, g._device)
     if out._numel():
-        _launch("input_grad", out, [out._storage.buffer, g._storage.buffer,
-                                    weight._storage.buffer, *win.args(n, c, h, w),
-                                    weight._shape[0] // c], g, weight)
+        _launch("input_grad", out, [out._storage.buffer, g._storage.buffer, g._offset,
+                                    weight._storage.buffer, weight._offset,
+                                    *win.args(n, c, h, w), weight._shape[0] // c], g, weight)
     return out
 
 
@@ -55,7 +57,7 @@ def weight_grad(g: Array, x: Array, weight: Array, win: Windows) -> Array:
     partial = empty(type(x), (n, weight._numel()), x.dtype.compute, x._device)
     if partial._numel():
         _launch("weight_grad", partial, [
-            partial._storage.buffer, g._storage.buffer, x._storage.buffer, x._offset,
+            partial._storage.buffer, g._storage.buffer, g._offset, x._storage.buffer, x._offset,
             *x._strides, *win.args(n, c, h, w), o // c], x, g)
     return relayout(reduce("sum", partial, 0, dtype=weight.dtype), weight._shape)
 
@@ -67,9 +69,9 @@ def _launch(direction, out, args, *inputs) -> None:
     device = x._device
     big = max([out._storage.nbytes] + [a._storage.nbytes for a in inputs]) > INT32_LIMIT
     idx, cidx = index_types(big)
-    heads = {"forward": (None, None, idx, idx, idx, idx, idx, None, None, np.int32),
-             "input_grad": (None, None, None),
-             "weight_grad": (None, None, None, idx, idx, idx, idx, idx)}
+    heads = {"forward": (None, None, idx, idx, idx, idx, idx, None, idx, None, idx, np.int32),
+             "input_grad": (None, None, idx, None, idx),
+             "weight_grad": (None, None, idx, None, idx, idx, idx, idx, idx)}
     kernel = cached_kernel(device, ("depthwise", direction, x.dtype, big), lambda: (
         depthwise_source(DIALECTS[device.kind], x.dtype, direction, cidx),
         f"depthwise_{direction}", heads[direction] + (idx,) * 15))

@@ -39,6 +39,13 @@ class Windows:
         return cls(largest, (1, 1), (0, 0), (1, 1), tuple(out), True)
 
     @property
+    def identity(self) -> bool:
+        """Windows of one pixel each, one per pixel: the columns are the image itself (a 1x1
+        convolution with stride 1 and no padding)."""
+        return (self.kernel, self.stride, self.padding, self.adaptive) == ((1, 1), (1, 1),
+                                                                           (0, 0), False)
+
+    @property
     def disjoint(self) -> bool:
         """No two windows share an image position (each stride at least its window's reach;
         cells that do not tile the image evenly overlap)."""
@@ -53,6 +60,17 @@ class Windows:
 def adaptive_bounds(size: int, out: int) -> list:
     """Adaptive pooling's cells along one axis: [floor(i S / O), ceil((i + 1) S / O))."""
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def image_columns(x: Array, win: Windows):
+    """x (N, C, H, W) as its own columns (N, C, H*W), a view, where ``win`` is the identity and
+    each plane's rows follow each other in memory (a 1x1 convolution is then a plain GEMM
+    over the image); else None."""
+    n, c, h, w = x._shape
+    sn, sc, sh, sw = x._strides
+    if not win.identity or (w > 1 and sw != 1) or (h > 1 and sh != w):
+        return None
+    return relayout(x, (n, c, h * w), (sn, sc, 1))
 
 
 def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
@@ -166,13 +184,15 @@ def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None
         d_x = _implicit_input_grad(g, weight, win, size)
     if wanted[0] and d_x is None:
         d_cols = bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)
-        d_x = fold(d_cols, size, win)
+        d_x = (relayout(d_cols, (n, ck) + tuple(size)) if win.identity else
+               fold(d_cols, size, win))
     if wanted[1] and cols is None:
         d_w = _implicit_weight_grad(g3, weight, x, win)
         if d_w is None:  # the GPU's tiled kernel does not fit: columns after all
             cols = unfold(x, win, 0.0)
     if wanted[1] and d_w is None:
-        per_image = bmm(g3, relayout(cols, (n, length, ck), (ck * length, 1, length)))
+        sn, sk, sl = cols._strides  # cols^T, a view
+        per_image = bmm(g3, relayout(cols, (n, length, ck), (sn, sl, sk)))
         d_w = relayout(reduce("sum", per_image, 0), weight._shape)
     if wanted[2]:
         d_b = reduce("sum", g3, (0, 2))
@@ -297,8 +317,9 @@ def _conv_grads_numpy(g, weight, cols, win, size, wanted):
     d_x = d_w = d_b = None
     if wanted[0]:
         d_cols = quietly(np.matmul, vw.T, vg)                               # (N, CK, L)
-        d_x = adopt_values(cls, device, _fold_values(d_cols, n, size, win), g.dtype,
-                           (n, ck // (win.kernel[0] * win.kernel[1])) + tuple(size))
+        shape = (n, ck // (win.kernel[0] * win.kernel[1])) + tuple(size)
+        d_x = adopt_values(cls, device, d_cols.reshape(shape) if win.identity else
+                           _fold_values(d_cols, n, size, win), g.dtype, shape)
     if wanted[1]:
         per_image = quietly(np.matmul, vg, vc.transpose(0, 2, 1))          # (N, O, CK)
         d_w = adopt_values(cls, device, quietly(np.add.reduce, per_image, 0).reshape(
