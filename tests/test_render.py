@@ -168,9 +168,13 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                           [(dt, direction, index, False, "", True)
                            for dt in (D.float32, D.float16) for index in ("int", LONG)
                            for direction in ("window_max", "window_mean", "window_mean_grad")],
-           "depthwise.mako": [(dt, direction, index)
+           "depthwise.mako": [(dt, direction, index, False)
                               for dt in (D.float32, D.float64, D.float16, D.bfloat16)
                               for direction in ("forward", "input_grad", "weight_grad")
+                              for index in ("int", LONG)] +
+                             # the CPU rows (compute types)
+                             [(dt, direction, index, True) for dt in (D.float32, D.float64)
+                              for direction in ("forward", "input_grad")
                               for index in ("int", LONG)],
            "update.mako": [(rule, dt, index)
                            for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
@@ -231,8 +235,8 @@ def _sources(dialect):
     for dt, direction, index, rows, rows_are, adaptive in SAMPLES["im2col.mako"]:
         yield direction, im2col_source(dialect, dt, direction, index, rows,
                                        16 if rows_are else 0, rows_are or "positions", adaptive)
-    for dt, direction, index in SAMPLES["depthwise.mako"]:
-        yield f"depthwise_{direction}", depthwise_source(dialect, dt, direction, index)
+    for dt, direction, index, rows in SAMPLES["depthwise.mako"]:
+        yield f"depthwise_{direction}", depthwise_source(dialect, dt, direction, index, rows)
     for rule, dt, index in SAMPLES["update.mako"]:
         yield rule.name, update_source(dialect, rule, dt, dt, index)
     for dt, backward, group, index, width in SAMPLES["cross_entropy.mako"]:

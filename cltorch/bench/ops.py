@@ -151,6 +151,11 @@ def _maxpool(lib, t):
     return lambda: lib.nn.functional.max_pool2d(x, 3, 2, 1)
 
 
+def _adaptive_pool(lib, t):
+    x = t.array(_floats(32, 512, 14, 14))  # 14 over 5 cells: overlapping cells of 3 and 4
+    return lambda: lib.nn.functional.adaptive_avg_pool2d(x, 5)
+
+
 def _layer_norm(lib, t):
     x, w, b = t.array(_floats(4096, 1024)), t.array(_floats(1024)), t.array(_floats(1024))
     return lambda: lib.nn.functional.layer_norm(x, (1024,), w, b)
@@ -236,6 +241,8 @@ def cases(quick: bool) -> list:
         out.append(_conv(label, *args, backward=True))
     if not quick:
         out += [_layer("max_pool2d 3x3/2 32x64x56x56", "pool", 32 * 64 * 56 * 56, _maxpool),
+                _layer("adaptive_avg_pool2d 32x512x14x14 to 5x5", "pool", 32 * 512 * 14 * 14,
+                       _adaptive_pool),
                 _layer("embedding 64x128 of 50000x256", "embedding", 64 * 128, _embedding)]
     out += [_layer("layer_norm 4096x1024", "norm", 4096 * 1024, _layer_norm),
             _layer("cross_entropy 4096x1000", "loss", 4096 * 1000, _cross_entropy),

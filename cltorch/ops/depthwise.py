@@ -12,12 +12,12 @@ from .launch import INT32_LIMIT, cached_kernel, index_types
 
 
 def applies(x: Array, weight: Array, groups: int) -> bool:
-    """Whether a convolution runs here: floats on a GPU, one input channel per group. CPU
-    devices keep the columns and the batched product (PoCL, one thread, 3x3 depthwise of
-    16 x 64 x 56 x 56, forward and backward: 125 ms so, 188 ms with these kernels), as does
-    the NumPy cpu device."""
-    return (x._device.kind != "cpu" and not x._device.cpu_like and x.dtype.category == 2 and
-            groups > 1 and groups == x._shape[1] and weight._shape[1] == 1)
+    """Whether a convolution runs here: one input channel per group, floats on an OpenCL or
+    CUDA device (on a CPU device those it computes in: its row form accumulates in the
+    output). The NumPy cpu device keeps the columns and the batched product."""
+    return (x._device.kind != "cpu" and x.dtype.category == 2 and groups > 1 and
+            groups == x._shape[1] and weight._shape[1] == 1 and
+            (not x._device.cpu_like or x.dtype is x.dtype.compute))
 
 
 def forward(x: Array, weight: Array, bias, win: Windows) -> Array:
@@ -32,7 +32,7 @@ def forward(x: Array, weight: Array, bias, win: Windows) -> Array:
             weight._storage.buffer, weight._offset,
             (weight if bias is None else bias)._storage.buffer,
             (weight if bias is None else bias)._offset, int(bias is not None),
-            *win.args(n, c, h, w), o // c], x, weight)
+            *win.args(n, c, h, w), o // c], win.out[1], x, weight)
     return out
 
 
@@ -44,7 +44,8 @@ def input_grad(g: Array, weight: Array, win: Windows, shape) -> Array:
     if out._numel():
         _launch("input_grad", out, [out._storage.buffer, g._storage.buffer, g._offset,
                                     weight._storage.buffer, weight._offset,
-                                    *win.args(n, c, h, w), weight._shape[0] // c], g, weight)
+                                    *win.args(n, c, h, w), weight._shape[0] // c], w, g,
+                weight)
     return out
 
 
@@ -58,28 +59,33 @@ def weight_grad(g: Array, x: Array, weight: Array, win: Windows) -> Array:
     if partial._numel():
         _launch("weight_grad", partial, [
             partial._storage.buffer, g._storage.buffer, g._offset, x._storage.buffer, x._offset,
-            *x._strides, *win.args(n, c, h, w), o // c], x, g)
+            *x._strides, *win.args(n, c, h, w), o // c], 1, x, g)
     return relayout(reduce("sum", partial, 0, dtype=weight.dtype), weight._shape)
 
 
-def _launch(direction, out, args, *inputs) -> None:
-    """Launch ``direction``'s kernel over ``out``'s elements (64-bit indices where a buffer
-    needs them)."""
+def _launch(direction, out, args, row, *inputs) -> None:
+    """Launch ``direction``'s kernel over ``out``'s elements, or on a CPU device over its
+    rows of ``row`` elements for the forward and input gradient (64-bit indices where a
+    buffer needs them)."""
     x = inputs[0]
     device = x._device
+    rows = device.cpu_like and direction != "weight_grad"
     big = max([out._storage.nbytes] + [a._storage.nbytes for a in inputs]) > INT32_LIMIT
     idx, cidx = index_types(big)
     heads = {"forward": (None, None, idx, idx, idx, idx, idx, None, idx, None, idx, np.int32),
              "input_grad": (None, None, idx, None, idx),
              "weight_grad": (None, None, idx, None, idx, idx, idx, idx, idx)}
-    kernel = cached_kernel(device, ("depthwise", direction, x.dtype, big), lambda: (
-        depthwise_source(DIALECTS[device.kind], x.dtype, direction, cidx),
+    kernel = cached_kernel(device, ("depthwise", direction, x.dtype, big, rows), lambda: (
+        depthwise_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows),
         f"depthwise_{direction}", heads[direction] + (idx,) * 15))
-    device.launch(kernel, out._numel(), args)
+    if rows:
+        device.launch(kernel, out._numel() // row, args, local=1)
+    else:
+        device.launch(kernel, out._numel(), args)
 
 
-def depthwise_source(dialect, dtype, direction, index) -> str:
+def depthwise_source(dialect, dtype, direction, index, rows=False) -> str:
     """Source of one depthwise kernel ("forward", "input_grad", "weight_grad") for a dialect
-    (the template tests use it)."""
+    (the template tests use it); rows: the CPU form of the forward and input gradient."""
     return render("depthwise.mako", dialect, name=f"depthwise_{direction}", dtype=dtype,
-                  direction=direction, index=index)
+                  direction=direction, index=index, rows=rows)
