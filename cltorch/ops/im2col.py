@@ -78,7 +78,7 @@ def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
     n, c, h, w = x._shape
     kh, kw = win.kernel
     shape = (n, c * kh * kw, win.out[0] * win.out[1])
-    if x._device.kind == "cpu" and numel(shape) and _short_rows(win):
+    if x._device.kind == "cpu" and numel(shape) and short_rows(win):
         check_dtype_supported(x._device, x.dtype)
         return adopt_stored(type(x), x._device, _taken_windows(x, win, pad_value).reshape(shape),
                             x.dtype, shape, fresh=True)
@@ -90,7 +90,7 @@ def unfold(x: Array, win: Windows, pad_value=0.0) -> Array:
         _unfold_numpy(x, win, pad_value, cpu_view(out))
         return out
     device = x._device
-    kernel = _kernel(x, "unfold", out, rows=device.cpu_like)
+    kernel = im2col_kernel(x, "unfold", out, rows=device.cpu_like)
     device.launch(kernel, out._numel() // (win.out[1] if device.cpu_like else 1),
                   [out._storage.buffer, x._storage.buffer, x._offset, *x._strides, pad_value,
                    *win.args(n, c, h, w)], local=1 if device.cpu_like else None)
@@ -116,14 +116,14 @@ def fold(cols: Array, size: tuple, win: Windows) -> Array:
     device = cols._device
     # a CPU device folds a plane an item (im2col.mako's rows form), in the compute type
     planes = device.cpu_like and cols.dtype is cols.dtype.compute
-    kernel = _kernel(cols, "fold", out, rows=planes)
+    kernel = im2col_kernel(cols, "fold", out, rows=planes)
     device.launch(kernel, n * c if planes else out._numel(),
                   [out._storage.buffer, cols._storage.buffer, *win.args(n, c, *size)],
                   local=1 if planes else None)
     return out
 
 
-def _kernel(x, direction, out, rows=False, adaptive=False):
+def im2col_kernel(x, direction, out, rows=False, adaptive=False):
     device = x._device
     big = max(x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
     idx, cidx = index_types(big)
@@ -243,19 +243,22 @@ def tap_table(x: Array, win: Windows, index_dtype, channel_only=False) -> Array:
     once per geometry and strides."""
     key = ("taps", x._shape[1], win.kernel, win.dilation, x._strides[1:], index_dtype,
            channel_only, x._device)
-    table = _DEVICE_POSITIONS.get(key)
+    table = _TAP_TABLES.get(key)
     if table is None:
         (kh, kw), (dh, dw), (sc, sh, sw) = win.kernel, win.dilation, x._strides[1:]
         sh, sw = (0, 0) if channel_only else (sh, sw)
         c, ky, kx = (a.ravel() for a in np.meshgrid(np.arange(x._shape[1]), np.arange(kh) * dh,
                                                     np.arange(kw) * dw, indexing="ij"))
         values = np.stack([c * sc + ky * sh + kx * sw, ky, kx], axis=1).astype(index_dtype)
-        if len(_DEVICE_POSITIONS) > 64:
-            _DEVICE_POSITIONS.clear()
-        table = _DEVICE_POSITIONS[key] = from_stored(
+        if len(_TAP_TABLES) > 64:
+            _TAP_TABLES.clear()
+        table = _TAP_TABLES[key] = from_stored(
             type(x), values.ravel(), dtypes.int64 if index_dtype == np.int64 else dtypes.int32,
             x._device)
     return table
+
+
+_TAP_TABLES = {}
 
 
 def _implicit_input_grad(g: Array, weight: Array, win: Windows, size):
@@ -330,226 +333,6 @@ def _conv_grads_numpy(g, weight, cols, win, size, wanted):
     return d_x, d_w, d_b
 
 
-def window_max(x: Array, win: Windows, indices: bool):
-    """The maximum of each window of the planes ``x`` (P, 1, H, W), padding read as -inf:
-    (values, positions) as (P, OH*OW) arrays. The positions (int64, only when ``indices``,
-    else None) are PyTorch's max-pool indices: where in its plane each window's first maximum
-    lies (the last NaN counting as the maximum). ``win`` may be adaptive pooling's cells."""
-    if x._device.kind == "cpu":
-        return (_cells_max_numpy if win.adaptive else _window_max_numpy)(x, win, indices)
-    # a GPU: the direct kernel; a CPU device keeps the row-form columns (PoCL, one thread:
-    # max_pool2d 3x3/2 of 32x64x56x56 took 27 ms so, 72 ms with an item per window), but
-    # adaptive cells, which no columns hold, take the direct kernel everywhere
-    if not x._device.cpu_like or win.adaptive:
-        return _window_max_direct(x, win, indices)
-    from .gather import gather
-    from .reduce import reduce
-    cols = unfold(x, win, float("-inf"))                                   # (P, K, L)
-    if not indices:
-        return reduce("amax", cols, 1), None
-    values, which = reduce("pool_argmax", cols, 1)
-    table = _positions(win, *x._shape[2:])
-    key = (win, x._shape[2:], x._device)
-    device_table = _DEVICE_POSITIONS.get(key)
-    if device_table is None:
-        if len(_DEVICE_POSITIONS) > 64:
-            _DEVICE_POSITIONS.clear()
-        device_table = _DEVICE_POSITIONS[key] = from_stored(type(x), table, dtypes.int64,
-                                                            x._device)
-    return values, gather(device_table, 0, which, which._shape, checked=True)
-
-
-def _window_max_direct(x: Array, win: Windows, indices: bool):
-    """window_max on a GPU: im2col.mako's window_max kernel, an item per window, no
-    columns."""
-    p, c, h, w = x._shape
-    values = empty(type(x), (p, win.out[0] * win.out[1]), x.dtype, x._device)
-    positions = empty(type(x), values._shape, dtypes.int64, x._device) if indices else None
-    if values._numel():
-        kernel = _kernel(x, "window_max", values, adaptive=win.adaptive)
-        x._device.launch(kernel, values._numel(), [
-            values._storage.buffer, (positions if indices else values)._storage.buffer,
-            x._storage.buffer, x._offset, *x._strides, int(indices), *win.args(p, c, h, w)])
-    return values, positions
-
-
-def window_mean(x: Array, win: Windows, include_pad: bool, override) -> Array:
-    """Average pooling of the planes ``x`` (P, 1, H, W) on a GPU, no columns: (P, OH*OW),
-    each window's in-image sum over PyTorch's divisor (``override`` if given, else the
-    window clipped to the padded image with ``include_pad``, to the image without). Adaptive
-    pooling's cells (``win.adaptive``, any device) divide by their own size."""
-    p, c, h, w = x._shape
-    if x._device.kind == "cpu":
-        return _cells_mean_numpy(x, win, transpose=False)
-    out = empty(type(x), (p, win.out[0] * win.out[1]), x.dtype, x._device)
-    if out._numel():
-        _launch_mean(x, out, x._offset, x._strides, win, include_pad, override, (p, c, h, w))
-    return out
-
-
-def window_mean_grad(g: Array, size, win: Windows, include_pad: bool, override) -> Array:
-    """window_mean's input gradient from its contiguous output gradient ``g`` (P, OH*OW): the
-    planes' (P, H*W), each position gathering g / divisor of the windows that hold it."""
-    p = g._shape[0]
-    if g._device.kind == "cpu":
-        return _cells_mean_numpy(g, win, transpose=True, size=size)
-    out = empty(type(g), (p, size[0] * size[1]), g.dtype, g._device)
-    if out._numel():
-        _launch_mean(g, out, g._offset, (0, 0, 0, 0), win, include_pad, override,
-                     (p, 1) + tuple(size), "window_mean_grad")
-    return out
-
-
-def _launch_mean(src, out, offset, strides, win, include_pad, override, planes,
-                 direction="window_mean"):
-    kernel = _kernel(src, direction, out, adaptive=win.adaptive)
-    src._device.launch(kernel, out._numel(), [
-        out._storage.buffer, src._storage.buffer, offset, *strides, override or 0,
-        int(include_pad), *win.args(*planes)])
-
-
-def _positions(win, height, width) -> np.ndarray:
-    """(K, L) int64: the in-plane index of each window element of each window. A padded
-    element gets its window's first element inside the image, as PyTorch reports for a
-    window whose maximum is -inf. Built once per geometry."""
-    key = (win, height, width)
-    table = _POSITIONS.get(key)
-    if table is None:
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (
-            win.kernel, win.stride, win.padding, win.dilation, win.out)
-        rows = (np.arange(oh)[:, None] * sh - ph + np.arange(kh)[None, :] * dh)  # (oh, kh)
-        cols = (np.arange(ow)[:, None] * sw - pw + np.arange(kw)[None, :] * dw)  # (ow, kw)
-        row_in, col_in = (rows >= 0) & (rows < height), (cols >= 0) & (cols < width)
-        rows = np.where(row_in, rows, rows[np.arange(oh), row_in.argmax(1)][:, None])
-        cols = np.where(col_in, cols, cols[np.arange(ow), col_in.argmax(1)][:, None])
-        flat = rows.T[:, None, :, None] * width + cols.T[None, :, None, :]  # (kh, kw, oh, ow)
-        if len(_POSITIONS) > 64:
-            _POSITIONS.clear()
-        table = _POSITIONS[key] = np.ascontiguousarray(flat.reshape(kh * kw, oh * ow),
-                                                       dtype=np.int64)
-    return table
-
-
-_POSITIONS, _DEVICE_POSITIONS = {}, {}
-
-
-def _window_max_numpy(x, win, indices):
-    """Long rows: the windows copied as (P, K, L) and reduced over K. Short rows: NumPy's
-    reductions crawl over a short middle axis (a 2x2 window of a small image), so the windows
-    are copied window-element first, (K, P*L), and reduced across those K long rows."""
-    p, (kh, kw), (oh, ow) = x._shape[0], win.kernel, win.out
-    if not _short_rows(win):
-        cols = x.dtype.to_numpy_values(np.ascontiguousarray(
-            _window_view(x, win, float("-inf"))).reshape(p, kh * kw, oh * ow))
-        values_np = np.maximum.reduce(cols, axis=1)  # NaN propagates, as in PyTorch
-        values = adopt_values(type(x), x._device, values_np, x.dtype, (p, oh * ow))
-        return values, (_positions_at(x, win, _last_nan(cols, values_np, np.argmax(
-            cols, axis=1), 1)) if indices else None)
-    k, m = kh * kw, p * oh * ow
-    windows = _window_view(x, win, float("-inf")).transpose(2, 3, 0, 1, 4, 5)
-    stacked = x.dtype.to_numpy_values(np.ascontiguousarray(windows).reshape(k, m))
-    best = np.empty((p, oh * ow), stacked.dtype)
-    np.maximum.reduce(stacked, axis=0, out=best.reshape(m))  # NaN propagates, as in PyTorch
-    values = adopt_values(type(x), x._device, best, x.dtype, best.shape)
-    if not indices:
-        return values, None
-    hit = stacked == best.reshape(m)
-    if k <= 8:  # the first hit: the lowest set bit of each column's hits as one byte
-        bits, shifted = hit.view(np.uint8), np.empty(m, np.uint8)
-        code = bits[0].copy()
-        for j in range(1, k):
-            code |= np.left_shift(bits[j], j, out=shifted)
-        which = _LOWEST_BIT[code]
-    else:
-        which = np.argmax(hit, axis=0)
-    which = _last_nan(stacked, best.reshape(m), which, 0)
-    return values, _positions_at(x, win, which.reshape(p, oh * ow))
-
-
-def _positions_at(x, win, which):
-    """The in-plane positions (P, L) of the window elements ``which`` (P, L) picks: the
-    positions table (K, L) read at (which, l), flat which * L + l."""
-    length = which.shape[1]
-    positions = np.take(_positions(win, *x._shape[2:]), which * length + np.arange(length))
-    return adopt_values(type(x), x._device, positions, dtypes.int64, positions.shape)
-
-
-def _cells_max_numpy(x, win, indices):
-    """Adaptive max pooling on the cpu, in two passes as the cells are products of ranges:
-    the maximum of each row's column ranges, then of those over each cell's rows. Each cell
-    keeps PyTorch's index: the first of equal maxima, the last NaN, in row-major order (the
-    first row holding the maximum, then its first column; the last row holding a NaN, then
-    its last)."""
-    p, _, h, w = x._shape
-    (oh, ow), planes = win.out, x.dtype.to_numpy_values(cpu_view(x)).reshape(p, h, w)
-    if oh * ow == 0:
-        return (empty(type(x), (p, 0), x.dtype, x._device),
-                empty(type(x), (p, 0), dtypes.int64, x._device) if indices else None)
-    cols, rows = _cell_table(w, ow), _cell_table(h, oh)               # (OW, KW), (OH, KH)
-    row_best, row_k = _first_max(planes[:, :, cols], axis=3)           # (P, H, OW)
-    best, which = _first_max(row_best[:, rows, :], axis=2)             # (P, OH, OW)
-    values = adopt_values(type(x), x._device, best.reshape(p, oh * ow), x.dtype, (p, oh * ow))
-    if not indices:
-        return values, None
-    row_col = cols[np.arange(ow), row_k]                               # (P, H, OW) columns
-    at_row = rows[np.arange(oh)[:, None], which]                       # (P, OH, OW) rows
-    at_col = np.take_along_axis(row_col, at_row, axis=1)
-    flat = (at_row * w + at_col).reshape(p, oh * ow).astype(np.int64)
-    return values, adopt_values(type(x), x._device, flat, dtypes.int64, flat.shape)
-
-
-def _cell_table(size, out) -> np.ndarray:
-    """(out, largest cell) int64: each cell's positions along an axis, its last one repeated
-    past its end (a repeat changes neither the maximum nor which position holds it)."""
-    bounds = adaptive_bounds(size, out)
-    span = max((e - s for s, e in bounds), default=0)
-    return np.array([[min(s + k, e - 1) for k in range(span)] for s, e in bounds], np.int64)
-
-
-def _first_max(values, axis):
-    """The maximum along ``axis`` (NaN propagating) and PyTorch's pick of its position: the
-    first of equal maxima, or the last NaN."""
-    best = np.max(values, axis=axis)
-    return best, _last_nan(values, best, np.argmax(values, axis=axis), axis)
-
-
-def _last_nan(values, best, at, axis):
-    """``at`` (the first maxima along ``axis``), where ``best`` is NaN the last NaN instead:
-    PyTorch's max pooling keeps the last NaN of a window (``val > max || isnan(val)``)."""
-    if values.dtype.kind == "f" and np.isnan(best).any():
-        last = values.shape[axis] - 1 - np.argmax(np.flip(np.isnan(values), axis), axis=axis)
-        at = np.where(np.isnan(best), last, at)
-    return at
-
-
-def _cells_mean_numpy(x, win, transpose, size=None):
-    """Adaptive average pooling on the cpu as two small products: (P, H, W) planes to cells
-    A_h X A_w^T, where A's rows average each cell's range; with ``transpose`` the gradient
-    A_h^T G A_w of ``x`` (P, OH*OW) over an image of ``size``."""
-    (oh, ow), p = win.out, x._shape[0]
-    h, w = size if transpose else x._shape[2:]
-    compute = x.dtype.compute.numpy
-    a_h, a_w = (_cell_means(n, o, compute) for n, o in ((h, oh), (w, ow)))
-    values = x.dtype.to_numpy_values(cpu_view(x)).astype(compute, copy=False)
-    if transpose:
-        result = a_h.T @ values.reshape(p, oh, ow) @ a_w               # (P, H, W)
-    else:
-        result = a_h @ values.reshape(p, h, w) @ a_w.T                 # (P, OH, OW)
-    return adopt_values(type(x), x._device, result.reshape(p, -1), x.dtype,
-                        (p, result.shape[1] * result.shape[2]))
-
-
-def _cell_means(size, out, dtype) -> np.ndarray:
-    """(out, size): row i averages cell i's range along one axis."""
-    matrix = np.zeros((out, size), dtype)
-    for i, (s, e) in enumerate(adaptive_bounds(size, out)):
-        matrix[i, s:e] = 1.0 / (e - s)
-    return matrix
-
-
-_LOWEST_BIT = np.array([max(0, (b & -b).bit_length() - 1) for b in range(256)], dtype=np.int64)
-
-
 def _padded_size(win, h, w) -> tuple:
     """The padded image's size, with room for every window (ceil_mode's last ones too)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (win.kernel, win.stride, win.padding,
@@ -572,7 +355,7 @@ def _padded(x, win, pad_value) -> np.ndarray:
     return padded
 
 
-def _window_view(x, win, pad_value):
+def window_view(x, win, pad_value):
     """The (N, C, KH, KW, OH, OW) windows of ``x``'s stored bits as a read-only strided view
     (of a padded copy where windows reach outside the image)."""
     padded = _padded(x, win, pad_value)
@@ -619,7 +402,7 @@ _BINCOUNT_LIMIT = 1 << 16  # fold's elements: beyond, slices (measured: 2x faste
 #                            elements, 6x slower at 300K, where the index is built per call)
 
 
-def _short_rows(win) -> bool:
+def short_rows(win) -> bool:
     """Windows whose output rows are a few elements long: NumPy's strided copies and middle-
     axis reductions crawl over such rows (unfold of 4x4 images: 2x slower than an indexed
     take), while long rows favour them (56x56: 1.5x faster than the take)."""
@@ -638,7 +421,7 @@ def _taken_windows(x, win, pad_value) -> np.ndarray:
 def _unfold_numpy(x, win, pad_value, target):
     """Write the (N, C, KH, KW, OH, OW) windows of large images into ``target`` (the
     contiguous result): the strided window view copied once (its rows are long)."""
-    windows = _window_view(x, win, pad_value)
+    windows = window_view(x, win, pad_value)
     target.reshape(windows.shape)[...] = windows
 
 

@@ -7,7 +7,8 @@ import math
 
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import needs_grad, record
-from ...ops import depthwise, gemm, im2col, pointwise, reduce as reduce_op, scatter as scatter_op
+from ...ops import depthwise, gemm, im2col, pointwise, pool
+from ...ops import reduce as reduce_op, scatter as scatter_op
 from ...ops.array import relayout
 from .padding import pad as _pad
 from ...amp.autocast_mode import LOWER, autocast_op
@@ -353,7 +354,7 @@ def _window_max(input, planes, lead, win, dims, return_indices, node):
     positions (one scatter, no window-sized buffer to fold)."""
     out_shape = lead + (win.out if dims == 2 else win.out[1:])
     grad = needs_grad((input,))
-    values, positions = im2col.window_max(planes, win, grad or return_indices)  # (P, L)
+    values, positions = pool.window_max(planes, win, grad or return_indices)  # (P, L)
     values = relayout(values, out_shape)
     if positions is None:  # the maxima alone
         return values
@@ -420,7 +421,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
 
 
 class _MeanWindows:
-    """Average pooling on a GPU as PyTorch's AvgPool2DBackward0 node: im2col.window_mean
+    """Average pooling on a GPU, or over adaptive pooling's cells on any device, as PyTorch's
+    AvgPool2DBackward0 (AdaptiveAvgPool2DBackward0) node: pool.window_mean
     forward, window_mean_grad backward (each a direct kernel, no columns); each records the
     other as its gradient, so that it differentiates any number of times."""
 
@@ -433,7 +435,7 @@ class _MeanWindows:
     def forward(self, x):
         with no_grad():
             planes = relayout(x.contiguous(), self.planes)
-            out = relayout(im2col.window_mean(planes, *self.args), self.out_shape)
+            out = relayout(pool.window_mean(planes, *self.args), self.out_shape)
         return record(out, self.node, (x,), self.backward, direct=self._grad)
 
     def backward(self, g):
@@ -445,7 +447,7 @@ class _MeanWindows:
     def _grad(self, g):
         g = g.contiguous()
         flat = relayout(g, (self.planes[0], g._numel() // self.planes[0]))
-        return relayout(im2col.window_mean_grad(flat, self.planes[2:], *self.args),
+        return relayout(pool.window_mean_grad(flat, self.planes[2:], *self.args),
                         self.in_shape)
 
 
