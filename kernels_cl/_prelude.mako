@@ -150,3 +150,12 @@ ${ptr}[${idx}] = (${dialect.ctype(dt)})(${v})\
         }
 % endif
 </%def>
+
+## The outputs o in [lo, hi) of a row of OUT whose input o * STRIDE - PAD + SHIFT lies inside
+## [0, SIZE): a window tap's run along an output row, clipped to the image (CPU row forms: no
+## per-element bounds test in their inner loops)
+<%def name="clipped_run(idx, lo, hi, OUT, STRIDE, PAD, SHIFT, SIZE)">
+        const ${idx} ${lo} = ${PAD} - ${SHIFT} <= 0 ? 0 : (${PAD} - ${SHIFT} + ${STRIDE} - 1) / ${STRIDE};
+        const ${idx} ${hi}_last = ${SIZE} - 1 + ${PAD} - ${SHIFT};
+        const ${idx} ${hi} = ${hi}_last < 0 ? 0 : (${hi}_last / ${STRIDE} + 1 < ${OUT} ? ${hi}_last / ${STRIDE} + 1 : ${OUT});
+</%def>

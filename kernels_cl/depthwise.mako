@@ -14,7 +14,7 @@
 ##                row at once (a unit-stride loop the compiler vectorises), no per-element
 ##                bounds test: the runs are clipped to the image first
 ## Geometry arguments (im2col.mako's order): N C H W KH KW SH SW PH PW DH DW OH OW, then M.
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, clipped_run"/>
 <%
     S = dialect.ctype(dtype)
     T = dialect.ctype(dtype.compute)
@@ -22,14 +22,6 @@
     geometry = "N C H W KH KW SH SW PH PW DH DW OH OW M".split()
 %>
 ${prelude(dtype.name == "float64")}
-
-## the outputs o in [lo, hi) of a row of OUT whose input o * STRIDE - PAD + SHIFT lies inside
-## [0, SIZE): the taps' runs, clipped to the image
-<%def name="inside(lo, hi, OUT, STRIDE, PAD, SHIFT, SIZE)">
-        const ${idx} ${lo} = ${PAD} - ${SHIFT} <= 0 ? 0 : (${PAD} - ${SHIFT} + ${STRIDE} - 1) / ${STRIDE};
-        const ${idx} ${hi}_last = ${SIZE} - 1 + ${PAD} - ${SHIFT};
-        const ${idx} ${hi} = ${hi}_last < 0 ? 0 : (${hi}_last / ${STRIDE} + 1 < ${OUT} ? ${hi}_last / ${STRIDE} + 1 : ${OUT});
-</%def>
 
 <%def name="geometry_args()">
 % for g in geometry:
@@ -58,7 +50,7 @@ ${geometry_args()}
             if (ct_y < 0 || ct_y >= ct_H) continue;
             for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
                 const ${T} ct_wv = ct_w[ct_w_off + (ct_o * ct_KH + ct_ki) * ct_KW + ct_kj];
-${inside("ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
+${clipped_run(idx, "ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
                 ## input ox * SW - PW + kj * DW of row y: at ct_at + ox * ct_step (no pointer
                 ## before a buffer's start is formed)
                 const ${idx} ct_at = ct_base + ct_y * ct_sh + (ct_kj * ct_DW - ct_PW) * ct_sw;
@@ -111,7 +103,7 @@ ${geometry_args()}
                 GLOBAL const ${T}* ct_grow = ct_g + ct_g_off + ((ct_n * ct_O + ct_o) * ct_OH + ct_ty / ct_SH) * ct_OW;
                 for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
                     const ${T} ct_wv = ct_w[ct_w_off + (ct_o * ct_KH + ct_ki) * ct_KW + ct_kj];
-${inside("ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
+${clipped_run(idx, "ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
                     ## output ox reaches input ox * SW - PW + kj * DW of this row
                     const ${idx} ct_at = ct_kj * ct_DW - ct_PW;
                     if (ct_SW == 1)
@@ -161,8 +153,8 @@ ${geometry_args()}
         const ${idx} ct_base = ct_off + ct_n * ct_sn + ct_o / ct_M * ct_sc;
         const ${idx} ct_plane = (ct_n * ct_O + ct_o) * ct_OH;
         ${T} ct_acc = 0;
-${inside("ct_ylo", "ct_yhi", "ct_OH", "ct_SH", "ct_PH", "ct_ki * ct_DH", "ct_H")}
-${inside("ct_xlo", "ct_xhi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
+${clipped_run(idx, "ct_ylo", "ct_yhi", "ct_OH", "ct_SH", "ct_PH", "ct_ki * ct_DH", "ct_H")}
+${clipped_run(idx, "ct_xlo", "ct_xhi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
         for (${idx} ct_oy = ct_ylo; ct_oy < ct_yhi; ct_oy++) {
             const ${idx} ct_y = ct_oy * ct_SH - ct_PH + ct_ki * ct_DH;
             for (${idx} ct_ox = ct_xlo; ct_ox < ct_xhi; ct_ox++) {

@@ -13,7 +13,8 @@
 ##                        panel set per image (the forward's B)
 ##             taps:      rows are taps, k the (image, position) pairs of the whole batch (the
 ##                        weight gradient's B: one product over the batch)
-##   window_max (GPUs) max pooling without columns: an item per output, its window's maximum
+##   window_max max pooling without columns: an item per output (GPUs; an item per output row
+##           with `rows`, CPU devices, see max_rows), its window's maximum
 ##           and (when ct_want_pos) where in the plane its first maximum lies (the last NaN
 ##           counting as the maximum; a window of -inf reports its first element inside the
 ##           image), as PyTorch's max-pool indices
@@ -26,7 +27,7 @@
 ##   window_mean_grad (GPUs) its gradient: an item per input position, gathering g / divisor
 ##           of each window that holds it (no atomics)
 ## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, clipped_run"/>
 <%
     T = dialect.ctype(dtype.compute)
     idx = index
@@ -236,6 +237,9 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL ${dialect.int
 % endfor
     )
 {
+% if rows:
+${max_rows()}
+% else:
     const ${idx} ct_total = ct_N * ct_C * ct_OH * ct_OW;
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
         const ${idx} ct_ox = ct_i % ct_OW, ct_oy = ct_i / ct_OW % ct_OH;
@@ -268,7 +272,48 @@ ${adaptive_cell("ct_oy", "ct_ox")}
         ${store(dtype, "ct_out", "ct_i", "ct_best")};
         if (ct_want_pos) ct_pos[ct_i] = ct_at;
     }
+% endif
 }
+</%def>
+
+## CPU devices, regular windows: an item per output row (n, c, oy), its maxima (and their
+## positions) kept in the output row while each window tap sweeps its run of the row, clipped
+## to the image. For each output the taps come in the window's row-major order, so PyTorch's
+## rule holds (the first of equal maxima, the last NaN); each output starts from its window's
+## first in-image element (so a window of -inf reports it, and any dtype works).
+<%def name="max_rows()">
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_N * ct_C * ct_OH; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_oy = ct_i % ct_OH, ct_plane = ct_i / ct_OH;
+        const ${idx} ct_base = ct_off + ct_plane / ct_C * ct_sn + ct_plane % ct_C * ct_sc;
+        const ${idx} ct_row = ct_i * ct_OW, ct_y0 = ct_oy * ct_SH - ct_PH;
+        ## the window's first in-image row and, per output, column
+        const ${idx} ct_first_y = ct_y0 >= 0 ? ct_y0 : ct_y0 + (-ct_y0 + ct_DH - 1) / ct_DH * ct_DH;
+        for (${idx} ct_ox = 0; ct_ox < ct_OW; ct_ox++) {
+            const ${idx} ct_x0 = ct_ox * ct_SW - ct_PW;
+            const ${idx} ct_first_x = ct_x0 >= 0 ? ct_x0 : ct_x0 + (-ct_x0 + ct_DW - 1) / ct_DW * ct_DW;
+            const ${T} ct_first = ${load(dtype, "ct_in", "ct_base + ct_first_y * ct_sh + ct_first_x * ct_sw", T)};
+            ${store(dtype, "ct_out", "ct_row + ct_ox", "ct_first")};
+            if (ct_want_pos) ct_pos[ct_row + ct_ox] = (${dialect.int64})ct_first_y * ct_W + ct_first_x;
+        }
+        for (${idx} ct_ki = 0; ct_ki < ct_KH; ct_ki++) {
+            const ${idx} ct_y = ct_y0 + ct_ki * ct_DH;
+            if (ct_y < 0 || ct_y >= ct_H) continue;
+            for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
+${clipped_run(idx, "ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj * ct_DW", "ct_W")}
+                const ${idx} ct_at = ct_base + ct_y * ct_sh + (ct_kj * ct_DW - ct_PW) * ct_sw;
+                const ${idx} ct_step = ct_SW * ct_sw;
+                const ${dialect.int64} ct_where = (${dialect.int64})ct_y * ct_W + ct_kj * ct_DW - ct_PW;
+                for (${idx} ct_ox = ct_lo; ct_ox < ct_hi; ct_ox++) {
+                    const ${T} v = ${load(dtype, "ct_in", "ct_at + ct_ox * ct_step", T)};
+                    const ${T} ct_best = ${load(dtype, "ct_out", "ct_row + ct_ox", T)};
+                    if (v > ct_best || v != v) {
+                        ${store(dtype, "ct_out", "ct_row + ct_ox", "v")};
+                        if (ct_want_pos) ct_pos[ct_row + ct_ox] = ct_where + ct_ox * ct_SW;
+                    }
+                }
+            }
+        }
+    }
 </%def>
 
 ## Average pooling's window bounds (PyTorch's): the window clipped to the padded image counts

@@ -33,15 +33,14 @@
 ${prelude(fp64)}
 ${helpers(T, compute.is_floating_point)}
 % if arg:
-## a beats the best so far (b, at bi): NaN beats numbers, ties go to the lower index (but
-## for "pool", max pooling's argmax, NaNs to the higher: PyTorch's pools keep the last NaN)
+## a beats the best so far (b, at bi): NaN beats numbers, ties go to the lower index
 INLINE int ct_better(${T} a, ${idx} ai, ${T} b, ${idx} bi) {
     if (bi < 0) return 1;
 % if compute.is_floating_point:
-    if (b != b) return (a != a) && ${"ai > bi" if arg == "pool" else "ai < bi"};
+    if (b != b) return (a != a) && ai < bi;
     if (a != a) return 1;
 % endif
-    return (a ${"<" if arg == "min" else ">"} b) || (a == b && ai < bi);
+    return (a ${">" if arg == "max" else "<"} b) || (a == b && ai < bi);
 }
 % endif
 

@@ -413,8 +413,8 @@ def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(devi
 def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, stride, padding,
                                              dilation, ceil_mode):
     """max_pool2d's values, indices and input gradient against PyTorch, with NaNs, ties, a
-    region of -inf and windows over the padding, in each kernel style (a GPU's direct
-    kernel, a CPU device's unfolded windows)."""
+    region of -inf and windows over the padding, in each kernel style (a GPU's item per
+    window, a CPU device's item per output row), and integers' values and indices."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     x = np.round(rng.standard_normal((2, 3, 9, 10)) * 2).astype(np.float32)  # ties
@@ -431,6 +431,11 @@ def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, strid
     assert_close(v, tv.detach().numpy())
     assert i.tolist() == ti.tolist()
     assert_close(g, tg.numpy())
+    whole = np.nan_to_num(x, nan=7, neginf=-9).astype(np.int64)  # integers: ties everywhere
+    got, want = (lib.nn.functional.max_pool2d(lib.tensor(whole, **kw), kernel, stride, padding,
+                                              dilation, ceil_mode, return_indices=True)
+                 for lib, kw in ((cltorch, {"device": device}), (torch, {})))
+    assert [t.tolist() for t in got] == [t.tolist() for t in want]
 
 
 @pytest.mark.parametrize("dims,kernel,stride,padding,ceil_mode,include_pad,override", [

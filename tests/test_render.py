@@ -14,7 +14,7 @@ from cltorch.codegen import CUDA, OPENCL, render, template_names
 from cltorch.codegen.render import template_folder
 from cltorch.ops.pointwise import kernel_source
 from cltorch.ops.pointwise_table import OPS
-from cltorch.ops.reduce import POOL_ARGMAX, ROWS as REDUCTIONS
+from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.check import check_source
 from cltorch.ops.depthwise import depthwise_source
@@ -83,8 +83,6 @@ def _reduce_samples():
                             1))
     samples.append((REDUCTIONS[0], D.float64, D.float64, D.float64, True, 0, 1, 32, "int",
                     False, 1))
-    samples.append((POOL_ARGMAX, D.float16, D.float32, D.float16, True, 1, 1, 64, "int", False,
-                    1))  # max pooling's argmax (the last NaN)
     samples = [sample + ("", 1) for sample in samples]
     for red in REDUCTIONS:
         if not red.arg:  # CPU rows (lanes), final
@@ -158,7 +156,7 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                              "window_mean_grad")
                            for index in ("int", LONG)
                            for rows in (False, True)  # CPU rows (fold: compute types only)
-                           if not rows or direction == "unfold" or (
+                           if not rows or direction in ("unfold", "window_max") or (
                                direction == "fold" and dt is dt.compute)] +
                           # the CPU packs: panels of 16 positions or taps, float and half input
                           [(dt, "pack", index, False, rows_are, False)

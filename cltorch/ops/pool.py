@@ -17,39 +17,24 @@ def window_max(x: Array, win: im2col.Windows, indices: bool):
     lies (the last NaN counting as the maximum). ``win`` may be adaptive pooling's cells."""
     if x._device.kind == "cpu":
         return (_cells_max_numpy if win.adaptive else _window_max_numpy)(x, win, indices)
-    # a GPU: the direct kernel; a CPU device keeps the row-form columns (PoCL, one thread:
-    # max_pool2d 3x3/2 of 32x64x56x56 took 27 ms so, 72 ms with an item per window), but
-    # adaptive cells, which no columns hold, take the direct kernel everywhere
-    if not x._device.cpu_like or win.adaptive:
-        return _window_max_direct(x, win, indices)
-    from .gather import gather
-    from .reduce import reduce
-    cols = im2col.unfold(x, win, float("-inf"))                                   # (P, K, L)
-    if not indices:
-        return reduce("amax", cols, 1), None
-    values, which = reduce("pool_argmax", cols, 1)
-    table = _positions(win, *x._shape[2:])
-    key = (win, x._shape[2:], x._device)
-    device_table = _DEVICE_POSITIONS.get(key)
-    if device_table is None:
-        if len(_DEVICE_POSITIONS) > 64:
-            _DEVICE_POSITIONS.clear()
-        device_table = _DEVICE_POSITIONS[key] = from_stored(type(x), table, dtypes.int64,
-                                                            x._device)
-    return values, gather(device_table, 0, which, which._shape, checked=True)
+    # a GPU: an item per window; a CPU device an item per output row (PoCL, one thread,
+    # max_pool2d 3x3/2 of 32x64x56x56: forward 28 ms, 35 with columns and a reduction, 72 with
+    # an item per window; forward+backward 85 ms, 187 with columns; PyTorch 53 and 64 ms)
+    return _window_max_direct(x, win, indices, x._device.cpu_like and not win.adaptive)
 
 
-def _window_max_direct(x: Array, win: im2col.Windows, indices: bool):
-    """window_max on a GPU: im2col.mako's window_max kernel, an item per window, no
-    columns."""
+def _window_max_direct(x: Array, win: im2col.Windows, indices: bool, rows=False):
+    """window_max as im2col.mako's window_max kernel, no columns: an item per window, or
+    with ``rows`` (CPU devices) per output row."""
     p, c, h, w = x._shape
     values = empty(type(x), (p, win.out[0] * win.out[1]), x.dtype, x._device)
     positions = empty(type(x), values._shape, dtypes.int64, x._device) if indices else None
     if values._numel():
-        kernel = im2col.im2col_kernel(x, "window_max", values, adaptive=win.adaptive)
-        x._device.launch(kernel, values._numel(), [
+        kernel = im2col.im2col_kernel(x, "window_max", values, rows, win.adaptive)
+        x._device.launch(kernel, values._numel() // (win.out[1] if rows else 1), [
             values._storage.buffer, (positions if indices else values)._storage.buffer,
-            x._storage.buffer, x._offset, *x._strides, int(indices), *win.args(p, c, h, w)])
+            x._storage.buffer, x._offset, *x._strides, int(indices), *win.args(p, c, h, w)],
+            local=1 if rows else None)
     return values, positions
 
 
@@ -153,7 +138,7 @@ def _positions(win, height, width) -> np.ndarray:
     return table
 
 
-_POSITIONS, _DEVICE_POSITIONS = {}, {}
+_POSITIONS = {}
 
 
 def _window_max_numpy(x, win, indices):
@@ -163,13 +148,13 @@ def _window_max_numpy(x, win, indices):
     p, (kh, kw), (oh, ow) = x._shape[0], win.kernel, win.out
     if not im2col.short_rows(win):
         cols = x.dtype.to_numpy_values(np.ascontiguousarray(
-            im2col.window_view(x, win, float("-inf"))).reshape(p, kh * kw, oh * ow))
+            im2col.window_view(x, win, _lowest(x.dtype))).reshape(p, kh * kw, oh * ow))
         values_np = np.maximum.reduce(cols, axis=1)  # NaN propagates, as in PyTorch
         values = adopt_values(type(x), x._device, values_np, x.dtype, (p, oh * ow))
         return values, (_positions_at(x, win, _last_nan(cols, values_np, np.argmax(
             cols, axis=1), 1)) if indices else None)
     k, m = kh * kw, p * oh * ow
-    windows = im2col.window_view(x, win, float("-inf")).transpose(2, 3, 0, 1, 4, 5)
+    windows = im2col.window_view(x, win, _lowest(x.dtype)).transpose(2, 3, 0, 1, 4, 5)
     stacked = x.dtype.to_numpy_values(np.ascontiguousarray(windows).reshape(k, m))
     best = np.empty((p, oh * ow), stacked.dtype)
     np.maximum.reduce(stacked, axis=0, out=best.reshape(m))  # NaN propagates, as in PyTorch
@@ -187,6 +172,13 @@ def _window_max_numpy(x, win, indices):
         which = np.argmax(hit, axis=0)
     which = _last_nan(stacked, best.reshape(m), which, 0)
     return values, _positions_at(x, win, which.reshape(p, oh * ow))
+
+
+def _lowest(dtype):
+    """The padding of max pooling's windows: -inf, or an integer type's least value (where
+    only padding and that value meet, the positions table reports the in-image element)."""
+    compute = dtype.compute.numpy
+    return float("-inf") if compute.kind == "f" else int(np.iinfo(compute).min)
 
 
 def _positions_at(x, win, which):

@@ -43,7 +43,7 @@ class Reduction:
     numpy: object         # fn(values, axis) on compute-typed values
     map: str = "v"        # per element, over v
     post: str = "a"       # finish, over a and ct_count
-    arg: str = ""         # "max" / "min": index of the best element ("pool": max, last NaN)
+    arg: str = ""         # "max" / "min": index of the best element
     result: str = "same"  # same | sum (ints -> int64) | bool | float (floats only) | index
     nonempty: bool = False  # refuses to reduce zero elements (max, argmax, ...)
     grad: tuple = None    # (saved, fn(g, s) -> input gradient), see the module docstring
@@ -174,10 +174,7 @@ ROWS = [
     Reduction("norm0", "0", "a + b", lambda v, axis: np.sum(v != 0, axis=axis),
               map="(v != 0)", result="float", grad=("xo", _norm_grad(0)), node=_NORM),
 ]
-# max pooling's argmax over a window's elements: PyTorch's pools keep the last NaN of a window
-POOL_ARGMAX = Reduction("pool_argmax", "low", "", None, arg="pool", result="index",
-                        nonempty=True)
-TABLE = {r.name: r for r in ROWS + [POOL_ARGMAX]}
+TABLE = {r.name: r for r in ROWS}
 
 
 def normalize_dims(dim, ndim) -> tuple:
