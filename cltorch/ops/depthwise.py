@@ -72,16 +72,21 @@ def _launch(direction, out, args, row, *inputs) -> None:
     rows = device.cpu_like and direction != "weight_grad"
     big = max([out._storage.nbytes] + [a._storage.nbytes for a in inputs]) > INT32_LIMIT
     idx, cidx = index_types(big)
-    heads = {"forward": (None, None, idx, idx, idx, idx, idx, None, idx, None, idx, np.int32),
-             "input_grad": (None, None, idx, None, idx),
-             "weight_grad": (None, None, idx, None, idx, idx, idx, idx, idx)}
     kernel = cached_kernel(device, ("depthwise", direction, x.dtype, big, rows), lambda: (
         depthwise_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows),
-        f"depthwise_{direction}", heads[direction] + (idx,) * 15))
+        f"depthwise_{direction}", _argtypes(direction, idx)))
     if rows:
         device.launch(kernel, out._numel() // row, args, local=1)
     else:
         device.launch(kernel, out._numel(), args)
+
+
+def _argtypes(direction, idx) -> tuple:
+    """The kernel's argument types: its buffers and offsets, then the 15 geometry values."""
+    head = {"forward": (None, None, idx, idx, idx, idx, idx, None, idx, None, idx, np.int32),
+            "input_grad": (None, None, idx, None, idx),
+            "weight_grad": (None, None, idx, None, idx, idx, idx, idx, idx)}[direction]
+    return head + (idx,) * 15
 
 
 def depthwise_source(dialect, dtype, direction, index, rows=False) -> str:

@@ -3,6 +3,8 @@ max pooling with PyTorch's indices (``window_max``) and average pooling (``windo
 its gradient) as ``im2col.mako``'s direct kernels, NumPy on the cpu."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import dtypes
@@ -213,12 +215,16 @@ def _cells_max_numpy(x, win, indices):
     return values, adopt_values(type(x), x._device, flat, dtypes.int64, flat.shape)
 
 
+@functools.lru_cache(maxsize=64)
 def _cell_table(size, out) -> np.ndarray:
     """(out, largest cell) int64: each cell's positions along an axis, its last one repeated
-    past its end (a repeat changes neither the maximum nor which position holds it)."""
+    past its end (a repeat changes neither the maximum nor which position holds it). Built
+    once per geometry (read-only)."""
     bounds = im2col.adaptive_bounds(size, out)
     span = max((e - s for s, e in bounds), default=0)
-    return np.array([[min(s + k, e - 1) for k in range(span)] for s, e in bounds], np.int64)
+    table = np.array([[min(s + k, e - 1) for k in range(span)] for s, e in bounds], np.int64)
+    table.flags.writeable = False
+    return table
 
 
 def _first_max(values, axis):
@@ -254,11 +260,14 @@ def _cells_mean_numpy(x, win, transpose, size=None):
                         (p, result.shape[1] * result.shape[2]))
 
 
+@functools.lru_cache(maxsize=64)
 def _cell_means(size, out, dtype) -> np.ndarray:
-    """(out, size): row i averages cell i's range along one axis."""
+    """(out, size): row i averages cell i's range along one axis. Built once per geometry
+    (read-only)."""
     matrix = np.zeros((out, size), dtype)
     for i, (s, e) in enumerate(im2col.adaptive_bounds(size, out)):
         matrix[i, s:e] = 1.0 / (e - s)
+    matrix.flags.writeable = False
     return matrix
 
 
