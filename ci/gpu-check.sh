@@ -75,7 +75,7 @@ done
 
 # the GEMM parameters measured on each GPU (tuning.json): the bench below runs with them, and
 # the log shows what each candidate measured
-step tune 180 "$py" -m cltorch tune $(for dev in $gpus; do echo --device "$dev"; done)
+step tune 200 "$py" -m cltorch tune --budget 80 $(for dev in $gpus; do echo --device "$dev"; done)
 devices=$(echo "$gpus" | tr ' ' ',')
 step bench "$bench_limit" "$py" -m cltorch bench ${devices:+--device "$devices"} \
     --references "torch cuda,clblast,pyopencl" --rounds 5 \

@@ -224,9 +224,12 @@ def main(argv=None) -> int:
                       help="a dtype to tune (repeatable; default: float32)")
     tune.add_argument("--quick", action="store_true",
                       help="small products: seconds instead of minutes, a rougher choice")
+    tune.add_argument("--budget", type=float, metavar="SECONDS",
+                      help="at most about this long a device: the search stops there and "
+                           "keeps the fastest so far")
     args = parser.parse_args(argv)
     if args.command == "tune":
-        return tune_devices(args.device, args.dtype or ["float32"], args.quick)
+        return tune_devices(args.device, args.dtype or ["float32"], args.quick, args.budget)
     if args.command == "devices":
         return devices(args.json)
     if args.command == "cache":
@@ -235,8 +238,9 @@ def main(argv=None) -> int:
     return doctor()
 
 
-def tune_devices(names, dtype_names, quick) -> int:
-    """``cltorch tune``: gemm.tune on each device, then what it chose and measured."""
+def tune_devices(names, dtype_names, quick, budget=None) -> int:
+    """``cltorch tune``: gemm.tune on each device, then what it chose and what each candidate
+    measured, fastest first."""
     from .ops import gemm, tuning
     devices = [registry.get(name) for name in names] if names else \
         [d for d in registry.all_devices() if d.kind != "cpu"]
@@ -245,13 +249,18 @@ def tune_devices(names, dtype_names, quick) -> int:
         return 1
     for device in devices:
         wanted = tuple(d for d in dtype_names if d != "float64" or device.supports_fp64)
-        results = gemm.tune(device, wanted, quick)
+        results = gemm.tune(device, wanted, quick, budget=budget)
         print(f"{device.name} ({tuning.device_key(device)}):")
         for key, (params, times) in results.items():
-            measured = ", ".join(f"{v}: {t * 1e3:.2f} ms" for v, t in times.items())
-            print(f"  {key:14s} {params}   ({measured})")
+            print(f"  {key}: {_params(params.items())}")
+            for candidate, seconds in sorted(times.items(), key=lambda item: item[1]):
+                print(f"    {seconds * 1e3:9.3f} ms  {_params(candidate)}")
     print(f"stored in {tuning.database_path()}")
     return 0
+
+
+def _params(pairs) -> str:
+    return " ".join(f"{name}={value}" for name, value in pairs)
 
 
 if __name__ == "__main__":

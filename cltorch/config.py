@@ -78,13 +78,21 @@ def no_fp64() -> bool:
     return os.environ.get("CLTORCH_NO_FP64") == "1"
 
 
-def gemm_wpt():
-    """CLTORCH_GEMM_WPT (4 or 8): the tiled GEMM's register block width for every product,
-    instead of the choice by size (ops/gemm.py; for measuring one against the other)."""
-    value = os.environ.get("CLTORCH_GEMM_WPT")
-    if value not in (None, "", "4", "8"):
-        raise ValueError(f"CLTORCH_GEMM_WPT={value}: expected 4 or 8")
-    return int(value) if value else None
+def gemm_tile() -> dict:
+    """CLTORCH_GEMM_TILE, e.g. "mwi=8,nwi=8,kwg=8" or "db=1": tiled GEMM parameters
+    (ops/tuning.Tile's names) forced over the tuned ones for every product on a GPU (for
+    measuring one choice against another); {} when unset."""
+    value = os.environ.get("CLTORCH_GEMM_TILE", "").strip()
+    forced = {}
+    for item in filter(None, value.split(",")):
+        name, _, number = item.partition("=")
+        name = name.strip()
+        if name not in ("mdimc", "ndimc", "mwi", "nwi", "kwg", "vw", "db") or \
+                not number.strip().isdigit():
+            raise ValueError(f"CLTORCH_GEMM_TILE={value}: expected name=integer pairs "
+                             "(names mdimc, ndimc, mwi, nwi, kwg, vw, db), comma-separated")
+        forced[name] = int(number)
+    return forced
 
 
 def kernel_style():

@@ -1,5 +1,6 @@
 ## The only place that branches on the dialect. Kernel bodies use these macros and are written
-## once: KERNEL, GLOBAL, LOCAL, BARRIER, GID/LID/GROUP_ID/LOCAL_SIZE/GLOBAL_SIZE, INLINE,
+## once: KERNEL, GLOBAL, LOCAL, LOCAL_PTR (a pointer's local address space), BARRIER,
+## GID/LID/GROUP_ID/LOCAL_SIZE/GLOBAL_SIZE, INLINE,
 ## F32_BITS/BITS_F32/F64_BITS, LOAD_F16/STORE_F16, ATOMIC_*, FMA (a fused multiply-add whatever
 ## the contraction setting: GEMM's inner loop, where issue 14 allows it). ct_ prefixes every
 ## internal name.
@@ -8,6 +9,7 @@
 #define KERNEL extern "C" __global__
 #define GLOBAL
 #define LOCAL __shared__
+#define LOCAL_PTR
 #define BARRIER __syncthreads()
 #define INLINE __device__ __forceinline__
 #define F32_BITS(x) __float_as_uint(x)
@@ -50,6 +52,7 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define KERNEL __kernel
 #define GLOBAL __global
 #define LOCAL __local
+#define LOCAL_PTR __local
 #define BARRIER barrier(CLK_LOCAL_MEM_FENCE)
 #define INLINE inline
 #define F32_BITS(x) as_uint(x)

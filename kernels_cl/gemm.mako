@@ -1,11 +1,15 @@
 ## Batched C[b] = A[b] @ B[b], A and B strided (no copies for transposed views), C contiguous.
 ## Two variants of one loop nest:
-##   tiled    (GPUs) a work-group of WG x WG items computes a TILE x TILE block of C, each
-##            item a WPT x WPT register block spread WG apart (wpt: 4 or 8); K advances TK at a
-##            time through local-memory tiles, padded by a column against bank conflicts, each
-##            operand loaded along whichever of its dims is contiguous (coalesced for
-##            transposed views too); FMA in the inner loop (its summation order already
-##            differs from NumPy's). Split-K: with ct_splits > 1, group g sums the k range
+##   tiled    (GPUs) CLBlast's xgemm parameters, `tile` (ops/gemm.Tile): a work-group of
+##            MDIMC x NDIMC items computes an MWG x NWG block of C (MWG = MDIMC * MWI, NWG =
+##            NDIMC * NWI), each item an MWI x NWI register block, spread MDIMC (NDIMC) apart
+##            and read from local memory as scalars (VW 1), or adjacent and read in vectors of
+##            VW (2 or 4, float only). K advances KWG at a time through local-memory tiles
+##            whose rows are padded (against bank conflicts when a load walks k); DB: two sets
+##            of tiles, the next step's loaded while this one's are multiplied (one barrier a
+##            step). Each operand is loaded along whichever of its dims is contiguous
+##            (coalesced for transposed views too); FMA in the inner loop (its summation order
+##            already differs from NumPy's). Split-K: with ct_splits > 1, group g sums the k range
 ##            of slice g / (batch * tiles), ct_kchunk long, into C[slice] ((splits, batch, m,
 ##            n)), which the host sums over slices: products too small to fill the device.
 ##   blocked  (CPU devices) each item computes a BLOCK x BLOCK block of C straight from
@@ -35,11 +39,14 @@
 <%
     T = dialect.ctype(compute)
     idx = index
-    WG = 16
-    WPT = wpt
-    TK = 16 if WPT == 4 else 8
-    TILE = WG * WPT
-    PAD = 1
+    MD, ND, MWI, NWI, KWG, VW, DB = tile
+    ## vector reads for float only (CUDA has no vectors of long long, and double4 is deprecated)
+    VW = VW if T == "float" else 1
+    MWG, NWG, GROUP = MD * MWI, ND * NWI, MD * ND
+    BUFS = 2 if DB else 1
+    ## a tile row's padding (against bank conflicts when a load walks k), a vector's worth
+    ## where the rows are read in vectors (aligned rows)
+    AS, BS = MWG + VW, NWG + VW
     BLOCK = 8
     MR, W = mr, width
     NR = 2 * W
@@ -115,11 +122,20 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
         }
     }
 % else:
-    LOCAL ${T} ct_as[${TK}][${TILE + PAD}];
-    LOCAL ${T} ct_bs[${TK}][${TILE + PAD}];
+% if VW == 1:
+    LOCAL ${T} ct_as[${BUFS * KWG * AS}];
+    LOCAL ${T} ct_bs[${BUFS * KWG * BS}];
+% else:
+    ## declared in vectors, so that the compute loop's vector reads are aligned; filled through
+    ## scalar views
+    LOCAL ${T}${VW} ct_as_v[${BUFS * KWG * AS // VW}];
+    LOCAL ${T}${VW} ct_bs_v[${BUFS * KWG * BS // VW}];
+    LOCAL_PTR ${T}* const ct_as = (LOCAL_PTR ${T}*)ct_as_v;
+    LOCAL_PTR ${T}* const ct_bs = (LOCAL_PTR ${T}*)ct_bs_v;
+% endif
     const int ct_tid = (int)LID(0);
-    const int ct_tx = ct_tid % ${WG};
-    const int ct_ty = ct_tid / ${WG};
+    const int ct_tx = ct_tid % ${ND};
+    const int ct_ty = ct_tid / ${ND};
     const ${idx} ct_tiles = ct_tiles_m * ct_tiles_n;
     ## the loads walk along A's rows where those are contiguous, else along k (likewise B)
     const int ct_a_rows = ct_a_sm == 1, ct_b_cols = ct_b_sn == 1;
@@ -129,63 +145,40 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
         const ${idx} ct_kbegin = ct_split * ct_kchunk;
         const ${idx} ct_kend = ct_kbegin + ct_kchunk < ct_k ? ct_kbegin + ct_kchunk : ct_k;
         const ${idx} ct_bi = ct_gt / ct_tiles;
-        const ${idx} ct_row0 = ((ct_gt % ct_tiles) / ct_tiles_n) * ${TILE};
-        const ${idx} ct_col0 = ((ct_gt % ct_tiles) % ct_tiles_n) * ${TILE};
+        const ${idx} ct_row0 = ((ct_gt % ct_tiles) / ct_tiles_n) * ${MWG};
+        const ${idx} ct_col0 = ((ct_gt % ct_tiles) % ct_tiles_n) * ${NWG};
         const ${idx} ct_abase = ct_a_off + ct_bi * ct_a_sb;
         const ${idx} ct_bbase = ct_b_off + ct_bi * ct_b_sb;
-% for i in range(WPT):
-% for j in range(WPT):
+% for i in range(MWI):
+% for j in range(NWI):
         ${T} ct_acc${i}_${j} = 0;
 % endfor
 % endfor
-        for (${idx} ct_k0 = ct_kbegin; ct_k0 < ct_kend; ct_k0 += ${TK}) {
-            for (int ct_l = ct_tid; ct_l < ${TILE * TK}; ct_l += ${WG * WG}) {
-                const int ct_i = ct_a_rows ? ct_l % ${TILE} : ct_l / ${TK};
-                const int ct_kk = ct_a_rows ? ct_l / ${TILE} : ct_l % ${TK};
-                const ${idx} ct_r = ct_row0 + ct_i;
-                const ${idx} ct_kx = ct_k0 + ct_kk;
-                ct_as[ct_kk][ct_i] = (ct_r < ct_m && ct_kx < ct_kend) ?
-                    ${load(src_a, "ct_a", "ct_abase + ct_r * ct_a_sm + ct_kx * ct_a_sk", T)} : (${T})0;
-            }
-            for (int ct_l = ct_tid; ct_l < ${TILE * TK}; ct_l += ${WG * WG}) {
-                const int ct_j = ct_b_cols ? ct_l % ${TILE} : ct_l / ${TK};
-                const int ct_kk = ct_b_cols ? ct_l / ${TILE} : ct_l % ${TK};
-                const ${idx} ct_c0 = ct_col0 + ct_j;
-                const ${idx} ct_kx = ct_k0 + ct_kk;
-% if windows:
-${window_load()}
-% else:
-                ct_bs[ct_kk][ct_j] = (ct_c0 < ct_n && ct_kx < ct_kend) ?
-                    ${load(src_b, "ct_b", "ct_bbase + ct_kx * ct_b_sk + ct_c0 * ct_b_sn", T)} : (${T})0;
+% if DB:
+        ## double buffering: step t computes from rows (t % 2) * KWG of the tiles while it loads
+        ## step t + 1's into the other half; one barrier a step
+${tile_loads("ct_kbegin", "0")}
+        BARRIER;
 % endif
+        for (${idx} ct_k0 = ct_kbegin; ct_k0 < ct_kend; ct_k0 += ${KWG}) {
+% if DB:
+            const int ct_buf = (int)((ct_k0 - ct_kbegin) / ${KWG} % 2) * ${KWG};
+            if (ct_k0 + ${KWG} < ct_kend) {
+${tile_loads("ct_k0 + %d" % KWG, "%d - ct_buf" % KWG)}
             }
+% else:
+            const int ct_buf = 0;
+${tile_loads("ct_k0", "0")}
             BARRIER;
-% for kk in range(TK):
-            {
-% for i in range(WPT):
-                const ${T} ct_av${i} = ct_as[${kk}][ct_ty + ${WG * i}];
-% endfor
-% for j in range(WPT):
-                const ${T} ct_bv${j} = ct_bs[${kk}][ct_tx + ${WG * j}];
-% endfor
-% for i in range(WPT):
-% for j in range(WPT):
-% if compute.is_floating_point:
-                ct_acc${i}_${j} = FMA(ct_av${i}, ct_bv${j}, ct_acc${i}_${j});
-% else:
-                ct_acc${i}_${j} += ct_av${i} * ct_bv${j};
 % endif
-% endfor
-% endfor
-            }
-% endfor
+${tile_products()}
             BARRIER;
         }
-% for i in range(WPT):
-% for j in range(WPT):
+% for i in range(MWI):
+% for j in range(NWI):
         {
-            const ${idx} ct_r = ct_row0 + ct_ty + ${WG * i};
-            const ${idx} ct_c0 = ct_col0 + ct_tx + ${WG * j};
+            const ${idx} ct_r = ct_row0 + ${row(i)};
+            const ${idx} ct_c0 = ct_col0 + ${col(j)};
             if (ct_r < ct_m && ct_c0 < ct_n) {
                 ${store(out, "ct_c", "((ct_split * ct_batch + ct_bi) * ct_m + ct_r) * ct_n + ct_c0", "ct_acc%d_%d" % (i, j))};
             }
@@ -197,9 +190,78 @@ ${window_load()}
 }
 % endif
 
+## An item's row (column) of C for its register block's row i (column j): spread MDIMC
+## (NDIMC) apart with scalar reads, adjacent with vector reads (VW > 1)
+<%def name="row(i)">${"ct_ty + %d" % (MD * i) if VW == 1 else "ct_ty * %d + %d" % (MWI, i)}</%def>
+<%def name="col(j)">${"ct_tx + %d" % (ND * j) if VW == 1 else "ct_tx * %d + %d" % (NWI, j)}</%def>
+
+## Step k0's tiles into rows `rowoff` of the local tiles: A[row0.., k0..] and B[k0.., col0..],
+## zeros past the edges and past kend
+<%def name="tile_loads(k0, rowoff)">
+            for (int ct_l = ct_tid; ct_l < ${MWG * KWG}; ct_l += ${GROUP}) {
+                const int ct_i = ct_a_rows ? ct_l % ${MWG} : ct_l / ${KWG};
+                const int ct_kk = ct_a_rows ? ct_l / ${MWG} : ct_l % ${KWG};
+                const ${idx} ct_r = ct_row0 + ct_i;
+                const ${idx} ct_kx = ${k0} + ct_kk;
+                ct_as[(${rowoff} + ct_kk) * ${AS} + ct_i] = (ct_r < ct_m && ct_kx < ct_kend) ?
+                    ${load(src_a, "ct_a", "ct_abase + ct_r * ct_a_sm + ct_kx * ct_a_sk", T)} : (${T})0;
+            }
+            for (int ct_l = ct_tid; ct_l < ${NWG * KWG}; ct_l += ${GROUP}) {
+                const int ct_j = ct_b_cols ? ct_l % ${NWG} : ct_l / ${KWG};
+                const int ct_kk = ct_b_cols ? ct_l / ${NWG} : ct_l % ${KWG};
+                const ${idx} ct_c0 = ct_col0 + ct_j;
+                const ${idx} ct_kx = ${k0} + ct_kk;
+% if windows:
+${window_load("ct_bs[(%s + ct_kk) * %d + ct_j]" % (rowoff, BS))}
+% else:
+                ct_bs[(${rowoff} + ct_kk) * ${BS} + ct_j] = (ct_c0 < ct_n && ct_kx < ct_kend) ?
+                    ${load(src_b, "ct_b", "ct_bbase + ct_kx * ct_b_sk + ct_c0 * ct_b_sn", T)} : (${T})0;
+% endif
+            }
+</%def>
+
+## The register block's products over the KWG k of rows ct_buf.. of the tiles: MWI + NWI
+## local reads (scalars, or vectors of VW) for MWI x NWI fused multiply-adds a k
+<%def name="tile_products()">
+#pragma unroll
+            for (int ct_kk = 0; ct_kk < ${KWG}; ++ct_kk) {
+                const int ct_ra = (ct_buf + ct_kk) * ${AS}, ct_rb = (ct_buf + ct_kk) * ${BS};
+% if VW == 1:
+% for i in range(MWI):
+                const ${T} ct_av${i} = ct_as[ct_ra + ${row(i)}];
+% endfor
+% for j in range(NWI):
+                const ${T} ct_bv${j} = ct_bs[ct_rb + ${col(j)}];
+% endfor
+% else:
+% for v in range(MWI // VW):
+                const ${T}${VW} ct_avv${v} = ct_as_v[ct_ra / ${VW} + ct_ty * ${MWI // VW} + ${v}];
+% endfor
+% for v in range(NWI // VW):
+                const ${T}${VW} ct_bvv${v} = ct_bs_v[ct_rb / ${VW} + ct_tx * ${NWI // VW} + ${v}];
+% endfor
+% for i in range(MWI):
+                const ${T} ct_av${i} = ct_avv${i // VW}.${"xyzw"[i % VW]};
+% endfor
+% for j in range(NWI):
+                const ${T} ct_bv${j} = ct_bvv${j // VW}.${"xyzw"[j % VW]};
+% endfor
+% endif
+% for i in range(MWI):
+% for j in range(NWI):
+% if compute.is_floating_point:
+                ct_acc${i}_${j} = FMA(ct_av${i}, ct_bv${j}, ct_acc${i}_${j});
+% else:
+                ct_acc${i}_${j} += ct_av${i} * ct_bv${j};
+% endif
+% endfor
+% endfor
+            }
+</%def>
+
 ## B[ct_kx, ct_c0] of an implicit convolution: the tap's table entry, the output position's
 ## window corner; zero outside the image (padding) and past B's edges.
-<%def name="window_load()">
+<%def name="window_load(dest)">
                 {
                     const ${idx} ct_tap = ${"ct_c0" if windows == "taps" else "ct_kx"};
                     const ${idx} ct_pos = ${"ct_kx" if windows == "taps" else "ct_c0"};
@@ -220,7 +282,7 @@ ${window_load()}
                             ct_v = ${load(src_b, "ct_b", "ct_bbase + ct_taps[3 * ct_tap] + ct_y0 * ct_x_sh + ct_x0 * ct_x_sw", T)};
 % endif
                     }
-                    ct_bs[ct_kk][ct_j] = ct_v;
+                    ${dest} = ct_v;
                 }
 </%def>
 

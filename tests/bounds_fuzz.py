@@ -321,18 +321,32 @@ def long_lines(rng, device):
     compare("long sort", *run_both(lambda x: x[:, :700].sort(1)[0], a), dtype)
     if dtype == "float32":
         compare("long softmax", *run_both(lambda x: x.softmax(1), a), dtype)
-    # output tiles of 64 and 128 past the edge, k past a few 8- and 16-long steps, ragged;
-    # the tiled GEMM's two register blocks (64 and 128 tiles) in turns, each in half the
-    # rounds (the simulator spent 40 of the GPU profile's 140 s on both every round)
+    # output tiles past the edge, k past a few steps, ragged; the tiled GEMM's other tiles in
+    # turns (the 64 x 64 default runs in every other family): 128 x 128, and vector reads with
+    # double buffering and blocks that are not square, with an implicit convolution's three
+    # products (the simulator spent 40 of the GPU profile's 140 s on two tiles every round)
     m, k, n = int(rng.integers(60, 140)), int(rng.integers(17, 80)), int(rng.integers(60, 140))
-    wpt = ("4", "8")[next(_LONG_LINES_CALLS) % 2]
-    os.environ["CLTORCH_GEMM_WPT"] = wpt
-    compare(f"tiled matmul {wpt}", *run_both(lambda x, y: x @ y, Pair(rng, device, (m, k)),
-                                             Pair(rng, device, (k, n))), "float32")
-    del os.environ["CLTORCH_GEMM_WPT"]
+    tile = LONG_LINE_TILES[next(_LONG_LINES_CALLS) % len(LONG_LINE_TILES)]
+    os.environ["CLTORCH_GEMM_TILE"] = tile
+    try:
+        compare(f"tiled matmul {tile}", *run_both(lambda x, y: x @ y, Pair(rng, device, (m, k)),
+                                                  Pair(rng, device, (k, n))), "float32")
+        if "db=1" in tile:  # the implicit convolution's three products on this tile
+            compare(f"conv2d {tile}", *run_both(
+                _convolution_step, Pair(rng, device, (2, 3, 9, 9), grad=True),
+                Pair(rng, device, (5, 3, 3, 3), grad=True)))
+    finally:
+        del os.environ["CLTORCH_GEMM_TILE"]
 
 
+LONG_LINE_TILES = ("mwi=8,nwi=8,kwg=8", "mdimc=8,ndimc=16,mwi=8,nwi=4,kwg=16,vw=4,db=1")
 _LONG_LINES_CALLS = itertools.count()
+
+
+def _convolution_step(x, weight):
+    y = F.conv2d(x, weight, padding=1)
+    (y * y).sum().backward()
+    return [y, x.grad, weight.grad]
 
 
 FAMILIES = {f.__name__: f for f in (pointwise, reductions, sorting, matmul, convolution,

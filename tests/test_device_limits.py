@@ -7,6 +7,7 @@ import pytest
 from conftest import assert_close
 
 import cltorch
+from cltorch.ops import tuning
 from cltorch.backend import registry
 from cltorch.ops import pointwise
 
@@ -61,26 +62,32 @@ def test_launches_fit_a_kernel_that_allows_fewer_items(device, capped):
 
 
 def test_tiled_gemm_needs_its_local_memory(device, monkeypatch):
-    """With less local memory than its two tiles, matmul takes the blocked kernel (groups of
-    at most 64) in place of the tiled one (groups of 256), and is right."""
+    """With less local memory than the tuned tile's (64 x 64, 256 items: 8320 bytes of
+    float), matmul takes the small tile (32 x 32, 64 items: 4224 bytes); with less than that,
+    the blocked kernel (8 x 8 outputs an item, no local memory); the same numbers each way."""
     dev = registry.get(device)
     if dev.kind != "opencl":
         pytest.skip("an OpenCL device's local memory")
     monkeypatch.setattr(dev, "cpu_like", False)
-    groups = []
+    monkeypatch.setattr(tuning, "DEFAULTS", {k: {c: tuning.MEDIUM._asdict() for c in v}
+                                             for k, v in tuning.DEFAULTS.items()})
+    launches = []
     launch = dev.launch
 
     def spy(kernel, n_items, args, local=None):
-        groups.append(local)
+        launches.append((n_items, local))
         return launch(kernel, n_items, args, local)
     monkeypatch.setattr(dev, "launch", spy)
     a = np.arange(70 * 40, dtype=np.float32).reshape(70, 40) / 100
     x = cltorch.tensor(a, device=device)
-    for memory, tiled in ((dev.local_memory, True), (4096, False)):
+    for memory, used in ((dev.local_memory, (2 * 2 * 256, 256)), (8192, (3 * 3 * 64, 64)),
+                         (4096, (9 * 9, min(64, dev.local_size)))):
         monkeypatch.setattr(dev, "local_memory", memory)
-        groups.clear()
+        tuning.forget(dev)  # the tile is memoised per device; its limits do not change
+        launches.clear()
         assert_close(x @ x.t(), a @ a.T, rtol=1e-4, atol=1e-3)
-        assert (256 in groups) == tiled, (memory, groups)
+        assert launches == [used], (memory, launches)
+    tuning.forget(dev)
 
 
 def test_implicit_convolution_needs_the_tiled_kernel(device, monkeypatch):
@@ -106,6 +113,7 @@ def test_implicit_convolution_needs_the_tiled_kernel(device, monkeypatch):
     want.square().sum().backward()
     for memory, columns in ((dev.local_memory, False), (4096, True)):
         monkeypatch.setattr(dev, "local_memory", memory)
+        tuning.forget(dev)  # the tile is memoised per device; its limits do not change
         unfolds.clear()
         cx, cw = (cltorch.tensor(v, dtype=cltorch.float32, device=device, requires_grad=True)
                   for v in (x, w))
@@ -114,3 +122,4 @@ def test_implicit_convolution_needs_the_tiled_kernel(device, monkeypatch):
         for a, b in ((got, want), (cx.grad, tx.grad), (cw.grad, tw.grad)):
             assert_close(a, b.detach().numpy(), rtol=1e-4, atol=1e-4)
         assert bool(unfolds) == columns, (memory, unfolds)
+    tuning.forget(dev)

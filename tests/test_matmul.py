@@ -135,15 +135,22 @@ def test_more_products(device):
                  a[:, :3] + sum(x @ x.T for x in bb._host_values()), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("wpt", ["4", "8"])
+# The tiled GEMM's parameters (CLTORCH_GEMM_TILE over the tuned ones): the 64 and 128 tiles,
+# vector reads of 4 and 2 with double buffering, items and blocks that are not square, a k step
+# of 32, and a work-group of 64
+TILES = ["mwi=4,nwi=4,kwg=16", "mwi=8,nwi=8,kwg=8",
+         "mdimc=8,ndimc=16,mwi=8,nwi=4,kwg=16,vw=4,db=1",
+         "mdimc=16,ndimc=8,mwi=2,nwi=4,kwg=8,vw=2,db=1", "mdimc=8,ndimc=8,mwi=8,nwi=2,kwg=32"]
+
+
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("transposed", [(False, False), (True, False), (False, True),
                                         (True, True)], ids=str)
-def test_both_tile_widths_and_operand_layouts(device, kernel_style, monkeypatch, wpt,
-                                              transposed):
-    """The tiled GEMM's 4 x 4 and 8 x 8 register blocks (64 and 128 tiles), with each operand
-    stored either way (its local-memory loads walk the contiguous dim), ragged edges and a
-    batch; FMA in the inner loop keeps float32 within 1e-5 of float64."""
-    monkeypatch.setenv("CLTORCH_GEMM_WPT", wpt)
+def test_tiles_and_operand_layouts(device, kernel_style, monkeypatch, tile, transposed):
+    """The tiled GEMM's tiles, with each operand stored either way (its local-memory loads walk
+    the contiguous dim), ragged edges, a k that ends inside a step, and a batch; FMA in the
+    inner loop keeps float32 within 1e-5 of float64."""
+    monkeypatch.setenv("CLTORCH_GEMM_TILE", tile)
     a, b = _rand((2, 150, 77), 8).astype(np.float32), _rand((2, 77, 131), 9).astype(np.float32)
 
     def laid_out(v, flip):
@@ -151,6 +158,21 @@ def test_both_tile_widths_and_operand_layouts(device, kernel_style, monkeypatch,
         return t.transpose(1, 2) if flip else t
     got = laid_out(a, transposed[0]) @ laid_out(b, transposed[1])
     assert_close(got, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("tile", TILES[2:4])
+@pytest.mark.parametrize("dtype", ["float64", "float16", "int32"])
+def test_tiles_of_other_dtypes(device, kernel_style, monkeypatch, tile, dtype):
+    """Vector reads are for float32; other compute types take the same tile with scalar
+    reads, double buffering kept."""
+    monkeypatch.setenv("CLTORCH_GEMM_TILE", tile)
+    a, b = np.rint(_rand((70, 45), 3) * 4), np.rint(_rand((45, 90), 4) * 4)
+    dt = getattr(cltorch, dtype)
+    if dt is cltorch.float64:
+        needs_fp64(device)
+    got = cltorch.tensor(a, dtype=dt, device=device) @ cltorch.tensor(b, dtype=dt, device=device)
+    assert got.dtype is dt
+    assert_close(got.double(), a @ b, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "int32"])
@@ -184,16 +206,27 @@ def test_split_k_on_a_device_with_many_units(device, monkeypatch, dtype, shape):
     tol = {"float32": 1e-4, "float16": 1e-2, "int32": 0}[dtype]
     assert got.dtype is dt
     assert_close(got.double(), want, rtol=tol, atol=tol * 10)
-    tiles = batch * -(-m // 64) * -(-n // 64)
-    splits = launches[0] // (tiles * gemm.GROUP)
+    tile = gemm._tile(dev, dt.compute, batch, m, n)
+    tiles = batch * -(-m // tile.mwg) * -(-n // tile.nwg)
+    splits = launches[0] // (tiles * tile.group)
     assert splits == (1 if dtype == "int32" or k < 2 * gemm.SPLIT_K_CHUNK else
                       min(-(-200 // tiles), k // gemm.SPLIT_K_CHUNK)), (launches, tiles)
 
 
-def test_gemm_tile_width_setting_is_checked(monkeypatch):
-    monkeypatch.setenv("CLTORCH_GEMM_WPT", "6")
-    with pytest.raises(ValueError, match="CLTORCH_GEMM_WPT=6: expected 4 or 8"):
-        cltorch.config.gemm_wpt()
+@pytest.mark.parametrize("value,message", [
+    ("mwi=8,foo=2", "expected name=integer pairs"), ("mwi=x", "expected name=integer pairs"),
+    ("mwi=16", "mwi and nwi lie in 1..8"), ("vw=4,mwi=2", "vw is 1, 2 or 4 and divides"),
+    ("mdimc=64,ndimc=32", "mdimc \\* ndimc at most 1024"), ("db=2", "db is 0 or 1"),
+    ("kwg=0", "kwg lies in 1..64")])
+def test_gemm_tile_setting_is_checked(device, monkeypatch, value, message):
+    dev = cltorch.backend.registry.get(device)
+    if dev.kind == "cpu":
+        pytest.skip("the NumPy cpu has no tiled GEMM")
+    monkeypatch.setattr(dev, "cpu_like", False)
+    x = cltorch.ones(8, 8, device=device)
+    monkeypatch.setenv("CLTORCH_GEMM_TILE", value)
+    with pytest.raises(ValueError, match=message):
+        x @ x
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])

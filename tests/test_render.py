@@ -19,6 +19,7 @@ from cltorch.ops.reduce import reduce_source
 from cltorch.ops.check import check_source
 from cltorch.ops.depthwise import depthwise_source
 from cltorch.ops.gather import gather_source
+from cltorch.ops import tuning
 from cltorch.ops.gemm import gemm_source, gemv_source
 from cltorch.ops.im2col import im2col_source
 from cltorch.ops.norm import layer_norm_source
@@ -98,17 +99,29 @@ GEMM_DTYPES = [(D.float32, D.float32), (D.float64, D.float64), (D.float16, D.flo
                (D.bfloat16, D.float32), (D.int64, D.int64), (D.int8, D.int32)]
 
 
+# The tiled GEMM's tiles: the defaults (64 x 64 and 128 x 128), and CLBlast's other options
+# (vector reads, double buffering, items and register blocks not square)
+GEMM_TILES = (tuning.MEDIUM, tuning.LARGE, tuning.Tile(8, 16, 8, 4, 16, 4, 1),
+              tuning.Tile(16, 8, 2, 4, 8, 2, 1))
+
+
 def _gemm_samples():
-    """(dtype, compute, index, variant, wpt, width, windows): the GPU tiles of both widths, the
-    CPU blocks, and the CPU float kernels (panels of A's 6 rows and B's 2 vectors; vectors of
-    32 bytes, scalars in CUDA's dialect); the GPU tiles reading B from an image's windows."""
-    return [(dt, ct, index, variant, wpt, 0, "") for dt, ct in GEMM_DTYPES
-            for index, variant, wpt in (("int", "tiled", 4), (LONG, "tiled", 8),
-                                        ("int", "blocked", 4))] + \
-        [(dt, ct, index, variant, 0, 32 // ct.itemsize, "") for dt, ct in GEMM_DTYPES[:4]
+    """(dtype, compute, index, variant, tile, width, windows): the GPU tiles, the CPU blocks,
+    and the CPU float kernels (panels of A's 6 rows and B's 2 vectors; vectors of 32 bytes,
+    scalars in CUDA's dialect); the GPU tiles reading B from an image's windows."""
+    return [(dt, ct, index, variant, tile, 0, "") for dt, ct in GEMM_DTYPES
+            for index, variant, tile in (("int", "tiled", GEMM_TILES[0]),
+                                         (LONG, "tiled", GEMM_TILES[1]),
+                                         ("int", "tiled", GEMM_TILES[2]),
+                                         (LONG, "tiled", GEMM_TILES[3]),
+                                         ("int", "blocked", GEMM_TILES[0]))] + \
+        [(dt, ct, index, variant, GEMM_TILES[0], 32 // ct.itemsize, "")
+         for dt, ct in GEMM_DTYPES[:4]
          for index, variant in (("int", "pack"), (LONG, "packed"))] + \
-        [(dt, ct, index, "tiled", wpt, 0, windows) for dt, ct in GEMM_DTYPES[:4]
-         for index, wpt, windows in (("int", 4, "positions"), (LONG, 8, "taps"))]
+        [(dt, ct, index, "tiled", tile, 0, windows) for dt, ct in GEMM_DTYPES[:4]
+         for index, tile, windows in (("int", GEMM_TILES[0], "positions"),
+                                      (LONG, GEMM_TILES[1], "taps"),
+                                      ("int", GEMM_TILES[2], "gradient"))]
 
 
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
@@ -209,9 +222,9 @@ def _sources(dialect):
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
                                                   reduced, group, index, identity, columns,
                                                   cpu, lanes)
-    for dt, compute, index, variant, wpt, width, windows in SAMPLES["gemm.mako"]:
+    for dt, compute, index, variant, tile, width, windows in SAMPLES["gemm.mako"]:
         width = min(width, 1) if dialect.name == "cuda" else width
-        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, wpt, width,
+        yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, tile, width,
                                   panel=6 if variant == "pack" else 0, windows=windows)
     for op, src, kept, index, phase in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32

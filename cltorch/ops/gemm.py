@@ -2,9 +2,10 @@
 operands, so transposed views need no copy), or ``numpy.matmul`` on the cpu."""
 from __future__ import annotations
 
-import numpy as np
-
+import os
 import time
+
+import numpy as np
 
 from .. import config, dtypes
 from . import tuning
@@ -15,8 +16,8 @@ from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty,
                     from_numpy_values, quietly, relayout)
 from .layout import collapse
 
-TILE, GROUP, BLOCK = 64, 256, 8  # must match gemm.mako: WG * 4, WG * WG, BLOCK
-TILED_TK = {4: 16, 8: 8}  # gemm.mako's TK for each register block width (wpt)
+BLOCK = 8  # must match gemm.mako's blocked kernel
+GEMV_GROUP = 256  # the most work-items of a matrix-vector kernel's group (GPUs)
 GEMV_COLUMNS = 16  # outputs per work-group of the column-tile matrix-vector kernel (GPUs)
 GEMV_SPLIT_K = 128  # the shortest k that the column-tile kernel splits between items
 SPLIT_K_CHUNK = 128  # the least k a slice of a split-K tiled product sums (gemm.mako)
@@ -117,18 +118,18 @@ def _launch(a, b, out, batch, m, n, k, compute):
         return
     operands = [a._storage.buffer, a._offset, *a._strides, b._storage.buffer, b._offset,
                 *b._strides, batch, m, n, k]
-    wpt = 4 if device.cpu_like else _tile_width(device, compute, batch, m, n)
-    tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
-    splits, chunk = _k_splits(device, compute, batch * tiles_m * tiles_n, k, TILED_TK[wpt])
+    tile = _tile(device, compute, batch, m, n)
+    tiles_m, tiles_n = (-(-m // tile.mwg), -(-n // tile.nwg)) if tile else (0, 0)
+    splits, chunk = _k_splits(device, compute, batch * tiles_m * tiles_n, k, tile)
     # split-K: the slices' partial products in the compute type, then their sum
     big = big or splits * batch * m * n * compute.itemsize > INT32_LIMIT
-    kernel = _tiled_kernel(device, a.dtype, b.dtype, compute,
-                           compute if splits > 1 else out.dtype, big, wpt)
-    if kernel is not None:
+    kernel = tile and _tiled_kernel(device, a.dtype, b.dtype, compute,
+                                    compute if splits > 1 else out.dtype, big, tile)
+    if kernel:
         target = empty(type(out), (splits, batch, m, n), compute, device) if splits > 1 else out
-        device.launch(kernel, splits * batch * tiles_m * tiles_n * GROUP,
+        device.launch(kernel, splits * batch * tiles_m * tiles_n * tile.group,
                       [target._storage.buffer] + operands + [tiles_m, tiles_n, splits, chunk],
-                      local=GROUP)
+                      local=tile.group)
         if splits > 1:
             from .pointwise import apply
             from .reduce import reduce
@@ -137,35 +138,29 @@ def _launch(a, b, out, batch, m, n, k, compute):
     # 64-bit indices let PoCL vectorise the blocked loads (5x faster than int ones, measured)
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
-                  [out._storage.buffer] + operands + [-(-m // TILE), -(-n // TILE), 1, k],
-                  local=group)
+                  [out._storage.buffer] + operands + [0, 0, 1, k], local=group)
 
 
-def _k_splits(device, compute, tiles, k, tk) -> tuple:
+def _k_splits(device, compute, tiles, k, tile) -> tuple:
     """(slices, k per slice) of a tiled float product: one slice (all of k) where its tiles
     fill the device's compute units, else as many as fill them, each at least SPLIT_K_CHUNK
     of k (a multiple of the tile's k step). A 64 x 1024 x 1024 product made 16 tiles for an
     H200's 132 units and ran 9.6x slower than cuBLAS: 8 slices make 128 groups."""
-    if device.cpu_like or compute.category != 2 or tiles >= device.compute_units:
+    if tile is None or compute.category != 2 or tiles >= device.compute_units:
         return 1, k
     splits = min(-(-device.compute_units // tiles), k // SPLIT_K_CHUNK)
     if splits < 2:
         return 1, k
     chunk = -(-k // splits)
-    chunk = -(-chunk // tk) * tk
+    chunk = -(-chunk // tile.kwg) * tile.kwg
     return -(-k // chunk), chunk
 
 
-def _tiled_kernel(device, src_a, src_b, compute, out, big, wpt, windows=""):
-    """The tiled kernel with register blocks of ``wpt``, or None where it does not fit: a GPU's
-    work-groups of GROUP items (the kernel allowing them all) and two padded TK x TILE tiles
-    in local memory."""
-    tile, tk = 16 * wpt, TILED_TK[wpt]
-    if device.cpu_like or device.local_size < GROUP or \
-            2 * tk * (tile + 1) * compute.itemsize > device.local_memory:
-        return None
-    kernel, group = _kernel(device, src_a, src_b, compute, out, big, "tiled", wpt, windows)
-    return kernel if group == GROUP else None
+def _tiled_kernel(device, src_a, src_b, compute, out, big, tile, windows=""):
+    """The tiled kernel for ``tile``, or None where the built kernel does not allow its
+    work-groups (CL_KERNEL_WORK_GROUP_SIZE: too many registers)."""
+    kernel, group = _kernel(device, src_a, src_b, compute, out, big, "tiled", tile, windows)
+    return kernel if group == tile.group else None
 
 
 def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
@@ -182,21 +177,22 @@ def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
     batch, m, n = out._shape
     k = a._shape[2]
     big = max(a._storage.nbytes, x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
-    wpt = _tile_width(device, compute, batch, m, n)
-    kernel = _tiled_kernel(device, a.dtype, x.dtype, compute, out.dtype, big, wpt, rows_are)
-    if kernel is None:
+    tile = _tile(device, compute, batch, m, n)
+    kernel = tile and _tiled_kernel(device, a.dtype, x.dtype, compute, out.dtype, big, tile,
+                                    rows_are)
+    if not kernel:
         return False
-    tiles_m, tiles_n = -(-m // (16 * wpt)), -(-n // (16 * wpt))
+    tiles_m, tiles_n = -(-m // tile.mwg), -(-n // tile.nwg)
     # B's "strides": the image's, and a column step of 1 (positions) or 0 (taps) so that the
     # tile loads walk along the output positions, adjacent in the image
     steps = [x._strides[0], 0, 0 if rows_are == "taps" else 1]
     table = taps(np.int64 if big else np.int32)
     (sy, sx), (py, px) = win.stride, win.padding
-    device.launch(kernel, batch * tiles_m * tiles_n * GROUP,
+    device.launch(kernel, batch * tiles_m * tiles_n * tile.group,
                   [out._storage.buffer, a._storage.buffer, a._offset, *a._strides,
                    x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
                    1, k, table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
-                   grid_width or win.out[1]], local=GROUP)
+                   grid_width or win.out[1]], local=tile.group)
     return True
 
 
@@ -264,18 +260,45 @@ def _packed_kernel(device, variant, src, out, big, width=1, panel=0, mr=0):
         (None, None, idx, None, idx, idx, idx, idx, idx)))
 
 
-def _tile_width(device, compute, batch, m, n) -> int:
-    """Each work-item's register block of the tiled GEMM: 4 x 4 (64 x 64 tiles) or 8 x 8 (128
-    x 128: four FMAs per local-memory read), as tuned for the device, dtype and shape class
-    (ops/tuning.py; NVIDIA's default from an H200, where 8 x 8 took 4096^3 from 7.0 to 5.5 ms but
-    a product 64 rows high ran 1.3-1.9x slower with it). 8 x 8 only where its tiles still
-    make a work-group per compute unit (1024^3 ran 1.7x slower with 64 tiles for 132 units).
-    CLTORCH_GEMM_WPT forces one."""
-    forced = config.gemm_wpt()
-    if forced:
-        return forced
-    wpt = tuning.gemm_params(device, compute, m, n)["wpt"]
-    return 8 if wpt == 8 and batch * -(-m // 128) * -(-n // 128) >= device.compute_units else 4
+def _tile(device, compute, batch, m, n):
+    """The tiled GEMM's parameters (tuning.Tile) for a GPU's product, or None (a CPU device, or
+    no tile fits): as tuned for the device, dtype and shape class (ops/tuning.py; NVIDIA's
+    default from an H200, where the 128 x 128 tile took 4096^3 from 7.0 to 5.5 ms), under
+    CLTORCH_GEMM_TILE's forced parameters. A tile larger than 64 x 64 only where its groups
+    still make one per compute unit (1024^3 ran 1.7x slower with 64 tiles of 128 for 132
+    units): else the 64 x 64 tile, and split-K. Memoised per shape class: a dict get."""
+    if device.cpu_like:
+        return None
+    key = ("tuning", "tile", compute, tuning.shape_class(m, n),
+           os.environ.get("CLTORCH_GEMM_TILE", ""), tuple(tuning.FORCED.items()))
+    found = device.plans.get(key)
+    if found is None:
+        found = device.plans[key] = _fitting_tiles(device, compute, m, n)
+    tile, medium = found
+    if medium and batch * -(-m // tile.mwg) * -(-n // tile.nwg) < device.compute_units:
+        return medium
+    return tile
+
+
+def _fitting_tiles(device, compute, m, n) -> tuple:
+    """(the tile, the 64 x 64 tile where that is smaller and not forced, else None), each
+    replaced by tuning.SMALL where it exceeds the device's work-group or local memory, or
+    None where SMALL does too."""
+    forced = config.gemm_tile()
+    tile = tuning.Tile(**tuning.gemm_params(device, compute, m, n))._replace(**forced)
+    if tile.problem():
+        raise ValueError(f"CLTORCH_GEMM_TILE: {tile.problem()}; got {tile}")
+    medium = tuning.MEDIUM if tile.mwg * tile.nwg > tuning.MEDIUM.mwg * tuning.MEDIUM.nwg and \
+        not (forced or tuning.FORCED) else None
+    return _fit(device, compute, tile), medium and _fit(device, compute, medium)
+
+
+def _fit(device, compute, tile):
+    for fit in (tile, tuning.SMALL):
+        if fit.group <= device.local_size and \
+                fit.local_bytes(compute.itemsize) <= device.local_memory:
+            return fit
+    return None
 
 
 def _launch_gemv(a, b, out, m, n, k, compute, big):
@@ -317,9 +340,9 @@ def _gemv_shape(device, k, sr, sk):
     if device.cpu_like:
         return 1, 1
     if sk == 1:
-        return min(GROUP, device.local_size, 1 << max(0, (k - 1).bit_length())), 1
+        return min(GEMV_GROUP, device.local_size, 1 << max(0, (k - 1).bit_length())), 1
     if sr == 1 and k >= GEMV_SPLIT_K:
-        return min(GROUP, device.local_size), GEMV_COLUMNS
+        return min(GEMV_GROUP, device.local_size), GEMV_COLUMNS
     return 1, 1
 
 
@@ -330,51 +353,81 @@ def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1,
                   out=out, group_size=group_size, index=index, width=width, columns=columns)
 
 
-def _kernel(device, src_a, src_b, compute, out, big, variant, wpt=4, windows=""):
-    """(kernel, work-group size): GROUP for the tiled variant (fewer if the kernel allows
+def _kernel(device, src_a, src_b, compute, out, big, variant, tile=tuning.MEDIUM, windows=""):
+    """(kernel, work-group size): the tile's for the tiled variant (fewer if the kernel allows
     fewer: then it is not usable), up to 64 for the blocked one (no barriers: any size)."""
-    key = ("gemm", src_a, src_b, compute, out, big, variant, wpt, windows)
+    key = ("gemm", src_a, src_b, compute, out, big, variant, tile, windows)
     idx, cidx = index_types(big)
-    group = GROUP if variant == "tiled" else min(64, device.local_size)
+    group = tile.group if variant == "tiled" else min(64, device.local_size)
     return fitted_kernel(device, key, group, lambda _: (
-        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, wpt,
+        gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, tile,
                     windows=windows),
         "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 8
         + (((None,) + (idx,) * 9) if windows else ())))
 
 
-def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled", wpt=4, width=1,
-                panel=0, mr=6, windows="") -> str:
+def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled",
+                tile=tuning.MEDIUM, width=1, panel=0, mr=6, windows="") -> str:
     """Source of a GEMM kernel for one dialect and dtype set (the template tests use it):
-    ``variant`` tiled, blocked, pack (``panel`` rows a panel) or packed (``mr`` rows by two
+    ``variant`` tiled (parameters ``tile``, a tuning.Tile), blocked, pack (``panel`` rows a
+    panel) or packed (``mr`` rows by two
     vectors of ``width``); ``windows`` (tiled): B read from an image's windows, "positions",
     "taps" or "gradient" (windows_product)."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
-                  out=out, index=index, variant=variant, wpt=wpt, width=width, panel=panel,
+                  out=out, index=index, variant=variant, tile=tile, width=width, panel=panel,
                   mr=mr, windows=windows)
 
 
-def tune(device, dtype_names=("float32",), quick=False, progress=True) -> dict:
-    """``cltorch tune``: measure every candidate of the device's GEMM parameters (tuning.SPACE)
-    for each dtype and shape class (the median of a few products of a representative shape),
-    store the fastest in the tuning database under the device's key and return
-    {"dtype class": (params, {candidate: seconds})}."""
+def tune(device, dtype_names=("float32",), quick=False, progress=True, budget=None) -> dict:
+    """``cltorch tune``: for each dtype and shape class, a coordinate search of the device's
+    GEMM parameters (tuning.SPACE) from the vendor default: each parameter's values in turn,
+    the others held at the fastest so far (the median of a few products of a representative
+    shape), until a pass over them all changes nothing (at most three passes) or the class's
+    share of ``budget`` seconds is spent. Stores the fastest in the tuning database under the
+    device's key and returns {"dtype class": (params, {candidate: seconds})}, a candidate
+    being a tuple of (name, value) pairs."""
     from tqdm import tqdm
-    space = tuning.SPACE["cpu" if device.cpu_like else "gpu"]
-    (name, values), = space.items()
-    jobs = [(getattr(dtypes, d), c) for d in dtype_names for c in tuning.CLASSES]
-    results, bar = {}, tqdm(total=len(jobs) * len(values), disable=not progress,
-                            desc=f"cltorch tune {device.name}", unit="kernel")
+    jobs = [(getattr(dtypes, d), cls) for d in dtype_names for cls in tuning.CLASSES]
+    results, bar = {}, tqdm(disable=not progress, desc=f"cltorch tune {device.name}",
+                            unit="kernel")
     for dtype, cls in jobs:
-        times = {}
-        for value in values:
-            times[value] = _time_products(device, dtype, cls, {name: value}, quick)
-            bar.update(1)
-        best = min(times, key=times.get)
-        results[f"{dtype.name} {cls}"] = ({name: best}, times)
+        deadline = time.perf_counter() + budget / len(jobs) if budget else None
+        best, times = _search(device, dtype, cls, quick, deadline, bar)
+        results[f"{dtype.name} {cls}"] = (best, times)
     bar.close()
     tuning.store(device, {key: params for key, (params, _) in results.items()})
     return results
+
+
+def _search(device, dtype, cls, quick, deadline, bar) -> tuple:
+    """tune's coordinate search for one dtype and shape class: (the fastest parameters,
+    {candidate: seconds})."""
+    best = dict(tuning.DEFAULTS[tuning.vendor_class(device)][cls])
+    times = {}
+    for _ in range(3):
+        start = dict(best)
+        for name, values in tuning.SPACE["cpu" if device.cpu_like else "gpu"].items():
+            for value in (best[name],) + values:  # the default is measured first
+                candidate = tuple({**best, name: value}.items())
+                if candidate in times or not _usable(device, dtype, dict(candidate)) or \
+                        (deadline and times and time.perf_counter() > deadline):
+                    continue
+                times[candidate] = _time_products(device, dtype, cls, dict(candidate), quick)
+                bar.update(1)
+            best = dict(min(times, key=times.get))
+        if best == start:
+            break
+    return best, times
+
+
+def _usable(device, dtype, params) -> bool:
+    """A candidate that builds and fits the device (a GPU tile's work-group and local memory;
+    vector reads only where the compute type is float32, else they are the scalar tile)."""
+    if "mr" in params:
+        return True
+    tile = tuning.Tile(**params)
+    return tile.problem() is None and _fit(device, dtype.compute, tile) is tile and \
+        (tile.vw == 1 or dtype.compute.name == "float32")
 
 
 def _tuning_shape(device, cls, quick):
