@@ -21,11 +21,11 @@
 ##   adaptive (window_max, window_mean, window_mean_grad; any device) adaptive pooling's cells
 ##           instead of regular windows: the kernel geometry is ignored, the cells follow from
 ##           H, W, OH and OW
-##   window_mean (GPUs) average pooling without columns: an item per window, the sum of its
+##   window_mean (devices) average pooling without columns: an item per window, the sum of its
 ##           in-image elements over PyTorch's divisor (ct_override if not 0, else the window
 ##           clipped to the padded image with ct_include_pad, to the image without)
-##   window_mean_grad (GPUs) its gradient: an item per input position, gathering g / divisor
-##           of each window that holds it (no atomics)
+##   window_mean_grad (devices) its gradient: an item per input position, gathering g / divisor
+##           of each window that holds it (no atomics); both by rows on CPU devices (mean_rows)
 ## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
 <%namespace file="_prelude.mako" import="prelude, load, store, clipped_run"/>
 <%
@@ -349,7 +349,9 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
 % endfor
     )
 {
-% if direction == "window_mean":
+% if rows:
+${mean_rows()}
+% elif direction == "window_mean":
     const ${idx} ct_total = ct_N * ct_C * ct_OH * ct_OW;
     for (${idx} ct_i = (${idx})GID(0); ct_i < ct_total; ct_i += (${idx})GLOBAL_SIZE(0)) {
         const ${idx} ct_ox = ct_i % ct_OW, ct_oy = ct_i / ct_OW % ct_OH;
@@ -390,4 +392,55 @@ ${mean_bounds("ct_oy", "ct_ox")}
     }
 % endif
 }
+</%def>
+
+## CPU devices, regular windows (no dilation), dtype == compute: rows, no per-element window
+## arithmetic in the inner loops. window_mean: an item per output row (plane, oy), zeroed,
+## then each window tap's run of its image row (clipped to the image) added in, in the
+## window's row-major order (the per-window form's order), then each output divided by its
+## divisor. window_mean_grad: an item per image row (plane, y), zeroed, then for each output
+## row whose windows cover it, each tap column's run of g / divisor added in.
+<%def name="mean_rows()">
+% if direction == "window_mean":
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_N * ct_C * ct_OH; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_oy = ct_i % ct_OH, ct_plane = ct_i / ct_OH;
+        const ${idx} ct_base = ct_off + ct_plane / ct_C * ct_sn + ct_plane % ct_C * ct_sc;
+        const ${idx} ct_row = ct_i * ct_OW, ct_y0 = ct_oy * ct_SH - ct_PH;
+        for (${idx} ct_ox = 0; ct_ox < ct_OW; ct_ox++)
+            ct_out[ct_row + ct_ox] = 0;
+        for (${idx} ct_ki = 0; ct_ki < ct_KH; ct_ki++) {
+            const ${idx} ct_y = ct_y0 + ct_ki;
+            if (ct_y < 0 || ct_y >= ct_H) continue;
+            for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
+${clipped_run(idx, "ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj", "ct_W")}
+                const ${idx} ct_at = ct_base + ct_y * ct_sh + (ct_kj - ct_PW) * ct_sw;
+                const ${idx} ct_step = ct_SW * ct_sw;
+                for (${idx} ct_ox = ct_lo; ct_ox < ct_hi; ct_ox++)
+                    ct_out[ct_row + ct_ox] += ct_in[ct_at + ct_ox * ct_step];
+            }
+        }
+        for (${idx} ct_ox = 0; ct_ox < ct_OW; ct_ox++) {
+${mean_bounds("ct_oy", "ct_ox")}
+            ct_out[ct_row + ct_ox] /= ct_div;
+        }
+    }
+% else:
+    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_N * ct_C * ct_H; ct_i += (${idx})GLOBAL_SIZE(0)) {
+        const ${idx} ct_y = ct_i % ct_H, ct_plane = ct_i / ct_H, ct_row = ct_i * ct_W;
+        for (${idx} ct_x = 0; ct_x < ct_W; ct_x++)
+            ct_out[ct_row + ct_x] = 0;
+        const ${idx} ct_oy0 = ct_y + ct_PH < ct_KH ? 0 : (ct_y + ct_PH - ct_KH) / ct_SH + 1;
+        const ${idx} ct_oy1 = (ct_y + ct_PH) / ct_SH + 1 < ct_OH ? (ct_y + ct_PH) / ct_SH + 1 : ct_OH;
+        for (${idx} ct_oy = ct_oy0; ct_oy < ct_oy1; ct_oy++) {
+            const ${idx} ct_grow = ct_off + (ct_plane * ct_OH + ct_oy) * ct_OW;
+            for (${idx} ct_kj = 0; ct_kj < ct_KW; ct_kj++) {
+${clipped_run(idx, "ct_lo", "ct_hi", "ct_OW", "ct_SW", "ct_PW", "ct_kj", "ct_W")}
+                for (${idx} ct_ox = ct_lo; ct_ox < ct_hi; ct_ox++) {
+${mean_bounds("ct_oy", "ct_ox")}
+                    ct_out[ct_row + ct_ox * ct_SW - ct_PW + ct_kj] += ct_in[ct_grow + ct_ox] / ct_div;
+                }
+            }
+        }
+    }
+% endif
 </%def>

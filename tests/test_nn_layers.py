@@ -224,6 +224,24 @@ def test_functional_gradcheck(device, case):
         _LONG[:] = [t.cpu() for t in longs]
 
 
+@pytest.mark.parametrize("x_shape,w_shape,padding", [
+    ((2, 0, 5, 5), (3, 0, 3, 3), 1), ((0, 0, 5, 5), (4, 0, 3, 3), 0), ((0, 5, 5), (4, 0, 3, 3), 0),
+    ((2, 0, 5), (4, 0, 3), 0)], ids=str)
+def test_convolution_of_an_input_without_channels(device, x_shape, w_shape, padding):
+    """PyTorch's answer: an output without channels either (bias or not), an empty input
+    gradient and zero weight and bias gradients."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        x, w = (lib.zeros(s, requires_grad=True, **kw) for s in (x_shape, w_shape))
+        b = lib.ones(w_shape[0], requires_grad=True, **kw)
+        conv = getattr(lib.nn.functional, f"conv{len(w_shape) - 2}d")
+        y = conv(x, w, b, padding=padding)
+        y.sum().backward()
+        results.append([tuple(t.shape) for t in (y, x.grad, w.grad)] + [b.grad.tolist()])
+    assert results[0] == results[1]
+
+
 def test_ungrouped_convolution_is_one_node_and_differentiates_twice(device):
     """PyTorch's ConvolutionBackward0: one node whose gradients are right to second order,
     unbatched input included."""
@@ -441,17 +459,19 @@ def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, strid
 @pytest.mark.parametrize("dims,kernel,stride,padding,ceil_mode,include_pad,override", [
     (2, 3, 2, 1, False, True, None), (2, 3, 2, 1, True, False, None),
     (2, (2, 3), (1, 2), (1, 0), True, True, 5), (2, 3, 3, 1, True, True, None),
-    (1, 4, 3, 2, True, False, None)], ids=str)
+    (1, 4, 3, 2, True, False, None), (2, 2, 3, 0, False, True, None),
+    (2, 5, 1, 2, False, False, None)], ids=str)
 def test_avg_pool_matches_torch(device, kernel_style, monkeypatch, dims, kernel, stride,
                                 padding, ceil_mode, include_pad, override):
     """avg_pool1d/2d's values and input gradient against PyTorch: padding counted or not, a
-    divisor override, ceil_mode windows past the image, ragged strides. A GPU runs the
-    direct kernels (forward and gradient: no columns made), a CPU device unfolded windows;
-    the GPU's node differentiates twice."""
+    divisor override, ceil_mode windows past the image, ragged strides, strides past the
+    kernel (positions no window holds), windows wider than the stride. A device runs the
+    direct kernels (forward and gradient: no columns made; a CPU device by rows, float32 and,
+    in the double gradient check, float64); the node differentiates twice."""
     torch = pytest.importorskip("torch")
     from cltorch.ops import im2col
     dev = registry.get(device)
-    if dev.kind != "cpu" and not dev.cpu_like:
+    if dev.kind != "cpu":
         monkeypatch.setattr(im2col, "unfold", None)  # any column matrix would fail
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 3, 9, 10) if dims == 2 else (2, 3, 11))

@@ -168,9 +168,10 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                            for direction in ("unfold", "fold", "window_max", "window_mean",
                                              "window_mean_grad")
                            for index in ("int", LONG)
-                           for rows in (False, True)  # CPU rows (fold: compute types only)
-                           if not rows or direction in ("unfold", "window_max") or (
-                               direction == "fold" and dt is dt.compute)] +
+                           # CPU rows (fold and average pooling: compute types only)
+                           for rows in (False, True)
+                           if not rows or direction in ("unfold", "window_max") or
+                           dt is dt.compute] +
                           # the CPU packs: panels of 16 positions or taps, float and half input
                           [(dt, "pack", index, False, rows_are, False)
                            for dt in (D.float32, D.float16)

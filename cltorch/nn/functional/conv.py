@@ -131,6 +131,11 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, dims):
                                f"({' x '.join(str(size[j] + 2 * pads[j]) for j in range(2 - dims, 2))})"
                                f". Kernel size: ({' x '.join(str(kernel[j]) for j in range(2 - dims, 2))}"
                                f"). Kernel size can't be greater than actual input size")
+    if x.shape[1] == 0:  # PyTorch's answer for an input without channels: no output channels
+        # either; zero gradients for the weight and bias (a zero connected to each)
+        zero = sum((t.sum() * 0 for t in (x, weight, bias) if t is not None), 0)
+        result = zero.expand((x.shape[0], 0) + (out if dims == 2 else out[1:]))
+        return result if batched else result.squeeze(0)
     win = _windows(kernel, stride, pads, dilation, out)
     if (groups == 1 or depthwise.applies(x, weight, groups)) and \
             _plain_operands(x, weight, bias):
@@ -394,8 +399,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, dims):
     name = f"avg_pool{dims}d"
     if input.ndim in (dims + 1, dims + 2) and input._device.kind != "cpu" and \
-            not input._device.cpu_like and input.dtype.is_floating_point:
-        with no_grad():  # a GPU: the direct kernels, one node
+            input.dtype.is_floating_point:
+        with no_grad():  # a device: the direct kernels, one node
             planes, lead = _as_planes(input, dims, name)
             win = _pool_windows(planes, kernel_size, stride, padding, 1, ceil_mode, dims, name)
         mean = _MeanWindows(win, bool(count_include_pad), divisor_override, planes._shape,
@@ -421,8 +426,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
 
 
 class _MeanWindows:
-    """Average pooling on a GPU, or over adaptive pooling's cells on any device, as PyTorch's
-    AvgPool2DBackward0 (AdaptiveAvgPool2DBackward0) node: pool.window_mean
+    """Average pooling on an OpenCL or CUDA device, or over adaptive pooling's cells on any, as
+    PyTorch's AvgPool2DBackward0 (AdaptiveAvgPool2DBackward0) node: pool.window_mean
     forward, window_mean_grad backward (each a direct kernel, no columns); each records the
     other as its gradient, so that it differentiates any number of times."""
 
