@@ -95,6 +95,15 @@ def gemm_tile() -> dict:
     return forced
 
 
+def winograd():
+    """CLTORCH_WINOGRAD: "1" sends 3x3 stride-1 convolutions on OpenCL/CUDA devices through
+    Winograd's tiles (ops/winograd.py); "0" or unset (None) does not."""
+    value = os.environ.get("CLTORCH_WINOGRAD") or None
+    if value not in (None, "0", "1"):
+        raise ValueError(f"CLTORCH_WINOGRAD={value}: expected 0 or 1")
+    return None if value is None else value == "1"
+
+
 def kernel_style():
     """CLTORCH_KERNEL_STYLE ("cpu" or "gpu"), or None when unset."""
     style = os.environ.get("CLTORCH_KERNEL_STYLE") or None

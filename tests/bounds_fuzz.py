@@ -189,6 +189,16 @@ def convolution(rng, device):
     compare("conv2d forward and backward", *run_both(step, x, weight, per_channel))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))
+    # Winograd's tiles (forced: off by default), the forward and the input gradient
+    os.environ["CLTORCH_WINOGRAD"] = "1"
+    try:
+        pad, size = int(rng.integers(0, 3)), tuple(int(v) for v in rng.integers(3, 8, 2))
+        image = Pair(rng, device, (batch, cin) + size, grad=True)
+        kernel = Pair(rng, device, (cout, cin, 3, 3), grad=True)
+        compare("winograd conv2d", *run_both(lambda x, w: _convolution_step(x, w, pad), image,
+                                             kernel))
+    finally:
+        del os.environ["CLTORCH_WINOGRAD"]
 
 
 def normalisation(rng, device):
@@ -343,8 +353,8 @@ LONG_LINE_TILES = ("mwi=8,nwi=8,kwg=8", "mdimc=8,ndimc=16,mwi=8,nwi=4,kwg=16,vw=
 _LONG_LINES_CALLS = itertools.count()
 
 
-def _convolution_step(x, weight):
-    y = F.conv2d(x, weight, padding=1)
+def _convolution_step(x, weight, padding=1):
+    y = F.conv2d(x, weight, padding=padding)
     (y * y).sum().backward()
     return [y, x.grad, weight.grad]
 

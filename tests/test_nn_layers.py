@@ -360,6 +360,84 @@ def test_depthwise_convolution_matches_torch(device, kernel_style, monkeypatch, 
         assert gradgradcheck(conv, args, eps=1e-6, atol=1e-5, rtol=1e-3)
 
 
+@pytest.mark.parametrize("shape,padding,bias,layout,dtype", [
+    ((2, 3, 9, 10), 1, True, "contiguous", "float32"), ((1, 4, 7, 7), 0, False, "contiguous",
+                                                        "float32"),
+    ((2, 2, 6, 5), 2, True, "channels_last", "float32"), ((3, 5, 4, 3), (1, 2), True,
+                                                          "strided_rows", "float64"),
+    ((1, 2, 3, 3), 0, True, "contiguous", "float32")], ids=str)
+def test_winograd_convolution_matches_torch(device, kernel_style, monkeypatch, shape, padding,
+                                            bias, layout, dtype):
+    """CLTORCH_WINOGRAD=1: a 3x3 stride-1 convolution through Winograd's tiles (outputs of odd
+    sizes: clipped 2x2 blocks; padding 0 to 2, per side; strided and offset inputs; float64), its
+    input gradient through the flipped kernel's, against PyTorch in float64: the output and
+    every gradient."""
+    torch = pytest.importorskip("torch")
+    from cltorch.ops import winograd
+    dev = registry.get(device)
+    if dev.kind == "cpu":
+        pytest.skip("the NumPy cpu convolves its columns")
+    if dtype == "float64":
+        needs_fp64(device)
+    monkeypatch.setenv("CLTORCH_WINOGRAD", "1")
+    calls, convolve = [], winograd.convolve
+    monkeypatch.setattr(winograd, "convolve", lambda *a, **k: calls.append(k) or convolve(
+        *a, **k))
+    rng = np.random.default_rng(21)
+    c = shape[1]
+    x, w, b = (rng.standard_normal(s) for s in (shape, (4, c, 3, 3), (4,)))
+    g = None
+    results = []
+    for lib, kw in ((cltorch, {"device": device}), (torch, {})):
+        dt = getattr(lib, dtype) if lib is cltorch else torch.float64
+        if layout == "channels_last":
+            xt = lib.tensor(x.transpose(0, 2, 3, 1), dtype=dt, **kw).permute(0, 3, 1, 2)
+        elif layout == "strided_rows":
+            xt = lib.tensor(np.repeat(x, 2, axis=2), dtype=dt, **kw)[:, :, 1::2]
+        else:
+            xt = lib.tensor(x, dtype=dt, **kw)
+        xt = xt.detach().requires_grad_()
+        wt, bt = (lib.tensor(v, dtype=dt, requires_grad=True, **kw) for v in (w, b))
+        out = lib.nn.functional.conv2d(xt, wt, bt if bias else None, padding=padding)
+        g = rng.standard_normal(tuple(out.shape)) if g is None else g
+        out.backward(lib.tensor(g, dtype=dt, **kw))
+        results.append([out, xt.grad, wt.grad] + ([bt.grad] if bias else []))
+    for got, want in zip(*results):
+        assert_close(got.double(), want.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert [k.get("flip", False) for k in calls] == [False, True]
+
+
+@pytest.mark.parametrize("setting", ["", "0", "1"])
+def test_winograd_runs_when_asked(device, kernel_style, monkeypatch, setting):
+    """Off by default (no clear win on PoCL, not measured on a GPU) and with
+    CLTORCH_WINOGRAD=0; with 1 the forward and the input gradient. The gradient matches the
+    other path's."""
+    from cltorch.ops import winograd
+    dev = registry.get(device)
+    if dev.kind == "cpu":
+        pytest.skip("the NumPy cpu convolves its columns")
+    monkeypatch.setenv("CLTORCH_WINOGRAD", setting)
+    calls, convolve = [], winograd.convolve
+    monkeypatch.setattr(winograd, "convolve", lambda *a, **k: calls.append(
+        k.get("flip", False)) or convolve(*a, **k))
+    rng = np.random.default_rng(22)
+    x = cltorch.tensor(rng.standard_normal((2, 3, 6, 7)), dtype=cltorch.float32, device=device,
+                       requires_grad=True)
+    w = cltorch.tensor(rng.standard_normal((4, 3, 3, 3)), dtype=cltorch.float32, device=device)
+    F.conv2d(x, w, padding=1).square().sum().backward()
+    assert calls == ([False, True] if setting == "1" else [])
+    monkeypatch.setenv("CLTORCH_WINOGRAD", "0" if calls else "1")
+    y = x.detach().requires_grad_()
+    F.conv2d(y, w, padding=1).square().sum().backward()
+    assert_close(x.grad, y.grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_winograd_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("CLTORCH_WINOGRAD", "yes")
+    with pytest.raises(ValueError, match="CLTORCH_WINOGRAD=yes: expected 0 or 1"):
+        cltorch.config.winograd()
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "offset", "channels_last", "one_row",
                                     "strided_rows", "strided_channels"])
 def test_pointwise_convolution_reads_the_image_as_its_columns(device, kernel_style,

@@ -18,6 +18,7 @@ from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
 from cltorch.ops.check import check_source
 from cltorch.ops.depthwise import depthwise_source
+from cltorch.ops.winograd import winograd_source
 from cltorch.ops.gather import gather_source
 from cltorch.ops import tuning
 from cltorch.ops.gemm import gemm_source, gemv_source
@@ -188,6 +189,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                              [(dt, direction, index, True) for dt in (D.float32, D.float64)
                               for direction in ("forward", "input_grad")
                               for index in ("int", LONG)],
+           "winograd.mako": [(dt, direction, index) for dt in (D.float32, D.float64)
+                             for direction in ("weights", "input", "output")
+                             for index in ("int", LONG)],
            "update.mako": [(rule, dt, index)
                            for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
                                         optim_rules.adam(True, False),
@@ -249,6 +253,8 @@ def _sources(dialect):
                                        16 if rows_are else 0, rows_are or "positions", adaptive)
     for dt, direction, index, rows in SAMPLES["depthwise.mako"]:
         yield f"depthwise_{direction}", depthwise_source(dialect, dt, direction, index, rows)
+    for dt, direction, index in SAMPLES["winograd.mako"]:
+        yield f"winograd_{direction}", winograd_source(dialect, dt, direction, index)
     for rule, dt, index in SAMPLES["update.mako"]:
         yield rule.name, update_source(dialect, rule, dt, dt, index)
     for dt, backward, group, index, width in SAMPLES["cross_entropy.mako"]:

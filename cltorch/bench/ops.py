@@ -6,6 +6,7 @@ A Case's ``build(target)`` allocates its operands on the target and returns the 
 ``flops`` and ``bytes`` give the derived GFLOP/s and GB/s."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -114,7 +115,10 @@ def _matmul(m, n, k, batch=0, transposed=False, label=None):
 
 # ---- layers: tensor-API targets only ----------------------------------------------------------
 
-def _conv(label, batch, cin, cout, hw, kernel, stride=1, groups=1, backward=False):
+def _conv(label, batch, cin, cout, hw, kernel, stride=1, groups=1, backward=False,
+          winograd=False):
+    """A conv2d case; ``winograd``: cltorch's Winograd path forced (CLTORCH_WINOGRAD=1, off
+    by default until a GPU measures it), beside the same case's usual path."""
     pad = kernel // 2
 
     def build(t):
@@ -127,18 +131,31 @@ def _conv(label, batch, cin, cout, hw, kernel, stride=1, groups=1, backward=Fals
 
         def forward():
             return F.conv2d(x, w, stride=stride, padding=pad, groups=groups)
-        if not backward:
-            return forward
 
         def forward_backward():
             x.grad = w.grad = None
             forward().sum().backward()
-        return forward_backward
+        call = forward_backward if backward else forward
+        return _with_winograd(call) if winograd else call
     out = -(-hw // stride)
     flops = 2.0 * batch * cout * out * out * (cin // groups) * kernel * kernel
     kind = "fwd+bwd" if backward else "fwd"
     return Case(f"conv2d {label} {kind}", "conv", batch * cin * hw * hw, build,
                 flops * (3 if backward else 1))
+
+
+def _with_winograd(call):
+    def forced():
+        saved = os.environ.get("CLTORCH_WINOGRAD")
+        os.environ["CLTORCH_WINOGRAD"] = "1"
+        try:
+            return call()
+        finally:
+            if saved is None:
+                del os.environ["CLTORCH_WINOGRAD"]
+            else:
+                os.environ["CLTORCH_WINOGRAD"] = saved
+    return forced
 
 
 def _layer(name, family, size, make):
@@ -239,6 +256,10 @@ def cases(quick: bool) -> list:
         label, *args = spec
         out.append(_conv(label, *args))
         out.append(_conv(label, *args, backward=True))
+    if not quick:
+        _, *args = convs[0]
+        out += [_conv("resnet 3x3 64ch 56px winograd", *args, backward=b, winograd=True)
+                for b in (False, True)]
     if not quick:
         out += [_layer("max_pool2d 3x3/2 32x64x56x56", "pool", 32 * 64 * 56 * 56, _maxpool),
                 _layer("adaptive_avg_pool2d 32x512x14x14 to 5x5", "pool", 32 * 512 * 14 * 14,

@@ -175,12 +175,17 @@ def conv_grads(g: Array, weight: Array, cols, win: Windows, size, wanted, x=None
     n, o = g._shape[0], weight._shape[0]
     if g._device.kind == "cpu":
         return _conv_grads_numpy(g, weight, cols, win, size, wanted)
+    from . import winograd
     from .gemm import bmm
     from .reduce import reduce
     ck, length = weight._numel() // o, win.out[0] * win.out[1]
     g3 = relayout(g, (n, o, length))
     d_x = d_w = d_b = None
-    if wanted[0] and cols is None:
+    if wanted[0] and winograd.applies(g, weight, win.stride, win.dilation, win.padding):
+        d_x = relayout(winograd.convolve(relayout(g, (n, o) + tuple(win.out)), weight, None,
+                                         tuple(2 - p for p in win.padding), size, flip=True),
+                       (n, weight._shape[1]) + tuple(size))
+    if wanted[0] and cols is None and d_x is None:
         d_x = _implicit_input_grad(g, weight, win, size)
     if wanted[0] and d_x is None:
         d_cols = bmm(relayout(weight, (n, ck, o), (0, 1, ck)), g3)       # (N, CK, L)

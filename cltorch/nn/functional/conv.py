@@ -7,7 +7,7 @@ import math
 
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import needs_grad, record
-from ...ops import depthwise, gemm, im2col, pointwise, pool
+from ...ops import depthwise, gemm, im2col, pointwise, pool, winograd
 from ...ops import reduce as reduce_op, scatter as scatter_op
 from ...ops.array import relayout
 from .padding import pad as _pad
@@ -173,7 +173,9 @@ def _conv_node(x, weight, bias, win, out_shape):
         # else an implicit GEMM reads the image's windows in place (None: it does not fit)
         plain = x._device.kind == "cpu" or not x._device.cpu_like
         cols, out = im2col.image_columns(x, win) if plain else None, None
-        if cols is not None:
+        if winograd.applies(x, w, win.stride, win.dilation, win.padding):
+            out = winograd.convolve(x, w, bias, win.padding, win.out)
+        elif cols is not None:
             out = gemm.bmm(relayout(w, (n, o, ck), (0, ck, 1)), cols, bias_view)
         elif im2col.implicit(x, w, win):
             out = im2col.conv_implicit(x, w, win, bias_view)
