@@ -189,7 +189,16 @@ def convolution(rng, device):
     compare("conv2d forward and backward", *run_both(step, x, weight, per_channel))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))
-    # Winograd's tiles (forced: off by default), the forward and the input gradient
+    if next(_CONVOLUTION_CALLS) % 2 == 0:
+        _winograd(rng, device, batch, cin, cout)
+
+
+_CONVOLUTION_CALLS = itertools.count()
+
+
+def _winograd(rng, device, batch, cin, cout):
+    """Winograd's tiles (forced: off by default), the forward and the input gradient, every
+    other round (the simulator is slow)."""
     os.environ["CLTORCH_WINOGRAD"] = "1"
     try:
         pad, size = int(rng.integers(0, 3)), tuple(int(v) for v in rng.integers(3, 8, 2))

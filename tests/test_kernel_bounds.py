@@ -41,7 +41,9 @@ PROFILES = {
                                   "CLTORCH_BUILD_OPTIONS": "-cl-std=CL1.2"}),
     "cpu": ("cpu", {}),
 }
-ROUNDS = 6  # per profile: with every check on, a round takes Oclgrind 7-14 s on 2 cores
+# per profile: with every check on, a round took Oclgrind 7-14 s on 2 cores, and 15-40 s on a
+# slower machine of the same kind (2026-12-01)
+ROUNDS = 5
 
 
 def _run_on_oclgrind(tmp_path, args, style="gpu", limits=None):
