@@ -48,7 +48,8 @@ def convolve(x: Array, weight: Array, bias, padding, out_size, flip=False) -> Ar
     from .gemm import bmm
     u = empty(type(x), (16, o, c), compute, device)
     v = empty(type(x), (16, c, tiles), compute, device)
-    big = max(x._storage.nbytes, v._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
+    big = max(x._storage.nbytes, v._storage.nbytes, out._storage.nbytes,
+              16 * o * tiles * compute.itemsize) > INT32_LIMIT  # the last: M's, read below
     device.launch(_kernel(device, "weights", x.dtype, big), o * c,
                   [u._storage.buffer, weight._storage.buffer, weight._offset, o, c, int(flip)])
     device.launch(_kernel(device, "input", x.dtype, big), c * tiles,
