@@ -1,5 +1,5 @@
 """Names PyTorch programs reach for early, outside any op family: constants, ``finfo`` /
-``iinfo``, thread counts, determinism and precision switches, ``compile``."""
+``iinfo``, thread counts, determinism and precision switches."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ from . import dtypes as _dtypes
 from .ops.pointwise import default_float
 
 __all__ = ["inf", "nan", "pi", "e", "newaxis", "finfo", "iinfo", "set_num_threads",
-           "get_num_threads", "set_num_interop_threads", "get_num_interop_threads", "compile",
+           "get_num_threads", "set_num_interop_threads", "get_num_interop_threads",
            "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
            "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
            "get_float32_matmul_precision", "set_warn_always", "is_warn_always_enabled",
@@ -174,15 +174,3 @@ def set_warn_always(b: bool) -> None:
 
 def is_warn_always_enabled() -> bool:
     return _warn_always[0]
-
-
-def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
-            options=None, disable=False):
-    """``torch.compile``: returns ``model`` itself for now, so programs run eagerly with the
-    same results (the compile issue adds capture and fusion). Works as a decorator too."""
-    if model is None:
-        return lambda fn: compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
-                                  mode=mode, options=options, disable=disable)
-    if not callable(model):
-        raise RuntimeError("compile: expected a callable or an nn.Module")
-    return model

@@ -24,6 +24,9 @@
 - ``CLTORCH_NO_FP64=1``: OpenCL devices are treated as having no fp64 (as many Intel and
   mobile GPUs have none), for testing that float64 is refused cleanly and tests skip.
 - ``CLTORCH_DEBUG=1``: kernel compiler warnings reach stderr (hidden otherwise).
+- ``CLTORCH_LOGS``: what ``cltorch.compile`` explains on stderr, comma-separated, as PyTorch's
+  ``TORCH_LOGS`` (also read): ``graph_breaks`` (why a region runs eagerly), ``recompiles``
+  (why a region is captured again), ``graphs`` (what each capture recorded); ``all``: every one.
 - ``CLTORCH_CACHE_DIR``: where compiled kernel binaries are kept (default: the user cache dir).
 """
 from __future__ import annotations
@@ -51,6 +54,15 @@ def launch_blocking() -> bool:
     """CLTORCH_LAUNCH_BLOCKING=1 or CUDA_LAUNCH_BLOCKING=1."""
     return "1" in (os.environ.get("CLTORCH_LAUNCH_BLOCKING"),
                    os.environ.get("CUDA_LAUNCH_BLOCKING"))
+
+
+def compile_logs() -> set:
+    """CLTORCH_LOGS (or TORCH_LOGS): the ``cltorch.compile`` explanations asked for."""
+    raw = os.environ.get("CLTORCH_LOGS") or os.environ.get("TORCH_LOGS") or ""
+    names = {name.strip().lstrip("+") for name in raw.split(",") if name.strip()}
+    if names & {"all", "dynamo"}:
+        names |= {"graph_breaks", "recompiles", "graphs"}
+    return names
 
 
 def debug() -> bool:

@@ -15,6 +15,7 @@ from .ops import pointwise
 from .ops.array import Array, Storage, from_stored, same_device
 from .ops.layout import contiguous_strides, numel
 from .autograd import inplace
+from .backend.capture import ACTIVE as _CAPTURING
 from .autograd.graph import record
 from .autograd.engine import sum_to
 from .tensor_host import HostMethods
@@ -165,6 +166,10 @@ class Tensor(HostMethods, Array):
                 raise RuntimeError("assigned grad has data located on a different device")
             if value._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")
+        if _CAPTURING[0] is not None:  # cltorch.compile: replays set .grad as eager does
+            old = self._grad
+            _CAPTURING[0].note_grad(self, consulted=value is not None and old is not None
+                                    and value._storage is old._storage)
         self._grad = value
 
     @grad.deleter

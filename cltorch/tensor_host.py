@@ -23,8 +23,11 @@ class HostMethods:
         """The same values on another device (through the host). From a pinned cpu tensor
         with ``non_blocking``, the copy is enqueued from the tensor's own memory and not
         waited for."""
-        if non_blocking and self._storage.pinned and self._is_contiguous():
-            return from_stored(type(self), cpu_view(self), self.dtype, device, blocking=False)
+        if self._storage.device.kind == "cpu" and self._is_contiguous():
+            # the tensor's own memory (a blocking copy has read it when it returns), which
+            # also lets cltorch.compile tell a cpu input moved inside a region from a constant
+            return from_stored(type(self), cpu_view(self), self.dtype, device,
+                               blocking=not (non_blocking and self._storage.pinned))
         return from_stored(type(self), pointwise.read_stored(self), self.dtype, device)
 
     def pin_memory(self, device=None):

@@ -52,7 +52,8 @@ def test_autograd_stays_in_the_tensor_layer():
         assert not _imported_layers(path) & upper, path.name
 
 
-USER_FACING = {"nn", "optim", "utils", "serialization", "cli", "__init__", "__main__"}
+USER_FACING = {"nn", "optim", "utils", "serialization", "cli", "compiler", "__init__",
+               "__main__"}
 
 
 def test_user_facing_packages_are_above_the_tensor_layer():

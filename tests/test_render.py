@@ -13,6 +13,7 @@ from cltorch.backend import CompileError, registry
 from cltorch.codegen import CUDA, OPENCL, render, template_names
 from cltorch.codegen.render import template_folder
 from cltorch.ops.pointwise import kernel_source
+from cltorch.ops import fused
 from cltorch.ops.pointwise_table import OPS
 from cltorch.ops.reduce import ROWS as REDUCTIONS
 from cltorch.ops.reduce import reduce_source
@@ -219,7 +220,23 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
                                     "float32", "int32", "float64", "int64")))]}
 
 
+# cltorch.compile's fused chains: contiguous, and strided (an operand and the output), three
+# stages reading inputs and earlier stages, a scalar; float16 storage computed in float32
+FUSED_STAGES = (("a * b", (("in", 0), ("in", 1))), ("exp(a)", (("stage", 0),)),
+                ("a + b * c", (("stage", 1), ("in", 2), ("stage", 0))))
+SAMPLES["fused.mako"] = [
+    (D.float32, D.float32, (("c", D.float32), ("v", D.float32), ("c", D.float32)), "c", 0,
+     "int"),
+    (D.float64, D.float64, (("s", D.float64), ("c", D.float64), ("v", D.float64)), "s", 2,
+     LONG),
+    (D.float32, D.float16, (("c", D.float16), ("s", D.bfloat16), ("v", D.float32)), "c", 3,
+     "int")]
+
+
 def _sources(dialect):
+    for compute, out, inputs, out_kind, ndim, index in SAMPLES["fused.mako"]:
+        yield "fused_pointwise", fused.source(dialect, compute, out, inputs, FUSED_STAGES,
+                                              out_kind, ndim, index)
     for op, key, compute, out, operands, out_kind, ndim, index in SAMPLES["pointwise.mako"]:
         yield kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index)
     for red, src, compute, out, final, kept, reduced, group, index, identity, columns, cpu, \

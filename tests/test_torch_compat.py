@@ -69,7 +69,9 @@ def test_small_api_pieces(device):
     compiled = cltorch.compile(lambda t: t + 1)
     assert cltorch.equal(compiled(x), x + 1)
     linear = nn.Linear(4, 2).to(device)
-    assert cltorch.compile(linear) is linear and linear.compile() is None
+    compiled = cltorch.compile(linear)
+    assert compiled._orig_mod is linear and compiled.in_features == 4
+    assert linear.compile() is None and cltorch.equal(linear(x[0, :4]), compiled(x[0, :4]))
     assert cltorch.jit.script(linear) is linear and cltorch.jit.trace(linear, x) is linear
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import inplace
-from ..backend import registry
+from ..backend import capture, registry
 from ..ops import pointwise
 from ..ops import random as philox
 from ..ops.array import Storage
@@ -96,8 +96,9 @@ def _fill(t: Tensor, dist, a, b, generator) -> Tensor:
     in-place rules) is drawn densely, then copied in."""
     direct = t._is_contiguous() and t._offset == 0 and not inplace.tracked(t)
     target = t if direct else empty(t.shape, dtype=t.dtype, device=t._device)
-    seed_, offset = (generator or default_generator)._next()
-    philox.fill(target, dist, seed_, offset, a, b)
+    generator = generator or default_generator
+    seed_, offset = generator._next()
+    philox.fill(target, dist, seed_, offset, a, b, redraw=generator._next)
     return t if target is t else t.copy_(target)
 
 
@@ -153,6 +154,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, **_):
     every device; a device sort comes with the sorting ops)."""
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    capture.stop("randperm draws its permutation on the host")
     seed_, offset = (generator or default_generator)._next()
     keys = philox.philox(n, seed_, offset)
     order = np.lexsort((np.arange(n), keys[1], keys[0]))

@@ -7,6 +7,7 @@ import heapq
 
 from . import grad_mode
 from .anomaly_mode import check_nan, is_anomaly_enabled
+from ..backend.capture import ACTIVE as _CAPTURING
 from .graph import AccumulateGrad, gradient_edge
 
 
@@ -78,6 +79,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 def run(outputs, root_grads, keep_graph, create_graph, inputs, accumulate):
     """Run the graph below ``outputs``. With ``accumulate``, leaves (all, or those in
     ``inputs``) get ``.grad``; otherwise the gradients of ``inputs`` are returned."""
+    if _CAPTURING[0] is not None:
+        _CAPTURING[0].backward_ran = True
     with grad_mode.set_grad_enabled(create_graph):
         return _Run(outputs, root_grads, keep_graph, create_graph, inputs, accumulate).go()
 
@@ -244,6 +247,8 @@ class _Run:
         for hook in list(leaf._backward_hooks.values()) if leaf._backward_hooks else ():
             new = hook(g)
             g = g if new is None else new
+        if _CAPTURING[0] is not None:  # this branch reads .grad: a replay checks it first
+            _CAPTURING[0].note_grad(leaf, consulted=True)
         if leaf.grad is not None:
             if self.create_graph or leaf.grad.requires_grad:
                 leaf.grad = leaf.grad + g  # part of a graph: replaced, not updated in place

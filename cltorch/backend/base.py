@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import capture
+
 
 class CompileError(RuntimeError):
     """A kernel failed to build. Carries the dialect, kernel name, build log and numbered source."""
@@ -121,6 +123,11 @@ class Device:
         device."""
         raise NotImplementedError
 
+    def write(self, buffer, host: np.ndarray) -> None:
+        """Copy the C-contiguous ``host`` into the existing ``buffer`` (a replay's input);
+        ``host`` may change once this returns."""
+        raise NotImplementedError
+
     def read_async(self, buffer, out: np.ndarray) -> None:
         """Enqueue a copy of ``buffer`` into ``out`` that has landed by the time the next
         waiting call (download, synchronize) returns."""
@@ -188,6 +195,8 @@ class Device:
 
 
 COMPILE_NOTICE_S = 3.0
+READ_BACK = ("a value was read back to the host (.item(), .tolist(), .numpy(), bool(), "
+             "printing or a comparison in Python)")
 _compile_notice_given = [False]
 
 
@@ -222,7 +231,7 @@ class ErrorSlot:
 
     def slot(self):
         """The device buffer a checking kernel writes to; call ``launched`` after the launch."""
-        with self.lock:
+        with self.lock, capture.paused():  # the zeroed slot is no input of a captured region
             if self.buffer is None:
                 self.buffer = self.device.upload(np.zeros(4, np.int32))
             return self.buffer
@@ -230,6 +239,7 @@ class ErrorSlot:
     def launched(self) -> None:
         """A checking kernel is enqueued: the next waiting call reads the slot."""
         self.pending = True
+        capture.note_check(self.device)
 
     def read_before_wait(self):
         """Enqueue a read of the slot ahead of a wait when a check ran since the last one:

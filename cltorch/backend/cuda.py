@@ -19,8 +19,9 @@ import weakref
 import numpy as np
 
 from . import binary_cache
-from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   check_not_forked, grid_size, initial_limit, remember)
+from .capture import ACTIVE as _CAPTURING
+from .base import (READ_BACK, BackendUnavailable, CompileError, Device, DeviceInfo,
+                   OutOfMemoryError, check_not_forked, grid_size, initial_limit, remember)
 
 BLOCK_SIZE = 256
 NVRTC_OPTIONS = ("--fmad=false",)  # no contraction into FMA: the same numbers as OpenCL/NumPy
@@ -319,9 +320,17 @@ class CUDADevice(Device):
         if buffer is not None:
             _check(self.driver.cuMemcpyHtoDAsync(buffer.ptr, host.ctypes.data, host.nbytes,
                                                  self.stream))
+            if _CAPTURING[0] is not None:
+                _CAPTURING[0].upload(self, buffer, host)
         return buffer
 
+    def write(self, buffer, host: np.ndarray) -> None:
+        _check(self.driver.cuMemcpyHtoDAsync(buffer.ptr, host.ctypes.data, host.nbytes,
+                                             self.stream))
+
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
+        if _CAPTURING[0] is not None:
+            _CAPTURING[0].stop(READ_BACK)
         self._use()
         if out.nbytes:
             _check(self.driver.cuMemcpyDtoHAsync(out.ctypes.data, buffer.ptr + offset_bytes,
@@ -348,6 +357,8 @@ class CUDADevice(Device):
         return kernel.limit  # registers and shared memory may allow fewer than 1024 threads
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
+        if _CAPTURING[0] is not None:
+            _CAPTURING[0].launch(self, kernel, n_items, args, local)
         if getattr(_this_thread, "context", None) is not self.context:
             self._use()
         block = local or min(BLOCK_SIZE, kernel.limit)

@@ -17,8 +17,10 @@ import numpy as np
 
 from .. import config
 from . import binary_cache, bundles
-from .base import (BackendUnavailable, CompileError, Device, DeviceInfo, OutOfMemoryError,
-                   check_not_forked, grid_size, human_bytes, initial_limit, remember)
+from .capture import ACTIVE as _CAPTURING
+from .base import (READ_BACK, BackendUnavailable, CompileError, Device, DeviceInfo,
+                   OutOfMemoryError, check_not_forked, grid_size, human_bytes, initial_limit,
+                   remember)
 
 LOCAL_SIZE = 256
 
@@ -157,7 +159,12 @@ class OpenCLDevice(Device):
             event = self.cl.enqueue_copy(self.queue, buffer, host, is_blocking=blocking)
             if not blocking:
                 self._hold(event)
+            if _CAPTURING[0] is not None:
+                _CAPTURING[0].upload(self, buffer, host)
         return buffer
+
+    def write(self, buffer, host: np.ndarray) -> None:
+        self.cl.enqueue_copy(self.queue, buffer, host, is_blocking=True)
 
     def _hold(self, event) -> None:
         """Keep a non-blocking copy's NannyEvent until the copy has landed: it holds the host
@@ -169,6 +176,8 @@ class OpenCLDevice(Device):
             pending.append(event)
 
     def download(self, buffer, offset_bytes: int, out: np.ndarray) -> np.ndarray:
+        if _CAPTURING[0] is not None:
+            _CAPTURING[0].stop(READ_BACK)
         checks = self.errors.read_before_wait()
         if out.nbytes:
             self.cl.enqueue_copy(self.queue, out, buffer, src_offset=offset_bytes,
@@ -258,6 +267,8 @@ class OpenCLDevice(Device):
         return kept
 
     def launch(self, kernel, n_items: int, args, local=None) -> None:
+        if _CAPTURING[0] is not None:
+            _CAPTURING[0].launch(self, kernel, n_items, args, local)
         # Setting a kernel's arguments and enqueueing it are two calls: two threads launching
         # one kernel at once could swap arguments (pyopencl documents it), so one lock.
         if type(kernel) is not _Arguments:  # a pyopencl without its multi-argument setters

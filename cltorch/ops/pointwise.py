@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import functools
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import dtypes
+from ..backend import capture
+from ..backend.capture import ACTIVE as _CAPTURING
 from ..codegen import DIALECTS, render
 from .array import (Array, Storage, adopt_values, check_dtype_supported,
                     check_no_internal_overlap, cpu_view, empty, quietly, store_values,
@@ -140,13 +143,15 @@ def _fresh_runner(op, operands, out_dtype):
             return adopt_values(cls, device, values, result, shape)
         return run_numpy
     n = numel(shape)
-    kernel, _, in_strides, tail = _make_plan(op, key, compute, operands, result, shape, strides,
-                                             device, _needs_long(operands, n))
+    kernel, _, in_strides, tail, form = _make_plan(op, key, compute, operands, result, shape,
+                                                   strides, device, _needs_long(operands, n))
     nbytes = n * result.itemsize
 
     def run_kernel(operands):
         buffer = device.allocate(nbytes)
         device.launch(kernel, n, _kernel_args([buffer, 0], operands, in_strides, tail))
+        if _CAPTURING[0] is not None:
+            capture.describe_last(form)
         return cls._make(Storage(device, buffer, nbytes), shape, strides, 0, result)
     return run_kernel
 
@@ -278,10 +283,12 @@ def _run_kernel(op, key, compute, operands, out):
     if plan is None:
         plan = device.plans[plan_key] = _make_plan(op, key, compute, operands, out.dtype,
                                                    out._shape, out._strides, device, big)
-    kernel, out_strides, in_strides, tail = plan
+    kernel, out_strides, in_strides, tail, form = plan
     args = _kernel_args([out._storage.buffer, out._offset, *out_strides], operands, in_strides,
                         tail)
     device.launch(kernel, n, args)
+    if _CAPTURING[0] is not None:
+        capture.describe_last(form)
 
 
 def kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index) -> tuple:
@@ -295,7 +302,8 @@ def kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, inde
 def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device, big):
     """Collapse dims, pick contiguous/strided per operand, render and compile the kernel.
 
-    Returns (kernel, out strides, per-operand strides (None for a scalar), trailing args)."""
+    Returns (kernel, out strides, per-operand strides (None for a scalar), trailing args,
+    the launch's Form: what cltorch.compile's fusion reads its arguments by)."""
     arrays = [x for x in operands if isinstance(x, Array)]
     sizes, strides = collapse(shape, [out_strides] + [
         broadcast_strides(x._shape, x._strides, shape) for x in arrays])
@@ -317,10 +325,28 @@ def _make_plan(op, key, compute, operands, out_dtype, shape, out_strides, device
             in_strides.append(None)
             argtypes.append(compute.numpy)
     argtypes += [idx_np] * (1 + ndim)
+    out_kind = kinds[0] if ndim else "c"
     name, source = kernel_source(op, key, DIALECTS[device.kind], compute, out_dtype, tuple(desc),
-                                 kinds[0] if ndim else "c", ndim, cidx)
+                                 out_kind, ndim, cidx)
     kernel = device.kernel(source, name, tuple(argtypes))
-    return kernel, out_st, in_strides, [numel(shape), *(sizes if ndim else ())]
+    form = Form(op.variant("expr", key), compute, out_dtype, tuple(desc), out_kind, ndim, cidx,
+                idx_np)
+    return kernel, out_st, in_strides, [numel(shape), *(sizes if ndim else ())], form
+
+
+class Form(NamedTuple):
+    """A pointwise launch's kernel, as data: its argument list is the output's (buffer, offset,
+    strides when ``out_kind`` is "s"), each operand's (buffer, offset, strides when "s") or
+    scalar ("v"), the item count and ``ndim`` sizes (pointwise.mako's layout)."""
+
+    expr: str
+    compute: object
+    out: object
+    operands: tuple   # (kind, dtype) per operand
+    out_kind: str
+    ndim: int
+    index: str        # C type of indices
+    index_np: object  # its NumPy type
 
 
 def read_stored(x: Array) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ..backend import capture
 from ..codegen import DIALECTS, render
 from .launch import cached_kernel
 from .array import Array, cpu_view
@@ -50,8 +51,10 @@ def _numpy_values(dist, words, compute, a, b):
     return np.int64(a) + (wide % np.uint64(b)).astype(np.int64)
 
 
-def fill(out: Array, dist: str, seed: int, offset: int, a, b) -> None:
-    """Fill the contiguous ``out`` with ``dist`` numbers (see random.mako for a and b)."""
+def fill(out: Array, dist: str, seed: int, offset: int, a, b, redraw=None) -> None:
+    """Fill the contiguous ``out`` with ``dist`` numbers (see random.mako for a and b).
+    ``redraw()``: a new (seed, offset) from the generator, for each replay of a captured
+    region (cltorch.compile), which must draw new numbers as eager mode does."""
     out._storage.version += 1
     n = out._numel()
     if n == 0:
@@ -69,9 +72,15 @@ def fill(out: Array, dist: str, seed: int, offset: int, a, b) -> None:
     kernel = cached_kernel(device, key, lambda: (
         random_source(DIALECTS[device.kind], dist, out.dtype, compute), f"random_{dist}",
         (None, np.int64, np.uint32, np.uint32, np.uint32, np.uint32, param, param)))
-    device.launch(kernel, n, [out._storage.buffer, n, seed & 0xFFFFFFFF,
-                              (seed >> 32) & 0xFFFFFFFF, offset & 0xFFFFFFFF,
-                              (offset >> 32) & 0xFFFFFFFF, a, b])
+    device.launch(kernel, n, [out._storage.buffer, n, *_counter(seed, offset), a, b])
+    if redraw is not None and capture.recording() is not None:
+        capture.refresh_last(lambda args: args.__setitem__(slice(2, 6), _counter(*redraw())))
+
+
+def _counter(seed: int, offset: int) -> tuple:
+    """The kernel's four uint32 arguments of a (seed, offset) pair."""
+    return (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF, offset & 0xFFFFFFFF,
+            (offset >> 32) & 0xFFFFFFFF)
 
 
 def random_source(dialect, dist, out, compute) -> str:

@@ -8,6 +8,7 @@ import math
 import types
 import warnings
 
+from ..backend import capture
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR",
@@ -19,6 +20,11 @@ __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR
 class LRScheduler:
     """Base class: ``get_lr()`` gives the learning rates of the current ``last_epoch``;
     ``step()`` advances it and writes them into the optimizer's param groups."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:  # a compiled region replays a step by running it again
+            cls.step = capture.as_host_step(cls.__dict__["step"])
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -85,6 +91,9 @@ def _per_group(value, optimizer, name):
                              f"{len(value)}")
         return list(value)
     return [value] * len(optimizer.param_groups)
+
+
+LRScheduler.step = capture.as_host_step(LRScheduler.step)
 
 
 class LambdaLR(LRScheduler):

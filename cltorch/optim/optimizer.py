@@ -7,6 +7,7 @@ import copy
 
 from ..autograd.engine import zero_grads
 from ..autograd.grad_mode import no_grad
+from ..backend import capture
 from ..ops import update as fused
 from ..tensor import Tensor
 
@@ -22,6 +23,11 @@ required = _Required()
 class Optimizer:
     """Base class: ``params`` is an iterable of tensors or of dicts (param groups, each with
     its own options); ``defaults`` fills the options a group does not set."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:  # a compiled region replays a step by running it again
+            cls.step = capture.as_host_step(cls.__dict__["step"])
 
     def __init__(self, params, defaults):
         self.defaults = defaults

@@ -6,6 +6,8 @@ import collections
 import itertools
 
 from ...autograd.engine import zero_grads
+from ...backend import capture
+from ...backend.capture import ACTIVE as _CAPTURING
 from ...autograd.graph import _Hooks
 from ...tensor import Tensor
 from ..parameter import Parameter
@@ -416,6 +418,14 @@ class Module:
 
     # ---- calling and hooks ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        region = self.__dict__.get("_compiled_call")  # set by compile()
+        if region is not None:
+            return region(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    def _call_impl(self, *args, **kwargs):
+        if _CAPTURING[0] is not None:  # cltorch.compile guards on the modules a region calls
+            capture.note_module(self)
         for hook in list(self._forward_pre_hooks.values()):
             fn, with_kwargs = hook
             result = fn(self, args, kwargs) if with_kwargs else fn(self, args)
@@ -491,7 +501,11 @@ class Module:
         return main + ")"
 
     def compile(self, *args, **kwargs) -> None:
-        """``torch.compile`` in place: the module runs eagerly with the same results for now."""
+        """``torch.compile`` in place: calls of this module run through a compiled region
+        (``cltorch.compile``'s arguments)."""
+        region = capture.COMPILE[0](self._call_impl, *args, **kwargs)
+        region.module = self
+        object.__setattr__(self, "_compiled_call", region)
 
     _HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
                    "_backward_pre_hooks")
@@ -500,6 +514,7 @@ class Module:
         """The attribute dict, hook registries as plain OrderedDicts (PyTorch's layout, so a
         whole pickled module loads in PyTorch too)."""
         state = dict(self.__dict__)
+        state.pop("_compiled_call", None)  # captured device work does not travel
         for name in self._HOOK_DICTS:
             if name in state:
                 state[name] = collections.OrderedDict(state[name])

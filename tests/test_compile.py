@@ -1,0 +1,364 @@
+"""cltorch.compile: compiled regions give eager's results on every device (the cpu runs them
+eagerly), training steps stay equal step for step, guards capture again, fallbacks explain."""
+import warnings
+
+import numpy as np
+import pytest
+
+import cltorch
+from cltorch import nn
+from cltorch.backend.capture import CaptureStopped
+from cltorch.compiler import InvalidBackend, Unsupported
+
+from conftest import assert_close
+
+
+def _graph(compiled):
+    """The one captured graph of a compiled function (None where it runs eagerly)."""
+    region = getattr(compiled, "_region", compiled)
+    (entry,) = region.entries.values()
+    return entry.graph
+
+
+def _chain(x, y):
+    a = x * 2.0
+    b = a + y
+    c = cltorch.relu(b)
+    d = c * c - x
+    e = cltorch.exp(d * -0.1)
+    return e / (y.abs() + 1.0)
+
+
+def _np_chain(x, y):
+    d = np.maximum(x * 2 + y, 0) ** 2 - x
+    return np.exp(d * -0.1) / (np.abs(y) + 1)
+
+
+def test_pointwise_chain_matches_and_fuses(device):
+    compiled = cltorch.compile(_chain)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        x, y = rng.standard_normal((2, 33, 17)).astype(np.float32)
+        got = compiled(cltorch.tensor(x, device=device), cltorch.tensor(y, device=device))
+        assert_close(got, _np_chain(x, y), rtol=1e-5, atol=1e-6)
+    graph = _graph(compiled)
+    if device == "cpu":
+        assert graph is None  # the NumPy backend runs regions eagerly
+    else:
+        assert graph.launches == 1  # nine pointwise launches, one kernel
+
+
+def test_fusion_keeps_what_leaves_the_region(device):
+    """An intermediate that is returned, or written in place, is stored."""
+    def f(x):
+        a = x + 1
+        b = a * 3
+        b.add_(a)
+        return a, b.sin()
+
+    compiled = cltorch.compile(f)
+    for seed in range(3):
+        x = np.random.default_rng(seed).standard_normal(50).astype(np.float32)
+        a, s = compiled(cltorch.tensor(x, device=device))
+        assert_close(a, x + 1, rtol=1e-6)
+        assert_close(s, np.sin((x + 1) * 4), rtol=1e-5, atol=1e-6)
+
+
+def test_outputs_are_fresh_tensors(device):
+    compiled = cltorch.compile(lambda x: x * 2)
+    x = cltorch.arange(4.0, device=device)
+    outs = [compiled(x + k) for k in range(4)]
+    for k, out in enumerate(outs):
+        assert out.tolist() == [2.0 * (i + k) for i in range(4)]
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(12, 16), nn.GELU(), nn.Dropout(0.2), nn.Linear(16, 5))
+
+
+def _cnn():
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
+
+
+class _GPTBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(12), nn.LayerNorm(12)
+        self.attn = nn.MultiheadAttention(12, 2, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(12, 24), nn.GELU(), nn.Linear(24, 12))
+        self.head = nn.Linear(12, 5)
+
+    def forward(self, x):
+        h = self.ln1(x)
+        mask = cltorch.triu(cltorch.ones(x.shape[1], x.shape[1], dtype=cltorch.bool,
+                                         device=x.device), 1)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        x = x + self.mlp(self.ln2(x))
+        return self.head(x[:, -1])
+
+
+class _LSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(12, 8, batch_first=True)
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+ZOO = {"mlp": (_mlp, (6, 12)), "cnn_bn": (_cnn, (6, 2, 6, 6)), "gpt_block": (_GPTBlock, (6, 4, 12)),
+       "lstm": (_LSTM, (6, 4, 12))}
+OPTIMIZERS = {"sgd": lambda p: cltorch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+              "adamw": lambda p: cltorch.optim.AdamW(p, lr=1e-2)}
+
+
+def _train(device, model_name, optimizer_name, compiled, steps=20):
+    make, shape = ZOO[model_name]
+    cltorch.manual_seed(0)
+    model = make().to(device)
+    optimizer = OPTIMIZERS[optimizer_name](model.parameters())
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    run = cltorch.compile(step) if compiled else step
+    rng = np.random.default_rng(1)
+    cltorch.manual_seed(2)  # dropout's numbers: the same in both runs
+    losses = []
+    for _ in range(steps):
+        x = cltorch.tensor(rng.standard_normal(shape).astype(np.float32), device=device)
+        y = cltorch.tensor(rng.integers(0, 5, shape[0]), device=device)
+        losses.append(run(x, y))
+    state = {k: v.cpu().numpy() for k, v in model.state_dict().items()}
+    return [float(v) for v in losses], state, run
+
+
+@pytest.mark.parametrize("optimizer_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("model_name", sorted(ZOO))
+def test_training_step_matches_eager(device, model_name, optimizer_name):
+    eager_losses, eager_state, _ = _train(device, model_name, optimizer_name, False)
+    losses, state, run = _train(device, model_name, optimizer_name, True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5, atol=1e-6)
+    for name, value in eager_state.items():
+        np.testing.assert_allclose(state[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+    graph = _graph(run)
+    assert (graph is None) == (device == "cpu")
+
+
+def test_guards_capture_per_shape_and_mode(device):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5)).to(device)
+    compiled = cltorch.compile(model)
+    with cltorch.no_grad():
+        for rows in (2, 2, 2, 5, 5, 5):
+            x = cltorch.randn(rows, 3, device=device)
+            model.eval()
+            assert_close(compiled(x), model(x).cpu().numpy())
+            model.train()
+            assert compiled(x).shape == (rows, 4)
+    assert len(compiled._region.entries) == 4  # two shapes, train and eval
+
+
+def test_replaced_parameter_captures_again(device):
+    model = nn.Linear(3, 2).to(device)
+    compiled = cltorch.compile(model)
+    x = cltorch.randn(4, 3, device=device)
+    with cltorch.no_grad():
+        for _ in range(3):
+            compiled(x)
+        model.weight = nn.Parameter(cltorch.ones(2, 3, device=device))
+        assert_close(compiled(x), (x.cpu().numpy() @ np.ones((3, 2), np.float32) +
+                                   model.bias.detach().cpu().numpy()), rtol=1e-5, atol=1e-6)
+
+
+def _branchy(x):
+    if x.sum().item() > 0:  # data-dependent Python control flow
+        return x * 2
+    return x - 1
+
+
+def test_item_in_the_middle_runs_eagerly_with_one_explanation(device):
+    compiled = cltorch.compile(_branchy)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for sign in (1, 1, 1, -1, 1):
+            x = cltorch.full((3,), float(sign), device=device)
+            assert_close(compiled(x), _branchy(x).cpu().numpy())
+    notes = [str(w.message) for w in seen if "cltorch.compile" in str(w.message)]
+    if device == "cpu":
+        assert notes == []
+    else:
+        assert len(notes) == 1 and "read back to the host" in notes[0]
+        strict = cltorch.compile(_branchy, fullgraph=True)
+        with pytest.raises(Unsupported, match="read back to the host"):
+            strict(cltorch.ones(3, device=device))
+        assert issubclass(Unsupported, RuntimeError) and Unsupported is CaptureStopped
+
+
+def test_explanations_on_stderr(device, monkeypatch, capsys):
+    monkeypatch.setenv("CLTORCH_LOGS", "graph_breaks,recompiles,graphs")
+    compiled = cltorch.compile(_branchy)
+    for rows in (3, 3, 4, 4):
+        compiled(cltorch.ones(rows, device=device))
+    err = capsys.readouterr().err
+    if device != "cpu":
+        assert err.count("[graph_breaks]") == 2 and "read back" in err
+    plain = cltorch.compile(lambda x: x + 1)
+    for rows in (3, 3, 3):
+        plain(cltorch.ones(rows, device=device))
+    err = capsys.readouterr().err
+    assert ("[graphs]" in err) == (device != "cpu")
+
+
+def test_random_numbers_move_on_as_in_eager(device):
+    def f(x):
+        return nn.functional.dropout(x, 0.5) + cltorch.rand(x.shape, device=x.device)
+
+    compiled = cltorch.compile(f)
+    x = cltorch.ones(64, device=device)
+    cltorch.manual_seed(3)
+    eager = [f(x).cpu().numpy() for _ in range(4)]
+    cltorch.manual_seed(3)
+    got = [compiled(x).cpu().numpy() for _ in range(4)]
+    for a, b in zip(got, eager):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(got[2], got[3])
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_inputs_written_in_place(device, transposed):
+    def f(x):
+        x.mul_(2)
+        return x + 1
+
+    compiled = cltorch.compile(f)
+    for k in range(4):
+        base = cltorch.arange(6.0, device=device).reshape(2, 3) + k
+        x = base.t() if transposed else base
+        want = x.cpu().numpy() * 2
+        out = compiled(x)
+        assert_close(x, want)
+        assert_close(out, want + 1)
+
+
+def test_cpu_inputs_moved_inside(device):
+    def f(x):
+        return (x.to(device) * 3).sum(0)
+
+    compiled = cltorch.compile(f)
+    for k in range(4):
+        x = cltorch.arange(8.0).reshape(2, 4) * (k + 1)
+        assert_close(compiled(x), x.numpy().sum(0) * 3)
+    assert (_graph(compiled) is None) == (device == "cpu")
+
+
+def test_compile_arguments():
+    def f(x):
+        return x + 1
+
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
+        cltorch.compile(f, mode="fast")
+    with pytest.raises(RuntimeError, match="Either mode or options"):
+        cltorch.compile(f, mode="max-autotune", options={})
+    with pytest.raises(InvalidBackend, match="Invalid backend: 'nope'"):
+        cltorch.compile(f, backend="nope")
+    assert cltorch.compile(f, disable=True) is f
+    assert cltorch.compile(f, backend="eager")(1) == 2
+    decorated = cltorch.compile(mode="reduce-overhead")(f)
+    assert decorated(cltorch.ones(2)).tolist() == [2.0, 2.0]
+    with pytest.raises(RuntimeError, match="expected a callable"):
+        cltorch.compile(3)
+    assert not cltorch.compiler.is_compiling()
+
+
+def test_optimized_module_is_the_module(device):
+    model = nn.Linear(3, 2).to(device)
+    compiled = cltorch.compile(model)
+    assert compiled._orig_mod is model and compiled.weight is model.weight
+    assert list(compiled.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]
+    model.compile()
+    x = cltorch.randn(2, 3, device=device)
+    with cltorch.no_grad():
+        assert_close(model(x), compiled(x).cpu().numpy())
+
+
+@pytest.mark.parametrize("pattern", ["none_outside", "zero_inside", "zeros_inside",
+                                     "accumulate"])
+def test_gradient_patterns(device, pattern):
+    """Where .grad is set to None, zeroed in place or accumulated, inside or outside."""
+    def run(compiled):
+        cltorch.manual_seed(0)
+        model = nn.Linear(4, 3).to(device)
+        opt = cltorch.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            if pattern == "zero_inside":
+                opt.zero_grad()
+            elif pattern == "zeros_inside":
+                opt.zero_grad(set_to_none=False)
+            model(x).pow(2).mean().backward()
+            if pattern != "accumulate":
+                opt.step()
+
+        fn = cltorch.compile(step) if compiled else step
+        for k in range(7):
+            if pattern == "none_outside" or (pattern == "accumulate" and k % 3 == 0):
+                opt.zero_grad()
+            fn(cltorch.full((2, 4), 0.1 * k, device=device))
+        return [p.grad.cpu().numpy() for p in model.parameters()] + \
+            [p.detach().cpu().numpy() for p in model.parameters()]
+
+    for got, want in zip(run(True), run(False)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_backward_outside_the_region_stays_correct(device):
+    """A compiled module in an eager training loop (its backward outside the region)."""
+    def train(compiled):
+        cltorch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
+        run = cltorch.compile(model) if compiled else model
+        opt = cltorch.optim.SGD(model.parameters(), lr=0.1)
+        for k in range(5):
+            opt.zero_grad()
+            loss = run(cltorch.full((3, 4), 0.2 * k, device=device)).square().mean()
+            loss.backward()
+            opt.step()
+        return [p.detach().cpu().numpy() for p in model.parameters()]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = train(True)
+    for a, b in zip(got, train(False)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_scheduler_inside_the_step(device):
+    def run(compiled):
+        model = nn.Linear(2, 1).to(device)
+        with cltorch.no_grad():
+            model.weight.fill_(1.0)
+            model.bias.fill_(0.0)
+        opt = cltorch.optim.SGD(model.parameters(), lr=1.0)
+        sched = cltorch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step(x):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            sched.step()
+
+        fn = cltorch.compile(step) if compiled else step
+        for _ in range(6):
+            fn(cltorch.ones(1, 2, device=device))
+        return model.weight.detach().cpu().numpy(), opt.param_groups[0]["lr"]
+
+    (w, lr), (w_eager, lr_eager) = run(True), run(False)
+    np.testing.assert_allclose(w, w_eager)
+    assert lr == lr_eager == 0.125
