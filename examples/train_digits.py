@@ -1,11 +1,12 @@
 """Train a LeNet-style CNN on scikit-learn's 8x8 digits with cltorch, PyTorch-style.
 
     python examples/train_digits.py [--device cpu|opencl|cuda] [--epochs 12]
-                                    [--checkpoint digits.pt] [--resume]
+                                    [--checkpoint digits.pt] [--resume] [--compile]
 
 conv-pool-conv-pool-fc-fc-fc, SGD with momentum and cross entropy, a progress bar, loss and
 accuracy per epoch, a checkpoint after every epoch (``--resume`` continues from it) and the
-accuracy on a held-out test set at the end.
+accuracy on a held-out test set at the end. ``--compile`` runs the training step through
+``torch.compile`` (captured once, then replayed).
 """
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ def main():
     parser.add_argument("--checkpoint", default="digits-checkpoint.pt")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compile", action="store_true",
+                        help="capture the training step with torch.compile and replay it")
     args = parser.parse_args()
 
     device = args.device or best_device()
@@ -106,6 +109,15 @@ def main():
         first_epoch = state["epoch"]
         print(f"resumed from {args.checkpoint} after epoch {first_epoch}")
 
+    def train_step(x, y):
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        return loss, logits
+
+    step = torch.compile(train_step) if args.compile else train_step
     start = time.perf_counter()
     for epoch in range(first_epoch, args.epochs):
         for group in optimizer.param_groups:  # halve the learning rate every 5 epochs
@@ -114,11 +126,7 @@ def main():
         total_loss, correct, seen = 0.0, 0, 0
         for x, y in tqdm(train_loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False):
             x, y = x.to(device), y.to(device)
-            optimizer.zero_grad()
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            loss.backward()
-            optimizer.step()
+            loss, logits = step(x, y)
             total_loss += loss.item() * y.shape[0]
             correct += int((logits.argmax(1) == y).sum().item())
             seen += y.shape[0]

@@ -318,25 +318,45 @@ def test_gradient_patterns(device, pattern):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
-def test_backward_outside_the_region_stays_correct(device):
-    """A compiled module in an eager training loop (its backward outside the region)."""
+@pytest.mark.parametrize("forwards", [1, 2])
+def test_backward_outside_the_region(device, forwards):
+    """A compiled module in an eager training loop: its backward is captured with its forward
+    and replayed when the loss's backward reaches it; two forwards before one backward (the
+    second runs eagerly: the first's intermediates are still needed)."""
     def train(compiled):
         cltorch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.3),
+                              nn.Linear(8, 1)).to(device)
         run = cltorch.compile(model) if compiled else model
         opt = cltorch.optim.SGD(model.parameters(), lr=0.1)
-        for k in range(5):
+        cltorch.manual_seed(1)
+        for k in range(6):
             opt.zero_grad()
-            loss = run(cltorch.full((3, 4), 0.2 * k, device=device)).square().mean()
+            x = cltorch.full((3, 4), 0.2 * k, device=device)
+            loss = sum(run(x * (j + 1)).square().mean() for j in range(forwards))
             loss.backward()
             opt.step()
-        return [p.detach().cpu().numpy() for p in model.parameters()]
+        return [p.detach().cpu().numpy() for p in model.parameters()], run
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        got = train(True)
-    for a, b in zip(got, train(False)):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
+    got, run = train(True)
+    for a, b in zip(got, train(False)[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert (_graph(run) is None) == (device == "cpu")
+
+
+def test_backward_after_a_later_call_raises(device):
+    if device == "cpu":
+        pytest.skip("the cpu backend runs compiled regions eagerly")
+    model = nn.Linear(3, 1).to(device)
+    compiled = cltorch.compile(model)
+    x = cltorch.ones(2, 3, device=device)
+    for _ in range(3):
+        compiled(x).sum().backward()
+    first = compiled(x).sum()
+    first.backward(retain_graph=True)
+    compiled(x).sum().backward()
+    with pytest.raises(RuntimeError, match="overwritten"):
+        first.backward()
 
 
 def test_scheduler_inside_the_step(device):
@@ -362,3 +382,59 @@ def test_scheduler_inside_the_step(device):
     (w, lr), (w_eager, lr_eager) = run(True), run(False)
     np.testing.assert_allclose(w, w_eager)
     assert lr == lr_eager == 0.125
+
+
+def test_python_hooks_run_eagerly(device):
+    """A forward hook or a gradient hook is Python a replay would not run: eager instead."""
+    model = nn.Linear(3, 2).to(device)
+    seen = []
+    model.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    compiled = cltorch.compile(model)
+    weight_grads = []
+    model.weight.register_hook(lambda g: weight_grads.append(1))
+
+    def step(x):
+        compiled(x).sum().backward()
+
+    stepped = cltorch.compile(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(4):
+            stepped(cltorch.ones(2, 3, device=device))
+    assert len(seen) == 4 and len(weight_grads) == 4
+
+
+def test_outputs_that_view_inputs(device):
+    def f(x):
+        return x[1], x.t(), x * 2
+
+    compiled = cltorch.compile(f)
+    for k in range(4):
+        x = cltorch.arange(6.0, device=device).reshape(2, 3) + k
+        row, t, doubled = compiled(x)
+        assert_close(row, x.cpu().numpy()[1])
+        assert_close(t, x.cpu().numpy().T)
+        assert_close(doubled, x.cpu().numpy() * 2)
+
+
+def test_gradient_clipping_inside_the_step(device):
+    def run(compiled):
+        cltorch.manual_seed(0)
+        model = nn.Linear(4, 2).to(device)
+        opt = cltorch.optim.SGD(model.parameters(), lr=0.5)
+
+        def step(x):
+            opt.zero_grad()
+            (model(x) ** 2).sum().backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+
+        fn = cltorch.compile(step) if compiled else step
+        for k in range(5):
+            fn(cltorch.full((3, 4), 1.0 + k, device=device))
+        return [p.detach().cpu().numpy() for p in model.parameters()], fn
+
+    (got, fn), (want, _) = run(True), run(False)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert (_graph(fn) is None) == (device == "cpu")

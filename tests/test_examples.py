@@ -29,6 +29,20 @@ def test_train_digits_and_resume(tmp_path):
     assert "epoch  1:" not in out
 
 
+def test_train_digits_compiled_matches_eager(tmp_path):
+    """``--compile`` captures the training step: the same losses and accuracies, on PoCL."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("tqdm")
+    from cltorch.backend import registry
+    if not registry.device_count("opencl"):
+        pytest.skip("no OpenCL device: the cpu backend runs compiled steps eagerly")
+    runs = [_run("examples/train_digits.py", "--epochs", "2", "--device", "opencl:0",
+                 "--checkpoint", str(tmp_path / f"{flag}.pt"), *flag.split())
+            for flag in ("", "--compile")]
+    lines = [[line for line in out.splitlines() if line.startswith("epoch")] for out in runs]
+    assert len(lines[0]) == 2 and lines[0] == lines[1]
+
+
 def test_quickstart():
     assert "relu via where matches NumPy: [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0]" in \
         _run("examples/quickstart.py")

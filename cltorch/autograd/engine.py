@@ -11,6 +11,9 @@ from ..backend.capture import ACTIVE as _CAPTURING
 from .graph import AccumulateGrad, gradient_edge
 
 
+HOOKS = "a gradient hook (register_hook, retain_grad, a module's backward hook) runs Python"
+
+
 def _tensors(x):
     if x is None:
         return ()
@@ -206,6 +209,9 @@ class _Run:
                 slots[nr]._summed_by = self.token
 
     def _pre_hooks(self, node, grads):
+        if _CAPTURING[0] is not None and (node._tensor_pre_hooks or node._pre_hooks or
+                                          node._hooks):
+            _CAPTURING[0].stop(HOOKS)
         if node._tensor_pre_hooks:
             for nr, hooks in node._tensor_pre_hooks.items():
                 # retain_grad's hook (key -1) sees the gradient after every user hook
@@ -244,6 +250,8 @@ class _Run:
     def _accumulate(self, leaf, g):
         if self.leaves is not None and id(leaf) not in self.leaves:
             return
+        if _CAPTURING[0] is not None and leaf._backward_hooks:
+            _CAPTURING[0].stop(HOOKS)
         for hook in list(leaf._backward_hooks.values()) if leaf._backward_hooks else ():
             new = hook(g)
             g = g if new is None else new

@@ -49,7 +49,7 @@ def prepare(case, target) -> tuple:
     the target does not run the case."""
     call = None
     try:
-        call = case.build(target)
+        call = None if target.compiled and not case.compiles else case.build(target)
         if call is None:
             return None, None
         cold = _timed(call, target.sync, 1)

@@ -125,7 +125,7 @@ def _model_case(name, make, batch, inputs, targets, optimizer, train):
             def infer():
                 with lib.no_grad():
                     return model(x)
-            return infer
+            return lib.compile(infer) if t.compiled else infer
         opt = optimizer(lib, model.parameters())
 
         def step():
@@ -135,9 +135,9 @@ def _model_case(name, make, batch, inputs, targets, optimizer, train):
                                                    y.reshape(-1))
             loss.backward()
             opt.step()
-        return step
+        return lib.compile(step) if t.compiled else step
     kind = "train step" if train else "inference"
-    return Case(f"{name} {kind}", "model", batch, build)
+    return Case(f"{name} {kind}", "model", batch, build, compiles=True)
 
 
 def _sgd(lib, params):

@@ -21,6 +21,7 @@ class Case:
     build: Callable
     flops: float = 0.0
     bytes: float = 0.0
+    compiles: bool = False  # also measured under cltorch.compile (a "cltorch compiled" target)
 
 
 def _rng(seed=0):
@@ -43,8 +44,12 @@ def _pointwise(name, fn_tensor, fn_numpy, n, reads, flops_per):
             return None
         a, b = t.array(_floats(n, seed=1)), t.array(_floats(n, seed=2))
         fn = fn_numpy if t.kind == "numpy" else fn_tensor
+        if t.compiled:
+            compiled = t.lib.compile(lambda a, b: fn(t.lib, a, b))
+            return lambda: compiled(a, b)
         return lambda: fn(t.lib, a, b)
-    return Case(f"{name} {n}", "pointwise", n, build, flops_per * n, (reads + 1) * 4 * n)
+    return Case(f"{name} {n}", "pointwise", n, build, flops_per * n, (reads + 1) * 4 * n,
+                compiles=True)
 
 
 def _chain(m, a, b):  # eight pointwise ops, each a pass over memory in eager mode

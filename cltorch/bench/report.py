@@ -15,7 +15,8 @@ KNOWN_PEAKS = {"H200": (67e12, 4.8e12), "H100": (67e12, 3.35e12), "A100": (19.5e
 
 def rows(measured, references) -> list:
     """One dict per measured (case, target): timings, GFLOP/s, GB/s, % of the device's peak,
-    and the ratio of its median to each reference's median for the same case."""
+    and the ratio of its median to each reference's median for the same case (a compiled
+    target's also to the same device's eager cltorch)."""
     by_case = {}
     for m in measured:
         by_case.setdefault(m.case.name, []).append(m)
@@ -38,7 +39,9 @@ def rows(measured, references) -> list:
             row["ratio_to"] = {
                 ref.target.name: median / ref.stats()["median_s"]
                 for ref in by_case[m.case.name]
-                if ref is not m and ref.target.is_reference and ref.samples}
+                if ref is not m and ref.samples and (ref.target.is_reference or (
+                    m.target.compiled and ref.target.kind == "cltorch" and
+                    not ref.target.compiled and ref.target.device == m.target.device))}
         out.append(row)
     return out
 

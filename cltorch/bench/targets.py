@@ -24,6 +24,7 @@ class Target:
     lib: object
     device: str
     sync: Callable[[], None]
+    compiled: bool = False  # cltorch.compile around the step (the cases that allow it)
 
     @property
     def is_reference(self) -> bool:
@@ -59,8 +60,12 @@ def discover(device_filter: str | None = None, references: bool = True,
             continue
         targets.append(Target(f"cltorch {dev.name}", "cltorch", cltorch, dev.name,
                               dev.synchronize))
+        if dev.kind != "cpu":  # the NumPy backend runs compiled regions eagerly
+            targets.append(Target(f"cltorch compiled {dev.name}", "cltorch", cltorch,
+                                  dev.name, dev.synchronize, compiled=True))
     if references:
-        refs = _references([t.device for t in targets if t.device.startswith("opencl")])
+        refs = _references([t.device for t in targets
+                            if t.device.startswith("opencl") and not t.compiled])
         wanted = reference_filter.split(",") if reference_filter else None
         targets += [r for r in refs if not wanted or any(r.name.startswith(w) for w in wanted)]
     return targets

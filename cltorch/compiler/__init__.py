@@ -16,6 +16,7 @@ NumPy cpu backend there are no kernels to record, and compiled regions run eager
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 import weakref
 
@@ -78,6 +79,7 @@ class CompiledFunction:
         self.name = getattr(fn, "__qualname__", None) or type(fn).__name__
         self.entries = {}    # guard key -> _Entry
         self.warned = False
+        self.lock = threading.RLock()
         if not captures and not isinstance(backend, str):
             self._explain("graph_breaks", "a callable backend gets no FX graph here: the "
                           "region runs eagerly")
@@ -87,6 +89,10 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if not self.captures or _capture.ACTIVE[0] is not None:  # nested: the outer records
             return self.fn(*args, **kwargs)
+        with self.lock:  # a replay rebinds its launches' arguments: one thread at a time
+            return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         leaves = []
         spec = flatten((args, kwargs), leaves)
         key = self._key(leaves)
@@ -101,6 +107,8 @@ class CompiledFunction:
         if graph is not None:
             why = graph.invalid()
             if why is None:
+                if graph.busy():  # the last replay's backward is still to come
+                    return self.fn(*args, **kwargs)
                 return graph.replay(leaves)
             entry.graph = None
             entry.recaptures += 1

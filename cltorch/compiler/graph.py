@@ -15,7 +15,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend.capture import ACTIVE, CPU_WORK, HostStep, Launch, Recorder
 from ..ops.array import Storage, cpu_view
 from ..tensor import Tensor
-from . import fusion
+from . import backward, fusion
 
 
 def flatten(obj, leaves: list):
@@ -44,8 +44,9 @@ class Graph:
     """The steps of one capture and what its replays fill in, check and restore."""
 
     def __init__(self, recorder: Recorder, statics: dict, outputs: list, out_spec,
-                 mutated: list):
+                 mutated: list, backward=None):
         self.steps = recorder.steps
+        self.backward = backward        # backward.Recorded: the outputs' backward, captured
         self.statics = statics          # leaf index -> the static tensor the capture ran on
         self.mutated = mutated          # leaf indices of inputs the region writes into
         self.outputs, self.out_spec = outputs, out_spec
@@ -63,6 +64,10 @@ class Graph:
         self.steps = fusion.fuse(self.steps, self._held_from_outside(recorder))
         self.launches = sum(type(step) is Launch for step in self.steps)
         self._slots()
+        if backward is not None:  # the backward's launches after the split: run apart
+            split = self.steps.index(backward.split)
+            self.steps, backward.steps = self.steps[:split], self.steps[split + 1:]
+            backward.bind(self, self._places)
 
     def _held_from_outside(self, recorder) -> set:
         """Ids of the buffers that tensors outside the graph's intermediates hold: made before
@@ -74,6 +79,8 @@ class Graph:
         tensors += [grad for _, grad in self.exit_grads + self.entry_grads]
         tensors += [grad for step in self.steps if type(step) is HostStep
                     for _, grad in step.grads]
+        if self.backward is not None:
+            tensors += self.backward.grad_outputs + self.backward.grads
         held |= {id(t._storage.buffer) for t in tensors if t is not None}
         return held
 
@@ -88,6 +95,9 @@ class Graph:
                     return f"{type(module).__name__}.{name} was replaced"
                 if t is not None and t._requires_grad != requires_grad:
                     return f"{type(module).__name__}.{name}.requires_grad changed"
+        for leaf, _ in self.exit_grads:
+            if not leaf._requires_grad:
+                return "a tensor whose .grad the region writes stopped requiring grad"
         for leaf, entry in self.entry_grads:
             grad = leaf._grad
             if (grad is None) != (entry is None) or (
@@ -96,13 +106,15 @@ class Graph:
         for device, slot in self.checked:
             if device.errors.buffer is not slot:
                 return "a device-side check failed since the capture (its error slot is new)"
+        if self.backward is not None:
+            return self.backward.invalid()
         return None
 
     def _slots(self):
         """Where each device input's static buffer and each fresh output's buffer sit in the
         launches' arguments: a replay puts the caller's tensor there instead of copying it,
         and a new buffer for each output instead of cloning it."""
-        places = {}
+        places = self._places = {}
         for step in self.steps:
             if type(step) is Launch:
                 for k, a in enumerate(step.args):
@@ -120,25 +132,24 @@ class Graph:
                     id(buffer) not in {id(t._storage.buffer) for t in self.statics.values()}:
                 self.fresh.append((position, value, places.get(id(buffer), [])))
 
+    def busy(self) -> bool:
+        """Whether a replay's backward is still to come (a call now must run eagerly)."""
+        return self.backward is not None and self.backward.busy()
+
     def replay(self, leaves: list):
         """Run the steps on ``leaves`` (the call's flattened arguments); the outputs."""
+        if self.backward is not None:
+            return self.backward.call(self, leaves, first=False)
+        return self.run(leaves)
+
+    def run(self, leaves: list, flat=False):
+        """The replay itself: its outputs' structure, or with ``flat`` their list."""
         copied = self._bind_inputs(leaves)
         made = self._bind_outputs()
-        for step in self.steps:
-            kind = type(step)
-            if kind is Launch:
-                if step.refresh is not None:
-                    step.refresh(step.args)
-                step.device.launch(step.kernel, step.n_items, step.args, step.local)
-            elif kind is HostStep:
-                for leaf, grad in step.grads:
-                    leaf._grad = grad
-                step.run()
-            else:
-                step.device.write(step.buffer, step.host)
+        run_steps(self.steps)
         for device, _ in self.checked:
             device.errors.launched()
-        return self.finish(leaves, copied, made)
+        return self.finish(leaves, copied, made, flat)
 
     def _bind_inputs(self, leaves: list) -> list:
         """Point the launches at each caller's tensor laid out as its static one (no copy);
@@ -172,7 +183,7 @@ class Graph:
                                                value.dtype)
         return made
 
-    def finish(self, leaves: list, copied: list, made: dict):
+    def finish(self, leaves: list, copied: list, made: dict, flat=False):
         """Leave gradients, module flags and mutated inputs as eager mode does; the outputs
         (fresh tensors: the graph's own buffers are written again by the next replay)."""
         for leaf, grad in self.exit_grads:
@@ -191,8 +202,36 @@ class Graph:
                     value = value.clone()
                 elif kind == "input":
                     value = leaves[value]
+                elif kind == "view":
+                    value = _view_of(leaves, copied, *value)
                 values.append(value)
-        return rebuild(self.out_spec, values)
+        return values if flat else rebuild(self.out_spec, values)
+
+
+def _view_of(leaves: list, copied: list, index: int, view: Tensor) -> Tensor:
+    """The output ``view`` of static input ``index``, on the caller's tensor where the launches
+    ran on it, else a copy of the values."""
+    if index in copied:
+        return view.clone()
+    given = leaves[index]
+    return type(view)._make(given._storage, view._shape, view._strides, view._offset,
+                            view.dtype)
+
+
+def run_steps(steps: list) -> None:
+    """Launch, run or upload each step in order."""
+    for step in steps:
+        kind = type(step)
+        if kind is Launch:
+            if step.refresh is not None:
+                step.refresh(step.args)
+            step.device.launch(step.kernel, step.n_items, step.args, step.local)
+        elif kind is HostStep:
+            for leaf, grad in step.grads:
+                leaf._grad = grad
+            step.run()
+        else:
+            step.device.write(step.buffer, step.host)
 
 
 def capture(fn, args_spec, leaves: list, strict: bool):
@@ -216,23 +255,26 @@ def capture(fn, args_spec, leaves: list, strict: bool):
     out_leaves = []
     out_spec = flatten(result, out_leaves)
     by_static = {id(s): i for i, s in statics.items()}
+    by_storage = {id(s._storage): i for i, s in statics.items()}
     outputs = []
     for value in out_leaves:
         if not isinstance(value, Tensor):
             outputs.append(("value", value))
         elif id(value) in by_static:
             outputs.append(("input", by_static[id(value)]))
+        elif id(value._storage) in by_storage:  # a view of an input
+            outputs.append(("view", (by_storage[id(value._storage)], value)))
         elif id(value._storage) in recorder.created:
-            if value.requires_grad and not recorder.backward_ran:
-                recorder.stop("an output requires grad and its backward runs outside the "
-                              "region (compile the whole training step, or run the region "
-                              "under no_grad)")
             outputs.append(("fresh", value))
         else:
             outputs.append(("same", value))
-    graph = None
+    recorded = None
+    if recorder.why_stopped is None and backward.needed(outputs, recorder):
+        recorded = backward.record(recorder, outputs, statics)
     if recorder.why_stopped is None:
-        graph = Graph(recorder, statics, outputs, out_spec, mutated)
+        graph = Graph(recorder, statics, outputs, out_spec, mutated, recorded)
+        if recorded is not None:
+            return recorded.call(graph, leaves, first=True), graph, None
         return graph.finish(leaves, list(statics), {}), graph, None
     why = recorder.why_stopped
     if why == CPU_WORK and any(type(step) is Launch for step in recorder.steps):
@@ -241,5 +283,6 @@ def capture(fn, args_spec, leaves: list, strict: bool):
     for index in mutated:  # eager results, on the caller's tensors
         with no_grad():
             leaves[index].copy_(statics[index])
-    values = [leaves[v] if kind == "input" else v for kind, v in outputs]
+    values = [leaves[v] if kind == "input" else v[1].clone() if kind == "view" else v
+              for kind, v in outputs]
     return rebuild(out_spec, values), None, why

@@ -426,6 +426,8 @@ class Module:
     def _call_impl(self, *args, **kwargs):
         if _CAPTURING[0] is not None:  # cltorch.compile guards on the modules a region calls
             capture.note_module(self)
+            if self._forward_pre_hooks or self._forward_hooks:
+                capture.stop(f"{type(self).__name__} has forward hooks (Python at each call)")
         for hook in list(self._forward_pre_hooks.values()):
             fn, with_kwargs = hook
             result = fn(self, args, kwargs) if with_kwargs else fn(self, args)
