@@ -108,6 +108,17 @@ def pointwise(rng, device):
     compare("add_ into a view", *run_both(lambda t, x: t.add_(x), target, a), dtype)
     compare("copy_", *run_both(lambda t, x: t.copy_(x), Pair(rng, device, s, dtype), a), dtype)
     compare("contiguous", *run_both(lambda x: x.contiguous(), a), dtype)
+    # cltorch.compile's fused chain (float32: its intermediates stay in registers), on
+    # broadcast and strided operands; the third call replays the capture
+    x, y = Pair(rng, device, s, "float32"), Pair(rng, device, b.cpu.shape, "float32")
+    chain = cltorch.compile(_pointwise_chain)
+    for _ in range(3):
+        got = chain(x.dev, y.dev)
+    compare("fused chain", _host(got), _host(_pointwise_chain(x.cpu, y.cpu)))
+
+
+def _pointwise_chain(x, y):
+    return ((x * y + x).relu() * 0.5 - y).abs() + x.sigmoid()
 
 
 def reductions(rng, device):

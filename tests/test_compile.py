@@ -438,3 +438,21 @@ def test_gradient_clipping_inside_the_step(device):
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     assert (_graph(fn) is None) == (device == "cpu")
+
+
+def test_fusion_after_a_write_in_place(device):
+    """A bias added in place to a product, then an activation: the add joins the activation's
+    kernel (the product's buffer is read, no longer written)."""
+    def f(x, w, b):
+        y = x @ w
+        y.add_(b)
+        return y.relu() * 2
+
+    compiled = cltorch.compile(f)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((5, 4), (4, 3), (3,)))
+        got = compiled(*(cltorch.tensor(a, device=device) for a in (x, w, b)))
+        assert_close(got, np.maximum(x @ w + b, 0) * 2, rtol=1e-5, atol=1e-6)
+    if device != "cpu":
+        assert _graph(compiled).launches == 2

@@ -167,6 +167,12 @@ class Device:
         work-groups of ``local`` items (the backend's choice when None). Never waits."""
         raise NotImplementedError
 
+    def prepare(self, kernel, n_items: int, args, local=None):
+        """A launch to run again and again (a cltorch.compile replay): ``run()`` enqueues
+        it, ``set(k, value)`` changes argument ``k`` for later runs. A backend whose kernels
+        keep their arguments sets them once here; this one launches with the list each run."""
+        return Prepared(self, kernel, n_items, list(args), local)
+
     def synchronize(self) -> None:
         pass
 
@@ -192,6 +198,22 @@ class Device:
         """The most work-items one work-group of ``kernel`` may have (unknown here: the
         backend's own launch size is always allowed)."""
         return 1 << 30
+
+
+class Prepared:
+    """``Device.prepare``'s launch for a backend that passes every argument at each launch."""
+
+    __slots__ = ("device", "kernel", "n_items", "args", "local")
+
+    def __init__(self, device, kernel, n_items, args, local):
+        self.device, self.kernel, self.n_items = device, kernel, n_items
+        self.args, self.local = args, local
+
+    def run(self) -> None:
+        self.device.launch(self.kernel, self.n_items, self.args, self.local)
+
+    def set(self, k: int, value) -> None:
+        self.args[k] = value
 
 
 COMPILE_NOTICE_S = 3.0

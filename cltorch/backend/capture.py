@@ -31,11 +31,26 @@ class Launch:
     """One recorded kernel launch; ``refresh(args)`` (or None) rewrites its arguments before a
     replay."""
 
-    __slots__ = ("device", "kernel", "n_items", "args", "local", "refresh", "form")
+    __slots__ = ("device", "kernel", "n_items", "args", "local", "refresh", "form",
+                 "prepared")
 
     def __init__(self, device, kernel, n_items, args, local):
         self.device, self.kernel, self.n_items = device, kernel, n_items
         self.args, self.local, self.refresh, self.form = list(args), local, None, None
+        self.prepared = None  # Device.prepare's launch, made when the graph is built
+
+    def put(self, k: int, value) -> None:
+        """Change argument ``k`` for the next runs."""
+        if self.args[k] is not value:
+            self.args[k] = value
+            self.prepared.set(k, value)
+
+    def run(self) -> None:
+        if self.refresh is not None:
+            self.refresh(self.args)
+            for k, value in enumerate(self.args):
+                self.prepared.set(k, value)
+        self.prepared.run()
 
 
 class HostStep:

@@ -283,6 +283,16 @@ class OpenCLDevice(Device):
             kernel.set(args)
             self._enqueue(self.queue, kernel.kernel, *sizes)
 
+    def prepare(self, kernel, n_items: int, args, local=None):
+        # a kernel object of its own, its arguments set once: a run is one enqueue
+        if type(kernel) is not _Arguments:
+            return super().prepare(kernel, n_items, args, local)
+        own = self.cl.Kernel(kernel.kernel.program, kernel.kernel.function_name)
+        own.set_scalar_arg_dtypes(list(kernel.argtypes))
+        own.set_args(*args)
+        return _Prepared(self, own, kernel.argtypes,
+                         self._grid(n_items, local or kernel.group))
+
     def _grid(self, n_items: int, group: int, memo=None):
         """(global size, local size) of a launch, memoised for a kernel's default work-group
         (a training step launches the same few sizes over and over)."""
@@ -314,7 +324,8 @@ class _Arguments:
     generates its invoker, so a launch is one tuple display per kind. Callers hold the
     device's launch lock."""
 
-    __slots__ = ("kernel", "set", "packing", "last", "zero", "group", "limit", "grids")
+    __slots__ = ("kernel", "set", "packing", "last", "zero", "group", "limit", "grids",
+                 "argtypes")
 
     @staticmethod
     def usable(kernel) -> bool:
@@ -322,7 +333,7 @@ class _Arguments:
 
     def __init__(self, kernel, argtypes, group: int, limit: int):
         from pyopencl.invoker import BUF_PACK_TYPECHARS, _type_char_map
-        self.kernel, self.last, self.zero = kernel, None, True
+        self.kernel, self.last, self.zero, self.argtypes = kernel, None, True, tuple(argtypes)
         self.group, self.limit = group, limit  # default work-group size; the kernel's maximum
         self.grids = {}  # item count -> (global, local) sizes of a default launch
         self.packing = []  # (slot, type char, packed by pyopencl: else by struct.pack)
@@ -355,3 +366,21 @@ class _Arguments:
         self.last = values
         self.zero = any(char in "efd" and value == 0
                         for (_, char, _), value in zip(self.packing, values))
+
+
+class _Prepared:
+    """A launch with a kernel object of its own (``OpenCLDevice.prepare``): OpenCL keeps a
+    kernel's arguments, so they are set once and when one changes, and a run is one enqueue
+    (no other thread uses the kernel object: no lock)."""
+
+    __slots__ = ("device", "kernel", "argtypes", "sizes")
+
+    def __init__(self, device, kernel, argtypes, sizes):
+        self.device, self.kernel, self.argtypes, self.sizes = device, kernel, argtypes, sizes
+
+    def run(self) -> None:
+        self.device._enqueue(self.device.queue, self.kernel, *self.sizes)
+
+    def set(self, k: int, value) -> None:
+        kind = self.argtypes[k]
+        self.kernel.set_arg(k, value if kind is None else np.dtype(kind).type(value))

@@ -117,7 +117,7 @@ class Recorded:
                 storage = self.grads[i]._storage
                 buffer = storage.device.allocate(storage.nbytes)
                 for step, k in slots:
-                    step.args[k] = buffer
+                    step.put(k, buffer)
                 made[i] = buffer
             run_steps(self.steps)
             for device, _ in self.graph.checked:

@@ -4,8 +4,9 @@ intermediate never makes a trip through memory. Chains fuse whole: the merged la
 itself be a producer of the next one.
 
 What makes a merge safe: the intermediate's buffer is the graph's own (no output, gradient,
-input, parameter or other tensor from outside the region holds it) and no launch but the
-producer and the consumer touches it; the producer stores in its compute type, the consumer
+input, parameter or other tensor from outside the region holds it) and no launch after the
+producer but the consumer touches it (an earlier one may have written it: a bias added in
+place to a product); the producer stores in its compute type, the consumer
 computes in the same one (so a register holds exactly what memory held); nothing between them
 may write what the producer read (its reading moves to the consumer's place); no host step or
 upload lies between them.
@@ -137,9 +138,10 @@ def fuse(steps: list, protected: set) -> list:
         if producer is None:
             continue
         out = id(producer.out[1])
-        if out in protected or len(users[out]) != 2:
+        later = {k for k in users[out] if k >= i}  # earlier steps cannot read its result
+        if out in protected or len(later) != 2:
             continue
-        j = max(users[out])
+        j = max(later)
         consumer = chains.get(j)
         if consumer is None or not producer.can_feed(consumer) or \
                 not _quiet_between(steps, chains, touched, i, j, producer.reads()):
@@ -151,7 +153,7 @@ def fuse(steps: list, protected: set) -> list:
             users[b].discard(i)
             users[b].add(j)
             touched[j].add(b)
-        users[out] = {j}
+        users[out].discard(i)
     for j, chain in chains.items():
         if len(chain.stages) > 1:
             steps[j] = chain.launch()

@@ -64,6 +64,10 @@ class Graph:
         self.steps = fusion.fuse(self.steps, self._held_from_outside(recorder))
         self.launches = sum(type(step) is Launch for step in self.steps)
         self._slots()
+        for step in self.steps:
+            if type(step) is Launch:
+                step.prepared = step.device.prepare(step.kernel, step.n_items, step.args,
+                                                    step.local)
         if backward is not None:  # the backward's launches after the split: run apart
             split = self.steps.index(backward.split)
             self.steps, backward.steps = self.steps[:split], self.steps[split + 1:]
@@ -163,7 +167,7 @@ class Graph:
                 self.buffers
             buffer = (given if direct else static)._storage.buffer
             for step, k in slots or ():
-                step.args[k] = buffer
+                step.put(k, buffer)
             if not direct:
                 with no_grad():
                     static.copy_(given)
@@ -177,7 +181,7 @@ class Graph:
             storage = value._storage
             buffer = storage.device.allocate(storage.nbytes)
             for step, k in slots:
-                step.args[k] = buffer
+                step.put(k, buffer)
             made[position] = type(value)._make(Storage(storage.device, buffer, storage.nbytes),
                                                value._shape, value._strides, value._offset,
                                                value.dtype)
@@ -223,9 +227,7 @@ def run_steps(steps: list) -> None:
     for step in steps:
         kind = type(step)
         if kind is Launch:
-            if step.refresh is not None:
-                step.refresh(step.args)
-            step.device.launch(step.kernel, step.n_items, step.args, step.local)
+            step.run()
         elif kind is HostStep:
             for leaf, grad in step.grads:
                 leaf._grad = grad

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from . import rules
-from .optimizer import Optimizer, fused_update
+from .optimizer import Optimizer, advance_step, fused_update
 
 
 def _check(lr, eps, betas, weight_decay):
@@ -49,8 +49,7 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = p.detach().new_zeros(p.shape)
                 if group["amsgrad"]:
                     state["max_exp_avg_sq"] = p.detach().new_zeros(p.shape)
-            step = float(state["step"].item()) + 1
-            state["step"].fill_(step)
+            step = advance_step(state)
             lr, wd = group["lr"], group["weight_decay"]
             scalars = dict(maximize=float(group["maximize"]), wd=wd, decay=1 - lr * wd,
                            w1=1 - beta1, beta2=beta2, w2=1 - beta2,
@@ -84,9 +83,7 @@ def _adaptive_state(optimizer, p, names):
         state["step"] = tensor(0.0, device="cpu")
         for name in names:
             state[name] = p.detach().new_zeros(p.shape)
-    step = float(state["step"].item()) + 1
-    state["step"].fill_(step)
-    return state, step
+    return state, advance_step(state)
 
 
 class Adamax(Optimizer):

@@ -8,7 +8,9 @@ import copy
 from ..autograd.engine import zero_grads
 from ..autograd.grad_mode import no_grad
 from ..backend import capture
+from .. import dtypes
 from ..ops import update as fused
+from ..ops.array import cpu_view
 from ..tensor import Tensor
 
 
@@ -146,6 +148,23 @@ def _to_param(p, key, value):
     if value.dtype.is_floating_point and p.dtype.is_floating_point:
         return value.to(p.device, p.dtype)
     return value.to(p.device)
+
+
+def advance_step(state: dict) -> float:
+    """``state["step"]`` (a cpu tensor, as PyTorch keeps it) plus one, written back. A plain
+    float32 counter is read and written through its NumPy view: a ``fill_``'s dispatch cost
+    more than the rest of an Adam step's Python (28% of it, measured with py-spy)."""
+    counter = state["step"]
+    if counter.is_cpu and counter.dtype is dtypes.float32 and not counter._shape and \
+            not counter.requires_grad:
+        view = cpu_view(counter)
+        step = float(view) + 1
+        view[()] = step
+        counter._storage.version += 1  # an in-place write, as fill_'s
+        return step
+    step = float(counter.item()) + 1
+    counter.fill_(step)
+    return step
 
 
 def fused_update(rule, p, grad, states: dict, scalars: dict) -> None:
