@@ -456,3 +456,26 @@ def test_fusion_after_a_write_in_place(device):
         assert_close(got, np.maximum(x @ w + b, 0) * 2, rtol=1e-5, atol=1e-6)
     if device != "cpu":
         assert _graph(compiled).launches == 2
+
+
+def test_intermediates_share_memory(device):
+    """A chain of products: each intermediate's memory serves a later one (planned ahead),
+    a constant made inside keeps its own, and the numbers stay eager's."""
+    def f(x, w):
+        parts = [(x * k) @ w for k in range(3)]  # three intermediates alive at once
+        x = (parts[0] * parts[1] - parts[2]).relu()
+        scale = cltorch.tensor([[0.5, 2.0, 1.0, -1.0]] * 3, device=x.device)  # a constant
+        for _ in range(3):
+            x = (x @ w) * scale
+        return x
+
+    compiled = cltorch.compile(f)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 4)).astype(np.float32) / 2
+    for _ in range(3):
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        got = compiled(cltorch.tensor(x, device=device), cltorch.tensor(w, device=device))
+        assert_close(got, f(cltorch.tensor(x), cltorch.tensor(w)).numpy(), rtol=1e-5,
+                     atol=1e-6)
+    if device != "cpu":
+        assert _graph(compiled).saved_bytes > 0

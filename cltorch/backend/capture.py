@@ -14,6 +14,7 @@ one check of ``ACTIVE[0]`` when nothing is being captured.
 from __future__ import annotations
 
 import threading
+import weakref
 
 ACTIVE = [None]  # the Recorder of the region being captured (one per process at a time)
 COMPILE = [None]  # cltorch.compile, for nn.Module.compile (nn sits below the compiler)
@@ -87,6 +88,8 @@ class Recorder:
         self.grads = {}                   # id(leaf) -> [leaf, consulted at entry?, entry grad]
         self.modules = {}                 # id(module) -> (module, its training flag then)
         self.created = set()              # ids of the storages (and buffers) made inside
+        self.storages = {}                # id(buffer) -> (weakref to its storage, nbytes)
+        self.constants = set()            # ids of buffers filled from the host inside
         self.backward_ran = False         # the region ran autograd's backward
 
     # ---- what the hooks record ----------------------------------------------------------
@@ -97,6 +100,18 @@ class Recorder:
             self.stop("a kernel was launched from another thread while the region ran")
             return
         self.steps.append(Launch(device, kernel, n_items, args, local))
+
+    def made(self, storage) -> None:
+        """A storage was made inside the region."""
+        self.created.add(id(storage))
+        if storage.buffer is not None:
+            self.created.add(id(storage.buffer))
+            self.storages[id(storage.buffer)] = (weakref.ref(storage), storage.nbytes)
+
+    def alive(self) -> set:
+        """Ids of the buffers made inside whose storages Python still holds (outputs,
+        gradients, module tensors, anything the region kept)."""
+        return {b for b, (ref, _) in self.storages.items() if ref() is not None}
 
     def stop(self, why: str) -> None:
         if self.paused:
@@ -110,7 +125,10 @@ class Recorder:
     def upload(self, device, buffer, host) -> None:
         """A host array copied to a new device buffer: a constant of the region, unless it
         is (a view of) a cpu tensor input, which each replay copies again."""
-        if self.paused or not self.host_inputs:
+        if self.paused:
+            return
+        self.constants.add(id(buffer))
+        if not self.host_inputs:
             return
         import numpy as np
         for array in self.host_inputs:

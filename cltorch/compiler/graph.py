@@ -15,7 +15,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend.capture import ACTIVE, CPU_WORK, HostStep, Launch, Recorder
 from ..ops.array import Storage, cpu_view
 from ..tensor import Tensor
-from . import backward, fusion
+from . import backward, fusion, memory
 
 
 def flatten(obj, leaves: list):
@@ -61,7 +61,10 @@ class Graph:
                        for table in (module._parameters, module._buffers)
                        for name, t in table.items()]
             self.modules.append((module, training, module.training, tensors))
-        self.steps = fusion.fuse(self.steps, self._held_from_outside(recorder))
+        held = self._held_from_outside(recorder)
+        self.steps = fusion.fuse(self.steps, held)
+        self.saved_bytes = memory.plan(self.steps, {b: n for b, (_, n) in
+                                                    recorder.storages.items()}, held)
         self.launches = sum(type(step) is Launch for step in self.steps)
         self._slots()
         for step in self.steps:
@@ -75,7 +78,8 @@ class Graph:
 
     def _held_from_outside(self, recorder) -> set:
         """Ids of the buffers that tensors outside the graph's intermediates hold: made before
-        the capture, or an output, a static input or a gradient."""
+        the capture, or an output, a static input, a gradient, or any other tensor made
+        inside that Python still holds; and buffers filled from the host inside."""
         held = {id(a) for step in self.steps if type(step) is Launch for a in step.args
                 if id(a) not in recorder.created}
         tensors = [value for kind, value in self.outputs if kind in ("fresh", "same")]
@@ -86,7 +90,7 @@ class Graph:
         if self.backward is not None:
             tensors += self.backward.grad_outputs + self.backward.grads
         held |= {id(t._storage.buffer) for t in tensors if t is not None}
-        return held
+        return held | recorder.alive() | recorder.constants  # a constant's bytes: the capture's
 
     def invalid(self):
         """Why replaying would not do what eager mode does now, or None."""

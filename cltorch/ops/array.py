@@ -29,8 +29,7 @@ class Storage:
         if _CAPTURING[0] is not None:
             if device.kind == "cpu":
                 _CAPTURING[0].stop(CPU_WORK)
-            _CAPTURING[0].created.add(id(self))
-            _CAPTURING[0].created.add(id(buffer))
+            _CAPTURING[0].made(self)
         stats = device.memory  # [bytes held by live storages, their peak]
         stats[0] += nbytes
         if stats[0] > stats[1]:
