@@ -479,3 +479,35 @@ def test_intermediates_share_memory(device):
                      atol=1e-6)
     if device != "cpu":
         assert _graph(compiled).saved_bytes > 0
+
+
+F = nn.functional
+FAMILIES = {
+    "reductions": lambda x: (x.sum(0), x.mean(1), x.amax(-1), x.std(0), x.norm()),
+    "softmax": lambda x: (x.softmax(-1), F.log_softmax(x, 0)),
+    "scans_and_sorting": lambda x: (x.cumsum(1), x.sort(-1)[0], x.topk(2, 0)[1], x.argmax(1)),
+    "indexing": lambda x: (x[:, 1:3] * 2, x.gather(1, (x.abs() * 3).long().clamp(0, 4)),
+                           x.index_select(0, cltorch.tensor([2, 0], device=x.device)),
+                           cltorch.zeros(3, device=x.device).index_add_(
+                               0, cltorch.tensor([0, 2, 0, 1], device=x.device), x[:, 0])),
+    "layout": lambda x: (x.t().contiguous(), cltorch.cat([x, x * 2], 1), x.reshape(5, 4).flip(0),
+                         cltorch.stack([x, x.exp()])),
+    "matmul": lambda x: (x @ x.t(), cltorch.bmm(x[None], x.t()[None]), cltorch.addmm(
+        x[0], x.t(), x)),
+    "conv_pool": lambda x: (F.conv2d(x[None, None], x[None, None, :3, :3], padding=1),
+                            F.max_pool2d(x[None, None], 2), F.avg_pool2d(x[None, None], 2)),
+    "norm_losses": lambda x: (F.layer_norm(x, (5,)), F.cross_entropy(x, cltorch.tensor(
+        [0, 4, 2, 1], device=x.device)), F.mse_loss(x, x.flip(0))),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_op_families_compiled_match_eager(device, family):
+    fn = FAMILIES[family]
+    compiled = cltorch.compile(fn)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = cltorch.tensor(rng.standard_normal((4, 5)).astype(np.float32), device=device)
+        for got, want in zip(compiled(x), fn(x)):
+            assert_close(got, want.cpu().numpy(), rtol=1e-5, atol=1e-5)
+    assert (_graph(compiled) is None) == (device == "cpu")
