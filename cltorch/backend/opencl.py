@@ -203,7 +203,9 @@ class OpenCLDevice(Device):
         # a kernel may allow fewer items per work-group than the device (registers, local
         # memory): its default launches take the smaller group
         limit = self._work_group_limit(kernel)
-        return _Arguments(kernel, argtypes, min(self.local_size, limit), limit)
+        made = _Arguments(kernel, argtypes, min(self.local_size, limit), limit)
+        made.program = program  # (kernel.program is a new wrapper, without the _source
+        return made             # pyopencl's kernels look for: prepare() makes kernels)
 
     def group_limit(self, kernel) -> int:
         return kernel.limit if type(kernel) is _Arguments else self._work_group_limit(kernel)
@@ -285,9 +287,9 @@ class OpenCLDevice(Device):
 
     def prepare(self, kernel, n_items: int, args, local=None):
         # a kernel object of its own, its arguments set once: a run is one enqueue
-        if type(kernel) is not _Arguments:
+        if type(kernel) is not _Arguments or kernel.program is None:
             return super().prepare(kernel, n_items, args, local)
-        own = self.cl.Kernel(kernel.kernel.program, kernel.kernel.function_name)
+        own = self.cl.Kernel(kernel.program, kernel.kernel.function_name)
         own.set_scalar_arg_dtypes(list(kernel.argtypes))
         own.set_args(*args)
         return _Prepared(self, own, kernel.argtypes,
@@ -325,7 +327,7 @@ class _Arguments:
     device's launch lock."""
 
     __slots__ = ("kernel", "set", "packing", "last", "zero", "group", "limit", "grids",
-                 "argtypes")
+                 "argtypes", "program")
 
     @staticmethod
     def usable(kernel) -> bool:
@@ -334,6 +336,7 @@ class _Arguments:
     def __init__(self, kernel, argtypes, group: int, limit: int):
         from pyopencl.invoker import BUF_PACK_TYPECHARS, _type_char_map
         self.kernel, self.last, self.zero, self.argtypes = kernel, None, True, tuple(argtypes)
+        self.program = None  # the program it came from (set by compile)
         self.group, self.limit = group, limit  # default work-group size; the kernel's maximum
         self.grids = {}  # item count -> (global, local) sizes of a default launch
         self.packing = []  # (slot, type char, packed by pyopencl: else by struct.pack)
