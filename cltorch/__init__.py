@@ -90,6 +90,6 @@ from .serialization import load, save  # noqa: E402
 from . import (accelerator, backends, distributed, distributions, func, hub,  # noqa: E402
                jit, multiprocessing, onnx, profiler, serialization, testing, version)
 from .compat import *  # noqa: E402,F401,F403  (names programs reach for: inf, finfo...)
-from . import compiler  # noqa: E402  (torch.compiler; torch.compile below)
+from . import compiler, _dynamo  # noqa: E402  (torch.compiler, torch._dynamo; torch.compile below)
 from .compiler import compile  # noqa: E402,A001
 from .torch_alias import install_as_torch, uninstall_as_torch  # noqa: E402

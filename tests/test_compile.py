@@ -511,3 +511,21 @@ def test_op_families_compiled_match_eager(device, family):
         for got, want in zip(compiled(x), fn(x)):
             assert_close(got, want.cpu().numpy(), rtol=1e-5, atol=1e-5)
     assert (_graph(compiled) is None) == (device == "cpu")
+
+
+def test_dynamo_names():
+    dynamo = cltorch._dynamo
+    assert "inductor" in dynamo.list_backends() and dynamo.config.cache_size_limit == 8
+    dynamo.config.suppress_errors = True
+    dynamo.reset()
+    assert dynamo.Unsupported is Unsupported and not dynamo.is_compiling()
+    dynamo.config.cache_size_limit = 1
+    try:
+        compiled = cltorch.compile(lambda x: x * 2)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            for n in (1, 1, 2, 2):
+                assert compiled(cltorch.ones(n)).tolist() == [2.0] * n
+        assert len(compiled.entries) == 1 and "cache_size_limit" in str(seen[0].message)
+    finally:
+        dynamo.config.cache_size_limit = 8

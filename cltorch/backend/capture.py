@@ -232,3 +232,17 @@ class paused:
     def __exit__(self, *exc):
         if self.recorder is not None:
             self.recorder.paused -= 1
+
+
+def run_steps(steps: list) -> None:
+    """Launch, run or upload each step in order."""
+    for step in steps:
+        kind = type(step)
+        if kind is Launch:
+            step.run()
+        elif kind is HostStep:
+            for leaf, grad in step.grads:
+                leaf._grad = grad
+            step.run()
+        else:
+            step.device.write(step.buffer, step.host)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import types
 import warnings
 import weakref
 
@@ -36,7 +37,9 @@ Unsupported = _capture.CaptureStopped
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 CAPTURING_BACKENDS = ("inductor", "cudagraphs")
 EAGER_BACKENDS = ("eager", "aot_eager", "aot_eager_decomp_partition")
-CACHE_SIZE_LIMIT = 8  # guard sets per region, as torch._dynamo.config.cache_size_limit
+# torch._dynamo.config: cache_size_limit (guard sets, and captures of one, per region);
+# suppress_errors is accepted (a region that cannot be captured always runs eagerly here)
+SETTINGS = types.SimpleNamespace(cache_size_limit=8, suppress_errors=False, verbose=False)
 _compiled = weakref.WeakSet()  # the CompiledFunctions alive, for reset()
 
 
@@ -98,8 +101,9 @@ class CompiledFunction:
         key = self._key(leaves)
         entry = self.entries.get(key)
         if entry is None:
-            if len(self.entries) >= CACHE_SIZE_LIMIT:
-                self._explain("recompiles", f"more than {CACHE_SIZE_LIMIT} guard sets "
+            limit = SETTINGS.cache_size_limit
+            if len(self.entries) >= limit:
+                self._explain("recompiles", f"more than {limit} guard sets "
                               f"(cache_size_limit): new ones run eagerly", warn=True)
                 return self.fn(*args, **kwargs)
             entry = self.entries[key] = _Entry()
@@ -113,8 +117,8 @@ class CompiledFunction:
             entry.graph = None
             entry.recaptures += 1
             self._explain("recompiles", f"captured again: {why}")
-            if entry.recaptures > CACHE_SIZE_LIMIT:
-                entry.eager = f"captured {CACHE_SIZE_LIMIT} times over ({why})"
+            if entry.recaptures > SETTINGS.cache_size_limit:
+                entry.eager = f"captured {SETTINGS.cache_size_limit} times over ({why})"
                 self._explain("recompiles", f"runs eagerly from now on: {entry.eager}",
                               warn=True)
         if entry.eager:

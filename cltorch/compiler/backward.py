@@ -18,9 +18,10 @@ import weakref
 from ..autograd import engine, grad_mode
 from ..autograd.function import Function
 from ..autograd.graph import AccumulateGrad
-from ..backend.capture import ACTIVE, HostStep
+from ..backend.capture import ACTIVE, HostStep, run_steps
 from ..ops.array import Storage
 from ..tensor import Tensor
+from .structure import rebuild
 
 
 def needed(outputs: list, recorder) -> bool:
@@ -100,12 +101,10 @@ class Recorded:
 
     def call(self, graph, leaves: list, first: bool):
         """The forward (the capture's results when ``first``) through one autograd node."""
-        from .graph import rebuild
         values = _Replay.apply(self, graph, leaves, first, *self.leaves)
         return rebuild(graph.out_spec, list(values))
 
     def run_backward(self, incoming: list) -> list:
-        from .graph import run_steps
         with grad_mode.no_grad():
             for static, g in zip(self.grad_outputs, incoming):
                 if g is None:

@@ -12,32 +12,11 @@ and the caller captures again.
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..backend.capture import ACTIVE, CPU_WORK, HostStep, Launch, Recorder
+from ..backend.capture import ACTIVE, CPU_WORK, HostStep, Launch, Recorder, run_steps
 from ..ops.array import Storage, cpu_view
 from ..tensor import Tensor
 from . import backward, fusion, memory
-
-
-def flatten(obj, leaves: list):
-    """The structure of ``obj`` (tuples, lists, dicts, named tuples of anything) with its
-    leaves appended to ``leaves``; ``rebuild(spec, leaves)`` makes it again."""
-    kind = type(obj)
-    if kind in (tuple, list) or (isinstance(obj, tuple) and hasattr(obj, "_fields")):
-        return (kind, [flatten(item, leaves) for item in obj])
-    if kind is dict:
-        return (dict, [(key, flatten(value, leaves)) for key, value in obj.items()])
-    leaves.append(obj)
-    return len(leaves) - 1
-
-
-def rebuild(spec, leaves: list):
-    if isinstance(spec, int):
-        return leaves[spec]
-    kind, items = spec
-    if kind is dict:
-        return {key: rebuild(value, leaves) for key, value in items}
-    values = [rebuild(item, leaves) for item in items]
-    return kind(*values) if hasattr(kind, "_fields") else kind(values)
+from .structure import flatten, rebuild
 
 
 class Graph:
@@ -224,20 +203,6 @@ def _view_of(leaves: list, copied: list, index: int, view: Tensor) -> Tensor:
     given = leaves[index]
     return type(view)._make(given._storage, view._shape, view._strides, view._offset,
                             view.dtype)
-
-
-def run_steps(steps: list) -> None:
-    """Launch, run or upload each step in order."""
-    for step in steps:
-        kind = type(step)
-        if kind is Launch:
-            step.run()
-        elif kind is HostStep:
-            for leaf, grad in step.grads:
-                leaf._grad = grad
-            step.run()
-        else:
-            step.device.write(step.buffer, step.host)
 
 
 def capture(fn, args_spec, leaves: list, strict: bool):
