@@ -529,3 +529,26 @@ def test_dynamo_names():
         assert len(compiled.entries) == 1 and "cache_size_limit" in str(seen[0].message)
     finally:
         dynamo.config.cache_size_limit = 8
+
+
+def test_other_threads_work_stays_out_of_the_region(device):
+    """A thread making cpu tensors and reading values back while a region is captured (a
+    pin-memory thread, a logger) neither stops the capture nor joins it."""
+    import threading
+
+    def busy():
+        for _ in range(50):
+            cltorch.arange(10.0).sum().item()
+
+    def f(x):
+        worker = threading.Thread(target=busy)
+        worker.start()
+        y = (x * 2).sum(0)
+        worker.join()
+        return y
+
+    compiled = cltorch.compile(f)
+    for k in range(3):
+        x = cltorch.full((3, 2), float(k), device=device)
+        assert compiled(x).tolist() == [6.0 * k] * 2
+    assert (_graph(compiled) is None) == (device == "cpu")

@@ -97,12 +97,18 @@ class Recorder:
         if self.paused:
             return
         if threading.get_ident() != self.thread:
-            self.stop("a kernel was launched from another thread while the region ran")
+            self.stop("a kernel was launched from another thread while the region ran",
+                      any_thread=True)
             return
         self.steps.append(Launch(device, kernel, n_items, args, local))
 
     def made(self, storage) -> None:
-        """A storage was made inside the region."""
+        """A storage was made inside the region (by its thread: another thread's tensors,
+        a pin-memory thread's say, are none of its business)."""
+        if threading.get_ident() != self.thread:
+            return
+        if storage.device.kind == "cpu":
+            self.stop(CPU_WORK)
         self.created.add(id(storage))
         if storage.buffer is not None:
             self.created.add(id(storage.buffer))
@@ -113,8 +119,10 @@ class Recorder:
         gradients, module tensors, anything the region kept)."""
         return {b for b, (ref, _) in self.storages.items() if ref() is not None}
 
-    def stop(self, why: str) -> None:
-        if self.paused:
+    def stop(self, why: str, any_thread=False) -> None:
+        """The region cannot be replayed, for ``why`` (what other threads do is ignored,
+        but for a launch)."""
+        if self.paused or not any_thread and threading.get_ident() != self.thread:
             return
         if self.why_stopped is None:
             self.why_stopped = why
@@ -125,7 +133,7 @@ class Recorder:
     def upload(self, device, buffer, host) -> None:
         """A host array copied to a new device buffer: a constant of the region, unless it
         is (a view of) a cpu tensor input, which each replay copies again."""
-        if self.paused:
+        if self.paused or threading.get_ident() != self.thread:
             return
         self.constants.add(id(buffer))
         if not self.host_inputs:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend import Device
-from ..backend.capture import ACTIVE as _CAPTURING, CPU_WORK
+from ..backend.capture import ACTIVE as _CAPTURING
 from .layout import contiguous_strides, is_contiguous, numel
 
 
@@ -26,9 +26,7 @@ class Storage:
     def __init__(self, device: Device, buffer, nbytes: int):
         self.device, self.buffer, self.nbytes = device, buffer, nbytes
         self.version, self.views, self.pinned = 0, None, False
-        if _CAPTURING[0] is not None:
-            if device.kind == "cpu":
-                _CAPTURING[0].stop(CPU_WORK)
+        if _CAPTURING[0] is not None:  # cltorch.compile: cpu work stops a capture
             _CAPTURING[0].made(self)
         stats = device.memory  # [bytes held by live storages, their peak]
         stats[0] += nbytes
