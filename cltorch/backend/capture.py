@@ -16,6 +16,9 @@ from __future__ import annotations
 import threading
 import weakref
 
+import numpy as np
+
+_SCALARS = (int, float, bool, np.generic)  # a launch's scalar arguments
 ACTIVE = [None]  # the Recorder of the region being captured (one per process at a time)
 COMPILE = [None]  # cltorch.compile, for nn.Module.compile (nn sits below the compiler)
 
@@ -39,6 +42,10 @@ class Launch:
         self.device, self.kernel, self.n_items = device, kernel, n_items
         self.args, self.local, self.refresh, self.form = list(args), local, None, None
         self.prepared = None  # Device.prepare's launch, made when the graph is built
+
+    def buffers(self) -> list:
+        """The device buffers among the arguments (the rest are scalars)."""
+        return [a for a in self.args if a is not None and not isinstance(a, _SCALARS)]
 
     def put(self, k: int, value) -> None:
         """Change argument ``k`` for the next runs."""
@@ -138,7 +145,6 @@ class Recorder:
         self.constants.add(id(buffer))
         if not self.host_inputs:
             return
-        import numpy as np
         for array in self.host_inputs:
             if np.shares_memory(host, array):
                 self.steps.append(Upload(device, buffer, host))

@@ -19,8 +19,8 @@ from ..autograd import engine, grad_mode
 from ..autograd.function import Function
 from ..autograd.graph import AccumulateGrad
 from ..backend.capture import ACTIVE, HostStep, run_steps
-from ..ops.array import Storage
 from ..tensor import Tensor
+from .memory import fresh_on
 from .structure import rebuild
 
 
@@ -111,25 +111,12 @@ class Recorded:
                     static.zero_()
                 else:
                     static.copy_(g)
-            made = {}
-            for i, slots in self.fresh.items():
-                storage = self.grads[i]._storage
-                buffer = storage.device.allocate(storage.nbytes)
-                for step, k in slots:
-                    step.put(k, buffer)
-                made[i] = buffer
+            made = {i: fresh_on(self.grads[i], slots) for i, slots in self.fresh.items()}
             run_steps(self.steps)
             for device, _ in self.graph.checked:
                 device.errors.launched()
-            return [None if g is None else _on(g, made[i]) if i in made else g.clone()
+            return [None if g is None else made[i] if i in made else g.clone()
                     for i, g in enumerate(self.grads)]
-
-
-def _on(like: Tensor, buffer) -> Tensor:
-    """A tensor laid out as ``like`` on ``buffer``."""
-    storage = like._storage
-    return type(like)._make(Storage(storage.device, buffer, storage.nbytes), like._shape,
-                            like._strides, like._offset, like.dtype)
 
 
 class _Replay(Function):

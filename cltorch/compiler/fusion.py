@@ -15,14 +15,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
-
 from ..backend.capture import Launch
 from ..ops import fused
 
 MAX_STAGES = 32   # a longer chain starts a new kernel: registers and build time stay bounded
 MAX_INPUTS = 24
-_SCALARS = (int, float, bool, np.generic)
 
 
 class Chain:
@@ -117,9 +114,7 @@ class Chain:
 def buffers_of(step) -> set:
     """Ids of the device buffers a launch passes (all of a step's that are not launches:
     None, read as "may touch anything")."""
-    if type(step) is not Launch:
-        return None
-    return {id(a) for a in step.args if a is not None and not isinstance(a, _SCALARS)}
+    return {id(a) for a in step.buffers()} if type(step) is Launch else None
 
 
 def fuse(steps: list, protected: set) -> list:

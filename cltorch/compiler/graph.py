@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..backend.capture import ACTIVE, CPU_WORK, HostStep, Launch, Recorder, run_steps
-from ..ops.array import Storage, cpu_view
+from ..ops.array import cpu_view
 from ..tensor import Tensor
 from . import backward, fusion, memory
 from .structure import flatten, rebuild
@@ -59,7 +59,7 @@ class Graph:
         """Ids of the buffers that tensors outside the graph's intermediates hold: made before
         the capture, or an output, a static input, a gradient, or any other tensor made
         inside that Python still holds; and buffers filled from the host inside."""
-        held = {id(a) for step in self.steps if type(step) is Launch for a in step.args
+        held = {id(a) for step in self.steps if type(step) is Launch for a in step.buffers()
                 if id(a) not in recorder.created}
         tensors = [value for kind, value in self.outputs if kind in ("fresh", "same")]
         tensors += list(self.statics.values())
@@ -111,12 +111,12 @@ class Graph:
         held = {id(g._storage.buffer) for _, g in self.exit_grads if g is not None}
         held |= {id(g._storage.buffer) for step in self.steps if type(step) is HostStep
                  for _, g in step.grads if g is not None}
+        held |= {id(t._storage.buffer) for t in self.statics.values()}
         self.buffers = set(places)
         self.fresh = []  # (output position, its tensor, the launch slots of its buffer)
         for position, (kind, value) in enumerate(self.outputs):
             buffer = value._storage.buffer if kind == "fresh" else None
-            if buffer is not None and id(buffer) not in held and \
-                    id(buffer) not in {id(t._storage.buffer) for t in self.statics.values()}:
+            if buffer is not None and id(buffer) not in held:
                 self.fresh.append((position, value, places.get(id(buffer), [])))
 
     def busy(self) -> bool:
@@ -159,16 +159,8 @@ class Graph:
 
     def _bind_outputs(self) -> dict:
         """A new buffer for each fresh output, put where the launches write it."""
-        made = {}
-        for position, value, slots in self.fresh:
-            storage = value._storage
-            buffer = storage.device.allocate(storage.nbytes)
-            for step, k in slots:
-                step.put(k, buffer)
-            made[position] = type(value)._make(Storage(storage.device, buffer, storage.nbytes),
-                                               value._shape, value._strides, value._offset,
-                                               value.dtype)
-        return made
+        return {position: memory.fresh_on(value, slots)
+                for position, value, slots in self.fresh}
 
     def finish(self, leaves: list, copied: list, made: dict, flat=False):
         """Leave gradients, module flags and mutated inputs as eager mode does; the outputs

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import bisect
 
-import numpy as np
-
 from ..backend.capture import Launch, Upload
-
-
-_SCALARS = (int, float, bool, np.generic)
+from ..ops.array import Storage
 
 
 def _buffers(step):
     if type(step) is Launch:
-        return [a for a in step.args if a is not None and not isinstance(a, _SCALARS)]
+        return step.buffers()
     if type(step) is Upload:
         return [step.buffer]
     return []
@@ -62,3 +58,15 @@ def plan(steps: list, sizes: dict, held: set) -> int:
             elif type(step) is Upload:
                 step.buffer = mapping.get(id(step.buffer), step.buffer)
     return saved
+
+
+def fresh_on(like, slots: list):
+    """A new tensor laid out as ``like`` on a new buffer, put in the launch ``slots`` (step,
+    argument index) where ``like``'s buffer was: a replay's output or gradient, written
+    where the capture's was instead of copied from it."""
+    storage = like._storage
+    buffer = storage.device.allocate(storage.nbytes)
+    for step, k in slots:
+        step.put(k, buffer)
+    return type(like)._make(Storage(storage.device, buffer, storage.nbytes), like._shape,
+                            like._strides, like._offset, like.dtype)
