@@ -2,11 +2,13 @@
 ## fused (log_softmax and NLL in one kernel): one work-group per row (one work-item on a CPU
 ## device, group_size 1, sweeping in vectors of `width` as softmax.mako's CPU variant does).
 ##   backward False: loss[r] = valid ? lse - x[r, t] : 0 and lse[r] = max + log(sum exp(x - max))
-##                   (kept for the backward), t = target[r], valid = t != ignore (an out-of-range
-##                   t reads a clamped column: ops/check.py reports it)
-##   x, target: contiguous from their offsets; lse, scale and the outputs from 0
+##                   (kept for the backward), t = target[r], valid[r] = t != ignore (1 or 0, in
+##                   the compute type); a valid t out of range reads a clamped column and is
+##                   recorded in the device's error slot at ct_site (check.mako's protocol)
+##   x, target: contiguous from their offsets; lse, valid and the outputs from 0
 ##   backward True:  dx[r, c] = scale[r] * (exp(x[r, c] - lse[r]) - (c == t)), the scale being
-##                   the output gradient over the count for 'mean', 0 where ignored
+##                   valid[r] * the output gradient (grad[r * step], of dtype `grad`), over
+##                   max(total, 1) where ct_mean (the count of valid rows, for 'mean')
 <%namespace file="_prelude.mako" import="prelude, load, store"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%namespace file="_rows.mako" import="group_online, online_add"/>
@@ -28,8 +30,14 @@ ${vdecl(T, W, src.itemsize)}
 <%def name="x_at(i)">${load(src, "ct_x", "ct_row + " + i, T)}</%def>
 
 KERNEL void ${name}(GLOBAL ${dialect.ctype(src)}* ct_out, GLOBAL ${T}* ct_lse,
-    GLOBAL const ${dialect.ctype(src)}* ct_x, const ${idx} ct_x_off,
-    GLOBAL const ${i64}* ct_target, const ${idx} ct_t_off, GLOBAL const ${T}* ct_scale,
+    GLOBAL ${T}* ct_valid, GLOBAL const ${dialect.ctype(src)}* ct_x, const ${idx} ct_x_off,
+    GLOBAL const ${i64}* ct_target, const ${idx} ct_t_off,
+% if backward:
+    GLOBAL const ${dialect.ctype(grad)}* ct_grad, const ${idx} ct_grad_off, const ${idx} ct_grad_step,
+    GLOBAL const ${T}* ct_total, const int ct_mean,
+% else:
+    GLOBAL int* ct_slot, const int ct_site,
+% endif
     const ${i64} ct_ignore, const ${idx} ct_m, const ${idx} ct_n)
 {
 % if G > 1:
@@ -46,7 +54,9 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(src)}* ct_out, GLOBAL ${T}* ct_lse,
         const ${i64} ct_t = ct_target[ct_t_off + ct_g];
         const ${idx} ct_tc = ct_t < 0 ? 0 : (ct_t >= ct_n ? ct_n - 1 : (${idx})ct_t);
 % if backward:
-        const ${T} ct_shift = ct_lse[ct_g], ct_s = ct_scale[ct_g];
+        const ${T} ct_shift = ct_lse[ct_g];
+        const ${T} ct_share = ct_valid[ct_g] * ${load(grad, "ct_grad", "ct_grad_off + ct_g * ct_grad_step", T)};
+        const ${T} ct_s = ct_mean ? ct_share / (ct_total[0] < 1 ? (${T})1 : ct_total[0]) : ct_share;
 % if W:
 <% assert G == 1 %>\
         ${idx} ct_r = 0;
@@ -96,6 +106,12 @@ ${group_online(T, G, "ct_top", "ct_total")}
             ct_lse[ct_g] = ct_l;
             const ${T} ct_v = ${x_at("ct_tc")};
             ${store(src, "ct_out", "ct_g", "ct_t != ct_ignore ? ct_l - ct_v : (" + T + ")0")};
+            ct_valid[ct_g] = ct_t != ct_ignore ? (${T})1 : (${T})0;
+            if (ct_t != ct_ignore && (ct_t < 0 || ct_t >= ct_n) &&
+                    ATOMIC_CAS_I32(ct_slot, 0, ct_site) == 0) {
+                ct_slot[1] = (int)(ct_t & 0xffffffff);
+                ct_slot[2] = (int)(ct_t >> 32);
+            }
         }
 % endif
     }

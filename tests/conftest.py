@@ -39,6 +39,22 @@ TOLERANCE = {"float64": (1e-10, 1e-12), "float32": (2e-5, 1e-6), "float16": (2e-
              "bfloat16": (1.6e-2, 1e-2)}
 
 
+def count_launches(device: str, fn, *args) -> int:
+    """How many kernels ``fn(*args)`` launches on ``device``."""
+    dev = registry.get(device)
+    launch, count = dev.launch, [0]
+
+    def counted(*a, **k):
+        count[0] += 1
+        return launch(*a, **k)
+    dev.launch = counted  # the instance's attribute hides the method for a while
+    try:
+        fn(*args)
+    finally:
+        del dev.launch
+    return count[0]
+
+
 def assert_close(got, want, dtype=None, rtol=None, atol=None):
     """Compare a tensor (or array) with a NumPy reference with the dtype's tolerance."""
     if isinstance(got, cltorch.Tensor):

@@ -5,7 +5,7 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, count_launches
 
 import cltorch
 import cltorch.nn as nn
@@ -94,6 +94,44 @@ def test_param_groups_state_dict_and_resume(device):
     assert opt.param_groups[2]["momentum"] == 0.9
     with pytest.raises(ValueError, match="some parameters appear in more than one"):
         opt.add_param_group({"params": model[2].parameters()})
+
+
+def _params(device, rng):
+    """20 float32 parameters of several sizes (more than one multi-tensor launch holds), two
+    float64 ones, a transposed (strided) one and one without a gradient."""
+    shapes = [(3, 4), (7,), (2, 2, 2), (1,), (5, 6)] * 4
+    params = [cltorch.tensor(rng.standard_normal(s).astype(np.float32), device=device,
+                             requires_grad=True) for s in shapes]
+    if cltorch.backend.registry.get(device).supports_fp64:
+        params += [cltorch.tensor(rng.standard_normal(s), device=device, requires_grad=True)
+                   for s in ((4,), (2, 3))]
+    params.append(cltorch.tensor(rng.standard_normal((3, 5)).astype(np.float32),
+                                 device=device).t().detach().requires_grad_())
+    params.append(cltorch.zeros(3, device=device, requires_grad=True))
+    return params
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                         ("AdamW", {"lr": 0.01})])
+def test_step_updates_parameters_together(device, name, kwargs):
+    """A step's parameters sharing dtypes and hyper-parameters are updated by one launch per
+    16 (ops/update.apply_many): the same numbers as one optimizer per parameter; a strided
+    parameter and a float64 one are updated too, one without a gradient is left alone."""
+    together = _params(device, np.random.default_rng(3))
+    apart = _params(device, np.random.default_rng(3))  # the same values and layouts
+    whole = getattr(optim, name)(together, **kwargs)
+    singles = [getattr(optim, name)([p], **kwargs) for p in apart]
+    for step in range(3):
+        for params in (together, apart):
+            for k, p in enumerate(params[:-1]):
+                (p * p * (k + 1)).sum().backward()
+        launches = [count_launches(device, opt.step) for opt in [whole] + singles]
+        for a, b in zip(together, apart):
+            assert_close(a, b, rtol=0, atol=0)
+            a.grad = b.grad = None
+        if device != "cpu" and step > 0:  # two launches for 20 float32 tensors, one for the
+            # float64 ones, and the strided one's (through contiguous copies) as on its own
+            assert launches[0] == 2 + (len(together) > 22) + launches[-2]
 
 
 def test_closure_and_errors(device):

@@ -2,6 +2,7 @@
 optimizers' step): the ``update.mako`` kernel, or the rule's NumPy twin on the cpu."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,26 +45,49 @@ def check_operands(param: Array, grad: Array, states: dict) -> None:
                                f"{other.dtype.legacy_name}")
 
 
+MAX_TENSORS = 16  # a multi-tensor launch's most tensors (its arguments stay few: 4 states
+# make 96 buffers, within OpenCL's minimum of 1 KB of arguments and CUDA's 4 KB)
+
+
 def apply(rule: Rule, param: Array, grad: Array, states: dict, scalars: dict) -> None:
     """Update ``param`` and ``states`` in place (all contiguous, same device)."""
     check_operands(param, grad, states)
-    n = param._numel()
-    if n == 0:
+    apply_many(rule, [(param, grad, states)], scalars)
+
+
+def apply_many(rule: Rule, items: list, scalars: dict) -> None:
+    """Update each (param, grad, states) of ``items`` in place with the same ``scalars``: one
+    kernel for up to MAX_TENSORS of them. Their operands are checked (check_operands),
+    contiguous from their storages' starts, on one device, the params of one dtype and the
+    gradients of one dtype."""
+    items = [item for item in items if item[0]._numel()]
+    for param, _, _ in items:
+        param._storage.version += 1
+    if items and items[0][0]._device.kind == "cpu":
+        for param, grad, states in items:
+            _apply_numpy(rule, param, grad, states, scalars)
         return
-    param._storage.version += 1
-    device = param._device
-    if device.kind == "cpu":
-        _apply_numpy(rule, param, grad, states, scalars)
-        return
-    big = param._storage.nbytes > INT32_LIMIT
+    for first in range(0, len(items), MAX_TENSORS):
+        _launch(rule, items[first:first + MAX_TENSORS], scalars)
+
+
+def _launch(rule, items, scalars):
+    param, grad, _ = items[0]
+    device, count = param._device, len(items)
+    ends = list(itertools.accumulate(p._numel() for p, _, _ in items))
+    big = ends[-1] * max(param.dtype.itemsize, grad.dtype.itemsize, 4) > INT32_LIMIT
     idx, cidx = index_types(big)
     compute = param.dtype.compute.numpy
-    kernel = cached_kernel(device, ("update", rule, param.dtype, grad.dtype, big), lambda: (
-        update_source(DIALECTS[device.kind], rule, param.dtype, grad.dtype, cidx), rule.name,
-        (None, None) + (None,) * len(rule.states) + (compute,) * len(rule.scalars) + (idx,)))
-    device.launch(kernel, n, [param._storage.buffer, grad._storage.buffer] +
-                  [states[k]._storage.buffer for k in rule.states] +
-                  [scalars[k] for k in rule.scalars] + [n])
+    key = ("update", rule, param.dtype, grad.dtype, big, count)
+    kernel = cached_kernel(device, key, lambda: (
+        update_source(DIALECTS[device.kind], rule, param.dtype, grad.dtype, cidx, count),
+        rule.name, (None, None, *(None,) * len(rule.states)) * count +
+        (compute,) * len(rule.scalars) + (idx,) * ((count if count > 1 else 0) + 1)))
+    args = [b for p, g, states in items for b in
+            [p._storage.buffer, g._storage.buffer] + [states[k]._storage.buffer
+                                                      for k in rule.states]]
+    args += [scalars[k] for k in rule.scalars]
+    device.launch(kernel, ends[-1], args + (ends if count > 1 else []) + [ends[-1]])
 
 
 def _apply_numpy(rule, param, grad, states, scalars):
@@ -82,7 +106,9 @@ def _apply_numpy(rule, param, grad, states, scalars):
         store_values(states[k], np.asarray(s[k]))
 
 
-def update_source(dialect, rule, dtype, grad, index) -> str:
-    """Source of ``rule``'s update kernel for one dialect (the template tests use it)."""
+def update_source(dialect, rule, dtype, grad, index, count=1) -> str:
+    """Source of ``rule``'s update kernel of ``count`` tensors for one dialect (the template
+    tests use it)."""
     return render("update.mako", dialect, name=rule.name, dtype=dtype, grad=grad,
-                  states=rule.states, scalars=rule.scalars, body=rule.body, index=index)
+                  states=rule.states, scalars=rule.scalars, body=rule.body, index=index,
+                  count=count)

@@ -36,7 +36,7 @@ class Adam(Optimizer):
         self.decoupled = self.decoupled or decoupled_weight_decay
 
     def step(self, closure=None):
-        """One update of every parameter that has a gradient: one fused kernel each."""
+        """One update of every parameter that has a gradient (fused kernels, optimizer.py)."""
         from ..api.creation import tensor
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import copy
+import functools
+import threading
 
 from ..autograd.engine import zero_grads
 from ..autograd.grad_mode import no_grad
@@ -29,7 +31,7 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "step" in cls.__dict__:  # a compiled region replays a step by running it again
-            cls.step = capture.as_host_step(cls.__dict__["step"])
+            cls.step = capture.as_host_step(_batching(cls.__dict__["step"]))
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -167,13 +169,53 @@ def advance_step(state: dict) -> float:
     return step
 
 
+_PENDING = threading.local()  # .updates: the fused updates of the step running in the thread
+
+
+def _batching(method):
+    """Wrap an optimizer's ``step`` so that its fused updates are launched together when it
+    returns (fused_update): PyTorch's foreach, one launch for many parameters. A step that
+    raises launches none of them (as PyTorch's foreach steps, which check all first)."""
+    @functools.wraps(method)
+    def step(self, *args, **kwargs):
+        if getattr(_PENDING, "updates", None) is not None:  # a subclass calling super().step
+            return method(self, *args, **kwargs)
+        _PENDING.updates = []
+        try:
+            result = method(self, *args, **kwargs)
+            updates = _PENDING.updates
+        finally:
+            _PENDING.updates = None
+        _launch_updates(updates)
+        return result
+    return step
+
+
+def _launch_updates(updates: list) -> None:
+    """Run the collected updates: those sharing a rule, device, dtypes and scalars as one
+    multi-tensor update (ops/update.apply_many), in the order they were made."""
+    batches = {}
+    for rule, p, grad, states, scalars in updates:
+        key = (rule, p._device, p.dtype, grad.dtype, tuple(scalars.items()))
+        batches.setdefault(key, (rule, [], scalars))[1].append((p, grad, states))
+    for rule, items, scalars in batches.values():
+        fused.apply_many(rule, items, scalars)
+
+
 def fused_update(rule, p, grad, states: dict, scalars: dict) -> None:
     """One fused kernel updating ``p`` and its ``states`` in place (through a contiguous
-    copy when a tensor is a strided view)."""
+    copy when a tensor is a strided view). Inside an optimizer's ``step`` the update is
+    checked at once and launched with the step's others when the step returns."""
     targets = [p] + [states[k] for k in rule.states]
     if all(t._offset == 0 and t._is_contiguous() for t in targets + [grad]):
         # the usual case: no copies, so no graph to keep out
-        fused.apply(rule, p, grad, dict(zip(rule.states, targets[1:])), scalars)
+        states = dict(zip(rule.states, targets[1:]))
+        pending = getattr(_PENDING, "updates", None)
+        if pending is None:
+            fused.apply(rule, p, grad, states, scalars)
+        else:
+            fused.check_operands(p, grad, states)
+            pending.append((rule, p, grad, states, scalars))
         return
     with no_grad():
         dense = [t if t._is_contiguous() and t._offset == 0 else t.contiguous().clone()

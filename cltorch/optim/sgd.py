@@ -25,7 +25,7 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def step(self, closure=None):
-        """One update of every parameter that has a gradient: one fused kernel each."""
+        """One update of every parameter that has a gradient (fused kernels, optimizer.py)."""
         loss = self._closure_loss(closure)
         for group, p in self._params_with_grad():
             momentum = group["momentum"]

@@ -242,17 +242,13 @@ def _fused_rows(input, target, weight, label_smoothing, reduction) -> bool:
 
 
 def _fused_cross_entropy(input, target, ignore_index, reduction):
-    """cross_entropy of (N, C) rows: the rows' losses in one kernel (plus the target check and
-    the reduction), the input gradient in one, as one autograd node (PyTorch's top node,
-    NllLossBackward0). 'mean' divides by the count of targets not ignored (all ignored: 0 / 0,
-    NaN, with a zero gradient, as in PyTorch)."""
+    """cross_entropy of (N, C) rows: the rows' losses, the target check and which targets
+    count in one kernel (plus the reduction), the input gradient in one, as one autograd node
+    (PyTorch's top node, NllLossBackward0). 'mean' divides by the count of targets not
+    ignored (all ignored: 0 / 0, NaN, with a zero gradient, as in PyTorch)."""
     x, t = input.contiguous(), target.long().contiguous()
     with no_grad():
-        kept = t != ignore_index
-        check_values(t.masked_fill(kept.logical_not(), 0), 0, input.shape[1] - 1, IndexError,
-                     _BOUNDS)
-        rows, lse = ce_op.cross_entropy_rows(x, t, ignore_index)
-        valid = kept.to(lse.dtype)
+        rows, lse, valid = ce_op.cross_entropy_rows(x, t, ignore_index, (IndexError, _BOUNDS))
         total = valid.sum() if reduction == "mean" else None
         loss = rows if reduction == "none" else rows.sum()
         if total is not None:  # in the compute type, the result in the input's
@@ -263,7 +259,7 @@ def _fused_cross_entropy(input, target, ignore_index, reduction):
         return s if total is None else s / total.clamp_min(1)
 
     def direct(g, x, t, lse, valid):
-        return (ce_op.cross_entropy_rows_backward(x, t, lse, scale(g, valid), ignore_index),)
+        return (ce_op.cross_entropy_rows_backward(x, t, lse, valid, g, total, ignore_index),)
 
     def differentiable(g, x, t, lse, valid):  # softmax minus the one-hot targets, graph ops
         hot = x.new_zeros(x.shape).scatter(1, t.masked_fill(valid == 0, 0).unsqueeze(1),
