@@ -35,7 +35,15 @@
 ##            the transposed convolution); the table's offset is the channel's only, and a
 ##            tap reaches the output position (y + pad - shift) / stride where that divides.
 ##            ct_ih, ct_iw bound the image read; ct_ow is the width of B's positions' grid.
+##   epilogue (blocked, tiled without split-K, packed) None, or an ops/fused.Epilogue: the
+##            pointwise chain that alone reads C (a bias, an activation, a residual add)
+##            runs on each element where it is computed, its source ("acc", 0) reading the
+##            element (C's dtype is the compute type), and stores the chain's output instead
+##            (cltorch.compile's fusion: C never makes a trip through memory); the blocked
+##            variant stores its block of C, then runs the chain over it
 <%namespace file="_prelude.mako" import="prelude, load, store, contract"/>
+<%namespace file="_math.mako" import="helpers"/>
+<%namespace file="_epilogue.mako" import="params, element"/>
 <%
     T = dialect.ctype(compute)
     idx = index
@@ -51,9 +59,13 @@
     MR, W = mr, width
     NR = 2 * W
     V = T if W == 1 else "%s%d" % (T, W)
-    fp64 = "float64" in (compute.name, out.name, src_a.name, src_b.name)
+    fp64 = "float64" in (compute.name, out.name, src_a.name, src_b.name) or bool(epilogue) and \
+        "float64" in [epilogue.out.name] + [dt.name for _, dt in epilogue.inputs]
 %>
 ${prelude(fp64)}
+% if epilogue:
+${helpers(T, compute.is_floating_point)}
+% endif
 % if variant == "pack":
 ${pack_kernel()}
 % elif variant == "packed":
@@ -72,6 +84,7 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     const ${idx} ct_ih, const ${idx} ct_iw, const ${idx} ct_sy, const ${idx} ct_sx,
     const ${idx} ct_py, const ${idx} ct_px, const ${idx} ct_ow
 % endif
+${epilogue_params()}
     )
 {
 % if variant == "blocked":
@@ -120,6 +133,17 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
 % endfor
 % endfor
         }
+% if epilogue:
+        ## the epilogue reads the block back (its own stores: cached), one element a turn of a
+        ## loop: 64 epilogues inline stop PoCL vectorising the products (6x slower, measured)
+        for (int ct_e = 0; ct_e < ${BLOCK * BLOCK}; ct_e++) {
+            const ${idx} ct_er = ct_row0 + ct_e / ${BLOCK}, ct_ec = ct_col0 + ct_e % ${BLOCK};
+            if (ct_er < ct_m && ct_ec < ct_n) {
+                const ${idx} ct_at = (ct_bi * ct_m + ct_er) * ct_n + ct_ec;
+${element(epilogue, idx, "ct_at", "ct_c[ct_at]", ("ct_bi", "ct_er", "ct_ec"))}
+            }
+        }
+% endif
     }
 % else:
 % if VW == 1:
@@ -180,7 +204,7 @@ ${tile_products()}
             const ${idx} ct_r = ct_row0 + ${row(i)};
             const ${idx} ct_c0 = ct_col0 + ${col(j)};
             if (ct_r < ct_m && ct_c0 < ct_n) {
-                ${store(out, "ct_c", "((ct_split * ct_batch + ct_bi) * ct_m + ct_r) * ct_n + ct_c0", "ct_acc%d_%d" % (i, j))};
+                ${c_store("((ct_split * ct_batch + ct_bi) * ct_m + ct_r) * ct_n + ct_c0", "ct_acc%d_%d" % (i, j), ("ct_bi", "ct_r", "ct_c0"))}
             }
         }
 % endfor
@@ -189,6 +213,20 @@ ${tile_products()}
 % endif
 }
 % endif
+
+## C[at] = value, or the epilogue's chain on it
+<%def name="c_store(at, value, coords)">\
+% if epilogue:
+${element(epilogue, idx, at, value, coords)}
+% else:
+${store(out, "ct_c", at, value)};
+% endif
+</%def>
+<%def name="epilogue_params()">\
+% if epilogue:
+${params(epilogue, idx)}
+% endif
+</%def>
 
 ## An item's row (column) of C for its register block's row i (column j): spread MDIMC
 ## (NDIMC) apart with scalar reads, adjacent with vector reads (VW > 1)
@@ -308,7 +346,9 @@ KERNEL void ${name}(GLOBAL ${T}* ct_xp, GLOBAL const ${dialect.ctype(src_a)}* ct
 <%def name="packed_kernel()">
 KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_c,
     GLOBAL const ${T}* ct_ap, const ${idx} ct_ap_sb, GLOBAL const ${T}* ct_bp, const ${idx} ct_bp_sb,
-    const ${idx} ct_batch, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_k)
+    const ${idx} ct_batch, const ${idx} ct_m, const ${idx} ct_n, const ${idx} ct_k
+${epilogue_params()}
+    )
 {
 ${contract()}
     const ${idx} ct_mp = (ct_m + ${MR - 1}) / ${MR}, ct_np = (ct_n + ${NR - 1}) / ${NR};
@@ -335,7 +375,7 @@ ${contract()}
             const ${idx} ct_at = (ct_bi * ct_m + ct_row0 + ${i}) * ct_n + ct_col0;
 % for h in range(2):
 % for j in range(W):
-            if (ct_col0 + ${h * W + j} < ct_n) ${store(out, "ct_c", "ct_at + %d" % (h * W + j), "ct_c%d_%d%s" % (i, h, ".s%x" % j if W > 1 else ""))};
+            if (ct_col0 + ${h * W + j} < ct_n) ${c_store("ct_at + %d" % (h * W + j), "ct_c%d_%d%s" % (i, h, ".s%x" % j if W > 1 else ""), ("ct_bi", "ct_row0 + %d" % i, "ct_col0 + %d" % (h * W + j)))}
 % endfor
 % endfor
         }

@@ -169,6 +169,17 @@ def matmul(rng, device):
     compare("vector @ matrix", *run_both(lambda x, y: x @ y, v, b), dtype)
     compare("linear", *run_both(lambda x, w: F.linear(x, w), a,
                                 Pair(rng, device, (n, k), dtype)), dtype)
+    # cltorch.compile: the bias, activation and residual run in the GEMM (its epilogue)
+    x, w = Pair(rng, device, (m, k), "float32"), Pair(rng, device, (k, k), "float32")
+    bias = Pair(rng, device, (k,), "float32")
+    layer = cltorch.compile(_linear_block)
+    for _ in range(3):
+        got = layer(x.dev, w.dev, bias.dev)
+    compare("GEMM epilogue", _host(got), _host(_linear_block(x.cpu, w.cpu, bias.cpu)))
+
+
+def _linear_block(x, w, bias):
+    return F.relu(F.linear(x, w, bias)) * 0.5 + x
 
 
 def convolution(rng, device):
@@ -304,18 +315,21 @@ def indexing(rng, device):
 def optimizers(rng, device):
     names = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam")
     name = str(rng.choice(names))
-    s = shape(rng, int(rng.integers(1, 3)), 1, 7)
-    p = Pair(rng, device, s, grad=True)
-    g = Pair(rng, device, s)
+    pairs = []
+    for _ in range(2):  # two parameters: one multi-tensor launch updates both
+        s = shape(rng, int(rng.integers(1, 3)), 1, 7)
+        pairs += [Pair(rng, device, s, grad=True), Pair(rng, device, s)]
 
-    def steps(param, grad):
+    def steps(*tensors):
+        params, grads = tensors[::2], tensors[1::2]
         kwargs = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {}
-        optimizer = getattr(cltorch.optim, name)([param], **kwargs)
+        optimizer = getattr(cltorch.optim, name)(params, **kwargs)
         for _ in range(2):
-            param.grad = grad.clone()
+            for param, grad in zip(params, grads):
+                param.grad = grad.clone()
             optimizer.step()
-        return param
-    compare(name, *run_both(steps, p, g))
+        return list(params)
+    compare(name, *run_both(steps, *pairs))
 
 
 def checks(rng, device):

@@ -10,7 +10,7 @@ from cltorch import nn
 from cltorch.backend.capture import CaptureStopped
 from cltorch.compiler import InvalidBackend, Unsupported
 
-from conftest import assert_close
+from conftest import assert_close, count_launches
 
 
 def _graph(compiled):
@@ -442,7 +442,7 @@ def test_gradient_clipping_inside_the_step(device):
 
 def test_fusion_after_a_write_in_place(device):
     """A bias added in place to a product, then an activation: the add joins the activation's
-    kernel (the product's buffer is read, no longer written)."""
+    chain, and the chain becomes the product's epilogue (one launch: the GEMM's)."""
     def f(x, w, b):
         y = x @ w
         y.add_(b)
@@ -455,7 +455,111 @@ def test_fusion_after_a_write_in_place(device):
         got = compiled(*(cltorch.tensor(a, device=device) for a in (x, w, b)))
         assert_close(got, np.maximum(x @ w + b, 0) * 2, rtol=1e-5, atol=1e-6)
     if device != "cpu":
-        assert _graph(compiled).launches == 2
+        assert _graph(compiled).launches == 1
+
+
+def _linear(x, w, b):
+    return x @ w.T + b
+
+
+_LIN = ((6, 20), (12, 20), (12,))  # x, a linear layer's weight and bias
+_SQUARE = ((7, 7), (7, 7), (7,))
+_BIG = ((64, 128), (128, 128), (128,))  # PoCL packs its operands: three GEMM launches
+
+
+def _written_operand(x, w, b):
+    y = x @ w
+    x.copy_(y.relu())  # the chain writes the GEMM's operand: it may not run inside it
+    return x + 0
+
+
+def _transposed_in_place(x, w, b):
+    y = x @ w
+    y.t().copy_(y.relu())  # the chain writes the product's buffer, transposed
+    return y
+
+
+# (name, region, NumPy's, shapes, launches that compiling saves: pointwise chains merged,
+# and chains that became a GEMM's epilogue; None: it depends on the GEMM's variant)
+EPILOGUES = [
+    ("linear relu", lambda x, w, b: nn.functional.relu(nn.functional.linear(x, w, b)),
+     lambda x, w, b: np.maximum(_linear(x, w, b), 0), _LIN, 2),
+    ("residual add", lambda x, w, b: x + nn.functional.linear(x, w, b),
+     lambda x, w, b: x + _linear(x, w, b), ((5, 12), (12, 12), (12,)), 2),
+    ("scaled product", lambda x, w, b: (x @ w) * 0.5 - b,
+     lambda x, w, b: (x @ w) * 0.5 - b, _SQUARE, 2),
+    ("batched sigmoid", lambda x, w, b: cltorch.bmm(x, w).sigmoid(),
+     lambda x, w, b: 1 / (1 + np.exp(-(x @ w))), ((3, 5, 6), (3, 6, 4), (1,)), 1),
+    ("batched bias", lambda x, w, b: cltorch.bmm(x, w) + b[0, 0, :4],
+     lambda x, w, b: x @ w + b[0, 0, :4], ((3, 5, 6), (3, 6, 4), (3, 5, 6)), 1),
+    # a strided residual whose layout merges the batch and rows in one dim
+    ("batched residual", lambda x, w, b: cltorch.bmm(x, w) + b[..., 1:5],
+     lambda x, w, b: x @ w + b[..., 1:5], ((3, 5, 6), (3, 6, 4), (3, 5, 6)), 1),
+    ("packed operands", lambda x, w, b: nn.functional.relu(nn.functional.linear(x, w, b)),
+     lambda x, w, b: np.maximum(_linear(x, w, b), 0), _BIG, 2),
+    ("product read twice", lambda x, w, b: (lambda y: y.relu() + y.sigmoid())(x @ w),
+     lambda x, w, b: (lambda y: np.maximum(y, 0) + 1 / (1 + np.exp(-y)))(x @ w), _SQUARE, 3),
+    ("product returned", lambda x, w, b: (lambda y: (y, y.relu()))(x @ w),
+     lambda x, w, b: (lambda y: (y, np.maximum(y, 0)))(x @ w), _SQUARE, 0),
+    ("bias then returned", lambda x, w, b: (lambda y: (y, y.relu()))(
+        nn.functional.linear(x, w, b)),
+     lambda x, w, b: (lambda y: (y, np.maximum(y, 0)))(_linear(x, w, b)), _LIN, 1),
+    ("transposed in place", _transposed_in_place,
+     lambda x, w, b: np.maximum(x @ w, 0).T, _SQUARE, None),
+    ("chain writes an operand", _written_operand,
+     lambda x, w, b: np.maximum(x @ w, 0), _SQUARE, 1),
+]
+
+
+@pytest.mark.parametrize("name,fn,reference,shapes,saved", EPILOGUES,
+                         ids=[e[0] for e in EPILOGUES])
+def test_gemm_epilogue(device, name, fn, reference, shapes, saved):
+    """A pointwise chain that alone reads a product runs inside the GEMM (a bias, an
+    activation, a residual add, a scale); a product read again, or a chain writing the GEMM's
+    own operand, stays apart. Results equal NumPy's on every call."""
+    compiled = cltorch.compile(fn)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        got = compiled(*(cltorch.tensor(a, device=device) for a in arrays))
+        want = reference(*arrays)
+        for g, w in zip(got if isinstance(got, tuple) else (got,),
+                        want if isinstance(want, tuple) else (want,)):
+            assert_close(g, w, rtol=1e-4, atol=1e-5)
+    if device != "cpu" and saved is not None:
+        eager = count_launches(device, fn, *(cltorch.tensor(a, device=device)
+                                              for a in arrays))
+        assert _graph(compiled).launches == eager - saved
+
+
+def test_conv_epilogue(device):
+    """A convolution's bias and activation run inside its GEMM (im2col's on a CPU device,
+    the implicit one on a GPU); a training step through it stays eager's."""
+    conv = nn.Conv2d(3, 4, 3, padding=1).to(device)
+    reference = nn.Conv2d(3, 4, 3, padding=1).to(device)
+    reference.load_state_dict(conv.state_dict())
+
+    def step(model, x):
+        y = nn.functional.relu(model(x))
+        y.sum().backward()
+        return y
+
+    compiled = cltorch.compile(lambda x: step(conv, x))
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = cltorch.tensor(rng.standard_normal((2, 3, 6, 6)).astype(np.float32), device=device)
+        assert_close(compiled(x), step(reference, x), rtol=1e-5, atol=1e-5)
+        for p, q in zip(conv.parameters(), reference.parameters()):
+            assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-4)
+    if device != "cpu":
+        def forward(x):
+            return nn.functional.relu(conv(x))
+        compiled = cltorch.compile(forward)
+        with cltorch.no_grad():
+            for _ in range(3):
+                assert_close(compiled(x), forward(x), rtol=1e-5, atol=1e-5)
+            eager = count_launches(device, forward, x)
+        assert _graph(compiled).launches == eager - 2  # the bias add and the relu
 
 
 def test_intermediates_share_memory(device):

@@ -126,6 +126,13 @@ def _gemm_samples():
                                       ("int", GEMM_TILES[2], "gradient"))]
 
 
+_UPDATE_RULES = (optim_rules.sgd(False), optim_rules.sgd(True), optim_rules.adam(True, False),
+                 optim_rules.adam(False, True), optim_rules.rmsprop(True, True),
+                 optim_rules.adagrad(), optim_rules.adamax(), optim_rules.nadam(True),
+                 optim_rules.radam(False), optim_rules.adadelta(), optim_rules.rprop(),
+                 optim_rules.asgd())
+
+
 SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_samples(),
            "gemm.mako": _gemm_samples(),
            "random.mako": [(dist, out, compute) for dist in DISTRIBUTIONS
@@ -193,14 +200,9 @@ SAMPLES = {"pointwise.mako": _pointwise_samples(), "reduce.mako": _reduce_sample
            "winograd.mako": [(dt, direction, index) for dt in (D.float32, D.float64)
                              for direction in ("weights", "input", "output")
                              for index in ("int", LONG)],
-           "update.mako": [(rule, dt, index)
-                           for rule in (optim_rules.sgd(False), optim_rules.sgd(True),
-                                        optim_rules.adam(True, False),
-                                        optim_rules.adam(False, True),
-                                        optim_rules.rmsprop(True, True), optim_rules.adagrad(),
-                                        optim_rules.adamax(), optim_rules.nadam(True),
-                                        optim_rules.radam(False), optim_rules.adadelta(),
-                                        optim_rules.rprop(), optim_rules.asgd())
+           "update.mako": [(optim_rules.sgd(True), D.float32, "int", 16),  # multi-tensor
+                           (optim_rules.adam(True, False), D.float16, LONG, 3)] +
+                          [(rule, dt, index, 1) for rule in _UPDATE_RULES
                            for dt, index in ((D.float32, "int"), (D.float64, LONG),
                                              (D.float16, "int"))],
            "softmax.mako": [(dt, log, kept, group, index, 0)
@@ -233,10 +235,27 @@ SAMPLES["fused.mako"] = [
      "int")]
 
 
+# GEMM epilogues (cltorch.compile: a chain that alone reads the product runs in the GEMM): a
+# bias broadcast over rows, an activation and a residual, into a contiguous output; in float64
+# into a strided one; per variant, and on the implicit convolution's tiles
+_EPILOGUE_STAGES = (("a + c * b", (("acc", 0), ("in", 0), ("in", 1))),
+                    ("(a <= 0) ? 0 : a", (("stage", 0),)),
+                    ("a + b", (("stage", 1), ("in", 2))))
+GEMM_EPILOGUES = [
+    (ct, index, variant, tile, width, windows,
+     fused.Epilogue(ct, ct, (("s", ct), ("v", ct), ("c", ct)), _EPILOGUE_STAGES, out_kind, 2))
+    for ct, index, variant, tile, width, windows, out_kind in (
+        (D.float32, "int", "tiled", GEMM_TILES[0], 0, "", "c"),
+        (D.float64, LONG, "tiled", GEMM_TILES[1], 0, "", "s"),
+        (D.float32, LONG, "blocked", GEMM_TILES[0], 0, "", "c"),
+        (D.float32, LONG, "packed", GEMM_TILES[0], 8, "", "s"),
+        (D.float32, "int", "tiled", GEMM_TILES[2], 0, "positions", "c"))]
+
+
 def _sources(dialect):
     for compute, out, inputs, out_kind, ndim, index in SAMPLES["fused.mako"]:
-        yield "fused_pointwise", fused.source(dialect, compute, out, inputs, FUSED_STAGES,
-                                              out_kind, ndim, index)
+        ep = fused.Epilogue(compute, out, inputs, FUSED_STAGES, out_kind, ndim)
+        yield "fused_pointwise", fused.source(dialect, ep, index)
     for op, key, compute, out, operands, out_kind, ndim, index in SAMPLES["pointwise.mako"]:
         yield kernel_source(op, key, dialect, compute, out, operands, out_kind, ndim, index)
     for red, src, compute, out, final, kept, reduced, group, index, identity, columns, cpu, \
@@ -248,6 +267,10 @@ def _sources(dialect):
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, tile, width,
                                   panel=6 if variant == "pack" else 0, windows=windows)
+    for ct, index, variant, tile, width, windows, ep in GEMM_EPILOGUES:
+        width = min(width, 1) if dialect.name == "cuda" else width
+        yield "gemm", gemm_source(dialect, ct, ct, ct, ct, index, variant, tile, width,
+                                  windows=windows, epilogue=ep)
     for op, src, kept, index, phase in SAMPLES["scan.mako"]:
         compute = src.compute if src.category == 2 else D.float32
         yield f"scan_{op.name}", scan_source(op, dialect, src, compute, compute, kept, index,
@@ -272,11 +295,13 @@ def _sources(dialect):
         yield f"depthwise_{direction}", depthwise_source(dialect, dt, direction, index, rows)
     for dt, direction, index in SAMPLES["winograd.mako"]:
         yield f"winograd_{direction}", winograd_source(dialect, dt, direction, index)
-    for rule, dt, index in SAMPLES["update.mako"]:
-        yield rule.name, update_source(dialect, rule, dt, dt, index)
+    for rule, dt, index, count in SAMPLES["update.mako"]:
+        yield rule.name, update_source(dialect, rule, dt, dt, index, count)
     for dt, backward, group, index, width in SAMPLES["cross_entropy.mako"]:
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "cross_entropy", cross_entropy_source(dialect, dt, backward, group, index, width)
+    # a float32 output gradient for float16 logits
+    yield "cross_entropy", cross_entropy_source(dialect, D.float16, True, 256, "int", 0, D.float32)
     for dt, log, kept, group, index, width in SAMPLES["softmax.mako"]:
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "softmax", softmax_source(dialect, dt, dt.compute, log, kept, group, index, width)

@@ -10,13 +10,26 @@ place to a product); the producer stores in its compute type, the consumer
 computes in the same one (so a register holds exactly what memory held); nothing between them
 may write what the producer read (its reading moves to the consumer's place); no host step or
 upload lies between them.
+
+Then GEMM epilogues: a chain that reads a GEMM's product (element for element, in the compute
+type the product is stored in) becomes the GEMM's epilogue (``kernels_cl/_epilogue.mako``):
+the chain runs where each element of the product is computed, and the product is never
+stored. What makes it safe: the product is the graph's own and no later step reads it (or the
+chain writes its result in the product's place); the GEMM does not read what the chain
+writes; no step between them writes what the chain reads or uses what it writes (the chain's
+work moves up to the GEMM's place).
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+
+import numpy as np
 
 from ..backend.capture import Launch
 from ..ops import fused
+from ..ops.gemm import GemmForm
+from ..ops.pointwise import Form
 
 MAX_STAGES = 32   # a longer chain starts a new kernel: registers and build time stay bounded
 MAX_INPUTS = 24
@@ -65,8 +78,15 @@ class Chain:
                 len(self.inputs) + len(consumer.inputs) > MAX_INPUTS:
             return False
         buffer = self.out[1]
-        return all(entry[3] == 0 and entry[0] == "c" for entry in consumer.inputs
-                   if entry[0] != "v" and entry[2] is buffer)
+        if not all(entry[3] == 0 and entry[0] == "c" for entry in consumer.inputs
+                   if entry[0] != "v" and entry[2] is buffer):
+            return False
+        # the merged kernel reads what the producer read while it writes the consumer's
+        # output: where that is one buffer, each element must be read where it is written
+        _, target, at, _ = consumer.out
+        in_place = consumer.out_kind == "c" or not consumer.ndim
+        return all(in_place and entry[0] == "c" and entry[3] == at
+                   for entry in self.inputs if entry[0] != "v" and entry[2] is target)
 
     def absorb(self, producer: "Chain") -> None:
         """Make ``producer``'s stages this chain's first ones."""
@@ -90,14 +110,19 @@ class Chain:
     def reads(self) -> set:
         return {id(entry[2]) for entry in self.inputs if entry[0] != "v"}
 
-    def launch(self) -> Launch:
-        """The fused launch (pointwise.mako's argument layout, fused.mako's kernel)."""
-        form, ndim = self.form, self.ndim
+    def epilogue(self, product=None) -> tuple:
+        """(ops/fused.Epilogue, its arguments: _epilogue.mako's parameters); the inputs in
+        buffer ``product`` (a GEMM's result) become the source ("acc", 0)."""
+        ndim = self.ndim
         dtype, buffer, offset, out_strides = self.out
         out_kind = self.out_kind if ndim else "c"
         args = [buffer, offset, *(out_strides if out_kind == "s" else ())]
-        inputs = []
-        for entry in self.inputs:
+        inputs, remap = [], {}
+        for k, entry in enumerate(self.inputs):
+            if entry[0] != "v" and entry[2] is product:
+                remap[k] = ("acc", 0)
+                continue
+            remap[k] = ("in", len(inputs))
             if entry[0] == "v":
                 inputs.append(("v", self.compute))
                 args.append(entry[2])
@@ -105,10 +130,16 @@ class Chain:
                 kind = entry[0] if ndim else "c"
                 inputs.append((kind, entry[1]))
                 args += [entry[2], entry[3], *(entry[4] if kind == "s" else ())]
-        args += [self.n, *(self.sizes if ndim else ())]
-        kernel = fused.kernel(self.device, self.compute, dtype, tuple(inputs),
-                              tuple(self.stages), out_kind, ndim, form.index, form.index_np)
-        return Launch(self.device, kernel, self.n, args, None)
+        args += self.sizes if ndim else ()
+        stages = tuple((expr, tuple(remap[k] if where == "in" else (where, k)
+                                    for where, k in sources)) for expr, sources in self.stages)
+        return fused.Epilogue(self.compute, dtype, tuple(inputs), stages, out_kind, ndim), args
+
+    def launch(self) -> Launch:
+        """The fused launch (fused.mako's kernel)."""
+        ep, args = self.epilogue()
+        kernel = fused.kernel(self.device, ep, self.form.index, self.form.index_np)
+        return Launch(self.device, kernel, self.n, [self.n] + args, None)
 
 
 def buffers_of(step) -> set:
@@ -122,7 +153,7 @@ def fuse(steps: list, protected: set) -> list:
     tensors outside the graph's own intermediates hold (never an intermediate to drop)."""
     steps = list(steps)
     chains = {i: Chain(s) for i, s in enumerate(steps) if type(s) is Launch and
-              s.form is not None and s.refresh is None}
+              type(s.form) is Form and s.refresh is None}
     touched = [buffers_of(s) for s in steps]
     users = defaultdict(set)
     for i, ids in enumerate(touched):
@@ -149,21 +180,95 @@ def fuse(steps: list, protected: set) -> list:
             users[b].add(j)
             touched[j].add(b)
         users[out].discard(i)
+    _epilogues(steps, chains, touched, users, protected)
     for j, chain in chains.items():
         if len(chain.stages) > 1:
             steps[j] = chain.launch()
     return [s for s in steps if s is not None]
 
 
-def _quiet_between(steps, chains, touched, i, j, reads) -> bool:
+def _epilogues(steps, chains, touched, users, protected) -> None:
+    """Make each pointwise chain that alone reads a GEMM's product that GEMM's epilogue
+    (ops/gemm.GemmForm): the chain runs where the product is computed, at the GEMM's place."""
+    for i, step in enumerate(steps):
+        if type(step) is not Launch or type(step.form) is not GemmForm or step.refresh:
+            continue
+        form, c = step.form, id(step.args[0])
+        later = sorted(k for k in users[c] if k > i)
+        chain = chains.get(later[0]) if later else None
+        if chain is None or not _takes_product(form, chain, c, step.device):
+            continue
+        j, out = later[0], id(chain.out[1])
+        if out != c and (c in protected or len(later) > 1):
+            continue  # the product itself is read again
+        if out in touched[i] - {c}:
+            continue  # the GEMM reads what the chain writes
+        if form.keeps_c and out == c and (chain.out[2] or chain.ndim and
+                                          chain.out_kind == "s"):
+            continue  # it would write C elsewhere than where it reads C back (can_feed's rule)
+        if not _quiet_between(steps, chains, touched, i, j, chain.reads() | {out}, out):
+            continue  # a step between writes what the chain reads, or uses its output
+        ep, args = chain.epilogue(step.args[0])
+        kernel = form.rebuild(ep._replace(groups=_groups(chain.sizes, form.dims)))
+        if kernel is None:
+            continue
+        first = step.args[0] if form.keeps_c else args[0]  # else the GEMM never writes C
+        steps[i] = Launch(step.device, kernel, step.n_items, [first] + step.args[1:] + args,
+                          step.local)
+        steps[j], touched[j] = None, set()
+        del chains[j]
+        touched[i] = buffers_of(steps[i])
+        for b in touched[i]:
+            users[b].discard(j)
+            users[b].add(i)
+        if not form.keeps_c:
+            users[c].discard(i)
+
+
+def _takes_product(form, chain, c, device) -> bool:
+    """Whether ``chain`` can take the product in buffer ``c`` from a register: it reads it
+    element for element (contiguous, offset 0, over as many elements), computes in its type,
+    on its device, with indices no wider than the GEMM's."""
+    if chain.device is not device or chain.compute is not form.compute or \
+            chain.n != math.prod(form.dims) or \
+            np.dtype(chain.form.index_np).itemsize > np.dtype(form.index_np).itemsize:
+        return False
+    product = [entry for entry in chain.inputs if entry[0] != "v" and id(entry[2]) == c]
+    return bool(product) and all(entry[0] == "c" and entry[3] == 0 for entry in product)
+
+
+def _groups(sizes: tuple, dims: tuple):
+    """Which of a GEMM's C dims (0 batch, 1 row, 2 column) each dim of a chain's strided
+    layout spans, where the layout merges C's dims in order (a bias over rows, over a
+    convolution's channels); else None (the epilogue divides the element's index)."""
+    dims = [(d, size) for d, size in enumerate(dims) if size != 1]  # coordinate 0: no part
+    groups = []
+    for size in sizes:
+        group, product = [], 1
+        while product < size and dims:
+            d, extent = dims.pop(0)
+            group.append(d)
+            product *= extent
+        if product != size:
+            return None
+        groups.append(tuple(group))
+    return tuple(groups) if not dims else None
+
+
+def _quiet_between(steps, chains, touched, i, j, reads, output=None) -> bool:
     """No step strictly between ``i`` and ``j`` is a host step or upload, or may write a
-    buffer in ``reads``."""
+    buffer in ``reads``, or uses the buffer ``output``."""
     for k in range(i + 1, j):
         if steps[k] is None:
             continue
-        if touched[k] is None:
+        if touched[k] is None or output in touched[k]:
             return False
-        written = chains[k].writes() if k in chains else touched[k]
+        if k in chains:
+            written = chains[k].writes()
+        elif type(steps[k].form) is GemmForm:
+            written = {id(steps[k].args[0])}  # a GEMM writes its C only
+        else:
+            written = touched[k]
         if written & reads:
             return False
     return True

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import config, dtypes
-from . import tuning
+from ..backend import capture
+from . import fused, tuning
 from ..codegen import DIALECTS, render
 from ..codegen.vectors import VECTOR_BYTES
 from .launch import INT32_LIMIT, cached_kernel, fitted_kernel, index_types
@@ -130,6 +133,9 @@ def _launch(a, b, out, batch, m, n, k, compute):
         device.launch(kernel, splits * batch * tiles_m * tiles_n * tile.group,
                       [target._storage.buffer] + operands + [tiles_m, tiles_n, splits, chunk],
                       local=tile.group)
+        if splits == 1:
+            _describe(out, compute, big, partial(_tiled_kernel, device, a.dtype, b.dtype,
+                                                 compute, out.dtype, big, tile, ""))
         if splits > 1:
             from .pointwise import apply
             from .reduce import reduce
@@ -139,6 +145,42 @@ def _launch(a, b, out, batch, m, n, k, compute):
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
                   [out._storage.buffer] + operands + [0, 0, 1, k], local=group)
+    _describe(out, compute, True, partial(_blocked_kernel, group, device, a.dtype, b.dtype,
+                                          compute, out.dtype), keeps_c=True)
+
+
+def _fitting(group, found):
+    """The kernel of ``found`` (kernel, group size) if it takes work-groups of ``group``."""
+    kernel, fit = found
+    return kernel if fit == group else None
+
+
+def _blocked_kernel(group, device, src_a, src_b, compute, out, epilogue):
+    """The blocked kernel with ``epilogue``, if it takes work-groups of ``group``."""
+    return _fitting(group, _kernel(device, src_a, src_b, compute, out, True, "blocked",
+                                   epilogue=epilogue))
+
+
+class GemmForm(NamedTuple):
+    """A GEMM launch whose result C (its first argument: contiguous (batch, m, n), stored in
+    the compute type) a pointwise chain may take over as its epilogue (cltorch.compile's
+    fusion): ``rebuild(ep)`` is the same kernel with ``ep`` (an ops/fused.Epilogue) as its
+    epilogue, whose arguments follow the launch's, or None where it does not fit."""
+
+    compute: object
+    dims: tuple       # C's (batch, m, n)
+    index: str        # C type of the kernel's indices
+    index_np: object  # its NumPy type
+    rebuild: object
+    keeps_c: bool     # the epilogue reads C back from its buffer (the blocked variant's)
+
+
+def _describe(out: Array, compute, big: bool, rebuild, keeps_c=False) -> None:
+    """Tell a capture what the launch just made (GemmForm), where its C is in the compute
+    type. ``rebuild`` holds no array: a capture sees which buffers Python still holds."""
+    if capture.ACTIVE[0] is not None and out.dtype is compute:
+        idx, cidx = index_types(big)
+        capture.describe_last(GemmForm(compute, out._shape, cidx, idx, rebuild, keeps_c))
 
 
 def _k_splits(device, compute, tiles, k, tile) -> tuple:
@@ -156,11 +198,11 @@ def _k_splits(device, compute, tiles, k, tile) -> tuple:
     return -(-k // chunk), chunk
 
 
-def _tiled_kernel(device, src_a, src_b, compute, out, big, tile, windows=""):
+def _tiled_kernel(device, src_a, src_b, compute, out, big, tile, windows="", epilogue=None):
     """The tiled kernel for ``tile``, or None where the built kernel does not allow its
     work-groups (CL_KERNEL_WORK_GROUP_SIZE: too many registers)."""
-    kernel, group = _kernel(device, src_a, src_b, compute, out, big, "tiled", tile, windows)
-    return kernel if group == tile.group else None
+    return _fitting(tile.group, _kernel(device, src_a, src_b, compute, out, big, "tiled", tile,
+                                        windows, epilogue))
 
 
 def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
@@ -193,6 +235,8 @@ def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
                    x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
                    1, k, table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
                    grid_width or win.out[1]], local=tile.group)
+    _describe(out, compute, big, partial(_tiled_kernel, device, a.dtype, x.dtype, compute,
+                                         out.dtype, big, tile, rows_are))
     return True
 
 
@@ -246,18 +290,25 @@ def packed_product(out: Array, a_panels, b_panels, batch, m, n, k) -> None:
     device.launch(kernel, batch * -(-m // mr) * -(-n // (2 * width)),
                   [out._storage.buffer, a._storage.buffer, a_size, b._storage.buffer, b_size,
                    batch, m, n, k], local=1)
+    _describe(out, compute, big, partial(_packed_kernel, device, "packed", compute, out.dtype,
+                                         big, width, 0, mr))
 
 
-def _packed_kernel(device, variant, src, out, big, width=1, panel=0, mr=0):
+def _packed_kernel(device, variant, src, out, big, width=1, panel=0, mr=0, epilogue=None):
     """gemm.mako's pack kernel (``src`` into panels of ``out``) or packed kernel (``src``
     panels of ``mr`` rows into C of ``out``)."""
     idx, cidx = index_types(big)
     compute = out if variant == "pack" else src
-    return cached_kernel(device, ("gemm", variant, src, out, big, width, panel, mr), lambda: (
+    key = ("gemm", variant, src, out, big, width, panel, mr, epilogue)
+    return cached_kernel(device, key, lambda: (
         gemm_source(DIALECTS[device.kind], src, src, compute, out, cidx, variant, width=width,
-                    panel=panel, mr=mr or 6), "gemm",
+                    panel=panel, mr=mr or 6, epilogue=epilogue), "gemm",
         (None, None) + (idx,) * 9 if variant == "pack" else
-        (None, None, idx, None, idx, idx, idx, idx, idx)))
+        (None, None, idx, None, idx, idx, idx, idx, idx) + _epilogue_types(epilogue, idx)))
+
+
+def _epilogue_types(epilogue, idx) -> tuple:
+    return fused.argtypes(epilogue, idx) if epilogue else ()
 
 
 def _tile(device, compute, batch, m, n):
@@ -353,29 +404,31 @@ def gemv_source(dialect, src_a, src_x, compute, out, group_size, index, width=1,
                   out=out, group_size=group_size, index=index, width=width, columns=columns)
 
 
-def _kernel(device, src_a, src_b, compute, out, big, variant, tile=tuning.MEDIUM, windows=""):
+def _kernel(device, src_a, src_b, compute, out, big, variant, tile=tuning.MEDIUM, windows="",
+            epilogue=None):
     """(kernel, work-group size): the tile's for the tiled variant (fewer if the kernel allows
     fewer: then it is not usable), up to 64 for the blocked one (no barriers: any size)."""
-    key = ("gemm", src_a, src_b, compute, out, big, variant, tile, windows)
+    key = ("gemm", src_a, src_b, compute, out, big, variant, tile, windows, epilogue)
     idx, cidx = index_types(big)
     group = tile.group if variant == "tiled" else min(64, device.local_size)
     return fitted_kernel(device, key, group, lambda _: (
         gemm_source(DIALECTS[device.kind], src_a, src_b, compute, out, cidx, variant, tile,
-                    windows=windows),
+                    windows=windows, epilogue=epilogue),
         "gemm", (None, None, idx, idx, idx, idx, None, idx, idx, idx, idx) + (idx,) * 8
-        + (((None,) + (idx,) * 9) if windows else ())))
+        + (((None,) + (idx,) * 9) if windows else ()) + _epilogue_types(epilogue, idx)))
 
 
 def gemm_source(dialect, src_a, src_b, compute, out, index, variant="tiled",
-                tile=tuning.MEDIUM, width=1, panel=0, mr=6, windows="") -> str:
+                tile=tuning.MEDIUM, width=1, panel=0, mr=6, windows="", epilogue=None) -> str:
     """Source of a GEMM kernel for one dialect and dtype set (the template tests use it):
     ``variant`` tiled (parameters ``tile``, a tuning.Tile), blocked, pack (``panel`` rows a
     panel) or packed (``mr`` rows by two
     vectors of ``width``); ``windows`` (tiled): B read from an image's windows, "positions",
-    "taps" or "gradient" (windows_product)."""
+    "taps" or "gradient" (windows_product); ``epilogue`` (an ops/fused.Epilogue, not for
+    pack): the pointwise chain stored in C's place."""
     return render("gemm.mako", dialect, name="gemm", src_a=src_a, src_b=src_b, compute=compute,
                   out=out, index=index, variant=variant, tile=tile, width=width, panel=panel,
-                  mr=mr, windows=windows)
+                  mr=mr, windows=windows, epilogue=epilogue)
 
 
 def tune(device, dtype_names=("float32",), quick=False, progress=True, budget=None) -> dict:
