@@ -192,14 +192,16 @@ def convolution(rng, device):
     w = int(rng.integers(dilation * (kw - 1) + 1, 9))
     x = Pair(rng, device, (batch, cin * groups, h, w), grad=True)
     weight = Pair(rng, device, (cout * groups, cin, kh, kw), grad=True)
-    per_channel = Pair(rng, device, (cin * groups * 2, 1, kh, kw), grad=True)
+    channels = max(2, cin * groups)  # a depthwise convolution has two groups at least
+    per_channel = Pair(rng, device, (channels * 2, 1, kh, kw), grad=True)
 
     def step(x, weight, per_channel):
         y = F.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation,
                      groups=groups)
-        # depthwise (a GPU's direct kernels), two outputs per channel
-        dw = F.conv2d(x, per_channel, stride=stride, padding=padding, dilation=dilation,
-                      groups=cin * groups)
+        # depthwise (its direct kernels), two outputs per channel; one channel doubled
+        xd = x if cin * groups > 1 else cltorch.cat([x, x], 1)
+        dw = F.conv2d(xd, per_channel, stride=stride, padding=padding, dilation=dilation,
+                      groups=channels)
         pooled = F.max_pool2d(x, 2, ceil_mode=True) if min(h, w) >= 2 else x
         averaged = F.avg_pool2d(x, 2, 1, 1, ceil_mode=True, count_include_pad=False)
         # adaptive pooling's cells (overlapping unless the sizes divide)

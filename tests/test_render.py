@@ -1,5 +1,5 @@
 """Every template renders in both dialects; OpenCL builds on every OpenCL device (PoCL without
-a GPU) and CUDA compiles with NVRTC for sm_75 through sm_90 (no GPU needed)."""
+a GPU) and CUDA compiles with NVRTC for sm_75, sm_80 and sm_90 (no GPU needed)."""
 import importlib.util
 import os
 import pathlib
@@ -347,7 +347,9 @@ def test_opencl_builds(index):
 
 
 @pytest.mark.skipif(not HAVE_NVRTC, reason="cuda-python (NVRTC) not installed")
-@pytest.mark.parametrize("arch", ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90"])
+# the oldest architecture CUDA 13 targets, the first with bfloat16 arithmetic, and the H200's
+# (sm_86 and sm_89 never failed where sm_80 passed; their 100 s went to CI's 25-minute budget)
+@pytest.mark.parametrize("arch", ["sm_75", "sm_80", "sm_90"])
 def test_cuda_compiles_with_nvrtc(arch):
     from cltorch.backend.cuda import nvrtc_compile
     # NVRTC lets go of the GIL while it compiles: a thread per core (sm_80 on 2 cores: 53 s
