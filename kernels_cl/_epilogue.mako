@@ -35,6 +35,11 @@ def offset(tag, kind):
 ## the sizes of the strided layout
 <%def name="params(ep, index)">\
     , GLOBAL ${dialect.ctype(ep.out)}* ct_out, const ${index} ct_out_off${strides("out", ep.ndim, index) if ep.out_kind == "s" else ""}
+${input_params(ep, index)}
+</%def>
+
+## The inputs' parameters alone (a prologue's: reduce.mako's)
+<%def name="input_params(ep, index)">\
 % for k, (kind, dt) in enumerate(ep.inputs):
 % if kind == "v":
     , const ${dialect.ctype(ep.compute)} ct_v${k}
@@ -50,8 +55,15 @@ def offset(tag, kind):
 ## Element ``i``: its positions in the strided operands, the inputs, the stages, the store;
 ## ``acc`` is the value a source ("acc", 0) reads (a GEMM's product; already of the compute type)
 <%def name="element(ep, index, i, acc='', coords=None)">\
-<% T = dialect.ctype(ep.compute) %>\
         {
+${stages(ep, index, i, acc, coords)}
+        ${store(ep.out, "ct_out", offset("out", ep.out_kind), "ct_r%d" % (len(ep.stages) - 1))};
+        }
+</%def>
+
+## Element ``i``'s stages, the last one's value in ct_r<last> (declared in the caller's scope)
+<%def name="stages(ep, index, i, acc='', coords=None)">\
+<% T = dialect.ctype(ep.compute) %>\
         const ${index} ct_ei = ${i};
 % if ep.ndim:
 <% tags = (["out"] if ep.out_kind == "s" else []) + ["in%d" % k for k, (kind, _) in enumerate(ep.inputs) if kind == "s"] %>\
@@ -84,6 +96,4 @@ def offset(tag, kind):
             ct_r${j} = ${expr};
         }
 % endfor
-        ${store(ep.out, "ct_out", offset("out", ep.out_kind), "ct_r%d" % (len(ep.stages) - 1))};
-        }
 </%def>

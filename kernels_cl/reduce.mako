@@ -19,12 +19,18 @@
 ##            contiguous innermost reduced dim
 ##   "block"  one item per (`lanes` adjacent outputs, chunk), stepping through the reduced
 ##            elements a row of `lanes` contiguous values at a time (a column sum)
+##   prologue      None, or an ops/fused.Epilogue of contiguous inputs computing in `compute`,
+##                 its output stored in `src`: the pointwise chain whose result the input is
+##                 (cltorch.compile's fusion) runs at each element read, position p being the
+##                 chain's element p, and the input is never stored
 <%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
 <%namespace file="_math.mako" import="helpers"/>
+<%namespace file="_epilogue.mako" import="input_params, stages"/>
 <%
     T = dialect.ctype(compute)
     idx = index
-    fp64 = "float64" in (compute.name, out.name, src.name)
+    fp64 = "float64" in (compute.name, out.name, src.name) or bool(prologue) and \
+        any(dt.name == "float64" for _, dt in prologue.inputs)
     C = columns
     S = group_size // C  # items per output (the reduced elements' stride)
     L = lanes
@@ -60,6 +66,9 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out) if final else T}* ct_out,
 % for d in range(red_ndim):
     , const ${idx} ct_rsize${d}, const ${idx} ct_rstride${d}
 % endfor
+% if prologue:
+${input_params(prologue, idx)}
+% endif
     )
 {
 % if cpu == "rows":
@@ -98,7 +107,7 @@ ${cpu_block()}
             ${idx} ct_pos = ct_base;
             ${strided_offsets(idx, "ct_r", "ct_rsize%d", [("ct_pos", "ct_rstride%d", ())],
                               range(red_ndim))}
-            const ${T} v = ${load(src, "ct_in", "ct_pos", T)};
+${read("ct_pos")}
 % if arg:
             const ${idx} ct_cand = ${"(" + idx + ")ct_in_index[ct_pos]" if arg_in else "ct_r"};
             if (ct_better(v, ct_cand, ct_acc, ct_best)) { ct_acc = v; ct_best = ct_cand; }
@@ -153,7 +162,17 @@ ${cpu_block()}
 }
 
 ## Fold one element (the map of v) into accumulator `acc`.
-<%def name="fold(acc, position)">{ const ${T} v = ${load(src, "ct_in", position, T)}; const ${T} a = ${acc}; const ${T} b = ${map_expr}; ${acc} = ${combine}; }</%def>
+<%def name="fold(acc, position)">{ ${read(position)} const ${T} a = ${acc}; const ${T} b = ${map_expr}; ${acc} = ${combine}; }</%def>
+
+## v: the input's element at `position` (the prologue's chain there, where there is one)
+<%def name="read(position)">\
+% if prologue:
+${stages(prologue, idx, position)}
+            const ${T} v = ct_r${len(prologue.stages) - 1};
+% else:
+            const ${T} v = ${load(src, "ct_in", position, T)};
+% endif
+</%def>
 
 ## Store accumulator `acc` of output (or partial) `at`.
 <%def name="finish(acc, at)">

@@ -137,6 +137,16 @@ def reductions(rng, device):
         compare("log_softmax", *run_both(lambda x: x.float().log_softmax(dim), a), "float32")
     compare("cumsum", *run_both(lambda x: x.cumsum(dim), a), dtype)
     compare("cummax", *run_both(lambda x: x.cummax(dim), a), dtype)
+    # cltorch.compile: the products run inside the reduction (its prologue)
+    x, y = Pair(rng, device, s, "float32"), Pair(rng, device, s, "float32")
+    region = cltorch.compile(_reduced_products)
+    for _ in range(3):
+        got = region(x.dev, y.dev, dim)
+    compare("reduction prologue", _host(got), _host(_reduced_products(x.cpu, y.cpu, dim)))
+
+
+def _reduced_products(x, y, dim):
+    return [(x * y - 1).sum(dim), (x - y).amax(), (x * y).argmax(dim)]
 
 
 def sorting(rng, device):

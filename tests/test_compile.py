@@ -528,8 +528,42 @@ def test_gemm_epilogue(device, name, fn, reference, shapes, saved):
             assert_close(g, w, rtol=1e-4, atol=1e-5)
     if device != "cpu" and saved is not None:
         eager = count_launches(device, fn, *(cltorch.tensor(a, device=device)
-                                              for a in arrays))
+                                             for a in arrays))
         assert _graph(compiled).launches == eager - saved
+
+
+# (name, region, NumPy's, input shape, pointwise launches the reductions take in)
+PROLOGUES = [
+    ("mean square", lambda a, b: ((a - b) ** 2).mean(), lambda a, b: ((a - b) ** 2).mean(),
+     (37, 53), 2),
+    ("row sums", lambda a, b: (a * b).sum(1), lambda a, b: (a * b).sum(1), (37, 53), 1),
+    ("column maxima", lambda a, b: (a * b + 1).amax(0), lambda a, b: (a * b + 1).max(0),
+     (37, 53), 2),
+    ("argmax", lambda a, b: (a - b).argmax(1), lambda a, b: (a - b).argmax(1), (37, 53), 1),
+    ("two passes", lambda a, b: (a * b).sum(), lambda a, b: (a * b).sum(), (1500, 700), 1),
+    ("result returned", lambda a, b: (lambda p: (p, p.sum()))(a * b),
+     lambda a, b: (a * b, (a * b).sum()), (37, 53), 0),
+]
+
+
+@pytest.mark.parametrize("name,fn,reference,shape,taken", PROLOGUES,
+                         ids=[p[0] for p in PROLOGUES])
+def test_reduction_prologue(device, name, fn, reference, shape, taken):
+    """A pointwise chain whose result only a reduction reads runs inside the reduction, at
+    each element it reads (one pass or the first of two): eager's numbers exactly."""
+    compiled = cltorch.compile(fn)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(2)]
+        inputs = [cltorch.tensor(a, device=device) for a in arrays]
+        got, eager = compiled(*inputs), fn(*inputs)
+        got, eager, want = ((x if isinstance(x, tuple) else (x,)) for x in
+                            (got, eager, reference(*arrays)))
+        for g, e, w in zip(got, eager, want):
+            assert_close(g, e.cpu(), rtol=0, atol=0)
+            assert_close(g, w, rtol=1e-4, atol=1e-4 * np.abs(w).max())
+    if device != "cpu":
+        assert _graph(compiled).launches == count_launches(device, fn, *inputs) - taken
 
 
 def test_conv_epilogue(device):

@@ -222,6 +222,23 @@ def test_integer_pow(device):
         i ** -1
 
 
+def test_square_is_a_product(device):
+    """``x ** 2`` is x * x, exactly (NumPy's and PyTorch's square, not a call to pow), with
+    pow's dtypes (an integer tensor to a float 2 is float), gradient and in-place form."""
+    a = np.random.default_rng(5).standard_normal(1000).astype(np.float32) * 100
+    x = cltorch.tensor(a, device=device, requires_grad=True)
+    assert_close(x ** 2, a * a, rtol=0, atol=0)
+    assert_close(cltorch.pow(x, 2.0), a * a, rtol=0, atol=0)
+    (x ** 2).sum().backward()
+    assert_close(x.grad, 2 * a, rtol=0, atol=0)
+    i = cltorch.tensor([3, -4], device=device)
+    assert (i ** 2).dtype is cltorch.int64 and (i ** 2.0).dtype is cltorch.float32
+    assert_close(i ** 2.0, np.array([9.0, 16.0], np.float32))
+    y = cltorch.tensor(a, device=device)
+    y.pow_(2)
+    assert_close(y, a * a, rtol=0, atol=0)
+
+
 def test_ternary_ops(device):
     a, b, c = (np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4) * k for k in (1, 2, 3))
     x, y, z = (cltorch.tensor(v, device=device) for v in (a, b, c))

@@ -252,6 +252,17 @@ GEMM_EPILOGUES = [
         (D.float32, "int", "tiled", GEMM_TILES[2], 0, "positions", "c"))]
 
 
+# reduction prologues (cltorch.compile: the chain whose result a reduction alone reads runs
+# at each element it reads): a sum's GPU rows and columns, a CPU's lanes and blocks, an argmax
+_PROLOGUE = fused.Epilogue(D.float32, D.float32, (("c", D.float32), ("v", D.float32),
+                                                  ("c", D.float32)),
+                           (("a * b - c", (("in", 0), ("in", 1), ("in", 2))),
+                            ("a * a", (("stage", 0),))), "c", 0)
+REDUCE_PROLOGUES = [(REDUCTIONS[0], "", 1, 1), (REDUCTIONS[0], "", 1, 32),
+                    (REDUCTIONS[0], "rows", 8, 1), (REDUCTIONS[0], "block", 8, 1),
+                    (next(r for r in REDUCTIONS if r.arg), "", 1, 1)]
+
+
 def _sources(dialect):
     for compute, out, inputs, out_kind, ndim, index in SAMPLES["fused.mako"]:
         ep = fused.Epilogue(compute, out, inputs, FUSED_STAGES, out_kind, ndim)
@@ -263,6 +274,10 @@ def _sources(dialect):
         yield f"reduce_{red.name}", reduce_source(red, dialect, src, compute, out, final, kept,
                                                   reduced, group, index, identity, columns,
                                                   cpu, lanes)
+    for red, cpu, lanes, columns in REDUCE_PROLOGUES:
+        yield f"reduce_{red.name}", reduce_source(
+            red, dialect, D.float32, D.float32, D.float32, True, 1, 1, 1 if cpu else 64, LONG,
+            columns=columns, cpu=cpu, lanes=lanes, prologue=_PROLOGUE)
     for dt, compute, index, variant, tile, width, windows in SAMPLES["gemm.mako"]:
         width = min(width, 1) if dialect.name == "cuda" else width
         yield "gemm", gemm_source(dialect, dt, dt, compute, dt, index, variant, tile, width,

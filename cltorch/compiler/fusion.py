@@ -18,6 +18,11 @@ stored. What makes it safe: the product is the graph's own and no later step rea
 chain writes its result in the product's place); the GEMM does not read what the chain
 writes; no step between them writes what the chain reads or uses what it writes (the chain's
 work moves up to the GEMM's place).
+
+Last, reduction prologues: a chain of contiguous operands whose result only a reduction reads
+runs where the reduction reads each element (``kernels_cl/reduce.mako``), the result never
+stored; no step between them may write what the chain reads (its work moves down to the
+reduction's place).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from ..backend.capture import Launch
 from ..ops import fused
 from ..ops.gemm import GemmForm
 from ..ops.pointwise import Form
+from ..ops.reduce import ReduceForm
 
 MAX_STAGES = 32   # a longer chain starts a new kernel: registers and build time stay bounded
 MAX_INPUTS = 24
@@ -181,6 +187,7 @@ def fuse(steps: list, protected: set) -> list:
             touched[j].add(b)
         users[out].discard(i)
     _epilogues(steps, chains, touched, users, protected)
+    _prologues(steps, chains, touched, users, protected)
     for j, chain in chains.items():
         if len(chain.stages) > 1:
             steps[j] = chain.launch()
@@ -213,16 +220,59 @@ def _epilogues(steps, chains, touched, users, protected) -> None:
         if kernel is None:
             continue
         first = step.args[0] if form.keeps_c else args[0]  # else the GEMM never writes C
-        steps[i] = Launch(step.device, kernel, step.n_items, [first] + step.args[1:] + args,
-                          step.local)
-        steps[j], touched[j] = None, set()
-        del chains[j]
-        touched[i] = buffers_of(steps[i])
-        for b in touched[i]:
-            users[b].discard(j)
-            users[b].add(i)
+        _replace(steps, chains, touched, users, i, j, Launch(
+            step.device, kernel, step.n_items, [first] + step.args[1:] + args, step.local))
         if not form.keeps_c:
             users[c].discard(i)
+
+
+def _prologues(steps, chains, touched, users, protected) -> None:
+    """Make each pointwise chain whose result only a reduction reads that reduction's
+    prologue (ops/reduce.ReduceForm): the chain runs where each element is read, at the
+    reduction's place, and its result is never stored."""
+    for k, step in enumerate(steps):
+        if type(step) is not Launch or type(step.form) is not ReduceForm or step.refresh:
+            continue
+        form, d = step.form, id(step.args[step.form.input])
+        j = max((j for j in chains if j < k and id(chains[j].out[1]) == d), default=None)
+        if j is None or d in protected or {i for i in users[d] if i > j} != {k}:
+            continue
+        chain = chains[j]
+        if not _feeds_reduction(form, chain, step.device) or \
+                not _quiet_between(steps, chains, touched, j, k, chain.reads()):
+            continue
+        ep, args = chain.epilogue()
+        kernel = form.rebuild(ep)
+        if kernel is None:
+            continue
+        read = next((entry[2] for entry in chain.inputs if entry[0] != "v"), None)
+        launch_args = list(step.args)
+        if read is not None:  # the kernel no longer reads its input: hold no buffer for it
+            launch_args[form.input] = read
+        _replace(steps, chains, touched, users, k, j, Launch(
+            step.device, kernel, step.n_items, launch_args + args[2:], step.local))
+        users[d].discard(k)
+
+
+def _replace(steps, chains, touched, users, i, j, launch) -> None:
+    """Step ``i`` becomes ``launch``, which does chain ``j``'s work too (step ``j`` goes)."""
+    steps[i], steps[j], touched[j] = launch, None, set()
+    del chains[j]
+    touched[i] = buffers_of(launch)
+    for b in touched[i]:
+        users[b].discard(j)
+        users[b].add(i)
+
+
+def _feeds_reduction(form, chain, device) -> bool:
+    """Whether ``chain`` can run where a reduction reads its result: element p of its result
+    is position p of its (contiguous) output, its inputs are contiguous too, it computes in
+    the reduction's type and stores in it, on its device, with indices no wider."""
+    dtype, _, offset, _ = chain.out
+    return chain.device is device and chain.ndim == 0 and offset == 0 and \
+        dtype is chain.compute is form.compute is form.src and \
+        np.dtype(chain.form.index_np).itemsize <= np.dtype(form.index_np).itemsize and \
+        all(entry[0] in "cv" for entry in chain.inputs)
 
 
 def _takes_product(form, chain, c, device) -> bool:

@@ -13,14 +13,18 @@ bools. ``node`` names the autograd node, as PyTorch names it.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import dtypes
+from ..backend import capture
 from ..codegen import DIALECTS, render
+from . import fused
 from .launch import INT32_LIMIT, fitted_kernel, index_types
 from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly
 from .layout import collapse, numel
@@ -338,6 +342,9 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
                                 len(kept_sizes), len(red_sizes), local, big, columns, cpu, lanes)
         device.launch(kernel, _items(m, row, split, local, columns, cpu, lanes), outs +
                       [x._storage.buffer, x._offset] + geometry + layout, local=local)
+        _describe(compute, x.dtype, len(outs), big, functools.partial(
+            _with_prologue, local, red, device, x.dtype, compute, values.dtype, True,
+            len(kept_sizes), len(red_sizes), local, big, columns, cpu, lanes))
         return
     # first pass: (m, split) partial accumulators (and, for arg rows, their indices)
     partial = empty(type(x), (m, split), compute, device)
@@ -348,6 +355,9 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     device.launch(first, _items(m, row, split, local, columns, cpu, lanes),
                   [p._storage.buffer for p in parts] +
                   [x._storage.buffer, x._offset] + geometry + layout, local=local)
+    _describe(compute, x.dtype, len(parts), big, functools.partial(
+        _with_prologue, local, red, device, x.dtype, compute, compute, False, len(kept_sizes),
+        len(red_sizes), local, big, columns, cpu, lanes))
     second_local = min(group, 1 << (split - 1).bit_length())
     second, second_local = _kernel(red, device, compute, compute, values.dtype, True, 1, 1,
                                    second_local, big, identity=True)
@@ -384,26 +394,58 @@ def _split(m, k, device, group) -> int:
 
 
 def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
-            columns=1, cpu="", lanes=1, identity=False):
+            columns=1, cpu="", lanes=1, identity=False, prologue=None):
     """(kernel, work-group size): ``local``, or fewer where the kernel allows fewer."""
     key = ("reduce", red, src, compute, out, final, kept_ndim, red_ndim, big, identity, columns,
-           cpu, lanes)
+           cpu, lanes, prologue)
     idx, cidx = index_types(big)
     return fitted_kernel(device, key, local, lambda group: (
         reduce_source(red, DIALECTS[device.kind], src, compute, out, final, kept_ndim, red_ndim,
-                      group, cidx, identity, min(columns, group), cpu, lanes), f"reduce_{red.name}",
+                      group, cidx, identity, min(columns, group), cpu, lanes, prologue),
+        f"reduce_{red.name}",
         (None,) * (2 if red.arg else 1) + (None,) * (2 if red.arg and identity else 1) +
         (idx, idx, idx, idx, idx, compute.numpy) +
-        (idx,) * (2 * (kept_ndim + red_ndim))))
+        (idx,) * (2 * (kept_ndim + red_ndim)) +
+        (fused.argtypes(prologue, idx)[2:] if prologue else ())))
+
+
+class ReduceForm(NamedTuple):
+    """A reduction launch reading its input (argument ``input``) element by element, which a
+    pointwise chain producing that input may become the prologue of (cltorch.compile's
+    fusion): ``rebuild(ep)`` is the same kernel with ``ep`` (an ops/fused.Epilogue of
+    contiguous inputs, ``src`` its output dtype) as its prologue, whose inputs' arguments
+    follow the launch's, or None where it does not fit."""
+
+    compute: object
+    src: object
+    input: int
+    index_np: object
+    rebuild: object
+
+
+def _describe(compute, src, input_arg, big, rebuild) -> None:
+    """Tell a capture what the reduction just launched is (ReduceForm); ``rebuild`` holds no
+    array (a capture sees which buffers Python still holds)."""
+    if capture.ACTIVE[0] is not None:
+        capture.describe_last(ReduceForm(compute, src, input_arg, index_types(big)[0],
+                                         rebuild))
+
+
+def _with_prologue(local, *args):
+    """_kernel(*args) with the prologue given last, if it takes work-groups of ``local``."""
+    kernel, fit = _kernel(*args[:-1], prologue=args[-1])
+    return kernel if fit == local else None
 
 
 def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, local, index,
-                  identity=False, columns=1, cpu="", lanes=1) -> str:
-    """Source of the ``red`` kernel for one dialect and layout (the template tests use it)."""
+                  identity=False, columns=1, cpu="", lanes=1, prologue=None) -> str:
+    """Source of the ``red`` kernel for one dialect and layout (the template tests use it);
+    ``prologue``: an ops/fused.Epilogue run at each element read (reduce.mako)."""
     init = {"low": _extreme(compute, True), "high": _extreme(compute, False)}.get(red.init,
                                                                                    red.init)
     return render("reduce.mako", dialect, name=f"reduce_{red.name}", src=src, compute=compute,
                   out=out, final=final, arg=red.arg, init=init, map_expr="v" if identity
                   else red.map, combine=red.combine, post=red.post, kept_ndim=kept_ndim,
                   red_ndim=red_ndim, group_size=local, index=index,
-                  arg_in=bool(red.arg and identity), columns=columns, cpu=cpu, lanes=lanes)
+                  arg_in=bool(red.arg and identity), columns=columns, cpu=cpu, lanes=lanes,
+                  prologue=prologue)
