@@ -134,6 +134,23 @@ def test_step_updates_parameters_together(device, name, kwargs):
             assert launches[0] == 2 + (len(together) > 22) + launches[-2]
 
 
+def test_subclass_reads_parameters_after_its_base_step(device):
+    """A subclass's step that clamps the parameters after ``super().step()`` clamps updated
+    values: the base step's updates are launched when it returns."""
+    class ClippedSGD(optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            with cltorch.no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        p.clamp_(-1.0, 1.0)
+
+    w = nn.Parameter(cltorch.tensor([0.5, -0.5, 0.0], device=device))
+    w.grad = cltorch.tensor([-10.0, 10.0, 0.0], device=device)
+    ClippedSGD([w], lr=0.1).step()
+    assert_close(w, np.array([1.0, -1.0, 0.0], np.float32))
+
+
 def test_closure_and_errors(device):
     w = nn.Parameter(cltorch.tensor([1.0, -2.0], device=device))
     opt = optim.Adam([w], lr=0.1)

@@ -174,18 +174,18 @@ _PENDING = threading.local()  # .updates: the fused updates of the step running 
 
 def _batching(method):
     """Wrap an optimizer's ``step`` so that its fused updates are launched together when it
-    returns (fused_update): PyTorch's foreach, one launch for many parameters. A step that
-    raises launches none of them (as PyTorch's foreach steps, which check all first)."""
+    returns (fused_update): PyTorch's foreach, one launch for many parameters. Each step
+    launches its own when it returns, so that a subclass's step reading the parameters after
+    ``super().step()`` (or a wrapper's after its inner optimizer's) reads them updated. A step
+    that raises launches none of them (as PyTorch's foreach steps, which check all first)."""
     @functools.wraps(method)
     def step(self, *args, **kwargs):
-        if getattr(_PENDING, "updates", None) is not None:  # a subclass calling super().step
-            return method(self, *args, **kwargs)
-        _PENDING.updates = []
+        outer = getattr(_PENDING, "updates", None)
+        _PENDING.updates = updates = []
         try:
             result = method(self, *args, **kwargs)
-            updates = _PENDING.updates
         finally:
-            _PENDING.updates = None
+            _PENDING.updates = outer
         _launch_updates(updates)
         return result
     return step
