@@ -566,6 +566,36 @@ def test_reduction_prologue(device, name, fn, reference, shape, taken):
         assert _graph(compiled).launches == count_launches(device, fn, *inputs) - taken
 
 
+def test_constants_are_computed_once(device):
+    """Launches that compute the same result at every replay (a causal mask from an index
+    range) run at the capture only; the attention's scale and mask then join its first
+    GEMM. A buffer filled with zeros and then scattered into is no constant: each replay
+    starts from zeros again."""
+    def attention(q, k, v):
+        return nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    def scattered(x, index):
+        sums = cltorch.zeros(4, device=x.device)  # the region's own: not returned
+        return sums.scatter_add_(0, index, x) * 2
+
+    compiled, region = cltorch.compile(attention), cltorch.compile(scattered)
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        q, k, v = (cltorch.tensor(rng.standard_normal((2, 3, 5, 4)).astype(np.float32),
+                                  device=device) for _ in range(3))
+        with cltorch.no_grad():
+            assert_close(compiled(q, k, v), attention(q, k, v), rtol=0, atol=0)
+        x = rng.standard_normal(6).astype(np.float32)
+        index = rng.integers(0, 4, 6)
+        want = np.zeros(4, np.float32)
+        np.add.at(want, index, x)
+        want *= 2
+        assert_close(region(cltorch.tensor(x, device=device),
+                            cltorch.tensor(index, device=device)), want, rtol=1e-6, atol=1e-6)
+    if device != "cpu":
+        assert _graph(compiled).launches == 3  # the two products and the softmax
+
+
 def test_conv_epilogue(device):
     """A convolution's bias and activation run inside its GEMM (im2col's on a CPU device,
     the implicit one on a GPU); a training step through it stays eager's."""

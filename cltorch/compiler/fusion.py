@@ -1,4 +1,6 @@
-"""Fusion of a captured launch list: a pointwise launch whose result only one later pointwise
+"""Fusion of a captured launch list. First, constants (``fold_constants``): pointwise launches
+whose results are the same at every replay are dropped, their buffers keeping what the capture
+computed. Then a pointwise launch whose result only one later pointwise
 launch reads becomes a stage of that launch's kernel (``kernels_cl/fused.mako``), so the
 intermediate never makes a trip through memory. Chains fuse whole: the merged launch can
 itself be a producer of the next one.
@@ -31,7 +33,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..backend.capture import Launch
+from ..backend.capture import Launch, Upload
 from ..ops import fused
 from ..ops.gemm import GemmForm
 from ..ops.pointwise import Form
@@ -146,6 +148,42 @@ class Chain:
         ep, args = self.epilogue()
         kernel = fused.kernel(self.device, ep, self.form.index, self.form.index_np)
         return Launch(self.device, kernel, self.n, [self.n] + args, None)
+
+
+def fold_constants(steps: list, protected: set, filled: set) -> tuple:
+    """(steps without the pointwise launches whose results are the same at every replay, the
+    ids of the buffers holding those results). A result is constant where its launch reads
+    scalars and constants only (a causal mask built from an index range, the ones a backward
+    starts from) and nothing else ever writes its buffer: the capture computed it, and the
+    buffer keeps it. ``protected``: buffers held from outside (never folded); ``filled``:
+    buffers the host filled inside the region (constants where no launch writes them)."""
+    writers = defaultdict(int)
+    for step in steps:
+        for b in _written(step):
+            writers[b] += 1
+    constant, kept = {b for b in filled if not writers[b]}, []
+    for step in steps:
+        if type(step) is Launch and type(step.form) is Form and step.refresh is None:
+            out = id(step.args[0])
+            reads = {id(b) for b in step.buffers()[1:]}
+            if out not in protected and writers[out] == 1 and reads <= constant:
+                constant.add(out)
+                continue
+        kept.append(step)
+    return kept, constant
+
+
+def _written(step) -> set:
+    """Ids of the buffers a step may write (a launch of unknown form: all it passes)."""
+    if type(step) is Upload:
+        return {id(step.buffer)}
+    if type(step) is not Launch:
+        return set()  # a host step: Python's own tensors, all protected
+    if type(step.form) in (Form, GemmForm):
+        return {id(step.args[0])}
+    if type(step.form) is ReduceForm:
+        return {id(b) for b in step.args[:step.form.input]}
+    return {id(b) for b in step.buffers()}
 
 
 def buffers_of(step) -> set:

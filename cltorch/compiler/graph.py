@@ -41,6 +41,8 @@ class Graph:
                        for name, t in table.items()]
             self.modules.append((module, training, module.training, tensors))
         held = self._held_from_outside(recorder)
+        self.steps, constants = fusion.fold_constants(self.steps, held, recorder.constants)
+        held |= constants  # their buffers keep what the capture computed
         self.steps = fusion.fuse(self.steps, held)
         self.saved_bytes = memory.plan(self.steps, {b: n for b, (_, n) in
                                                     recorder.storages.items()}, held)
