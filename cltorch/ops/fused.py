@@ -24,7 +24,13 @@ class Epilogue(NamedTuple):
 
 def argtypes(ep: Epilogue, index_np) -> tuple:
     """The argument types of ``_epilogue.mako``'s parameters for ``ep``."""
-    types = [None, index_np] + [index_np] * (ep.ndim if ep.out_kind == "s" else 0)
+    out = (None, index_np) + (index_np,) * (ep.ndim if ep.out_kind == "s" else 0)
+    return out + input_argtypes(ep, index_np)
+
+
+def input_argtypes(ep: Epilogue, index_np) -> tuple:
+    """The argument types of ``_epilogue.mako``'s input parameters (``input_params``)."""
+    types = []
     for kind, _ in ep.inputs:
         if kind == "v":
             types.append(ep.compute.numpy)

@@ -14,7 +14,7 @@ from ..backend import capture
 from . import fused, tuning
 from ..codegen import DIALECTS, render
 from ..codegen.vectors import VECTOR_BYTES
-from .launch import INT32_LIMIT, cached_kernel, fitted_kernel, index_types
+from .launch import INT32_LIMIT, cached_kernel, fitted_kernel, if_fits, index_types
 from .array import (Array, adopt_values, check_dtype_supported, cpu_view, empty,
                     from_numpy_values, quietly, relayout)
 from .layout import collapse
@@ -134,8 +134,8 @@ def _launch(a, b, out, batch, m, n, k, compute):
                       [target._storage.buffer] + operands + [tiles_m, tiles_n, splits, chunk],
                       local=tile.group)
         if splits == 1:
-            _describe(out, compute, big, partial(_tiled_kernel, device, a.dtype, b.dtype,
-                                                 compute, out.dtype, big, tile, ""))
+            _describe(out, compute, big, False, _tiled_kernel, device, a.dtype, b.dtype,
+                      compute, out.dtype, big, tile, "")
         if splits > 1:
             from .pointwise import apply
             from .reduce import reduce
@@ -145,20 +145,14 @@ def _launch(a, b, out, batch, m, n, k, compute):
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
                   [out._storage.buffer] + operands + [0, 0, 1, k], local=group)
-    _describe(out, compute, True, partial(_blocked_kernel, group, device, a.dtype, b.dtype,
-                                          compute, out.dtype), keeps_c=True)
-
-
-def _fitting(group, found):
-    """The kernel of ``found`` (kernel, group size) if it takes work-groups of ``group``."""
-    kernel, fit = found
-    return kernel if fit == group else None
+    _describe(out, compute, True, True, _blocked_kernel, group, device, a.dtype, b.dtype,
+              compute, out.dtype)
 
 
 def _blocked_kernel(group, device, src_a, src_b, compute, out, epilogue):
     """The blocked kernel with ``epilogue``, if it takes work-groups of ``group``."""
-    return _fitting(group, _kernel(device, src_a, src_b, compute, out, True, "blocked",
-                                   epilogue=epilogue))
+    return if_fits(_kernel(device, src_a, src_b, compute, out, True, "blocked",
+                           epilogue=epilogue), group)
 
 
 class GemmForm(NamedTuple):
@@ -175,12 +169,15 @@ class GemmForm(NamedTuple):
     keeps_c: bool     # the epilogue reads C back from its buffer (the blocked variant's)
 
 
-def _describe(out: Array, compute, big: bool, rebuild, keeps_c=False) -> None:
-    """Tell a capture what the launch just made (GemmForm), where its C is in the compute
-    type. ``rebuild`` holds no array: a capture sees which buffers Python still holds."""
+def _describe(out: Array, compute, big: bool, keeps_c: bool, kernel, *args) -> None:
+    """Tell a capture what the launch just made (GemmForm, its ``rebuild`` being ``kernel``
+    given ``args`` and then the epilogue), where its C is in the compute type. Nothing is
+    built when no region is captured (every product passes here); ``args`` hold no array: a
+    capture sees which buffers Python still holds."""
     if capture.ACTIVE[0] is not None and out.dtype is compute:
         idx, cidx = index_types(big)
-        capture.describe_last(GemmForm(compute, out._shape, cidx, idx, rebuild, keeps_c))
+        capture.describe_last(GemmForm(compute, out._shape, cidx, idx,
+                                       partial(kernel, *args), keeps_c))
 
 
 def _k_splits(device, compute, tiles, k, tile) -> tuple:
@@ -201,8 +198,8 @@ def _k_splits(device, compute, tiles, k, tile) -> tuple:
 def _tiled_kernel(device, src_a, src_b, compute, out, big, tile, windows="", epilogue=None):
     """The tiled kernel for ``tile``, or None where the built kernel does not allow its
     work-groups (CL_KERNEL_WORK_GROUP_SIZE: too many registers)."""
-    return _fitting(tile.group, _kernel(device, src_a, src_b, compute, out, big, "tiled", tile,
-                                        windows, epilogue))
+    return if_fits(_kernel(device, src_a, src_b, compute, out, big, "tiled", tile, windows,
+                           epilogue), tile.group)
 
 
 def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
@@ -235,8 +232,8 @@ def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
                    x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
                    1, k, table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
                    grid_width or win.out[1]], local=tile.group)
-    _describe(out, compute, big, partial(_tiled_kernel, device, a.dtype, x.dtype, compute,
-                                         out.dtype, big, tile, rows_are))
+    _describe(out, compute, big, False, _tiled_kernel, device, a.dtype, x.dtype, compute,
+              out.dtype, big, tile, rows_are)
     return True
 
 
@@ -290,8 +287,8 @@ def packed_product(out: Array, a_panels, b_panels, batch, m, n, k) -> None:
     device.launch(kernel, batch * -(-m // mr) * -(-n // (2 * width)),
                   [out._storage.buffer, a._storage.buffer, a_size, b._storage.buffer, b_size,
                    batch, m, n, k], local=1)
-    _describe(out, compute, big, partial(_packed_kernel, device, "packed", compute, out.dtype,
-                                         big, width, 0, mr))
+    _describe(out, compute, big, False, _packed_kernel, device, "packed", compute, out.dtype,
+              big, width, 0, mr)
 
 
 def _packed_kernel(device, variant, src, out, big, width=1, panel=0, mr=0, epilogue=None):

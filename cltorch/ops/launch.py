@@ -32,6 +32,13 @@ def fitted_kernel(device, key, group: int, build) -> tuple:
     return found
 
 
+def if_fits(found: tuple, group: int):
+    """The kernel of ``found`` (fitted_kernel's (kernel, group size)) if it takes work-groups
+    of ``group``, else None."""
+    kernel, fit = found
+    return kernel if fit == group else None
+
+
 def cached_kernel(device, key, build):
     """The kernel for ``key`` on ``device``; ``build()`` returns (source, name, argtypes) and
     runs only on the first call."""

@@ -25,7 +25,7 @@ from .. import dtypes
 from ..backend import capture
 from ..codegen import DIALECTS, render
 from . import fused
-from .launch import INT32_LIMIT, fitted_kernel, index_types
+from .launch import INT32_LIMIT, fitted_kernel, if_fits, index_types
 from .array import Array, adopt_values, check_dtype_supported, cpu_view, empty, quietly
 from .layout import collapse, numel
 
@@ -342,9 +342,9 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
                                 len(kept_sizes), len(red_sizes), local, big, columns, cpu, lanes)
         device.launch(kernel, _items(m, row, split, local, columns, cpu, lanes), outs +
                       [x._storage.buffer, x._offset] + geometry + layout, local=local)
-        _describe(compute, x.dtype, len(outs), big, functools.partial(
-            _with_prologue, local, red, device, x.dtype, compute, values.dtype, True,
-            len(kept_sizes), len(red_sizes), local, big, columns, cpu, lanes))
+        _describe(compute, x.dtype, len(outs), big, red, device, x.dtype, compute,
+                  values.dtype, True, len(kept_sizes), len(red_sizes), local, big, columns,
+                  cpu, lanes)
         return
     # first pass: (m, split) partial accumulators (and, for arg rows, their indices)
     partial = empty(type(x), (m, split), compute, device)
@@ -355,9 +355,8 @@ def _reduce_kernel(red, x, kept, dims, compute, values, index):
     device.launch(first, _items(m, row, split, local, columns, cpu, lanes),
                   [p._storage.buffer for p in parts] +
                   [x._storage.buffer, x._offset] + geometry + layout, local=local)
-    _describe(compute, x.dtype, len(parts), big, functools.partial(
-        _with_prologue, local, red, device, x.dtype, compute, compute, False, len(kept_sizes),
-        len(red_sizes), local, big, columns, cpu, lanes))
+    _describe(compute, x.dtype, len(parts), big, red, device, x.dtype, compute, compute, False,
+              len(kept_sizes), len(red_sizes), local, big, columns, cpu, lanes)
     second_local = min(group, 1 << (split - 1).bit_length())
     second, second_local = _kernel(red, device, compute, compute, values.dtype, True, 1, 1,
                                    second_local, big, identity=True)
@@ -406,7 +405,7 @@ def _kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local, b
         (None,) * (2 if red.arg else 1) + (None,) * (2 if red.arg and identity else 1) +
         (idx, idx, idx, idx, idx, compute.numpy) +
         (idx,) * (2 * (kept_ndim + red_ndim)) +
-        (fused.argtypes(prologue, idx)[2:] if prologue else ())))
+        (fused.input_argtypes(prologue, idx) if prologue else ())))
 
 
 class ReduceForm(NamedTuple):
@@ -423,18 +422,21 @@ class ReduceForm(NamedTuple):
     rebuild: object
 
 
-def _describe(compute, src, input_arg, big, rebuild) -> None:
-    """Tell a capture what the reduction just launched is (ReduceForm); ``rebuild`` holds no
-    array (a capture sees which buffers Python still holds)."""
+def _describe(compute, src, input_arg, big, *args) -> None:
+    """Tell a capture what the reduction just launched is (ReduceForm, its ``rebuild`` being
+    _kernel(*args) with the prologue). Nothing is built when no region is captured (every
+    reduction passes here); ``args`` hold no array: a capture sees which buffers Python
+    still holds."""
     if capture.ACTIVE[0] is not None:
         capture.describe_last(ReduceForm(compute, src, input_arg, index_types(big)[0],
-                                         rebuild))
+                                         functools.partial(_with_prologue, *args)))
 
 
-def _with_prologue(local, *args):
-    """_kernel(*args) with the prologue given last, if it takes work-groups of ``local``."""
-    kernel, fit = _kernel(*args[:-1], prologue=args[-1])
-    return kernel if fit == local else None
+def _with_prologue(red, device, src, compute, out, final, kept_ndim, red_ndim, local, big,
+                   columns, cpu, lanes, prologue):
+    """_kernel's kernel with ``prologue``, if it takes work-groups of ``local``."""
+    return if_fits(_kernel(red, device, src, compute, out, final, kept_ndim, red_ndim, local,
+                           big, columns, cpu, lanes, prologue=prologue), local)
 
 
 def reduce_source(red, dialect, src, compute, out, final, kept_ndim, red_ndim, local, index,
