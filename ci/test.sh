@@ -37,4 +37,4 @@ cltorch doctor
 echo "== tests (README test command)"
 export CLTORCH_CACHE_DIR
 CLTORCH_CACHE_DIR=$(mktemp -d)
-pytest tests
+pytest -n auto --dist loadfile tests

@@ -38,7 +38,8 @@ def _optimizers():
 
 
 @pytest.mark.parametrize("name,kwargs", SCHEDULES, ids=lambda v: v if isinstance(v, str)
-                         else "-".join(map(str, v.values()))[:40])
+                         else "-".join(getattr(x, "__name__", str(x))
+                                       for x in v.values())[:40])
 def test_schedules_match_torch(name, kwargs):
     t_opt, c_opt = _optimizers()
     t_sched = getattr(torch.optim.lr_scheduler, name)(t_opt, **kwargs)
