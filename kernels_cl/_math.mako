@@ -5,6 +5,15 @@
 INLINE ${T} ct_max(${T} a, ${T} b) { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
 INLINE ${T} ct_min(${T} a, ${T} b) { return (a != a) ? a : ((b != b) ? b : (a < b ? a : b)); }
 INLINE ${T} ct_sign(${T} a) { return (${T})((a > 0) - (a < 0)); }  // NaN -> 0 as in PyTorch
+% if T == "float":
+// fabs as its definition, the sign bit cleared: PoCL calls its fabs out of line, which keeps
+// a pointwise kernel from vectorising (30 ms against 17 for a multiply, 2^24 floats)
+INLINE float ct_abs(float a) { return BITS_F32(F32_BITS(a) & 0x7fffffffu); }
+INLINE float ct_sqrt(float a) { return SQRT_F32(a); }
+% else:
+INLINE ${T} ct_abs(${T} a) { return fabs(a); }
+INLINE ${T} ct_sqrt(${T} a) { return sqrt(a); }
+% endif
 INLINE ${T} ct_sigmoid(${T} a) { return (${T})1 / ((${T})1 + exp(-a)); }
 INLINE ${T} ct_remainder(${T} a, ${T} b) {
     ${T} r = fmod(a, b);

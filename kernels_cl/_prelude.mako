@@ -14,6 +14,7 @@
 #define INLINE __device__ __forceinline__
 #define F32_BITS(x) __float_as_uint(x)
 #define BITS_F32(x) __uint_as_float(x)
+#define SQRT_F32(x) sqrtf(x)
 #define NAN_F32 __int_as_float(0x7fffffff)
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
@@ -57,6 +58,15 @@ INLINE unsigned short ct_float_to_half(float f) {
 #define INLINE inline
 #define F32_BITS(x) as_uint(x)
 #define BITS_F32(x) as_float(x)
+// PoCL calls its sqrt out of line, which keeps a kernel from vectorising across work-items (a
+// chain of 8 pointwise stages took 52 ms instead of 20 on 2^24 floats): there the backend
+// defines CT_BUILTIN_SQRT, and clang's builtin is LLVM's sqrt intrinsic, correctly rounded
+// (bitwise equal to NumPy's). Not everywhere clang is: Oclgrind has no such intrinsic.
+#ifdef CT_BUILTIN_SQRT
+#define SQRT_F32(x) __builtin_sqrtf(x)
+#else
+#define SQRT_F32(x) sqrt(x)
+#endif
 #define NAN_F32 as_float(0x7fffffff)
 #define LID(d) get_local_id(d)
 #define GROUP_ID(d) get_group_id(d)
@@ -99,6 +109,24 @@ INLINE ushort ct_float_to_bf16(float f) {
 % if dialect.name == "opencl":
 #pragma OPENCL FP_CONTRACT ON
 % endif
+</%def>
+
+## The body (a <%call>'s) for each item `i` < `n` of a 1-D grid: one item per work-item where
+## the grid covers them all, else a grid-stride loop (a device caps its groups). The branch is
+## uniform. The first form is the one PoCL vectorises across work-items: around a loop its
+## work-item loop stays scalar (a chain of 8 pointwise stages over 2^24 floats took 63 ms
+## instead of 46, a multiply 23 instead of 17, on one thread).
+<%def name="each_item(idx, i, n)">\
+    if ((${idx})GLOBAL_SIZE(0) >= ${n}) {
+        const ${idx} ${i} = (${idx})GID(0);
+        if (${i} < ${n}) {
+${caller.body()}
+        }
+    } else {
+        for (${idx} ${i} = (${idx})GID(0); ${i} < ${n}; ${i} += (${idx})GLOBAL_SIZE(0)) {
+${caller.body()}
+        }
+    }
 </%def>
 
 ## Load element idx of a buffer of dtype `dt` as compute type `ct`.

@@ -7,7 +7,7 @@
 ##          rounds nothing the unfused chain did not); out, the output's dtype (the last
 ##          stage's); inputs, stages, out_kind and ndim (0: all contiguous)
 ##   index  C type of indices
-<%namespace file="_prelude.mako" import="prelude"/>
+<%namespace file="_prelude.mako" import="prelude, each_item"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%namespace file="_epilogue.mako" import="params, element"/>
 <%
@@ -20,6 +20,7 @@ KERNEL void ${name}(const ${index} ct_n
 ${params(ep, index)}
     )
 {
-    for (${index} ct_i = (${index})GID(0); ct_i < ct_n; ct_i += (${index})GLOBAL_SIZE(0))
+<%call expr="each_item(index, 'ct_i', 'ct_n')">
 ${element(ep, index, "ct_i")}
+</%call>
 }

@@ -4,7 +4,7 @@
 ##   compute   dtype the expression computes in;  out  dtype of the output buffer
 ##   operands  tuple of (kind, dtype): kind "c" contiguous tensor, "s" strided tensor, "v" scalar
 ##   out_kind  "c" or "s";  ndim  dims after collapsing;  index  C type of indices
-<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, strided_offsets, each_item"/>
 <%namespace file="_math.mako" import="helpers"/>
 <%
     T = dialect.ctype(compute)
@@ -35,7 +35,7 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, const ${index} ct_out_
 % endfor
     )
 {
-    for (${index} ct_i = (${index})GID(0); ct_i < ct_n; ct_i += (${index})GLOBAL_SIZE(0)) {
+<%call expr="each_item(index, 'ct_i', 'ct_n')">
 % if ndim:
 <% tags = (["out"] if out_kind == "s" else []) + ["in%d" % k for k, (kind, _) in enumerate(operands) if kind == "s"] %>\
 % for tag in tags:
@@ -53,5 +53,5 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(out)}* ct_out, const ${index} ct_out_
 % endif
 % endfor
         ${store(out, "ct_out", offset("out", out_kind), expr)};
-    }
+</%call>
 }

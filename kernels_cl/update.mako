@@ -5,7 +5,7 @@
 ## p and the states back. Contiguous tensors; compute in float (double for float64).
 ## With count > 1, tensor t's elements are ct_end{t-1} <= i < ct_end{t} of the items' range
 ## (ct_n = the last end); its buffers carry the suffix t.
-<%namespace file="_prelude.mako" import="prelude, load, store"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, each_item"/>
 <%
     C = dialect.ctype(dtype.compute)
     idx = index
@@ -15,6 +15,7 @@ ${prelude(dtype.name == "float64")}
 typedef ${C} ct_real;  // the compute type, for temporaries in rule bodies
 INLINE ${C} ct_max(${C} a, ${C} b) { return (a != a) ? a : ((b != b) ? b : (a > b ? a : b)); }
 INLINE ${C} ct_sign(${C} a) { return (${C})((a > 0) - (a < 0)); }
+INLINE ${C} ct_sqrt(${C} a) { return ${"SQRT_F32(a)" if C == "float" else "sqrt(a)"}; }  // _prelude.mako
 
 KERNEL void ${name}(
 % for t, sfx in enumerate(suffixes):
@@ -33,7 +34,7 @@ KERNEL void ${name}(
 % endif
     , const ${idx} ct_n)
 {
-    for (${idx} ct_i = (${idx})GID(0); ct_i < ct_n; ct_i += (${idx})GLOBAL_SIZE(0)) {
+<%call expr="each_item(idx, 'ct_i', 'ct_n')">
 % if count == 1:
 ${element("", "ct_i")}
 % else:
@@ -44,7 +45,7 @@ ${element(str(t), "ct_j")}
         }
 % endfor
 % endif
-    }
+</%call>
 }
 
 ## One element ``j`` of the tensors with suffix ``sfx``

@@ -110,6 +110,8 @@ class OpenCLDevice(Device):
         options = config.build_options()
         if cfg & self.cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT:
             options.append("-cl-fp32-correctly-rounded-divide-sqrt")
+        if self.device.platform.name.startswith("Portable Computing Language"):
+            options.append("-DCT_BUILTIN_SQRT")  # PoCL: sqrt inline (_prelude.mako)
         return options
 
     @property

@@ -125,19 +125,24 @@ class Chain:
         dtype, buffer, offset, out_strides = self.out
         out_kind = self.out_kind if ndim else "c"
         args = [buffer, offset, *(out_strides if out_kind == "s" else ())]
-        inputs, remap = [], {}
+        inputs, remap, seen = [], {}, {}
         for k, entry in enumerate(self.inputs):
             if entry[0] != "v" and entry[2] is product:
                 remap[k] = ("acc", 0)
                 continue
-            remap[k] = ("in", len(inputs))
             if entry[0] == "v":
+                remap[k] = ("in", len(inputs))
                 inputs.append(("v", self.compute))
                 args.append(entry[2])
-            else:
-                kind = entry[0] if ndim else "c"
+                continue
+            kind = entry[0] if ndim else "c"
+            # an operand read at several stages (x in x * y + x) is loaded once
+            same = (kind, entry[1], id(entry[2]), entry[3], entry[4] if kind == "s" else ())
+            if same not in seen:
+                seen[same] = ("in", len(inputs))
                 inputs.append((kind, entry[1]))
                 args += [entry[2], entry[3], *(entry[4] if kind == "s" else ())]
+            remap[k] = seen[same]
         args += self.sizes if ndim else ()
         stages = tuple((expr, tuple(remap[k] if where == "in" else (where, k)
                                     for where, k in sources)) for expr, sources in self.stages)

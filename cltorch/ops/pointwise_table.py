@@ -234,7 +234,7 @@ OPS = [
     # unary
     Op("neg", 1, "-a", np.negative,
        grad=("", lambda g, s: (-g,))),
-    Op("abs", 1, _float_int("fabs(a)", "(a < 0 ? -a : a)"), np.abs,
+    Op("abs", 1, _float_int("ct_abs(a)", "(a < 0 ? -a : a)"), np.abs,
        grad=("a", lambda g, s: (g * s.a.sign(),))),
     Op("sign", 1, "ct_sign(a)", lambda a: np.sign(np.nan_to_num(a, nan=0)),
        grad=("", _zero)),
@@ -242,7 +242,7 @@ OPS = [
        grad=("o", lambda g, s: (-g * s.out * s.out,))),
     Op("square", 1, "a * a", np.square,
        grad=("a", lambda g, s: (2 * g * s.a,))),
-    Op("sqrt", 1, "sqrt(a)", np.sqrt, "float",
+    Op("sqrt", 1, "ct_sqrt(a)", np.sqrt, "float",
        grad=("o", lambda g, s: (g / (2 * s.out),))),
     Op("rsqrt", 1, "rsqrt(a)", lambda a: 1 / np.sqrt(a), "float",
        grad=("o", lambda g, s: (-0.5 * g * s.out ** 3,))),

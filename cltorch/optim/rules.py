@@ -71,8 +71,8 @@ def adam(amsgrad: bool, decoupled: bool) -> Rule:
         return p + s["neg_step"] * (st["m"] / denom), st
     body = _moments_c(decoupled) + ("""
         vmax = ct_max(vmax, v);
-        p = p + neg_step * (m / (sqrt(vmax) / bc2_sqrt + eps));""" if amsgrad else """
-        p = p + neg_step * (m / (sqrt(v) / bc2_sqrt + eps));""")
+        p = p + neg_step * (m / (ct_sqrt(vmax) / bc2_sqrt + eps));""" if amsgrad else """
+        p = p + neg_step * (m / (ct_sqrt(v) / bc2_sqrt + eps));""")
     scalars = ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc2_sqrt",
                "eps", "neg_step")
     return Rule(f"adam{'w' if decoupled else ''}{'_amsgrad' if amsgrad else ''}",
@@ -96,8 +96,8 @@ def rmsprop(centered: bool, momentum: bool) -> Rule:
     body = _PRELUDE + """
         sq = sq * alpha + w * g * g;""" + ("""
         avg = avg + w * (g - avg);
-        const ct_real ct_denom = sqrt(sq + -1.0f * avg * avg) + eps;""" if centered else """
-        const ct_real ct_denom = sqrt(sq) + eps;""") + ("""
+        const ct_real ct_denom = ct_sqrt(sq + -1.0f * avg * avg) + eps;""" if centered else """
+        const ct_real ct_denom = ct_sqrt(sq) + eps;""") + ("""
         buf = buf * momentum + g / ct_denom;
         p = p + neg_lr * buf;""" if momentum else """
         p = p + neg_lr * (g / ct_denom);""")
@@ -116,7 +116,7 @@ def adagrad() -> Rule:
         return p + s["neg_clr"] * (g / (np.sqrt(st["sum"]) + s["eps"])), st
     body = _PRELUDE + """
         sum = sum + 1.0f * g * g;
-        p = p + neg_clr * (g / (sqrt(sum) + eps));"""
+        p = p + neg_clr * (g / (ct_sqrt(sum) + eps));"""
     return Rule("adagrad", ("sum",), ("maximize", "wd", "eps", "neg_clr"), body, numpy)
 
 
@@ -143,7 +143,7 @@ def nadam(decoupled: bool) -> Rule:
         p = p + s["c_grad"] * (g / denom)
         return p + s["c_avg"] * (st["m"] / denom), st
     body = _moments_c(decoupled) + """
-        const ct_real ct_denom = sqrt(v / bc2) + eps;
+        const ct_real ct_denom = ct_sqrt(v / bc2) + eps;
         p = p + c_grad * (g / ct_denom);
         p = p + c_avg * (m / ct_denom);"""
     return Rule(f"nadam{'w' if decoupled else ''}", ("m", "v"),
@@ -162,7 +162,7 @@ def radam(decoupled: bool) -> Rule:
         return p + -1.0 * (corrected * s["lr"]), st
     body = _moments_c(decoupled) + """
         const ct_real ct_corrected = m / bc1;
-        if (rectify != 0) p = p + -1.0f * (ct_corrected * lr * (bc2_sqrt / (sqrt(v) + eps)) * rect);
+        if (rectify != 0) p = p + -1.0f * (ct_corrected * lr * (bc2_sqrt / (ct_sqrt(v) + eps)) * rect);
         else p = p + -1.0f * (ct_corrected * lr);"""
     return Rule(f"radam{'w' if decoupled else ''}", ("m", "v"),
                 ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc1",
@@ -180,7 +180,7 @@ def adadelta() -> Rule:
         return p + s["neg_lr"] * delta, st
     body = _PRELUDE + """
         sq = sq * rho + w * g * g;
-        ct_real ct_delta = sqrt(acc + eps) / sqrt(sq + eps);
+        ct_real ct_delta = ct_sqrt(acc + eps) / ct_sqrt(sq + eps);
         ct_delta = ct_delta * g;
         acc = acc * rho + w * ct_delta * ct_delta;
         p = p + neg_lr * ct_delta;"""
