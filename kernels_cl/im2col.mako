@@ -21,13 +21,16 @@
 ##   adaptive (window_max, window_mean, window_mean_grad; any device) adaptive pooling's cells
 ##           instead of regular windows: the kernel geometry is ignored, the cells follow from
 ##           H, W, OH and OW
+##   window_max_grad (devices) max pooling's input gradient where windows are disjoint: an
+##           item per input position, gathering its window's gradient where that window's
+##           maximum lies (max_grad_kernel)
 ##   window_mean (devices) average pooling without columns: an item per window, the sum of its
 ##           in-image elements over PyTorch's divisor (ct_override if not 0, else the window
 ##           clipped to the padded image with ct_include_pad, to the image without)
 ##   window_mean_grad (devices) its gradient: an item per input position, gathering g / divisor
 ##           of each window that holds it (no atomics); both by rows on CPU devices (mean_rows)
 ## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
-<%namespace file="_prelude.mako" import="prelude, load, store, clipped_run"/>
+<%namespace file="_prelude.mako" import="prelude, load, store, clipped_run, each_item"/>
 <%
     T = dialect.ctype(dtype.compute)
     idx = index
@@ -83,6 +86,8 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
 ${pack_kernel()}
 % elif direction == "window_max":
 ${max_kernel()}
+% elif direction == "window_max_grad":
+${max_grad_kernel()}
 % elif direction in ("window_mean", "window_mean_grad"):
 ${mean_kernel()}
 % else:
@@ -273,6 +278,35 @@ ${adaptive_cell("ct_oy", "ct_ox")}
         if (ct_want_pos) ct_pos[ct_i] = ct_at;
     }
 % endif
+}
+</%def>
+
+## Max pooling's input gradient where no two windows share a position (Windows.disjoint): an
+## item per input position, the gradient of the one window that may hold it where that
+## window's maximum lies there, else 0. Every position is written once: no zero fill and no
+## scatter. g (the (N, OH*OW) output gradient) at ct_goff with strides ct_gs0, ct_gs1.
+<%def name="max_grad_kernel()">
+KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_g,
+    const ${idx} ct_goff, const ${idx} ct_gs0, const ${idx} ct_gs1,
+    GLOBAL const ${dialect.int64}* ct_pos
+% for g in geometry:
+    , const ${idx} ct_${g}
+% endfor
+    )
+{
+<%call expr="each_item(idx, 'ct_i', 'ct_N * ct_H * ct_W')">
+        const ${idx} ct_x = ct_i % ct_W, ct_y = ct_i / ct_W % ct_H, ct_p = ct_i / (ct_W * ct_H);
+        const ${idx} ct_oy = (ct_y + ct_PH) / ct_SH, ct_ox = (ct_x + ct_PW) / ct_SW;
+        const ${idx} ct_ry = ct_y + ct_PH - ct_oy * ct_SH, ct_rx = ct_x + ct_PW - ct_ox * ct_SW;
+        ${T} ct_v = 0;
+        if (ct_oy < ct_OH && ct_ox < ct_OW && ct_ry % ct_DH == 0 && ct_rx % ct_DW == 0 &&
+                ct_ry / ct_DH < ct_KH && ct_rx / ct_DW < ct_KW) {
+            const ${idx} ct_o = ct_oy * ct_OW + ct_ox;
+            if (ct_pos[ct_p * ct_OH * ct_OW + ct_o] == (${dialect.int64})(ct_y * ct_W + ct_x))
+                ct_v = ${load(dtype, "ct_g", "ct_goff + ct_p * ct_gs0 + ct_o * ct_gs1", T)};
+        }
+        ${store(dtype, "ct_out", "ct_i", "ct_v")};
+</%call>
 }
 </%def>
 

@@ -596,6 +596,33 @@ def test_constants_are_computed_once(device):
         assert _graph(compiled).launches == 3  # the two products and the softmax
 
 
+def test_a_cross_entropy_backward_starts_from_a_constant(device):
+    """The ones a backward starts from are a constant of the region: the cross-entropy
+    kernels say which buffers they write (capture.Writes), so the seed is computed at the
+    capture only. Losses and gradients stay eager's."""
+    rng = np.random.default_rng(8)
+    logits = rng.standard_normal((6, 5)).astype(np.float32)
+    target = cltorch.tensor(rng.integers(0, 5, 6), device=device)
+    x = cltorch.tensor(logits, device=device, requires_grad=True)
+    reference = cltorch.tensor(logits, device=device, requires_grad=True)
+
+    def step(x):  # x as a model's parameter: from outside the call
+        def loss_of(target):
+            x.grad = None
+            loss = nn.functional.cross_entropy(x, target)
+            loss.backward()
+            return loss
+        return loss_of
+
+    compiled = cltorch.compile(step(x))
+    for _ in range(3):
+        assert_close(compiled(target), step(reference)(target), rtol=0, atol=0)
+        assert_close(x.grad, reference.grad, rtol=0, atol=0)
+    if device != "cpu":
+        # forward, the loss's two sums and division, backward: no launch for the seed
+        assert _graph(compiled).launches == count_launches(device, step(reference), target) - 1
+
+
 def test_conv_epilogue(device):
     """A convolution's bias and activation run inside its GEMM (im2col's on a CPU device,
     the implicit one on a GPU); a training step through it stays eager's."""

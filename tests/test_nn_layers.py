@@ -504,8 +504,10 @@ def test_max_pool_reports_in_image_positions_and_adds_overlapping_gradients(devi
 
 
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", [
-    (3, 2, 1, 1, False), (2, 2, 0, 1, True), (3, 1, 1, 2, False), ((2, 3), (1, 2), (1, 0), 1,
-                                                                    True)], ids=str)
+    (3, 2, 1, 1, False), (2, 2, 0, 1, True), (3, 1, 1, 2, False),
+    ((2, 3), (1, 2), (1, 0), 1, True),
+    # disjoint windows (their gradient's gather kernel): padded, dilated, clipped by ceil_mode
+    (3, 3, 1, 1, True), (2, 3, 1, 2, False), ((2, 3), (2, 4), (1, 1), 1, True)], ids=str)
 def test_max_pool_with_indices_matches_torch(device, kernel_style, kernel, stride, padding,
                                              dilation, ceil_mode):
     """max_pool2d's values, indices and input gradient against PyTorch, with NaNs, ties, a

@@ -379,3 +379,35 @@ def test_every_table_row_is_exercised():
                "lstm_sigmoid_grad", "mul_sigmoid", "gru_candidate", "gru_output",
                "gru_update_grad", "gru_candidate_grad", "gru_hidden_grad", "gru_reset_grad"}
     assert set(TABLE) <= tested, set(TABLE) - tested
+
+
+def test_items_past_the_grid_take_the_grid_stride_loop(device, monkeypatch):
+    """With fewer work-items than items (a device capping its groups), the kernels written
+    with each_item (_prelude.mako) loop over the rest: pointwise, fused chains, optimizer
+    updates and max pooling's gather all cover every item."""
+    dev = cltorch.backend.registry.get(device)
+    if dev.kind == "cpu":
+        pytest.skip("the cpu backend launches no kernels")
+    monkeypatch.setattr(dev, "max_groups", 2)
+    rng = np.random.default_rng(3)
+    n = 12347  # a size no other test launches (a kernel memoises its grid per item count)
+    a, b = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+    x, y = cltorch.tensor(a, device=device), cltorch.tensor(b, device=device)
+    assert_close((x * y + x).abs().sqrt(), np.sqrt(np.abs(a * b + a)), rtol=1e-6)
+    chain = cltorch.compile(lambda x, y: ((x * y + x).relu() * 0.5 - y).abs().sqrt() + x)
+    for _ in range(3):
+        got = chain(x, y)
+    want = np.sqrt(np.abs(np.maximum(a * b + a, 0) * 0.5 - b)) + a
+    assert_close(got, want, rtol=1e-6)
+    p = cltorch.nn.Parameter(cltorch.tensor(a, device=device))
+    p.grad = y.clone()
+    cltorch.optim.SGD([p], lr=0.5).step()
+    assert_close(p, a - 0.5 * b, rtol=1e-6)
+    planes = rng.standard_normal((3, 1, 61, 67)).astype(np.float32)
+    t = cltorch.tensor(planes, device=device, requires_grad=True)
+    cltorch.nn.functional.max_pool2d(t, 2).sum().backward()
+    windows = planes[:, :, :60, :66].reshape(3, 1, 30, 2, 33, 2)
+    is_max = windows == windows.max(axis=(3, 5), keepdims=True)
+    want = np.zeros_like(planes)
+    want[:, :, :60, :66] = is_max.reshape(3, 1, 60, 66)
+    assert_close(t.grad, want)

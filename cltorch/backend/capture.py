@@ -182,6 +182,17 @@ def refresh_last(refresh) -> None:
         recorder.steps[-1].refresh = refresh
 
 
+class Writes:
+    """The form of a launch that writes ``buffers`` and only reads its others: what the compiler
+    needs to know of a kernel it does not fuse (without a form, all its buffers count as
+    written, and nothing it reads can be a constant)."""
+
+    __slots__ = ("buffers",)
+
+    def __init__(self, buffers):
+        self.buffers = tuple(buffers)
+
+
 def describe_last(form) -> None:
     """The launch just recorded is a pointwise kernel of ``form`` (ops/pointwise.py's Form):
     the compiler may fuse it with its neighbours."""

@@ -33,7 +33,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..backend.capture import Launch, Upload
+from ..backend.capture import Launch, Upload, Writes
 from ..ops import fused
 from ..ops.gemm import GemmForm
 from ..ops.pointwise import Form
@@ -188,6 +188,8 @@ def _written(step) -> set:
         return {id(step.args[0])}
     if type(step.form) is ReduceForm:
         return {id(b) for b in step.args[:step.form.input]}
+    if type(step.form) is Writes:
+        return {id(b) for b in step.form.buffers}
     return {id(b) for b in step.buffers()}
 
 

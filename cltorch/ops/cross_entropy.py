@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
+from ..backend import capture
 from ..codegen import DIALECTS, render
 from ..codegen.vectors import VECTOR_BYTES
 from .array import Array, check_dtype_supported, empty
@@ -72,6 +73,10 @@ def _launch(x, target, outs, grad, tail, ignore):
     device.launch(kernel, m * group, [o._storage.buffer for o in outs] +
                   [x._storage.buffer, x._offset, target._storage.buffer, target._offset] +
                   tail + [ignore, m, n], local=group)
+    if capture.ACTIVE[0] is not None:  # the backward reads lse and valid; the forward's slot
+        written = outs[:1] if backward else outs
+        capture.describe_last(capture.Writes(
+            [o._storage.buffer for o in written] + ([] if backward else tail[:1])))
 
 
 def cross_entropy_source(dialect, dtype, backward, group_size, index, width=0,

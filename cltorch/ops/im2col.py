@@ -130,6 +130,7 @@ def im2col_kernel(x, direction, out, rows=False, adaptive=False):
     mean = (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy, np.int32)
     head = {"unfold": (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy),
             "window_max": (None, None, None, idx, idx, idx, idx, idx, np.int32),
+            "window_max_grad": (None, None, idx, idx, idx, None),
             "window_mean": mean, "window_mean_grad": mean}.get(direction, (None, None))
     return cached_kernel(device, ("im2col", direction, x.dtype, big, rows, adaptive), lambda: (
         im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows,

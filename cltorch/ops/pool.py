@@ -40,6 +40,21 @@ def _window_max_direct(x: Array, win: im2col.Windows, indices: bool, rows=False)
     return values, positions
 
 
+def window_max_grad(g: Array, positions: Array, win: im2col.Windows, size) -> Array:
+    """The input gradient (P, H*W) of max pooling over disjoint windows (``win.disjoint``,
+    kernel devices) from the output gradient ``g`` and the positions (P, OH*OW) window_max
+    reported: one gather kernel writing every position (in place of a zero fill and a
+    scatter)."""
+    p, (h, w) = positions._shape[0], size
+    out = empty(type(g), (p, h * w), g.dtype, g._device)
+    if out._numel():
+        kernel = im2col.im2col_kernel(g, "window_max_grad", out)
+        g._device.launch(kernel, out._numel(), [
+            out._storage.buffer, g._storage.buffer, g._offset, *g._strides,
+            positions._storage.buffer, *win.args(p, 1, h, w)])
+    return out
+
+
 def window_mean(x: Array, win: im2col.Windows, include_pad: bool, override) -> Array:
     """Average pooling of the planes ``x`` (P, 1, H, W) on a GPU, no columns: (P, OH*OW),
     each window's in-image sum over PyTorch's divisor (``override`` if given, else the

@@ -162,7 +162,8 @@ def radam(decoupled: bool) -> Rule:
         return p + -1.0 * (corrected * s["lr"]), st
     body = _moments_c(decoupled) + """
         const ct_real ct_corrected = m / bc1;
-        if (rectify != 0) p = p + -1.0f * (ct_corrected * lr * (bc2_sqrt / (ct_sqrt(v) + eps)) * rect);
+        if (rectify != 0)
+            p = p + -1.0f * (ct_corrected * lr * (bc2_sqrt / (ct_sqrt(v) + eps)) * rect);
         else p = p + -1.0f * (ct_corrected * lr);"""
     return Rule(f"radam{'w' if decoupled else ''}", ("m", "v"),
                 ("maximize", "decay" if decoupled else "wd", "w1", "beta2", "w2", "bc1",
