@@ -79,9 +79,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(result)
 
 
+RUNS = [0]  # backward passes run in this process (cltorch.compile's warm-up looks for one)
+
+
 def run(outputs, root_grads, keep_graph, create_graph, inputs, accumulate):
     """Run the graph below ``outputs``. With ``accumulate``, leaves (all, or those in
     ``inputs``) get ``.grad``; otherwise the gradients of ``inputs`` are returned."""
+    RUNS[0] += 1
     if _CAPTURING[0] is not None:
         _CAPTURING[0].backward_ran = True
     with grad_mode.set_grad_enabled(create_graph):

@@ -23,7 +23,7 @@ import weakref
 
 from .. import config
 from ..amp import autocast_mode
-from ..autograd import grad_mode
+from ..autograd import engine, grad_mode
 from ..backend import capture as _capture
 from ..backend.capture import CPU_WORK
 from ..nn.modules.module import Module
@@ -123,11 +123,17 @@ class CompiledFunction:
                               warn=True)
         if entry.eager:
             return self.fn(*args, **kwargs)
-        why = next(("a tensor input requires grad" for leaf in leaves
-                    if isinstance(leaf, Tensor) and leaf.requires_grad), None)
+        wants_grad = any(isinstance(leaf, Tensor) and leaf.requires_grad for leaf in leaves)
+        why = "a tensor input requires grad" if wants_grad and self.fullgraph else None
         if why is None and entry.calls == 0 and not self.fullgraph:
             entry.calls += 1  # warm-up: optimizer state and gradients come into being
-            return self.fn(*args, **kwargs)
+            runs = engine.RUNS[0]
+            result = self.fn(*args, **kwargs)
+            if wants_grad and engine.RUNS[0] != runs:
+                # the region's backward would reach past its inputs, into the caller's graph
+                entry.eager = "a tensor input requires grad and the region runs a backward"
+                self._explain("graph_breaks", f"runs eagerly: {entry.eager}", warn=True)
+            return result
         if why is None:
             result, entry.graph, why = capture(self.fn, spec, leaves, self.fullgraph)
             if why is None:

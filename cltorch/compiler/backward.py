@@ -30,16 +30,18 @@ def needed(outputs: list, recorder) -> bool:
         kind == "fresh" and value.requires_grad for kind, value in outputs)
 
 
-def record(recorder, outputs: list, statics: dict):
+def record(recorder, outputs: list, statics: dict, anchors: dict):
     """Record the backward of the region's differentiable outputs after its forward; the
     Recorded, or None where no leaf needs a gradient. The capture's own autograd graph is
-    kept (retain_graph), for the eager result if the capture stops after all."""
+    kept (retain_graph), for the eager result if the capture stops after all. ``anchors``:
+    id of the leaf standing for a tensor input that requires grad -> the input's index."""
     positions = [i for i, (kind, value) in enumerate(outputs)
                  if kind == "fresh" and value.requires_grad]
     tensors = [outputs[i][1] for i in positions]
     leaves = _leaves_of(tensors)
     if not leaves:
         return None
+    inputs = [anchors.get(id(leaf)) for leaf in leaves]
     grad_outputs = [t.detach().new_zeros(t.shape) for t in tensors]
     split = HostStep(None, [])
     recorder.steps.append(split)
@@ -49,7 +51,38 @@ def record(recorder, outputs: list, statics: dict):
                             allow_unused=True)
     finally:
         ACTIVE[0] = None
-    return Recorded(split, positions, leaves, grad_outputs, list(grads))
+    return Recorded(split, positions, leaves, inputs, grad_outputs, list(grads))
+
+
+def relay(values: list, anchors: dict, leaves: list) -> list:
+    """A stopped capture's eager results, whose autograd graph ends at the leaves standing
+    for the caller's tensor inputs (``anchors``): the differentiable ones come out of one
+    node that hands their gradients on to the caller's tensors ``leaves[index]``."""
+    positions = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+    if not positions:
+        return values
+    stand_ins = list(_leaves_of([values[i] for i in positions]))
+    relayed = _Relay.apply([values[i] for i in positions], stand_ins,
+                           *[leaves[anchors[id(s)]] if id(s) in anchors else s
+                             for s in stand_ins])
+    values = list(values)
+    for i, v in zip(positions, relayed if isinstance(relayed, tuple) else (relayed,)):
+        values[i] = v
+    return values
+
+
+class _Relay(Function):
+    """Results computed from stand-ins, as outputs of the tensors they stand for."""
+
+    @staticmethod
+    def forward(ctx, results, stand_ins, *tensors):
+        ctx.results, ctx.stand_ins = results, stand_ins
+        return tuple(r.detach() for r in results)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, None, *engine.grad(ctx.results, ctx.stand_ins, list(grads),
+                                         retain_graph=True, allow_unused=True))
 
 
 def _leaves_of(tensors: list) -> list:
@@ -71,10 +104,12 @@ def _leaves_of(tensors: list) -> list:
 class Recorded:
     """The backward of a graph's differentiable outputs, and the state of its replays."""
 
-    def __init__(self, split, positions, leaves, grad_outputs, grads):
+    def __init__(self, split, positions, leaves, inputs, grad_outputs, grads):
         self.split, self.steps = split, None
         self.positions = positions        # which of the graph's outputs are differentiable
         self.leaves = leaves              # the tensors whose gradients come out
+        self.inputs = inputs              # per leaf: the index of the call's tensor input it
+        # stands for (its gradient goes on to the caller's tensor), or None: a parameter
         self.grad_outputs = grad_outputs  # static buffers the incoming gradients go to
         self.grads = grads                # the leaves' gradients, as the capture made them
         self.generation, self.pending, self.graph, self.fresh = 0, None, None, {}
@@ -101,7 +136,9 @@ class Recorded:
 
     def call(self, graph, leaves: list, first: bool):
         """The forward (the capture's results when ``first``) through one autograd node."""
-        values = _Replay.apply(self, graph, leaves, first, *self.leaves)
+        values = _Replay.apply(self, graph, leaves, first,
+                               *[leaf if at is None else leaves[at]
+                                 for leaf, at in zip(self.leaves, self.inputs)])
         return rebuild(graph.out_spec, list(values))
 
     def run_backward(self, incoming: list) -> list:

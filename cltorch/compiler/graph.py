@@ -202,11 +202,18 @@ def _view_of(leaves: list, copied: list, index: int, view: Tensor) -> Tensor:
 def capture(fn, args_spec, leaves: list, strict: bool):
     """Run ``fn`` on static copies of the tensor ``leaves`` while recording: (result, Graph
     or None, why it could not be captured)."""
-    statics = {}
+    statics, anchors = {}, {}
     with no_grad():
         for index, leaf in enumerate(leaves):
             if isinstance(leaf, Tensor):
                 statics[index] = leaf.detach().clone()
+    for index, leaf in enumerate(leaves):
+        if isinstance(leaf, Tensor) and leaf.requires_grad:
+            # the region's autograd graph ends at a leaf standing for the caller's input: the
+            # outputs' backward (backward.py) hands its gradient on to the caller's tensor
+            anchor = statics[index].requires_grad_()
+            anchors[id(anchor)] = index
+            statics[index] = anchor.clone()  # not a leaf: in-place ops work as on the input
     recorder = Recorder([cpu_view(s) for s in statics.values() if s.is_cpu])
     recorder.strict = strict
     versions = {index: s._storage.version for index, s in statics.items()}
@@ -233,9 +240,11 @@ def capture(fn, args_spec, leaves: list, strict: bool):
             outputs.append(("fresh", value))
         else:
             outputs.append(("same", value))
+    if anchors and recorder.why_stopped is None:
+        _check_anchored(recorder, outputs, mutated)
     recorded = None
     if recorder.why_stopped is None and backward.needed(outputs, recorder):
-        recorded = backward.record(recorder, outputs, statics)
+        recorded = backward.record(recorder, outputs, statics, anchors)
     if recorder.why_stopped is None:
         graph = Graph(recorder, statics, outputs, out_spec, mutated, recorded)
         if recorded is not None:
@@ -250,4 +259,18 @@ def capture(fn, args_spec, leaves: list, strict: bool):
             leaves[index].copy_(statics[index])
     values = [leaves[v] if kind == "input" else v[1].clone() if kind == "view" else v
               for kind, v in outputs]
+    if anchors:  # gradients reaching the stand-ins go on to the caller's tensors
+        values = backward.relay(values, anchors, leaves)
     return rebuild(out_spec, values), None, why
+
+
+def _check_anchored(recorder, outputs: list, mutated: list) -> None:
+    """Stop a capture whose inputs require grad where a replay could not keep eager's
+    autograd: an output that is an input or its view (a replay's view has no history), an
+    input written in place, a backward run inside (it would reach the caller's graph)."""
+    if recorder.backward_ran:
+        recorder.stop("a tensor input requires grad and the region runs a backward")
+    elif mutated:
+        recorder.stop("a tensor input that requires grad is written in place")
+    elif any(kind in ("input", "view") for kind, _ in outputs):
+        recorder.stop("an output is a tensor input that requires grad, or a view of one")
