@@ -31,6 +31,7 @@
 ##           of each window that holds it (no atomics); both by rows on CPU devices (mean_rows)
 ## Geometry arguments (same order in all): N C H W KH KW SH SW PH PW DH DW OH OW.
 <%namespace file="_prelude.mako" import="prelude, load, store, clipped_run, each_item"/>
+<%namespace file="_epilogue.mako" import="params, element"/>
 <%
     T = dialect.ctype(dtype.compute)
     idx = index
@@ -284,14 +285,19 @@ ${adaptive_cell("ct_oy", "ct_ox")}
 ## Max pooling's input gradient where no two windows share a position (Windows.disjoint): an
 ## item per input position, the gradient of the one window that may hold it where that
 ## window's maximum lies there, else 0. Every position is written once: no zero fill and no
-## scatter. g (the (N, OH*OW) output gradient) at ct_goff with strides ct_gs0, ct_gs1.
+## scatter. g (the (N, OH*OW) output gradient) at ct_goff with strides ct_gs0, ct_gs1. With
+## an `epilogue` (ops/fused.Epilogue; cltorch.compile's fusion) the gradient is not stored: the
+## chain that alone reads it (ReLU's backward) runs on each element instead.
 <%def name="max_grad_kernel()">
-KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${dialect.ctype(dtype)}* ct_g,
+KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_grad, GLOBAL const ${dialect.ctype(dtype)}* ct_g,
     const ${idx} ct_goff, const ${idx} ct_gs0, const ${idx} ct_gs1,
     GLOBAL const ${dialect.int64}* ct_pos
 % for g in geometry:
     , const ${idx} ct_${g}
 % endfor
+% if epilogue is not None:
+${params(epilogue, idx)}
+% endif
     )
 {
 <%call expr="each_item(idx, 'ct_i', 'ct_N * ct_H * ct_W')">
@@ -305,7 +311,11 @@ KERNEL void ${name}(GLOBAL ${dialect.ctype(dtype)}* ct_out, GLOBAL const ${diale
             if (ct_pos[ct_p * ct_OH * ct_OW + ct_o] == (${dialect.int64})(ct_y * ct_W + ct_x))
                 ct_v = ${load(dtype, "ct_g", "ct_goff + ct_p * ct_gs0 + ct_o * ct_gs1", T)};
         }
-        ${store(dtype, "ct_out", "ct_i", "ct_v")};
+% if epilogue is None:
+        ${store(dtype, "ct_grad", "ct_i", "ct_v")};
+% else:
+${element(epilogue, idx, "ct_i", "ct_v")}
+% endif
 </%call>
 }
 </%def>

@@ -192,6 +192,15 @@ def _linear_block(x, w, bias):
     return F.relu(F.linear(x, w, bias)) * 0.5 + x
 
 
+def _pooled_relu_grad(scale):
+    def step(x):
+        scale.grad = None
+        y = F.max_pool2d(F.relu(x * scale), 2, ceil_mode=True)
+        (y * y).sum().backward()
+        return scale.grad
+    return step
+
+
 def convolution(rng, device):
     batch, cin, cout = (int(rng.integers(1, 4)) for _ in range(3))
     groups = int(rng.choice([g for g in (1, 2) if cin * g <= 4 and cout * g <= 4]))
@@ -223,6 +232,13 @@ def convolution(rng, device):
     compare("conv2d forward and backward", *run_both(step, x, weight, per_channel))
     compare("unfold", *run_both(lambda t: F.unfold(t, (kh, kw), dilation=dilation,
                                                    padding=padding, stride=stride), x))
+    if min(h, w) >= 2:  # cltorch.compile: ReLU's backward in max pooling's gradient gather
+        scale = Pair(rng, device, (1, cin * groups, 1, 1), grad=True)
+        pooled = cltorch.compile(_pooled_relu_grad(scale.dev))
+        for _ in range(3):
+            got = pooled(x.dev.detach())
+        compare("pooling gradient epilogue", _host(got),
+                _host(_pooled_relu_grad(scale.cpu)(x.cpu.detach())))
     if next(_CONVOLUTION_CALLS) % 2 == 0:
         _winograd(rng, device, batch, cin, cout)
 

@@ -7,7 +7,7 @@ import pytest
 
 import cltorch
 from cltorch import nn
-from cltorch.backend.capture import CaptureStopped
+from cltorch.backend.capture import CaptureStopped, Launch
 from cltorch.compiler import InvalidBackend, Unsupported
 
 from conftest import assert_close, count_launches
@@ -651,6 +651,34 @@ def test_conv_epilogue(device):
                 assert_close(compiled(x), forward(x), rtol=1e-5, atol=1e-5)
             eager = count_launches(device, forward, x)
         assert _graph(compiled).launches == eager - 2  # the bias add and the relu
+
+
+def test_pooling_gradient_takes_relus_backward(device):
+    """Max pooling over disjoint windows after a ReLU: the pooling gradient's gather kernel
+    runs ReLU's backward on each element (its epilogue), so the gradient between them is
+    never stored; weights' gradients equal eager's exactly."""
+    conv = nn.Conv2d(2, 3, 3, padding=1).to(device)
+    reference = nn.Conv2d(2, 3, 3, padding=1).to(device)
+    reference.load_state_dict(conv.state_dict())
+
+    def step(model, x):
+        model.zero_grad()
+        y = nn.functional.max_pool2d(nn.functional.relu(model(x)), 2)
+        (y * y).sum().backward()
+        return y
+
+    compiled = cltorch.compile(lambda x: step(conv, x))
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        x = cltorch.tensor(rng.standard_normal((2, 2, 6, 8)).astype(np.float32), device=device)
+        assert_close(compiled(x), step(reference, x), rtol=0, atol=0)
+        for p, q in zip(conv.parameters(), reference.parameters()):
+            assert_close(p.grad, q.grad, rtol=0, atol=0)
+    if device != "cpu":
+        names = [step.kernel.kernel.function_name for step in _graph(compiled).steps
+                 if type(step) is Launch]
+        assert "window_max_grad" in names
+        assert not any("threshold_backward" in name for name in names)
 
 
 def test_intermediates_share_memory(device):

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..codegen import DIALECTS, render
 from .. import dtypes
+from . import fused
 from .array import (Array, adopt_stored, adopt_values, check_dtype_supported, cpu_view, empty,
                     from_stored, quietly, relayout)
 from .launch import INT32_LIMIT, cached_kernel, index_types
@@ -124,17 +125,25 @@ def fold(cols: Array, size: tuple, win: Windows) -> Array:
 
 
 def im2col_kernel(x, direction, out, rows=False, adaptive=False):
-    device = x._device
+    """The compiled kernel of ``direction`` reading ``x`` and writing ``out``."""
     big = max(x._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
+    return kernel_for(x._device, x.dtype, big, direction, rows, adaptive)
+
+
+def kernel_for(device, dtype, big, direction, rows=False, adaptive=False, epilogue=None):
+    """im2col_kernel by its parts; ``epilogue`` (window_max_grad's, an ops/fused.Epilogue):
+    its arguments follow the geometry's."""
     idx, cidx = index_types(big)
-    mean = (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy, np.int32)
-    head = {"unfold": (None, None, idx, idx, idx, idx, idx, x.dtype.compute.numpy),
+    mean = (None, None, idx, idx, idx, idx, idx, dtype.compute.numpy, np.int32)
+    head = {"unfold": (None, None, idx, idx, idx, idx, idx, dtype.compute.numpy),
             "window_max": (None, None, None, idx, idx, idx, idx, idx, np.int32),
             "window_max_grad": (None, None, idx, idx, idx, None),
             "window_mean": mean, "window_mean_grad": mean}.get(direction, (None, None))
-    return cached_kernel(device, ("im2col", direction, x.dtype, big, rows, adaptive), lambda: (
-        im2col_source(DIALECTS[device.kind], x.dtype, direction, cidx, rows,
-                      adaptive=adaptive), direction, head + (idx,) * 14))
+    tail = () if epilogue is None else fused.argtypes(epilogue, idx)
+    return cached_kernel(device, ("im2col", direction, dtype, big, rows, adaptive, epilogue),
+                         lambda: (im2col_source(DIALECTS[device.kind], dtype, direction, cidx,
+                                                rows, adaptive=adaptive, epilogue=epilogue),
+                                  direction, head + (idx,) * 14 + tail))
 
 
 def pack_windows(x: Array, win: Windows, panel: int, rows_are: str) -> tuple:
@@ -460,10 +469,12 @@ def _fold_values(values, n, size, win):
 
 
 def im2col_source(dialect, dtype, direction, index, rows=False, panel=0,
-                  rows_are="positions", adaptive=False) -> str:
+                  rows_are="positions", adaptive=False, epilogue=None) -> str:
     """Source of the unfold, fold, pack or window_max kernel for one dialect (the template
     tests use it); rows: unfold's CPU form, an item per output row; pack: panels of
     ``panel`` rows that are output positions or taps (``rows_are``); adaptive: pooling
-    kernels over adaptive pooling's cells."""
+    kernels over adaptive pooling's cells; epilogue (window_max_grad): the ops/fused.Epilogue
+    that takes each gradient element instead of its store."""
     return render("im2col.mako", dialect, name=direction, dtype=dtype, direction=direction,
-                  index=index, rows=rows, panel=panel, rows_are=rows_are, adaptive=adaptive)
+                  index=index, rows=rows, panel=panel, rows_are=rows_are, adaptive=adaptive,
+                  epilogue=epilogue)

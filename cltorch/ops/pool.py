@@ -8,7 +8,10 @@ import functools
 import numpy as np
 
 from .. import dtypes
+from ..backend import capture
 from . import im2col
+from .gemm import GemmForm
+from .launch import INT32_LIMIT, index_types
 from .array import Array, adopt_values, cpu_view, empty, from_stored, relayout
 
 
@@ -48,10 +51,19 @@ def window_max_grad(g: Array, positions: Array, win: im2col.Windows, size) -> Ar
     p, (h, w) = positions._shape[0], size
     out = empty(type(g), (p, h * w), g.dtype, g._device)
     if out._numel():
-        kernel = im2col.im2col_kernel(g, "window_max_grad", out)
+        big = max(g._storage.nbytes, out._storage.nbytes) > INT32_LIMIT
+        kernel = im2col.kernel_for(g._device, g.dtype, big, "window_max_grad")
         g._device.launch(kernel, out._numel(), [
             out._storage.buffer, g._storage.buffer, g._offset, *g._strides,
             positions._storage.buffer, *win.args(p, 1, h, w)])
+        if capture.ACTIVE[0] is not None and g.dtype is g.dtype.compute:
+            # a chain that alone reads the gradient (ReLU's backward) may run in this kernel
+            # (the fusion takes it as a GEMM's epilogue: a contiguous result, made element by
+            # element, never stored)
+            idx, cidx = index_types(big)
+            capture.describe_last(GemmForm(g.dtype, (1, p, h * w), cidx, idx, functools.partial(
+                im2col.kernel_for, g._device, g.dtype, big, "window_max_grad", False, False),
+                False))
     return out
 
 
