@@ -821,8 +821,14 @@ def test_inputs_that_require_grad_where_the_capture_stops(device):
         (x * x).sum().backward()
         return x.grad
 
-    stopped = cltorch.compile(scaled_by_sum)
-    trains = cltorch.compile(inner_backward)
+    def doubled_in_place(x):
+        return x.mul_(2).sin()
+
+    def viewed(x):
+        return x[1:] * 3, x[:2]
+
+    stopped, trains = cltorch.compile(scaled_by_sum), cltorch.compile(inner_backward)
+    in_place, views = cltorch.compile(doubled_in_place), cltorch.compile(viewed)
     rng = np.random.default_rng(10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -834,5 +840,15 @@ def test_inputs_that_require_grad_where_the_capture_stops(device):
             leaf = cltorch.tensor(values, device=device, requires_grad=True)
             assert_close(trains(leaf), 2 * values, rtol=1e-6)
             assert_close(leaf.grad, 2 * values, rtol=1e-6)
+            x.grad = None
+            y = x * 1
+            (in_place(y).sum() + y.sum()).backward()  # y's history gains the doubling
+            assert_close(y, 2 * values, rtol=1e-6)
+            assert_close(x.grad, 2 * np.cos(2 * values) + 2, rtol=1e-5)
+            x.grad = None
+            tail, head = views(x * 1)
+            (tail.sum() + 5 * head.sum()).backward()
+            assert_close(x.grad, [5, 8, 3, 3, 3, 3])
     if device != "cpu":
-        assert _graph(stopped) is None and _graph(trains) is None
+        for region in (stopped, trains, in_place, views):
+            assert _graph(region) is None

@@ -128,11 +128,13 @@ class CompiledFunction:
         if why is None and entry.calls == 0 and not self.fullgraph:
             entry.calls += 1  # warm-up: optimizer state and gradients come into being
             runs = engine.RUNS[0]
+            versions = [leaf._storage.version for leaf in leaves
+                        if isinstance(leaf, Tensor) and leaf.requires_grad]
             result = self.fn(*args, **kwargs)
-            if wants_grad and engine.RUNS[0] != runs:
-                # the region's backward would reach past its inputs, into the caller's graph
-                entry.eager = "a tensor input requires grad and the region runs a backward"
-                self._explain("graph_breaks", f"runs eagerly: {entry.eager}", warn=True)
+            if wants_grad:
+                entry.eager = _past_inputs(leaves, versions, runs)
+                if entry.eager:
+                    self._explain("graph_breaks", f"runs eagerly: {entry.eager}", warn=True)
             return result
         if why is None:
             result, entry.graph, why = capture(self.fn, spec, leaves, self.fullgraph)
@@ -176,6 +178,17 @@ class CompiledFunction:
 
     def reset(self) -> None:
         self.entries.clear()
+
+
+def _past_inputs(leaves: list, versions: list, runs: int):
+    """Why a region given tensors that require grad cannot be captured, seen at its warm-up
+    (None where it can): its autograd would reach past those inputs, into the caller's
+    graph, where it runs a backward or writes one of them in place."""
+    if engine.RUNS[0] != runs:
+        return "a tensor input requires grad and the region runs a backward"
+    now = [leaf._storage.version for leaf in leaves
+           if isinstance(leaf, Tensor) and leaf.requires_grad]
+    return "a tensor input that requires grad is written in place" if now != versions else None
 
 
 class _Entry:

@@ -241,7 +241,8 @@ def capture(fn, args_spec, leaves: list, strict: bool):
         else:
             outputs.append(("same", value))
     if anchors and recorder.why_stopped is None:
-        _check_anchored(recorder, outputs, mutated)
+        anchored = set(anchors.values())
+        _check_anchored(recorder, outputs, anchored & set(mutated), anchored)
     recorded = None
     if recorder.why_stopped is None and backward.needed(outputs, recorder):
         recorded = backward.record(recorder, outputs, statics, anchors)
@@ -264,13 +265,14 @@ def capture(fn, args_spec, leaves: list, strict: bool):
     return rebuild(out_spec, values), None, why
 
 
-def _check_anchored(recorder, outputs: list, mutated: list) -> None:
-    """Stop a capture whose inputs require grad where a replay could not keep eager's
-    autograd: an output that is an input or its view (a replay's view has no history), an
-    input written in place, a backward run inside (it would reach the caller's graph)."""
+def _check_anchored(recorder, outputs: list, mutated: set, anchored: set) -> None:
+    """Stop a capture whose inputs require grad (``anchored``: their indices) where a replay
+    could not keep eager's autograd: a backward run inside (it would reach the caller's
+    graph), such an input written in place (``mutated``), an output viewing one (a replay's
+    view has no history). The warm-up call looks for the first two already."""
     if recorder.backward_ran:
         recorder.stop("a tensor input requires grad and the region runs a backward")
     elif mutated:
         recorder.stop("a tensor input that requires grad is written in place")
-    elif any(kind in ("input", "view") for kind, _ in outputs):
-        recorder.stop("an output is a tensor input that requires grad, or a view of one")
+    elif any(kind == "view" and value[0] in anchored for kind, value in outputs):
+        recorder.stop("an output is a view of a tensor input that requires grad")
