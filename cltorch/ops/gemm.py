@@ -134,8 +134,8 @@ def _launch(a, b, out, batch, m, n, k, compute):
                       [target._storage.buffer] + operands + [tiles_m, tiles_n, splits, chunk],
                       local=tile.group)
         if splits == 1:
-            _describe(out, compute, big, False, _tiled_kernel, device, a.dtype, b.dtype,
-                      compute, out.dtype, big, tile, "")
+            describe_product(out, compute, big, False, _tiled_kernel, device, a.dtype, b.dtype,
+                             compute, out.dtype, big, tile, "")
         if splits > 1:
             from .pointwise import apply
             from .reduce import reduce
@@ -145,8 +145,8 @@ def _launch(a, b, out, batch, m, n, k, compute):
     kernel, group = _kernel(device, a.dtype, b.dtype, compute, out.dtype, True, "blocked")
     device.launch(kernel, batch * -(-m // BLOCK) * -(-n // BLOCK),
                   [out._storage.buffer] + operands + [0, 0, 1, k], local=group)
-    _describe(out, compute, True, True, _blocked_kernel, group, device, a.dtype, b.dtype,
-              compute, out.dtype)
+    describe_product(out, compute, True, True, _blocked_kernel, group, device, a.dtype, b.dtype,
+                     compute, out.dtype)
 
 
 def _blocked_kernel(group, device, src_a, src_b, compute, out, epilogue):
@@ -169,15 +169,17 @@ class GemmForm(NamedTuple):
     keeps_c: bool     # the epilogue reads C back from its buffer (the blocked variant's)
 
 
-def _describe(out: Array, compute, big: bool, keeps_c: bool, kernel, *args) -> None:
+def describe_product(out: Array, compute, big: bool, keeps_c: bool, kernel, *args) -> None:
     """Tell a capture what the launch just made (GemmForm, its ``rebuild`` being ``kernel``
-    given ``args`` and then the epilogue), where its C is in the compute type. Nothing is
-    built when no region is captured (every product passes here); ``args`` hold no array: a
-    capture sees which buffers Python still holds."""
+    given ``args`` and then the epilogue), where its C is in the compute type: a GEMM's
+    product, or another result made element by element (max pooling's gradient, C's dims
+    (1, rows, columns)). Nothing is built when no region is captured (every product passes
+    here); ``args`` hold no array: a capture sees which buffers Python still holds."""
     if capture.ACTIVE[0] is not None and out.dtype is compute:
         idx, cidx = index_types(big)
-        capture.describe_last(GemmForm(compute, out._shape, cidx, idx,
-                                       partial(kernel, *args), keeps_c))
+        dims = (1,) * (3 - len(out._shape)) + out._shape
+        capture.describe_last(GemmForm(compute, dims, cidx, idx, partial(kernel, *args),
+                                       keeps_c))
 
 
 def _k_splits(device, compute, tiles, k, tile) -> tuple:
@@ -232,8 +234,8 @@ def windows_product(out: Array, a: Array, x: Array, win, rows_are: str, taps,
                    x._storage.buffer, x._offset, *steps, batch, m, n, k, tiles_m, tiles_n,
                    1, k, table._storage.buffer, *x._strides[2:], *x._shape[2:], sy, sx, py, px,
                    grid_width or win.out[1]], local=tile.group)
-    _describe(out, compute, big, False, _tiled_kernel, device, a.dtype, x.dtype, compute,
-              out.dtype, big, tile, rows_are)
+    describe_product(out, compute, big, False, _tiled_kernel, device, a.dtype, x.dtype, compute,
+                     out.dtype, big, tile, rows_are)
     return True
 
 
@@ -287,8 +289,8 @@ def packed_product(out: Array, a_panels, b_panels, batch, m, n, k) -> None:
     device.launch(kernel, batch * -(-m // mr) * -(-n // (2 * width)),
                   [out._storage.buffer, a._storage.buffer, a_size, b._storage.buffer, b_size,
                    batch, m, n, k], local=1)
-    _describe(out, compute, big, False, _packed_kernel, device, "packed", compute, out.dtype,
-              big, width, 0, mr)
+    describe_product(out, compute, big, False, _packed_kernel, device, "packed", compute, out.dtype,
+                     big, width, 0, mr)
 
 
 def _packed_kernel(device, variant, src, out, big, width=1, panel=0, mr=0, epilogue=None):

@@ -8,10 +8,9 @@ import functools
 import numpy as np
 
 from .. import dtypes
-from ..backend import capture
 from . import im2col
-from .gemm import GemmForm
-from .launch import INT32_LIMIT, index_types
+from .gemm import describe_product
+from .launch import INT32_LIMIT
 from .array import Array, adopt_values, cpu_view, empty, from_stored, relayout
 
 
@@ -56,14 +55,10 @@ def window_max_grad(g: Array, positions: Array, win: im2col.Windows, size) -> Ar
         g._device.launch(kernel, out._numel(), [
             out._storage.buffer, g._storage.buffer, g._offset, *g._strides,
             positions._storage.buffer, *win.args(p, 1, h, w)])
-        if capture.ACTIVE[0] is not None and g.dtype is g.dtype.compute:
-            # a chain that alone reads the gradient (ReLU's backward) may run in this kernel
-            # (the fusion takes it as a GEMM's epilogue: a contiguous result, made element by
-            # element, never stored)
-            idx, cidx = index_types(big)
-            capture.describe_last(GemmForm(g.dtype, (1, p, h * w), cidx, idx, functools.partial(
-                im2col.kernel_for, g._device, g.dtype, big, "window_max_grad", False, False),
-                False))
+        # a chain that alone reads the gradient (ReLU's backward) may run in this kernel, as
+        # in a GEMM's epilogue: the gradient is then never stored
+        describe_product(out, g.dtype.compute, big, False, im2col.kernel_for, g._device,
+                         g.dtype, big, "window_max_grad", False, False)
     return out
 
 
