@@ -352,8 +352,6 @@ def test_data_parallel_on_one_device_and_checkpoint():
     x = cltorch.ones(4, 3)
     assert cltorch.equal(wrapped(x), model(x))
     assert sorted(wrapped.state_dict()) == ["module.bias", "module.weight"]
-    with pytest.raises(NotImplementedError, match="DataParallel over 2 devices"):
-        nn.DataParallel(model, device_ids=[0, 1])
     from cltorch.utils.checkpoint import checkpoint
     w = cltorch.ones(3, requires_grad=True)
     checkpoint(lambda t: (t * w).sum(), x, use_reentrant=False).backward()

@@ -1,30 +1,17 @@
-"""``cltorch.nn.parallel`` (``torch.nn.parallel``).
-
-``DataParallel`` over one device (or none) runs the module as it is, with PyTorch's ``module``
-attribute and ``module.`` state-dict prefix; replicating over several devices and
-``DistributedDataParallel`` are not implemented yet (the scale issue) and say so.
+"""``cltorch.nn.parallel`` (``torch.nn.parallel``): ``DataParallel`` over a machine's devices
+and its parts, ``replicate``, ``scatter``, ``parallel_apply`` and ``gather``.
+``DistributedDataParallel`` is not implemented yet (the scale issue's second half) and says so.
 """
 from __future__ import annotations
 
 from ..modules.module import Module
+from .data_parallel import DataParallel, data_parallel
+from .parallel_apply import parallel_apply
+from .replicate import replicate
+from .scatter_gather import gather, scatter, scatter_kwargs
 
-
-class DataParallel(Module):
-    """``DataParallel(module, device_ids=None, output_device=None, dim=0)``."""
-
-    def __init__(self, module, device_ids=None, output_device=None, dim=0):
-        super().__init__()
-        from ... import cuda
-        if device_ids is None:
-            device_ids = list(range(cuda.device_count()))
-        if len(device_ids) > 1:
-            raise NotImplementedError(f"DataParallel over {len(device_ids)} devices is not "
-                                      f"implemented yet in cltorch; give it one device")
-        self.module, self.device_ids, self.output_device, self.dim = \
-            module, list(device_ids), output_device, dim
-
-    def forward(self, *inputs, **kwargs):
-        return self.module(*inputs, **kwargs)
+__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel", "gather",
+           "parallel_apply", "replicate", "scatter", "scatter_kwargs"]
 
 
 class DistributedDataParallel(Module):
@@ -33,10 +20,3 @@ class DistributedDataParallel(Module):
     def __init__(self, module, *args, **kwargs):
         raise NotImplementedError("DistributedDataParallel is not implemented yet in cltorch "
                                   "(no torch.distributed backend)")
-
-
-def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
-                  module_kwargs=None):
-    """The functional form of ``DataParallel``."""
-    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    return DataParallel(module, device_ids, output_device, dim)(*inputs, **(module_kwargs or {}))
