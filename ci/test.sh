@@ -10,7 +10,7 @@ source "$venv/bin/activate"
 cd "$root"
 
 echo "== install (README step 1)"
-python -m pip install ".[pocl,cuda,test,examples,bench]"
+python -m pip install ".[pocl,cuda,test,examples,bench,distributed]"
 
 # PyTorch is the reference for tests/test_torch_parity.py; take it only where a local CPU wheel
 # exists (never a multi-GB download). Without it those tests skip.

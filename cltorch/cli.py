@@ -159,14 +159,20 @@ def doctor() -> int:
 def run(target: list) -> int:
     """Run a PyTorch program with ``import torch`` resolving to cltorch: ``script.py args...``
     or ``-m module args...``, as ``python`` would run it (``__main__``, ``sys.argv``,
-    the script's folder first on ``sys.path``)."""
+    the script's folder first on ``sys.path``); ``-n N script.py...``: N processes under
+    MPI (a data-parallel run, distributed/launch.py)."""
     import os
     import runpy
     from .torch_alias import install_as_torch
     if not target or (target[0] == "-m" and len(target) < 2):
-        print("usage: cltorch run script.py [args...] | cltorch run -m module [args...]",
-              file=sys.stderr)
+        print("usage: cltorch run [-n N] script.py [args...] | cltorch run [-n N] -m module "
+              "[args...]", file=sys.stderr)
         return 2
+    if target[0] in ("-n", "--nproc") and len(target) > 2 and target[1].isdigit():
+        from .distributed.launch import run_ranks
+        return run_ranks(int(target[1]), target[2:])
+    from .distributed.launch import torchrun_environment
+    torchrun_environment()
     install_as_torch()
     # Processes the program starts (spawn/forkserver workers, Python subprocesses) find the
     # shim package that installs cltorch as torch first on their path too.
@@ -204,7 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--version", action="version", version=f"cltorch {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run a PyTorch program (script.py or -m module) on cltorch, "
-                               "with `import torch` resolving to cltorch")
+                               "with `import torch` resolving to cltorch; -n N: N processes "
+                               "under MPI (torch.distributed)")
     listing = sub.add_parser("devices", help="list every backend and device")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("doctor", help="numerical self-test of every device against the cpu")

@@ -107,6 +107,7 @@ class Tensor(HostMethods, Array):
     _output_nr = 0             # which output of grad_fn this tensor is
     _grad_accumulator = None   # weakref to a leaf's AccumulateGrad node
     _backward_hooks = None     # a leaf's hooks, run before its gradient is accumulated
+    _post_accumulate_hooks = None  # a leaf's hooks, run after (register_post_accumulate_...)
     _retains_grad = False
     _base = None               # the tensor whose storage this view shares (None: not a view)
 
@@ -248,6 +249,20 @@ class Tensor(HostMethods, Array):
         if self._backward_hooks is None:
             self._backward_hooks = _Hooks()
         return _add_hook(self._backward_hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after a backward has accumulated this leaf's gradient into
+        its ``.grad`` (DistributedDataParallel starts a bucket's all-reduce there). Returns a
+        handle whose ``remove()`` unregisters it."""
+        from .autograd.graph import _Hooks, _add_hook
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = _Hooks()
+        return _add_hook(self._post_accumulate_hooks, hook)
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""

@@ -66,8 +66,6 @@ def test_out_of_scope_features_import_and_raise_clearly(as_torch):
     from torch.utils.tensorboard import SummaryWriter
     with pytest.raises(NotImplementedError, match="TensorBoard"):
         SummaryWriter()
-    with pytest.raises(NotImplementedError, match="process groups"):
-        torch.distributed.init_process_group("mpi")
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
         torch.distributed.get_rank()
     assert not torch.distributed.is_initialized()
@@ -317,4 +315,6 @@ def test_small_namespaces():
     assert not cltorch.jit.is_scripting()
     with pytest.raises(NotImplementedError, match="TorchScript"):
         cltorch.jit.save(linear, "model.pt")
-    assert cltorch.backends.cuda.is_built() and not cltorch.distributed.is_available()
+    import importlib.util
+    assert cltorch.backends.cuda.is_built()
+    assert cltorch.distributed.is_available() == bool(importlib.util.find_spec("mpi4py"))

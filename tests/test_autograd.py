@@ -437,3 +437,26 @@ def test_linear_weight_gradient_is_laid_out_as_the_weight(device):
     lin(cltorch.ones(4, 2, 5, device=device)).sum().backward()
     assert lin.weight.grad.is_contiguous()
     assert_close(lin.weight.grad, np.full((3, 5), 16.0), rtol=1e-6, atol=1e-6)
+
+
+def test_post_accumulate_grad_hooks_and_end_of_backward_callbacks(device):
+    from cltorch.autograd import engine
+    w = cltorch.ones(3, device=device, requires_grad=True)
+    seen = []
+
+    def hook(tensor):
+        seen.append(("hook", tensor.grad.tolist()))
+        cltorch.autograd.Variable._execution_engine.queue_callback(  # PyTorch's spelling
+            lambda: seen.append(("end", w.grad.tolist())))
+    handle = w.register_post_accumulate_grad_hook(hook)
+    (w * 2).sum().backward()
+    (w * 3).sum().backward()  # the hook sees the accumulated gradient
+    assert seen == [("hook", [2.0] * 3), ("end", [2.0] * 3), ("hook", [5.0] * 3),
+                    ("end", [5.0] * 3)]
+    handle.remove()
+    (w * 2).sum().backward()
+    assert len(seen) == 4 and w.grad.tolist() == [7.0] * 3
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (w * 2).register_post_accumulate_grad_hook(hook)
+    with pytest.raises(RuntimeError, match="only be installed during backward"):
+        engine.queue_callback(lambda: None)

@@ -86,3 +86,20 @@ def test_compare_mode_prints_and_plots(quick_run, tmp_path):
     unchanged = [line for line in child.stdout.splitlines() if line.startswith("add ")]
     assert unchanged and not any("SLOWER" in line or "faster" in line for line in unchanged)
     assert (tmp_path / "comparison.png").stat().st_size > 1000
+
+
+def test_scaling_runs_ddp_over_rank_counts(tmp_path):
+    pytest.importorskip("mpi4py", reason="--scaling needs the distributed extra")
+    out = tmp_path / "scaling.json"
+    child = subprocess.run(
+        [sys.executable, "-m", "cltorch", "bench", "--scaling", "1,2", "--scaling-batch", "2",
+         "--rounds", "1", "--json", str(out), "--plots", str(tmp_path / "plots")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert child.returncode == 0, child.stdout[-3000:] + child.stderr[-3000:]
+    rows = json.loads(out.read_text())["scaling"]
+    assert [r["ranks"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["samples_per_s"] > 0 and 0 <= r["comm_share"] < 1 and r["global_batch"] == 2
+    assert rows[0]["comm_ms"] == 0  # one rank: DDP has nothing to average
+    assert "comm share" in child.stdout
+    assert (tmp_path / "plots" / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,7 @@ after every node that feeds it), sum gradients per node output, and hand the res
 from __future__ import annotations
 
 import heapq
+import threading
 
 from . import grad_mode
 from .anomaly_mode import check_nan, is_anomaly_enabled
@@ -80,6 +81,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 RUNS = [0]  # backward passes run in this process (cltorch.compile's warm-up looks for one)
+_CALLBACKS = threading.local()  # .runs: per backward running in this thread, its callbacks
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` when the backward now running (in this thread) ends, after every
+    gradient is accumulated: PyTorch's ``Variable._execution_engine.queue_callback``
+    (DistributedDataParallel waits for its all-reduces there)."""
+    runs = getattr(_CALLBACKS, "runs", None)
+    if not runs:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    runs[-1].append(callback)
 
 
 def run(outputs, root_grads, keep_graph, create_graph, inputs, accumulate):
@@ -88,8 +100,20 @@ def run(outputs, root_grads, keep_graph, create_graph, inputs, accumulate):
     RUNS[0] += 1
     if _CAPTURING[0] is not None:
         _CAPTURING[0].backward_ran = True
-    with grad_mode.set_grad_enabled(create_graph):
-        return _Run(outputs, root_grads, keep_graph, create_graph, inputs, accumulate).go()
+    runs = getattr(_CALLBACKS, "runs", None)
+    if runs is None:
+        runs = _CALLBACKS.runs = []
+    runs.append([])
+    try:
+        with grad_mode.set_grad_enabled(create_graph):
+            found = _Run(outputs, root_grads, keep_graph, create_graph, inputs,
+                         accumulate).go()
+        callbacks = runs[-1]
+        while callbacks:  # a callback may queue another
+            callbacks.pop(0)()
+    finally:
+        runs.pop()
+    return found
 
 
 class _Run:
@@ -254,13 +278,19 @@ class _Run:
     def _accumulate(self, leaf, g):
         if self.leaves is not None and id(leaf) not in self.leaves:
             return
-        if _CAPTURING[0] is not None and leaf._backward_hooks:
+        if _CAPTURING[0] is not None and (leaf._backward_hooks or leaf._post_accumulate_hooks):
             _CAPTURING[0].stop(HOOKS)
         for hook in list(leaf._backward_hooks.values()) if leaf._backward_hooks else ():
             new = hook(g)
             g = g if new is None else new
         if _CAPTURING[0] is not None:  # this branch reads .grad: a replay checks it first
             _CAPTURING[0].note_grad(leaf, consulted=True)
+        self._store(leaf, g)
+        for hook in list(leaf._post_accumulate_hooks.values()) \
+                if leaf._post_accumulate_hooks else ():
+            hook(leaf)
+
+    def _store(self, leaf, g):
         if leaf.grad is not None:
             if self.create_graph or leaf.grad.requires_grad:
                 leaf.grad = leaf.grad + g  # part of a graph: replaced, not updated in place

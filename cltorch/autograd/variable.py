@@ -19,3 +19,16 @@ class _VariableMeta(type):
 class Variable(metaclass=_VariableMeta):
     """``Variable(tensor, requires_grad=False, volatile=False)`` returns a Tensor;
     ``volatile=True`` gives one without a graph (deprecated in PyTorch, with a warning)."""
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine``: ``queue_callback(fn)`` runs ``fn`` when the backward now
+    running ends (autograd/engine.py)."""
+
+    @staticmethod
+    def queue_callback(callback) -> None:
+        from .engine import queue_callback
+        queue_callback(callback)
+
+
+Variable._execution_engine = _ExecutionEngine()

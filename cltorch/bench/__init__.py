@@ -7,10 +7,12 @@ It measures; it asserts nothing.
     cltorch bench [--quick] [--filter TEXT] [--device PREFIX] [--threads N] [--rounds N]
                   [--json FILE] [--plots DIR] [--no-references | --references NAMES]
     cltorch bench --compare old.json new.json [--plots DIR]
+    cltorch bench --scaling 1,2,4 [--device cpu] [--threads 1] [--scaling-batch 16]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -39,6 +41,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-models", action="store_true", help="ops only")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
                    help="print and plot the change between two result files")
+    p.add_argument("--scaling", metavar="RANKS",
+                   help="instead of the cases: DistributedDataParallel scaling of the small "
+                        "ResNet over these comma-separated rank counts (e.g. 1,2,4), on "
+                        "--device (default cpu), each rank --threads threads (default 1)")
+    p.add_argument("--scaling-batch", type=int, default=16,
+                   help="the global batch of --scaling (split over the ranks)")
     return p
 
 
@@ -47,6 +55,8 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     if args.compare:
         return _compare(*args.compare, plots=args.plots)
+    if args.scaling:
+        return _scaling(args)
     if args.threads and os.environ.get("CLTORCH_BENCH_THREADS") != str(args.threads):
         _reexec_with_threads(args.threads, argv)  # thread pools are sized when they load
     return _run(args)
@@ -131,6 +141,21 @@ class _NoBar:
 
     def close(self):
         pass
+
+
+def _scaling(args) -> int:
+    from . import plots, report, scaling
+    ranks = [int(r) for r in args.scaling.split(",")]
+    device = args.device or "cpu"
+    rows = scaling.run(ranks, device, args.scaling_batch, args.rounds or 3, args.threads or 1)
+    scaling.table(rows)
+    with open(args.json, "w") as f:
+        json.dump({"machine": report.machine([], vars(args)), "scaling": rows}, f, indent=1)
+    print(f"wrote {args.json}")
+    if args.plots:
+        os.makedirs(args.plots, exist_ok=True)
+        print(f"wrote {plots.scaling(rows, os.path.join(args.plots, 'scaling.png'))}")
+    return 0
 
 
 def _compare(old_path, new_path, plots=None) -> int:

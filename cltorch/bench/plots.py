@@ -84,6 +84,27 @@ def _ratios(result_rows, path):
     return _save(fig, path)
 
 
+def scaling(rows, path):
+    """Samples/s against ranks (cltorch bench --scaling), the ideal line from one rank, and
+    each point's communication share."""
+    if not rows:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ranks = [r["ranks"] for r in rows]
+    ax.plot(ranks, [r["samples_per_s"] for r in rows], marker="o", label="measured")
+    one = rows[0]["samples_per_s"] / rows[0]["ranks"]
+    ax.plot(ranks, [one * n for n in ranks], linestyle="--", color="gray", label="linear")
+    for r in rows:
+        ax.annotate(f"comm {r['comm_share']:.0%}", (r["ranks"], r["samples_per_s"]),
+                    textcoords="offset points", xytext=(4, -12), fontsize=8)
+    ax.set(xlabel="ranks (processes)", ylabel="samples/s", xticks=ranks,
+           title=f"ResNet-18 32px, DDP, global batch {rows[0]['global_batch']}, "
+                 f"{rows[0]['device']}")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def comparison(changes, path):
     """Bars of new/old per (case, target); the moves beyond the spread are coloured."""
     if not changes:
