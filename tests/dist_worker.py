@@ -48,10 +48,9 @@ def reductions(device, rank, size):
             t = tensor(data(rank, dtype), device)
             dist.all_reduce(t, op=op)
             check(t, want, exact)
-        if not exact:
-            t = tensor(data(rank, dtype), device)
-            dist.all_reduce(t, op=dist.ReduceOp.AVG)
-            check(t, every.mean(0))
+        t = tensor(data(rank, dtype), device)
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)  # integers: truncated, as NCCL's
+        check(t, np.trunc(every.sum(0) / size) if exact else every.mean(0), exact)
     half = tensor(data(rank, np.float32), device, cltorch.float16)
     dist.all_reduce(half)
     every = np.stack([data(r, np.float32).astype(np.float16).astype(np.float32)
@@ -204,6 +203,9 @@ def ddp(device):
             with wrapped.no_sync():
                 (nn.functional.mse_loss(wrapped(xs[:half]), ys[:half]) * half /
                  xs.shape[0]).backward()
+            local = []  # no communication: each rank holds its own shard's gradient
+            dist.all_gather_object(local, wrapped.module[0].bias.grad.cpu().numpy().tolist())
+            assert all(g != local[0] for g in local[1:]), "no_sync averaged the gradients"
             loss = nn.functional.mse_loss(wrapped(xs[half:]), ys[half:]) * \
                 (xs.shape[0] - half) / xs.shape[0]
             loss.backward()
