@@ -151,11 +151,16 @@ def test_distributed_sampler_partitions_like_pytorch(shuffle, drop_last):
                                                         drop_last=drop_last))
              for r in range(3)]
     assert len({len(p) for p in parts}) == 1
-    if not shuffle:
-        torch = _torch()
-        want = [list(torch.utils.data.DistributedSampler(range(10), 3, r, shuffle=False))
-                for r in range(3)]
-        assert parts == want
+    torch = _torch()  # PyTorch's own order, shuffled or not
+    want = [list(torch.utils.data.DistributedSampler(range(10), 3, r, shuffle=shuffle,
+                                                     drop_last=drop_last)) for r in range(3)]
+    assert parts == want
+    sampler = cltorch.utils.data.DistributedSampler(range(1797), 4, 1, seed=7)
+    reference = torch.utils.data.DistributedSampler(range(1797), 4, 1, seed=7)
+    for epoch in (0, 3):
+        sampler.set_epoch(epoch)
+        reference.set_epoch(epoch)
+        assert list(sampler) == list(reference)
     assert set(sum(parts, [])) <= set(range(10))
     with pytest.raises(ValueError, match="Default process group"):
         cltorch.utils.data.DistributedSampler(range(4))

@@ -53,28 +53,45 @@ def _check(tensor) -> None:
         raise ValueError("Tensors must be contiguous")
 
 
-def host(tensor, fresh: bool = False) -> np.ndarray:
+_CONVERTED = ("float16", "bfloat16", "bool")  # staged as float32, float32, uint8
+
+
+def host(tensor, fresh: bool = False, out=None) -> np.ndarray:
     """``tensor``'s values in a flat host buffer of MPI's type for its dtype: a contiguous
-    cpu tensor's own memory (unless ``fresh``: a copy), else a copy read back."""
+    cpu tensor's own memory (unless ``fresh``: a copy), else a copy read back from the
+    device (into ``out`` where given: a slice of a buffer kept between calls)."""
     t = tensor.detach()
+    device = t._storage.device
+    if t.dtype.name not in _CONVERTED and device.kind != "cpu":
+        # straight from the device buffer: 1.8 ms for 16 MiB on PoCL, against 7.6 through
+        # .cpu().numpy()'s general path (measured)
+        values = np.empty(t.numel(), t.dtype.storage_np) if out is None else out
+        return device.download(t._storage.buffer, t._offset * t.dtype.itemsize, values)
     if t.dtype.name in ("float16", "bfloat16"):
         t = t.float()
     elif t.dtype.name == "bool":
         t = t.to(dtype=uint8)
     on_host = t.cpu()
-    values = on_host.numpy()
-    if fresh and on_host._storage is tensor._storage:
-        values = values.copy()
-    return values.reshape(-1)
+    values = on_host.numpy().reshape(-1)
+    if out is not None:
+        out[...] = values
+        return out
+    return values.copy() if fresh and on_host._storage is tensor._storage else values
 
 
 def write_back(tensor, values: np.ndarray) -> None:
     """``tensor``'s values made ``values`` (a flat host buffer of its size), in place."""
     from ..api.creation import from_numpy
     from ..autograd.grad_mode import no_grad
-    if tensor._storage.device.kind == "cpu" and tensor.dtype.name not in (
-            "float16", "bfloat16", "bool") and np.shares_memory(values, tensor.detach().numpy()):
+    device = tensor._storage.device
+    direct = tensor.dtype.name not in _CONVERTED and values.dtype == tensor.dtype.storage_np
+    if direct and device.kind == "cpu" and np.shares_memory(values, tensor.detach().numpy()):
+        tensor._storage.version += 1
         return  # the collective wrote the tensor's own memory
+    if direct and device.kind != "cpu" and tensor._offset == 0:
+        device.write(tensor._storage.buffer, np.ascontiguousarray(values))  # 1.6 ms, 16 MiB
+        tensor._storage.version += 1
+        return
     with no_grad():
         tensor.copy_(from_numpy(np.ascontiguousarray(values).reshape(tuple(tensor.shape))))
 
@@ -112,7 +129,7 @@ class Work:
                     f"have failed, or called a different collective)")
                 raise self._error
             time.sleep(delay)
-            delay = min(2 * delay + 1e-5, 1e-3)
+            delay = min(2 * delay + 2e-6, 2e-4)  # latency: an op of 0.3 ms is not kept 1 ms
         self._complete()
         return True
 

@@ -220,7 +220,10 @@ class DistributedDataParallel(Module):
         at = 0
         for p in bucket:  # zeros for a parameter without a gradient (unused here)
             n = p.numel()
-            flat[at:at + n] = collectives.host(p.grad) if p.grad is not None else 0
+            if p.grad is None:
+                flat[at:at + n] = 0
+            else:
+                collectives.host(p.grad.contiguous(), out=flat[at:at + n])
             at += n
         used = np.array([p.grad is not None for p in bucket], np.uint8)
         MPI = process_group._mpi()
