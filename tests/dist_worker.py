@@ -51,6 +51,11 @@ def reductions(device, rank, size):
         t = tensor(data(rank, dtype), device)
         dist.all_reduce(t, op=dist.ReduceOp.AVG)  # integers: truncated, as NCCL's
         check(t, np.trunc(every.sum(0) / size) if exact else every.mean(0), exact)
+    whole = tensor(np.stack([data(rank, np.float32), -data(rank, np.float32)]), device)
+    row = whole[1]  # a view at an offset: the rest of its storage stays as it was
+    dist.all_reduce(row)
+    check(row, -np.stack([data(r, np.float32) for r in range(size)]).sum(0))
+    check(whole[0], data(rank, np.float32), exact=True)
     half = tensor(data(rank, np.float32), device, cltorch.float16)
     dist.all_reduce(half)
     every = np.stack([data(r, np.float32).astype(np.float16).astype(np.float32)
