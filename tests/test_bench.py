@@ -101,5 +101,6 @@ def test_scaling_runs_ddp_over_rank_counts(tmp_path):
     for r in rows:
         assert r["samples_per_s"] > 0 and 0 <= r["comm_share"] < 1 and r["global_batch"] == 2
     assert rows[0]["comm_ms"] == 0  # one rank: DDP has nothing to average
+    assert rows[1]["all_reduce_16mib_ms"] > 0 and rows[1]["mpi_16mib_ms"] > 0
     assert "comm share" in child.stdout
     assert (tmp_path / "plots" / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

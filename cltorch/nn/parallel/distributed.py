@@ -199,6 +199,10 @@ class DistributedDataParallel(Module):
                 state["waiting"][self._bucket_of[id(p)]] -= 1
 
     def _launch_complete(self, state) -> None:
+        if state["next"] < len(self._bucket_params) and not state["waiting"][state["next"]]:
+            # staging reads the gradients back, which waits for the device's queue: that
+            # wait is backward's compute, not communication (comm_seconds leaves it out)
+            self._bucket_params[state["next"]][0]._storage.device.synchronize()
         start = time.perf_counter()
         while state["next"] < len(self._bucket_params) and not state["waiting"][state["next"]]:
             state["works"].append(self._all_reduce(self._bucket_params[state["next"]]))
