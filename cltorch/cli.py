@@ -163,15 +163,16 @@ def run(target: list) -> int:
     MPI (a data-parallel run, distributed/launch.py)."""
     import os
     import runpy
+    from .distributed.launch import ranks_option, run_ranks, torchrun_environment
     from .torch_alias import install_as_torch
-    if not target or (target[0] == "-m" and len(target) < 2):
+    count, target = ranks_option(target)
+    if count is not None:
+        return run_ranks(count, target)
+    if not target or (target[0] == "-m" and len(target) < 2) or target[0].startswith(
+            ("-n", "--nproc")):
         print("usage: cltorch run [-n N] script.py [args...] | cltorch run [-n N] -m module "
               "[args...]", file=sys.stderr)
         return 2
-    if target[0] in ("-n", "--nproc") and len(target) > 2 and target[1].isdigit():
-        from .distributed.launch import run_ranks
-        return run_ranks(int(target[1]), target[2:])
-    from .distributed.launch import torchrun_environment
     torchrun_environment()
     install_as_torch()
     # Processes the program starts (spawn/forkserver workers, Python subprocesses) find the

@@ -5,7 +5,6 @@ process training on the whole batch; a rank that raises, or one that never joins
 ends the whole run quickly with its error. Without mpi4py and mpiexec these tests skip."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -20,10 +19,12 @@ EXAMPLE = os.path.join(os.path.dirname(HERE), "examples", "pytorch", "ddp_train.
 
 
 def _launcher():
+    import importlib.util
+    if importlib.util.find_spec("mpi4py") is None:
+        return None
     try:
-        import mpi4py  # noqa: F401
         return launch.mpiexec()
-    except (ImportError, RuntimeError):
+    except RuntimeError:
         return None
 
 
@@ -128,6 +129,13 @@ def test_mpi_launcher_variables_become_torchrun_ones():
     assert environ["LOCAL_RANK"] == "1" and environ["WORLD_SIZE"] == "2"
     assert subprocess.run([sys.executable, "-m", "cltorch", "run", "-n", "0", "x.py"],
                           capture_output=True).returncode == 2
+    for args, want in ((["-n", "4", "a.py", "-n", "1"], (4, ["a.py", "-n", "1"])),
+                       (["--nproc-per-node=2", "-m", "m"], (2, ["-m", "m"])),
+                       (["--nproc_per_node", "3", "b.py"], (3, ["b.py"])),
+                       (["a.py", "-n", "2"], (None, ["a.py", "-n", "2"])),
+                       (["-n", "x", "a.py"], (None, ["-n", "x", "a.py"])),
+                       (["-n", "2"], (None, ["-n", "2"]))):
+        assert launch.ranks_option(args) == want, args
 
 
 def _losses(out):
@@ -138,7 +146,7 @@ def test_ddp_example_on_two_ranks_matches_one_process_and_pytorch(tmp_path):
     pytest.importorskip("sklearn")
     args = ["--steps", "4"]
     reference = None
-    if shutil.which("torchrun") or _has_torch():
+    if _has_torch():
         init = tmp_path / "init.pt"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29500 + os.getpid() % 1000),
@@ -164,8 +172,5 @@ def test_ddp_example_on_two_ranks_matches_one_process_and_pytorch(tmp_path):
 
 
 def _has_torch():
-    try:
-        import torch  # noqa: F401
-        return True
-    except ImportError:
-        return False
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None

@@ -30,6 +30,23 @@ def torchrun_environment(environ=os.environ) -> None:
             return
 
 
+def ranks_option(target: list) -> tuple:
+    """(process count, the rest) of ``cltorch run``'s arguments: ``-n N``, ``--nproc N`` or
+    torchrun's ``--nproc-per-node N`` / ``--nproc_per_node=N`` before the program; (None,
+    target) without one."""
+    if not target:
+        return None, target
+    flag, _, value = target[0].partition("=")
+    if flag not in ("-n", "--nproc", "--nproc-per-node", "--nproc_per_node"):
+        return None, target
+    rest = target[1:]
+    if not value and rest:
+        value, rest = rest[0], rest[1:]
+    if not value.isdigit() or not rest:
+        return None, target  # the usage message
+    return int(value), rest
+
+
 def mpiexec() -> str:
     """The MPI launcher: the one installed beside this Python (the ``mpich`` wheel's), else
     the first on PATH."""

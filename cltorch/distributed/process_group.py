@@ -17,6 +17,7 @@ import datetime
 import importlib.util
 import os
 import sys
+import time
 
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)
 BACKENDS = ("mpi", "gloo", "nccl", "ucc")
@@ -133,6 +134,9 @@ def _abort_job(kind, value, trace):
     (_World.excepthook or sys.__excepthook__)(kind, value, trace)
     sys.stderr.flush()
     sys.stdout.flush()
+    # the launcher forwards a rank's output from a pipe, and stops reading at the abort: a
+    # moment for it to take the traceback first (tests lost its end without this)
+    time.sleep(0.5)
     _mpi().COMM_WORLD.Abort(1)
 
 
