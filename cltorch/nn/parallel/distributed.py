@@ -88,8 +88,9 @@ class DistributedDataParallel(Module):
     broadcast_buffers=True, process_group=None, bucket_cap_mb=None,
     find_unused_parameters=False, ...)``: ``module`` trained data-parallel across the ranks
     of ``process_group`` (default: all). ``no_sync()`` accumulates gradients locally; the
-    first backward after it averages everything accumulated. ``gradient_as_bucket_view`` and
-    ``static_graph`` are accepted and change nothing here.
+    first backward after it averages everything accumulated. ``gradient_as_bucket_view``,
+    ``static_graph`` and the rest of PyTorch's tuning arguments are accepted and change
+    nothing here; ``mixed_precision`` and ``device_mesh`` are not implemented.
 
     Example::
 
@@ -101,8 +102,13 @@ class DistributedDataParallel(Module):
     def __init__(self, module, device_ids=None, output_device=None, dim=0,
                  broadcast_buffers=True, process_group=None, bucket_cap_mb=None,
                  find_unused_parameters=False, check_reduction=False,
-                 gradient_as_bucket_view=False, static_graph=False, **kwargs):
+                 gradient_as_bucket_view=False, static_graph=False,
+                 delay_all_reduce_named_params=None, param_to_hook_all_reduce=None,
+                 mixed_precision=None, device_mesh=None):
         super().__init__()
+        if mixed_precision is not None or device_mesh is not None:
+            raise NotImplementedError("DistributedDataParallel: mixed_precision and device_mesh "
+                                      "are not implemented in cltorch")
         group = _resolve(process_group)
         params = [p for p in module.parameters() if p.requires_grad]
         if not params:
